@@ -1,0 +1,31 @@
+/**
+ * A readable picture of the component tree, printed by the build.
+ */
+import type { App } from '../app.ts';
+
+/**
+ * One line per ID, indented by depth below the root, with the component's kind:
+ *
+ *   my-app
+ *     customer-server
+ *       api  ApiServer
+ *       db  Store
+ */
+export function describeTree(app: App): string {
+  const rootDepth = app.root.parts.length;
+  const lines: string[] = [app.root.value];
+  const seen = new Set<string>();
+  const sorted = [...app.components].sort((a, b) => (a.id.value < b.id.value ? -1 : a.id.value > b.id.value ? 1 : 0));
+  for (const component of sorted) {
+    const parts = component.id.parts;
+    // Intermediate IDs (my-app.customer-server) get a line of their own, once.
+    for (let depth = rootDepth + 1; depth <= parts.length; depth++) {
+      const key = JSON.stringify(parts.slice(0, depth));
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const kind = depth === parts.length ? `  ${component.kind}` : '';
+      lines.push(`${'  '.repeat(depth - rootDepth)}${parts[depth - 1]}${kind}`);
+    }
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,66 @@
+/**
+ * One endpoint of an ApiServer, and how a call to it is carried out on the serving side,
+ * the same in one process and behind HTTP.
+ */
+import type { ApiServer } from './server.ts';
+import { HttpError } from './http-error.ts';
+import { toJsonText } from '../../json.ts';
+
+export const httpMethods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+export type HttpMethod = (typeof httpMethods)[number];
+
+/** GET and DELETE carry their argument in the query string; the others in a JSON body. */
+export function argumentInQuery(method: HttpMethod): boolean {
+  return method === 'GET' || method === 'DELETE';
+}
+
+export interface Endpoint {
+  readonly server: ApiServer;
+  readonly method: HttpMethod;
+  readonly route: string;
+  readonly handler: (arg: any) => unknown;
+}
+
+/** What a served call answers: a status and JSON text (undefined body for 204). */
+export interface EndpointResult {
+  status: number;
+  body: string | undefined;
+}
+
+export interface InvokeOptions {
+  /** Where to report a handler's internal error (its text is never sent to the caller). */
+  log: (message: string, err: unknown) => void;
+}
+
+/**
+ * Runs `endpoint`'s handler as its server's persona on an argument already parsed from JSON
+ * and turns the outcome into a status and JSON text: 200 with the value, 204 for undefined,
+ * the status of an HttpError, or 500 with a generic message for anything else.
+ */
+export async function invokeEndpoint(endpoint: Endpoint, arg: unknown, options: InvokeOptions): Promise<EndpointResult> {
+  const { server } = endpoint;
+  try {
+    const value = await server.app.runAs(server, () => endpoint.handler(arg));
+    const body = toJsonText(value, server.toString(), `the value ${endpoint.method} ${endpoint.route} returned`);
+    return { status: body === undefined ? 204 : 200, body };
+  } catch (err) {
+    if (err instanceof HttpError) return { status: err.status, body: JSON.stringify({ error: err.message, status: err.status }) };
+    options.log(`${server} ${endpoint.method} ${endpoint.route}: handler failed`, err);
+    return { status: 500, body: JSON.stringify({ error: internalErrorMessage(endpoint), status: 500 }) };
+  }
+}
+
+export function internalErrorMessage(endpoint: Endpoint): string {
+  return `Internal error in ${endpoint.server.id.value} (${endpoint.method} ${endpoint.route}); the server's log has the details`;
+}
+
+/** The client-side view of an EndpointResult: the value, or an HttpError to throw. */
+export function resultValue(endpoint: Endpoint, result: EndpointResult): unknown {
+  const parsed: unknown = result.body === undefined || result.body === '' ? undefined : JSON.parse(result.body);
+  if (result.status < 400) return parsed;
+  const message =
+    typeof parsed === 'object' && parsed !== null && typeof (parsed as { error?: unknown }).error === 'string'
+      ? (parsed as { error: string }).error
+      : `${endpoint.method} ${endpoint.route} on ${endpoint.server.id.value} answered ${result.status}`;
+  throw new HttpError(result.status, message);
+}

@@ -1,0 +1,21 @@
+/**
+ * An error with an HTTP status. Throw one from a handler to answer the caller with that
+ * status and message; the caller's client function rejects with an HttpError just like it.
+ * Any other error a handler throws becomes a 500 whose message hides the internal text.
+ */
+export class HttpError extends Error {
+  readonly status: number;
+
+  constructor(status: number, message: string, options?: ErrorOptions) {
+    super(message, options);
+    if (!Number.isInteger(status) || status < 400 || status > 599) {
+      throw new RangeError(`HttpError status must be an integer from 400 to 599, got ${status}`);
+    }
+    this.name = 'HttpError';
+    this.status = status;
+  }
+}
+
+export function isHttpError(err: unknown): err is HttpError {
+  return err instanceof HttpError;
+}

@@ -1,0 +1,62 @@
+/**
+ * ApiServer: a persona that serves typed endpoints. `defineEndpoint` returns the client
+ * function, typed like the handler, that any other persona calls.
+ */
+import { Persona } from '../../persona-component.ts';
+import type { ID } from '../../id.ts';
+import { errors } from '../../errors.ts';
+import { jsonRoundTrip } from '../../json.ts';
+import { httpMethods, type Endpoint, type HttpMethod } from './endpoint.ts';
+
+export interface EndpointOptions {
+  /** The HTTP method (default POST). GET and DELETE carry the argument in the query string. */
+  method?: HttpMethod;
+}
+
+/** The client function of an endpoint: the handler's parameters, always async. */
+export type EndpointClient<Args extends unknown[], R> = (...args: Args) => Promise<Awaited<R>>;
+
+const routePattern = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+
+export class ApiServer extends Persona {
+  readonly lifecycle = 'server';
+  readonly #endpoints: Endpoint[] = [];
+
+  constructor(id: ID) {
+    super(id, 'ApiServer');
+  }
+
+  get endpoints(): readonly Endpoint[] {
+    return this.#endpoints;
+  }
+
+  /**
+   * Defines `method route` served by `handler` (which takes at most one JSON argument) and
+   * returns the function that calls it: directly in one process, over HTTP when deployed.
+   */
+  defineEndpoint<Args extends [] | [unknown], R>(
+    route: string,
+    handler: (...args: Args) => R,
+    options: EndpointOptions = {},
+  ): EndpointClient<Args, R> {
+    this.assertPhase('defineEndpoint()', 'startup');
+    const method = (options.method ?? 'POST').toUpperCase() as HttpMethod;
+    if (!httpMethods.includes(method)) throw errors.invalidMethod(this.id.value, String(options.method));
+    if (typeof route !== 'string' || !routePattern.test(route) || route.includes('//') || route.includes(':')) throw errors.invalidRoute(this.id.value, String(route));
+    if (this.#endpoints.some((e) => e.method === method && e.route === route)) throw errors.duplicateEndpoint(this.id.value, method, route);
+    if (typeof handler !== 'function') throw new TypeError(`${this}: the handler of ${method} ${route} must be a function`);
+    const endpoint: Endpoint = { server: this, method, route, handler: handler as (arg: unknown) => unknown };
+    this.#endpoints.push(endpoint);
+    const client = async (...args: Args): Promise<Awaited<R>> => {
+      this.assertPhase(`${method} ${route}`, 'runtime');
+      const arg = jsonRoundTrip(args[0], this.toString(), `the argument of ${method} ${route}`);
+      return (await this.app.platform.call(endpoint, arg)) as Awaited<R>;
+    };
+    Object.defineProperty(client, 'name', { value: `${method} ${route}` });
+    return client;
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    await this.app.platform.serve(this, signal);
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * onDeploy: a task that runs once per deployment, after the servers it may call are up.
+ * Deployed, it is a container (or process) that exits with the task's outcome.
+ */
+import { Persona } from '../persona-component.ts';
+import type { ID } from '../id.ts';
+
+export type DeployFunction = (context: { signal: AbortSignal }) => void | Promise<void>;
+
+export class DeployTask extends Persona {
+  readonly lifecycle = 'task';
+  readonly fn: DeployFunction;
+
+  constructor(id: ID, fn: DeployFunction) {
+    super(id, 'DeployTask');
+    if (typeof fn !== 'function') throw new TypeError(`${this}: onDeploy() takes a function to run at deployment`);
+    this.fn = fn;
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    await this.fn({ signal });
+  }
+}
+
+/** Registers `fn` to run once per deployment as the persona `id`. */
+export function onDeploy(id: ID, fn: DeployFunction): DeployTask {
+  return new DeployTask(id, fn);
+}

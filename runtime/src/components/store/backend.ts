@@ -1,0 +1,69 @@
+/**
+ * The contract between the Store facade and its implementations (memory, PostgreSQL).
+ * The facade checks phase, keys and JSON; a backend only stores JSON values and keeps the
+ * indexes in step, atomically with the write that changes them.
+ */
+import type { ID } from '../../id.ts';
+import type { Json } from '../../json.ts';
+
+/** One entry an indexer yields for a value. */
+export interface IndexEntryInput<I = Json> {
+  indexKey: string;
+  inlineValue?: I;
+}
+
+export type Indexer<T = any, I = any> = (value: T, key: string) => Iterable<IndexEntryInput<I>>;
+
+export interface IndexDefinition {
+  readonly id: ID;
+  readonly indexer: Indexer;
+}
+
+/** One hit of an index lookup; `value` only when asked for. */
+export interface IndexHit<T = Json, I = Json> {
+  key: string;
+  inlineValue: I | undefined;
+  value?: T;
+}
+
+export interface StoreBackend {
+  get(key: string): Promise<Json | undefined>;
+  /** Writes (or, with `undefined`, deletes) and updates every index in the same atomic step. */
+  set(key: string, value: Json | undefined): Promise<void>;
+  /** Atomic read-modify-write: no concurrent `set` or `modify` of `key` interleaves with it. */
+  modify(key: string, fn: (old: Json | undefined) => Promise<Json | undefined>): Promise<Json | undefined>;
+  /** Up to `limit` keys greater than `after` (all keys when undefined), in code-point order. */
+  keys(after: string | undefined, limit: number): Promise<string[]>;
+  /** Index hits for `indexKey`, ordered by key; with `retrieveValues`, each with the current value. */
+  indexGet(index: IndexDefinition, indexKey: string, retrieveValues: boolean): Promise<IndexHit[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * The index rows one value yields, checked: index keys must be strings and inline values JSON.
+ * Duplicate index keys for one value keep the last inline value.
+ */
+export function indexEntries(index: IndexDefinition, key: string, value: Json): Map<string, Json | undefined> {
+  const out = new Map<string, Json | undefined>();
+  for (const entry of index.indexer(value, key)) {
+    if (typeof entry?.indexKey !== 'string') {
+      throw new TypeError(`Index ${index.id.value}: the indexer must yield { indexKey: string, inlineValue? }, got ${JSON.stringify(entry)}`);
+    }
+    const inline = entry.inlineValue === undefined ? undefined : (JSON.parse(JSON.stringify(entry.inlineValue)) as Json);
+    out.set(entry.indexKey, inline);
+  }
+  return out;
+}
+
+/** Orders strings by Unicode code point, as PostgreSQL's "C" collation orders their UTF-8 bytes. */
+export function compareCodePoints(a: string, b: string): number {
+  const ia = a[Symbol.iterator]();
+  const ib = b[Symbol.iterator]();
+  for (;;) {
+    const x = ia.next();
+    const y = ib.next();
+    if (x.done || y.done) return x.done === y.done ? 0 : x.done ? -1 : 1;
+    const d = x.value.codePointAt(0)! - y.value.codePointAt(0)!;
+    if (d !== 0) return d;
+  }
+}

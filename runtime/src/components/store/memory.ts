@@ -1,0 +1,101 @@
+/**
+ * The in-memory Store backend, for the one-process mode and tests. Values are kept as JSON
+ * text so nothing handed out shares a reference with what is stored.
+ */
+import type { Json } from '../../json.ts';
+import { compareCodePoints, indexEntries, type IndexDefinition, type IndexHit, type StoreBackend } from './backend.ts';
+
+export class MemoryStoreBackend implements StoreBackend {
+  readonly #values = new Map<string, string>();
+  /** index ID → index key → store key → inline value (JSON text or undefined) */
+  readonly #indexes = new Map<string, Map<string, Map<string, string | undefined>>>();
+  readonly #indexDefs: readonly IndexDefinition[];
+  /** The tail of each key's queue of modify/set calls, so they apply one at a time. */
+  readonly #locks = new Map<string, Promise<unknown>>();
+
+  constructor(indexes: readonly IndexDefinition[]) {
+    this.#indexDefs = indexes;
+    for (const index of indexes) this.#indexes.set(index.id.value, new Map());
+  }
+
+  async get(key: string): Promise<Json | undefined> {
+    const text = this.#values.get(key);
+    return text === undefined ? undefined : (JSON.parse(text) as Json);
+  }
+
+  set(key: string, value: Json | undefined): Promise<void> {
+    return this.#locked(key, async () => this.#write(key, value));
+  }
+
+  modify(key: string, fn: (old: Json | undefined) => Promise<Json | undefined>): Promise<Json | undefined> {
+    return this.#locked(key, async () => {
+      const next = await fn(await this.get(key));
+      this.#write(key, next);
+      return next === undefined ? undefined : (JSON.parse(JSON.stringify(next)) as Json);
+    });
+  }
+
+  async keys(after: string | undefined, limit: number): Promise<string[]> {
+    const all = [...this.#values.keys()].sort(compareCodePoints);
+    const start = after === undefined ? 0 : all.findIndex((k) => compareCodePoints(k, after) > 0);
+    return start < 0 ? [] : all.slice(start, start + limit);
+  }
+
+  async indexGet(index: IndexDefinition, indexKey: string, retrieveValues: boolean): Promise<IndexHit[]> {
+    const rows = this.#indexes.get(index.id.value)?.get(indexKey);
+    if (!rows) return [];
+    return [...rows.keys()].sort(compareCodePoints).map((key) => {
+      const inline = rows.get(key);
+      const hit: IndexHit = { key, inlineValue: inline === undefined ? undefined : (JSON.parse(inline) as Json) };
+      if (retrieveValues) hit.value = JSON.parse(this.#values.get(key)!) as Json;
+      return hit;
+    });
+  }
+
+  async close(): Promise<void> {}
+
+  /** Synchronous, so the value and its index rows change together. */
+  #write(key: string, value: Json | undefined): void {
+    // Compute every new index row before changing anything: an indexer that throws leaves all as it was.
+    const newEntries = value === undefined ? [] : this.#indexDefs.map((index) => [index, indexEntries(index, key, value)] as const);
+    const old = this.#values.get(key);
+    if (old !== undefined) {
+      // Indexers are pure (as in the proof of concept), so the old value yields the old rows.
+      const oldValue = JSON.parse(old) as Json;
+      for (const index of this.#indexDefs) {
+        const table = this.#indexes.get(index.id.value)!;
+        for (const indexKey of indexEntries(index, key, oldValue).keys()) {
+          const rows = table.get(indexKey);
+          if (rows?.delete(key) && rows.size === 0) table.delete(indexKey);
+        }
+      }
+    }
+    if (value === undefined) {
+      this.#values.delete(key);
+      return;
+    }
+    this.#values.set(key, JSON.stringify(value));
+    for (const [index, entries] of newEntries) {
+      const table = this.#indexes.get(index.id.value)!;
+      for (const [indexKey, inline] of entries) {
+        let rows = table.get(indexKey);
+        if (!rows) table.set(indexKey, (rows = new Map()));
+        rows.set(key, inline === undefined ? undefined : JSON.stringify(inline));
+      }
+    }
+  }
+
+  #locked<R>(key: string, fn: () => Promise<R>): Promise<R> {
+    const previous = this.#locks.get(key) ?? Promise.resolve();
+    const result = previous.then(fn, fn);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#locks.set(key, tail);
+    void tail.then(() => {
+      if (this.#locks.get(key) === tail) this.#locks.delete(key);
+    });
+    return result;
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * Worker: a long-running persona (a queue consumer, a scheduler). Its function runs until it
+ * returns or until `signal` aborts (Ctrl-C in one process, SIGTERM deployed); deployed, a
+ * worker that dies is restarted.
+ */
+import { Persona } from '../persona-component.ts';
+import type { ID } from '../id.ts';
+
+export type WorkerFunction = (context: { signal: AbortSignal }) => void | Promise<void>;
+
+export class Worker extends Persona {
+  readonly lifecycle = 'worker';
+  readonly fn: WorkerFunction;
+
+  constructor(id: ID, fn: WorkerFunction) {
+    super(id, 'Worker');
+    if (typeof fn !== 'function') throw new TypeError(`${this}: Worker takes a function ({ signal }) => Promise<void>`);
+    this.fn = fn;
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    await this.fn({ signal });
+  }
+}

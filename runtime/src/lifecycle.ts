@@ -1,0 +1,62 @@
+/**
+ * Starting and stopping a set of personas in one process: servers first, then workers, then
+ * the deploy tasks. Used by the one-process mode (all personas) and by a deployed persona
+ * process (just its own).
+ */
+import type { App } from './app.ts';
+import type { Persona } from './persona-component.ts';
+import { errors } from './errors.ts';
+
+export interface Logger {
+  info(message: string): void;
+  error(message: string, err?: unknown): void;
+}
+
+export const consoleLogger: Logger = {
+  info: (message) => console.log(message),
+  error: (message, err) => (err === undefined ? console.error(message) : console.error(message, err)),
+};
+
+/**
+ * Runs `personas` until the tasks have finished and the workers have returned (and, with
+ * `serveUntilStopped`, until SIGINT/SIGTERM while a server runs). Resolves to 0, or 1 when a
+ * task or worker failed.
+ */
+export async function runPersonas(
+  app: App,
+  personas: readonly Persona[],
+  log: Logger,
+  options: { serveUntilStopped?: boolean } = {},
+): Promise<number> {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let failed = false;
+  const fail = (err: Error) => {
+    failed = true;
+    log.error(err.message, err.cause);
+    controller.abort();
+  };
+  try {
+    const of = (lifecycle: Persona['lifecycle']) => personas.filter((p) => p.lifecycle === lifecycle);
+    await Promise.all(of('server').map((s) => app.runAs(s, () => s.start(controller.signal))));
+    const workers = of('worker').map((w) =>
+      app.runAs(w, () => w.start(controller.signal)).catch((err: unknown) => fail(errors.workerFailed(w.id.value, err))),
+    );
+    const tasks = of('task').map((t) =>
+      app.runAs(t, () => t.start(controller.signal)).catch((err: unknown) => fail(errors.taskFailed(t.id.value, err))),
+    );
+    await Promise.all(tasks);
+    await Promise.all(workers);
+    // A deployed server runs until it is told to stop; in one process servers are only functions.
+    const servers = of('server');
+    if (options.serveUntilStopped && servers.length > 0 && !controller.signal.aborted) {
+      await new Promise((resolve) => controller.signal.addEventListener('abort', resolve, { once: true }));
+    }
+    return failed ? 1 : 0;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
