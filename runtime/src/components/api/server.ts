@@ -7,6 +7,7 @@ import type { ID } from '../../id.ts';
 import { errors } from '../../errors.ts';
 import { jsonRoundTrip } from '../../json.ts';
 import { httpMethods, type Endpoint, type HttpMethod } from './endpoint.ts';
+import { Port } from '../../secrets/port.ts';
 
 export interface EndpointOptions {
   /** The HTTP method (default POST). GET and DELETE carry the argument in the query string. */
@@ -21,9 +22,12 @@ const routePattern = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
 export class ApiServer extends Persona {
   readonly lifecycle = 'server';
   readonly #endpoints: Endpoint[] = [];
+  /** The port it listens on (kept stable across builds); every persona may know it. */
+  readonly port: Port;
 
   constructor(id: ID) {
     super(id, 'ApiServer');
+    this.port = new Port(id.child('port'), { readers: [this.app.root] });
   }
 
   get endpoints(): readonly Endpoint[] {

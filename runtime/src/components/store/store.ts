@@ -8,6 +8,7 @@ import type { ID } from '../../id.ts';
 import { jsonRoundTrip, type Json } from '../../json.ts';
 import { errors } from '../../errors.ts';
 import type { IndexDefinition, IndexHit, Indexer, StoreBackend } from './backend.ts';
+import { Password } from '../../secrets/secret.ts';
 
 export interface AllKeysOptions {
   /** How many keys each round trip to the backend fetches (default 100). */
@@ -47,16 +48,27 @@ export class Store<T = any> extends Component {
   readonly indexes: StoreIndex<T>[] = [];
   /** `new store.Index(id\`by-name\`, (c) => [{ indexKey: c.name }])` */
   readonly Index: BoundIndexConstructor<T>;
+  /** The database password, readable only by the personas in the subtree that owns the store. */
+  readonly password: Password;
   #backend: StoreBackend | undefined;
 
   constructor(id: ID) {
     super(id, 'Store');
+    this.password = new Password(id.child('password'), { readers: [this.owner] });
     const store = this;
     this.Index = class<I> extends StoreIndex<T, I> {
       constructor(indexId: ID, indexer: Indexer<T, I>) {
         super(store, indexId, indexer);
       }
     };
+  }
+
+  /**
+   * The subtree allowed to use this store: its parent's (for `my-app.customer-server.db`,
+   * every persona under `my-app.customer-server`). Stores are encapsulated by their owner.
+   */
+  get owner(): ID {
+    return this.id.parent ?? this.id;
   }
 
   /** The backend this store's platform gave it (created on first use). */

@@ -1,0 +1,21 @@
+/**
+ * The environment variables that carry the wiring from the build to each persona. The build
+ * (compose, local processes, Kubernetes) writes them; the deployed platform reads them. Each is
+ * named from the component's ID, so a persona finds its dependencies with no configuration.
+ */
+import type { ID } from './id.ts';
+
+export const wiring = {
+  /** Which persona a process is (`my-app.customer-server.api`), or `build` / `local`. */
+  persona: 'PERSONA',
+  /** A Store's PostgreSQL connection URL, with its password: given only to personas allowed to use it. */
+  storeUrl: (store: ID) => `${store.envName}__URL`,
+  /** An ApiServer's base URL (`http://host:port`), for the personas that call it. */
+  apiUrl: (server: ID) => `${server.envName}__URL`,
+  /** The TCP port an ApiServer listens on, for the server itself. */
+  apiPort: (server: ID) => `${server.envName}__PORT`,
+  /** A build-time value or secret (its encoded text). */
+  value: (value: ID) => value.envName,
+  /** The address an ApiServer binds to (default 0.0.0.0 in containers, 127.0.0.1 locally). */
+  listenHost: 'INFRA_LISTEN_HOST',
+} as const;
