@@ -67,7 +67,7 @@ function derive(id: ID, separator: string, transform: (slug: string) => string, 
   let text = id.parts.map((p) => transform(slug(p))).join(separator);
   if (/^[0-9]/.test(text)) text = transform('n') + hashSeparator + text;
   if (!lossy && text.length <= max) return text;
-  const suffix = hashSeparator + shortHash(id.value);
+  const suffix = hashSeparator + transform(shortHash(id.value));
   const head = text.slice(0, max - suffix.length).replace(/[-_]+$/, '');
   return head + suffix;
 }
