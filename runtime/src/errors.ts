@@ -76,6 +76,29 @@ export const errors = {
       `${kind} ${id} has no value in ${persona ? `persona ${persona}` : 'this process'} (environment variable ${envName} is not set). ` +
         `Run \`npm run infra:build\` and start the persona from the generated files, or grant the persona access to ${id}`,
     ),
+  invalidUses: (persona: string, path: string) =>
+    make(
+      'INFRA_INVALID_USES',
+      `${persona}: ${path} is not an API: the uses option takes ApiServers, the client functions defineEndpoint() returned, or objects holding them`,
+    ),
+  storeNotAllowed: (persona: string, store: string, owner: string) =>
+    make(
+      'INFRA_NOT_ALLOWED',
+      `Persona ${persona} may not use Store ${store}: only personas under ${owner} get its credentials and network. ` +
+        `Reach the data through an API under ${owner}, or move this code into a persona there`,
+    ),
+  apiNotAllowed: (persona: string, kind: string, server: string, call: string, declared: string[]) =>
+    make(
+      'INFRA_NOT_ALLOWED',
+      `Persona ${persona} may not call ApiServer ${server} (${call}): its uses option lists ${declared.length ? declared.join(', ') : 'no API'}. ` +
+        `Add the client you were given to it, e.g. ${kind === 'ApiServer' ? 'new ApiServer(id, { uses: [client] })' : kind === 'Worker' ? 'new Worker(id, fn, { uses: [client] })' : 'onDeploy(id, fn, { uses: [client] })'}`,
+    ),
+  treeDrift: (persona: string, ids: string[]) =>
+    make(
+      'INFRA_TREE_DRIFT',
+      `Persona ${persona} refuses to run: its component tree differs from the one the build saw, at ${ids.join(', ')}. ` +
+        `The code changed since \`npm run infra:build\`: build again (and rebuild the image, e.g. \`docker compose up --build\`)`,
+    ),
   taskFailed: (id: string, cause: unknown) =>
     make('INFRA_TASK_FAILED', `Deploy task ${id} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }),
   workerFailed: (id: string, cause: unknown) =>

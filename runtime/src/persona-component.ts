@@ -4,6 +4,17 @@
  */
 import { Component } from './component.ts';
 import type { ID } from './id.ts';
+import type { ApiServer } from './components/api/server.ts';
+import { resolveUses } from './access.ts';
+
+export interface PersonaOptions {
+  /**
+   * The APIs this persona calls: what it was given (client functions, objects of them, or the
+   * ApiServer). Declared use decides which API tokens and networks it gets; without it, it may
+   * call every API.
+   */
+  uses?: readonly unknown[];
+}
 
 /**
  * How a persona lives: a `server` runs until stopped and is restarted if it dies; a `task`
@@ -13,9 +24,12 @@ export type Lifecycle = 'server' | 'task' | 'worker';
 
 export abstract class Persona extends Component {
   abstract readonly lifecycle: Lifecycle;
+  /** The APIs it declared it calls; undefined when it declared nothing (it may call all). */
+  readonly uses: readonly ApiServer[] | undefined;
 
-  constructor(id: ID, kind: string) {
+  constructor(id: ID, kind: string, options: PersonaOptions = {}) {
     super(id, kind);
+    this.uses = options.uses === undefined ? undefined : resolveUses(id.value, options.uses);
   }
 
   /**

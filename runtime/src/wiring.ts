@@ -16,6 +16,11 @@ export const wiring = {
   apiPort: (server: ID) => `${server.envName}__PORT`,
   /** A build-time value or secret (its encoded text). */
   value: (value: ID) => value.envName,
+  /** The bearer token of an ApiServer, for the server and the personas allowed to call it. */
+  apiToken: (server: ID) => `${server.envName}__TOKEN`,
+  /** The build's tree fingerprint, and its listing (JSON array of lines), checked by every persona at start. */
+  treeFingerprint: 'INFRA_TREE_FINGERPRINT',
+  treeListing: 'INFRA_TREE',
   /** The address an ApiServer binds to (default 0.0.0.0 in containers, 127.0.0.1 locally). */
   listenHost: 'INFRA_LISTEN_HOST',
 } as const;

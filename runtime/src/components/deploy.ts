@@ -2,7 +2,7 @@
  * onDeploy: a task that runs once per deployment, after the servers it may call are up.
  * Deployed, it is a container (or process) that exits with the task's outcome.
  */
-import { Persona } from '../persona-component.ts';
+import { Persona, type PersonaOptions } from '../persona-component.ts';
 import type { ID } from '../id.ts';
 
 export type DeployFunction = (context: { signal: AbortSignal }) => void | Promise<void>;
@@ -11,8 +11,8 @@ export class DeployTask extends Persona {
   readonly lifecycle = 'task';
   readonly fn: DeployFunction;
 
-  constructor(id: ID, fn: DeployFunction) {
-    super(id, 'DeployTask');
+  constructor(id: ID, fn: DeployFunction, options: PersonaOptions = {}) {
+    super(id, 'DeployTask', options);
     if (typeof fn !== 'function') throw new TypeError(`${this}: onDeploy() takes a function to run at deployment`);
     this.fn = fn;
   }
@@ -22,7 +22,7 @@ export class DeployTask extends Persona {
   }
 }
 
-/** Registers `fn` to run once per deployment as the persona `id`. */
-export function onDeploy(id: ID, fn: DeployFunction): DeployTask {
-  return new DeployTask(id, fn);
+/** Registers `fn` to run once per deployment as the persona `id`; `uses` declares the APIs it calls. */
+export function onDeploy(id: ID, fn: DeployFunction, options: PersonaOptions = {}): DeployTask {
+  return new DeployTask(id, fn, options);
 }

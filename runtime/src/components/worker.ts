@@ -3,7 +3,7 @@
  * returns or until `signal` aborts (Ctrl-C in one process, SIGTERM deployed); deployed, a
  * worker that dies is restarted.
  */
-import { Persona } from '../persona-component.ts';
+import { Persona, type PersonaOptions } from '../persona-component.ts';
 import type { ID } from '../id.ts';
 
 export type WorkerFunction = (context: { signal: AbortSignal }) => void | Promise<void>;
@@ -12,8 +12,8 @@ export class Worker extends Persona {
   readonly lifecycle = 'worker';
   readonly fn: WorkerFunction;
 
-  constructor(id: ID, fn: WorkerFunction) {
-    super(id, 'Worker');
+  constructor(id: ID, fn: WorkerFunction, options: PersonaOptions = {}) {
+    super(id, 'Worker', options);
     if (typeof fn !== 'function') throw new TypeError(`${this}: Worker takes a function ({ signal }) => Promise<void>`);
     this.fn = fn;
   }

@@ -18,20 +18,20 @@ export interface BuildTimeValueOptions {
    * Which personas may read the value at runtime: those at or below these IDs. Default: the
    * subtree of the value's parent (the component that owns it).
    */
-  readers?: readonly ID[];
+  readers?: readonly ID[] | ((persona: ID) => boolean);
   /** A secret is never printed and reaches personas only through 0600 files. Default false. */
   secret?: boolean;
 }
 
 export class BuildTimeValue<T extends Json = Json> extends Component {
   readonly generate: (context: GenerateContext<T>) => T;
-  readonly readers: readonly ID[];
+  readonly #readers: readonly ID[] | ((persona: ID) => boolean);
   readonly secret: boolean;
 
   constructor(id: ID, generate: (context: GenerateContext<T>) => T, options: BuildTimeValueOptions = {}, kind = 'BuildTimeValue') {
     super(id, kind);
     this.generate = generate;
-    this.readers = options.readers ?? [id.parent ?? id];
+    this.#readers = options.readers ?? [id.parent ?? id];
     this.secret = options.secret ?? false;
   }
 
@@ -43,7 +43,8 @@ export class BuildTimeValue<T extends Json = Json> extends Component {
 
   /** Whether a persona (by ID) may read this value. */
   readableBy(persona: ID): boolean {
-    return this.readers.some((r) => r.contains(persona));
+    const readers = this.#readers;
+    return typeof readers === 'function' ? readers(persona) : readers.some((r) => r.contains(persona));
   }
 
   /** The text that carries the value in an environment variable. */

@@ -2,12 +2,24 @@
  * ApiServer: a persona that serves typed endpoints. `defineEndpoint` returns the client
  * function, typed like the handler, that any other persona calls.
  */
-import { Persona } from '../../persona-component.ts';
 import type { ID } from '../../id.ts';
 import { errors } from '../../errors.ts';
 import { jsonRoundTrip } from '../../json.ts';
 import { httpMethods, type Endpoint, type HttpMethod } from './endpoint.ts';
 import { Port } from '../../secrets/port.ts';
+import { Secret } from '../../secrets/secret.ts';
+import { Persona as PersonaBase, type PersonaOptions } from '../../persona-component.ts';
+import { assertMayCallApi, endpointOfClient, mayCallApi } from '../../access.ts';
+import { randomBytes } from 'node:crypto';
+
+export interface ApiServerOptions extends PersonaOptions {
+  /**
+   * A public API publishes its port on the host and takes calls without a token. Default
+   * false: every call must carry the API's bearer token, which only the personas allowed to
+   * call it receive.
+   */
+  public?: boolean;
+}
 
 export interface EndpointOptions {
   /** The HTTP method (default POST). GET and DELETE carry the argument in the query string. */
@@ -19,15 +31,27 @@ export type EndpointClient<Args extends unknown[], R> = (...args: Args) => Promi
 
 const routePattern = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
 
-export class ApiServer extends Persona {
+export class ApiServer extends PersonaBase {
   readonly lifecycle = 'server';
   readonly #endpoints: Endpoint[] = [];
   /** The port it listens on (kept stable across builds); every persona may know it. */
   readonly port: Port;
+  readonly public: boolean;
+  /** The bearer token callers must send (none for a public API). */
+  readonly token: Secret | undefined;
 
-  constructor(id: ID) {
-    super(id, 'ApiServer');
+  constructor(id: ID, options: ApiServerOptions = {}) {
+    super(id, 'ApiServer', options);
+    this.public = options.public ?? false;
     this.port = new Port(id.child('port'), { readers: [this.app.root] });
+    this.token = this.public
+      ? undefined
+      : new Secret(id.child('token'), () => randomBytes(32).toString('base64url'), {
+          readers: (persona) => {
+            const caller = this.app.find(persona);
+            return caller instanceof PersonaBase && mayCallApi(caller, this);
+          },
+        });
   }
 
   get endpoints(): readonly Endpoint[] {
@@ -53,10 +77,11 @@ export class ApiServer extends Persona {
     this.#endpoints.push(endpoint);
     const client = async (...args: Args): Promise<Awaited<R>> => {
       this.assertPhase(`${method} ${route}`, 'runtime');
+      assertMayCallApi(this, `${method} ${route}`);
       const arg = jsonRoundTrip(args[0], this.toString(), `the argument of ${method} ${route}`);
       return (await this.app.platform.call(endpoint, arg)) as Awaited<R>;
     };
-    Object.defineProperty(client, 'name', { value: `${method} ${route}` });
+    Object.defineProperties(client, { name: { value: `${method} ${route}` }, [endpointOfClient]: { value: endpoint } });
     return client;
   }
 

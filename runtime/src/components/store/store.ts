@@ -9,6 +9,7 @@ import { jsonRoundTrip, type Json } from '../../json.ts';
 import { errors } from '../../errors.ts';
 import type { IndexDefinition, IndexHit, Indexer, StoreBackend } from './backend.ts';
 import { Password } from '../../secrets/secret.ts';
+import { assertMayUseStore } from '../../access.ts';
 
 export interface AllKeysOptions {
   /** How many keys each round trip to the backend fetches (default 100). */
@@ -35,6 +36,7 @@ export class StoreIndex<T = any, I = any> extends Component implements IndexDefi
   /** The keys (and inline values) whose value yielded `indexKey`, ordered by key. */
   async get(indexKey: string, options: IndexGetOptions = {}): Promise<IndexHit<T, I>[]> {
     this.assertPhase('get()', 'runtime');
+    assertMayUseStore(this.store);
     if (typeof indexKey !== 'string') throw new TypeError(`Index ${this.id.value}: get() takes a string index key`);
     return (await this.store.backend.indexGet(this, indexKey, options.retrieveValues ?? false)) as IndexHit<T, I>[];
   }
@@ -111,6 +113,7 @@ export class Store<T = any> extends Component {
   /** Every key, in code-point order, fetched `batchSize` at a time. */
   async *allKeys(options: AllKeysOptions = {}): AsyncIterableIterator<string> {
     this.assertPhase('allKeys()', 'runtime');
+    assertMayUseStore(this);
     const batchSize = options.batchSize ?? 100;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`${this}: allKeys() batchSize must be a positive integer`);
     let after: string | undefined;
@@ -124,6 +127,7 @@ export class Store<T = any> extends Component {
 
   #check(call: string, key: unknown): void {
     this.assertPhase(call, 'runtime');
+    assertMayUseStore(this);
     if (typeof key !== 'string' || key.length === 0) throw errors.invalidKey(this.id.value, key);
   }
 

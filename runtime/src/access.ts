@@ -1,0 +1,89 @@
+/**
+ * Who may use what. The one place the rules live: the in-process checks, the build (env
+ * files, networks, API tokens) and the architecture diagram all ask here, so one process and
+ * containers refuse the same things with the same words.
+ *
+ * - A Store belongs to the subtree of its parent ID; only personas there may use it.
+ * - A persona that declares `uses` may call only those ApiServers; one that declares nothing
+ *   may call every API (so the proof of concept's example keeps working). A server may always
+ *   serve itself.
+ */
+import { currentContext } from './app.ts';
+import type { App } from './app.ts';
+import type { Component } from './component.ts';
+import type { Persona } from './persona-component.ts';
+import type { ApiServer } from './components/api/server.ts';
+import type { Store } from './components/store/store.ts';
+import { errors } from './errors.ts';
+
+/** The key under which a client function keeps its endpoint, so `uses: [client]` can find the server. */
+export const endpointOfClient = Symbol('infra-generator.endpoint');
+
+const isApiServer = (value: unknown): value is ApiServer => (value as Component | null)?.kind === 'ApiServer';
+const isStore = (value: unknown): value is Store => (value as Component | null)?.kind === 'Store';
+
+/**
+ * The ApiServers named by `values`: ApiServers themselves, client functions that
+ * `defineEndpoint` returned, or objects and arrays holding them (what a persona was given).
+ */
+export function resolveUses(persona: string, values: readonly unknown[]): ApiServer[] {
+  const found = new Set<ApiServer>();
+  const visit = (value: unknown, path: string, depth: number): void => {
+    if (isApiServer(value)) {
+      found.add(value);
+    } else if (typeof value === 'function' && endpointOfClient in value) {
+      found.add((value as unknown as Record<symbol, { server: ApiServer }>)[endpointOfClient].server);
+    } else if (value !== null && typeof value === 'object' && depth < 4) {
+      const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
+      const before = found.size;
+      for (const [key, v] of entries) visit(v, `${path}.${key}`, depth + 1);
+      if (found.size === before) throw errors.invalidUses(persona, path);
+    } else {
+      throw errors.invalidUses(persona, path);
+    }
+  };
+  values.forEach((v, i) => visit(v, `uses[${i}]`, 0));
+  return [...found];
+}
+
+export function mayUseStore(persona: Persona, store: Store): boolean {
+  return store.owner.contains(persona.id);
+}
+
+export function mayCallApi(persona: Persona, server: ApiServer): boolean {
+  return persona === server || persona.uses === undefined || persona.uses.includes(server);
+}
+
+/** Throws when the persona running this code (in one process, or deployed) may not use `store`. */
+export function assertMayUseStore(store: Store): void {
+  const persona = currentContext()?.persona;
+  if (persona && !mayUseStore(persona, store)) throw errors.storeNotAllowed(persona.id.value, store.id.value, store.owner.value);
+}
+
+/** Throws when the persona running this code may not call `server`. */
+export function assertMayCallApi(server: ApiServer, call: string): void {
+  const persona = currentContext()?.persona;
+  if (persona && !mayCallApi(persona, server)) {
+    throw errors.apiNotAllowed(persona.id.value, persona.kind, server.id.value, call, (persona.uses ?? []).map((s) => s.id.value));
+  }
+}
+
+export interface Edge {
+  from: Persona;
+  to: Store | ApiServer;
+  /** `uses` a store (its credentials and network), `calls` an API (its token and network). */
+  kind: 'uses' | 'calls';
+}
+
+/** Every allowed edge of the tree, in tree order. */
+export function edges(app: App): Edge[] {
+  const out: Edge[] = [];
+  const personas = app.personas;
+  for (const from of personas) {
+    for (const to of app.components) {
+      if (isStore(to) && mayUseStore(from, to)) out.push({ from, to, kind: 'uses' });
+      else if (isApiServer(to) && to !== from && mayCallApi(from, to)) out.push({ from, to, kind: 'calls' });
+    }
+  }
+  return out;
+}
