@@ -12,7 +12,7 @@ export interface AppPaths {
   appDir: string;
   /** Build outputs and the value file: `<appDir>/build`. */
   buildDir: string;
-  /** The folder holding package-lock.json (the npm workspace root), e.g. the repository root. */
+  /** The folder holding package-lock.json (the npm workspace root), e.g. the repository root; env INFRA_PROJECT_ROOT overrides. */
   projectRoot: string;
 }
 
@@ -27,7 +27,8 @@ export function appPaths(overrides: Partial<AppPaths> = {}, env: NodeJS.ProcessE
   const entry = resolve(overrides.entry ?? process.argv[1] ?? 'main.ts');
   const appDir = overrides.appDir ?? findUp(dirname(entry), 'package.json') ?? dirname(entry);
   const buildDir = overrides.buildDir ?? (env.INFRA_BUILD_DIR ? resolve(env.INFRA_BUILD_DIR) : join(appDir, 'build'));
-  const projectRoot = overrides.projectRoot ?? findUp(appDir, 'package-lock.json') ?? appDir;
+  const projectRoot =
+    overrides.projectRoot ?? (env.INFRA_PROJECT_ROOT ? resolve(env.INFRA_PROJECT_ROOT) : (findUp(appDir, 'package-lock.json') ?? appDir));
   return { entry, appDir, buildDir, projectRoot };
 }
 

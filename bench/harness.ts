@@ -1,0 +1,77 @@
+/**
+ * The benchmark harness: run our path and its baseline in the same process run, alternating,
+ * several rounds, and print one comparison line:
+ *   <name>: ours <value> <unit>, baseline <value> <unit>, ratio <x>
+ * The ratio is ours / baseline for rates (higher is better) and baseline / ours for costs, so
+ * a ratio of 1 or more always means "as good as the baseline or better".
+ */
+import { performance } from 'node:perf_hooks';
+
+export interface Measured {
+  value: number;
+  unit: string;
+}
+
+export interface Comparison {
+  name: string;
+  ours: Measured;
+  baseline: Measured;
+  /** `rate`: higher is better (requests/s); `cost`: lower is better (ms, MiB). */
+  better: 'higher' | 'lower';
+  target?: number;
+}
+
+const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+
+export function ratioOf(c: Comparison): number {
+  return c.better === 'higher' ? c.ours.value / c.baseline.value : c.baseline.value / c.ours.value;
+}
+
+export function report(c: Comparison): string {
+  const ratio = ratioOf(c);
+  const line = `${c.name}: ours ${fmt(c.ours.value)} ${c.ours.unit}, baseline ${fmt(c.baseline.value)} ${c.baseline.unit}, ratio ${ratio.toFixed(2)}${
+    c.target === undefined ? '' : ` (target ${c.target}: ${ratio >= c.target ? 'met' : 'NOT met'})`
+  }`;
+  console.log(line);
+  return line;
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Runs `ours` and `baseline` alternately for `rounds` rounds (after one warm-up each) and
+ * returns each side's median. Each function returns its own measurement of one round.
+ */
+export async function alternate(rounds: number, ours: () => Promise<number>, baseline: () => Promise<number>): Promise<{ ours: number; baseline: number }> {
+  await ours();
+  await baseline();
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    // Swap the order each round so neither side always runs on a warmer machine.
+    if (i % 2 === 0) {
+      a.push(await ours());
+      b.push(await baseline());
+    } else {
+      b.push(await baseline());
+      a.push(await ours());
+    }
+  }
+  return { ours: median(a), baseline: median(b) };
+}
+
+/** Operations per second of `op` run `count` times with `concurrency` in flight. */
+export async function throughput(count: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await op(next++);
+    }),
+  );
+  return count / ((performance.now() - start) / 1000);
+}
