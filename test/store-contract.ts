@@ -113,6 +113,8 @@ export function storeContract(harness: StoreHarness): void {
     const { store } = await fixture();
     await rejects(store.get(''), /Store contract-.*\.items: a key must be a non-empty string/, 'INFRA_INVALID_KEY');
     await rejects(store.set(42 as unknown as string, { name: 'x' }), /non-empty string/, 'INFRA_INVALID_KEY');
+    await rejects(store.set('nul\u0000key', { name: 'x' }), /contains U\+0000 or an unpaired surrogate/, 'INFRA_INVALID_KEY');
+    await rejects(store.get('lone\ud800'), /contains U\+0000 or an unpaired surrogate/, 'INFRA_INVALID_KEY');
     await store.set('k', { name: 'kept' });
     await rejects(store.set('k', { name: 'big', n: 10n } as unknown as Item), /not JSON-serialisable/, 'INFRA_NOT_JSON');
     const cyclic: Record<string, unknown> = { name: 'c' };
@@ -218,6 +220,14 @@ export function storeContract(harness: StoreHarness): void {
     await rejects(store.set('k', { name: 'bad' }), /indexer refused/);
     assert.equal(await store.get('k'), { name: 'good' });
     assert.equal(await index.get('good'), [{ key: 'k', inlineValue: undefined }]);
+  });
+
+  test('an index key PostgreSQL cannot hold fails the write in every mode', async () => {
+    const { store, byTag } = await fixture();
+    await store.set('k', { name: 'kept', tags: ['ok'] });
+    await rejects(store.set('k', { name: 'bad', tags: ['fine', 'nul\u0000'] }), /Index contract-.*\.items-by-tag: key/, 'INFRA_INVALID_KEY');
+    assert.equal(await store.get('k'), { name: 'kept', tags: ['ok'] });
+    assert.equal(await byTag.get('fine'), []);
   });
 
   test('20 concurrent writers on overlapping keys leave the index matching the values', async () => {

@@ -69,7 +69,12 @@ export const errors = {
   notJson: (subject: string, what: string, reason: string) =>
     make('INFRA_NOT_JSON', `${subject}: ${what} is not JSON-serialisable (${reason})`),
   invalidKey: (store: string, key: unknown) =>
-    make('INFRA_INVALID_KEY', `Store ${store}: a key must be a non-empty string, got ${typeof key === 'string' ? '""' : typeof key}`),
+    make(
+      'INFRA_INVALID_KEY',
+      typeof key === 'string' && key.length > 0
+        ? `Store ${store}: key ${JSON.stringify(key)} contains U+0000 or an unpaired surrogate, which PostgreSQL cannot hold; use well-formed Unicode text without NUL`
+        : `Store ${store}: a key must be a non-empty string, got ${typeof key === 'string' ? '""' : typeof key}`,
+    ),
   missingBuildValue: (kind: string, id: string, persona: string | undefined, envName: string) =>
     make(
       'INFRA_MISSING_VALUE',
@@ -103,4 +108,48 @@ export const errors = {
     make('INFRA_TASK_FAILED', `Deploy task ${id} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }),
   workerFailed: (id: string, cause: unknown) =>
     make('INFRA_WORKER_FAILED', `Worker ${id} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }),
+  storeUrlMissing: (persona: string, store: string, owner: string, envName: string) =>
+    make(
+      'INFRA_MISSING_STORE_URL',
+      `Persona ${persona} has no connection to Store ${store} (environment variable ${envName} is not set): only personas under ${owner} get its connection. ` +
+        `Start the persona from the files \`npm run infra:build\` wrote, or reach the data through an API under ${owner}`,
+    ),
+  apiUrlMissing: (persona: string, server: string, envName: string) =>
+    make(
+      'INFRA_MISSING_API_URL',
+      `Persona ${persona} does not know where ApiServer ${server} is (environment variable ${envName} is not set). ` +
+        `Start the persona from the files \`npm run infra:build\` wrote, or set ${envName} to the server's base URL, e.g. http://127.0.0.1:20000`,
+    ),
+  apiUnreachable: (server: string, url: string, call: string, reason: string, attempts: number, cause: unknown) =>
+    make(
+      'INFRA_API_UNREACHABLE',
+      `ApiServer ${server} at ${url}: ${call} failed, ${reason}${attempts > 1 ? ` (${attempts} attempts)` : ''}. ` +
+        `Check that the server is running and that its URL is right`,
+      { cause },
+    ),
+  apiBadAnswer: (server: string, url: string, call: string, status: number) =>
+    make(
+      'INFRA_API_BAD_ANSWER',
+      `ApiServer ${server} at ${url}: ${call} answered ${status} with a body that is not JSON; is something other than this ApiServer listening there?`,
+    ),
+  invalidPort: (server: string, envName: string, text: string) =>
+    make('INFRA_INVALID_PORT', `ApiServer ${server}: ${envName}=${JSON.stringify(text)} is not a TCP port; set it to an integer from 1 to 65535`),
+  reservedRoute: (server: string, route: string) =>
+    make('INFRA_RESERVED_ROUTE', `ApiServer ${server}: route ${route} is reserved for the health check; give the endpoint another route`),
+  storeUnavailable: (store: string, cause: unknown) =>
+    make(
+      'INFRA_STORE_UNAVAILABLE',
+      `Store ${store}: its PostgreSQL database cannot be reached (${cause instanceof Error ? cause.message : String(cause)}). ` +
+        `Check that the database is running and reachable; the store reconnects by itself once it is back`,
+      { cause },
+    ),
+  storeFailed: (store: string, call: string, cause: unknown) =>
+    make('INFRA_STORE_FAILED', `Store ${store}: ${call} failed in PostgreSQL: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }),
+  storeClosed: (store: string) =>
+    make('INFRA_STORE_CLOSED', `Store ${store}: its connections were closed (the platform was closed); use the store only while the app runs`),
+  unstorableKey: (subject: string, key: string) =>
+    make(
+      'INFRA_INVALID_KEY',
+      `${subject}: key ${JSON.stringify(key)} cannot be stored in PostgreSQL: it contains U+0000 or an unpaired surrogate, which PostgreSQL text cannot hold. Use keys of well-formed Unicode text without NUL`,
+    ),
 };

@@ -5,6 +5,7 @@
  */
 import type { ID } from '../../id.ts';
 import type { Json } from '../../json.ts';
+import { errors } from '../../errors.ts';
 
 /** One entry an indexer yields for a value. */
 export interface IndexEntryInput<I = Json> {
@@ -49,6 +50,8 @@ export function indexEntries(index: IndexDefinition, key: string, value: Json): 
     if (typeof entry?.indexKey !== 'string') {
       throw new TypeError(`Index ${index.id.value}: the indexer must yield { indexKey: string, inlineValue? }, got ${JSON.stringify(entry)}`);
     }
+    // Every backend refuses what PostgreSQL text cannot hold, so memory and PostgreSQL agree.
+    if (entry.indexKey.includes('\u0000') || !entry.indexKey.isWellFormed()) throw errors.unstorableKey(`Index ${index.id.value}`, entry.indexKey);
     const inline = entry.inlineValue === undefined ? undefined : (JSON.parse(JSON.stringify(entry.inlineValue)) as Json);
     out.set(entry.indexKey, inline);
   }

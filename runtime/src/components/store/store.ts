@@ -128,7 +128,8 @@ export class Store<T = any> extends Component {
   #check(call: string, key: unknown): void {
     this.assertPhase(call, 'runtime');
     assertMayUseStore(this);
-    if (typeof key !== 'string' || key.length === 0) throw errors.invalidKey(this.id.value, key);
+    // The same keys in every mode: PostgreSQL text cannot hold NUL or a lone surrogate, so memory refuses them too.
+    if (typeof key !== 'string' || key.length === 0 || key.includes('\u0000') || !key.isWellFormed()) throw errors.invalidKey(this.id.value, key);
   }
 
   #json(value: T | undefined, what: string): Json | undefined {

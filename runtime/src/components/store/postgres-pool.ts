@@ -1,0 +1,66 @@
+/**
+ * The slonik pool of one Store, configured to fail fast while the database is down and to
+ * recover by itself when it is back, and the test that tells an outage from other failures.
+ */
+import {
+  BackendTerminatedError,
+  BackendTerminatedUnexpectedlyError,
+  ConnectionError,
+  createPool,
+  SlonikError,
+  type DatabasePool,
+} from 'slonik';
+
+/** How long opening one connection may take before the call fails. */
+export const CONNECT_TIMEOUT_MS = 3_000;
+
+/** Connections per store and process (slonik's default). */
+export const POOL_SIZE = 10;
+
+export async function createStorePool(url: string, storeId: string): Promise<DatabasePool> {
+  const pool = await createPool(url, {
+    poolName: storeId,
+    maxPoolSize: POOL_SIZE,
+    // One attempt of at most CONNECT_TIMEOUT_MS: while the database is down a call fails within
+    // seconds instead of queueing behind retries. Every call opens a connection again if it has
+    // none, so the store works again as soon as the database is back, without a restart.
+    connectionTimeout: CONNECT_TIMEOUT_MS,
+    connectionRetryLimit: 0,
+    // Slonik runs `DISCARD ALL` on every release: one more round trip per call, about a quarter
+    // of a small query's time. It is not needed here, because no connection of this pool can
+    // carry session state back into it:
+    // - the pool is private to this store and runs only the statements in postgres.ts and
+    //   postgres-schema.ts: no SET, LISTEN, temporary table, named prepared statement or
+    //   session-level lock (advisory locks are transaction-scoped);
+    // - slonik releases a connection only after its work succeeded, i.e. after a statement
+    //   outside any transaction or after COMMIT; when anything throws (a statement, COMMIT,
+    //   ROLLBACK, or modify()'s function) it destroys the connection instead of reusing it.
+    // So a released connection is always idle, outside a transaction, with default settings.
+    resetConnection: async () => {},
+    // Retrying a transaction would call modify()'s function a second time. Row locks taken in
+    // one order (main row first) make serialisation failures and deadlocks impossible here.
+    transactionRetryLimit: 0,
+    // Values are read as text and parsed here; no column needs a type parser.
+    typeParsers: [],
+  });
+  // Slonik also reports query errors on the pool; the caller already gets them as rejections.
+  pool.on('error', () => {});
+  return pool;
+}
+
+/**
+ * Whether `err` means the database cannot be reached (down, restarting, unreachable, out of
+ * connections), as opposed to a query that the database refused.
+ */
+export function isOutage(err: unknown): boolean {
+  if (err instanceof ConnectionError) return err.cause === undefined || isOutage(err.cause);
+  if (err instanceof BackendTerminatedError || err instanceof BackendTerminatedUnexpectedlyError) return true;
+  if (err instanceof SlonikError) return false;
+  if (!(err instanceof Error)) return false;
+  const { code, severity } = err as Error & { code?: unknown; severity?: unknown };
+  // An error from the server: connection exceptions, shutdown or start-up in progress, too many connections.
+  if (typeof severity === 'string' && typeof code === 'string') return /^(08|53|57P)/.test(code);
+  // Otherwise from the socket (ECONNREFUSED, ENOTFOUND, EPIPE...) or the driver (a connect
+  // timeout, a connection that ended); anything else is a fault, not an outage.
+  return typeof code === 'string' || /connect|terminat|timeout|not queryable/i.test(err.message);
+}

@@ -1,0 +1,354 @@
+/**
+ * The PostgreSQL Store backend (deployed and local modes), through slonik. One pool per
+ * store, opened on the first call, together with the store's tables (postgres-schema.ts).
+ *
+ * Atomicity: every write of a key first locks that key's row in the main table, and only then
+ * touches the index tables, each step in its own statement so that it sees what the previous
+ * lock holder committed (READ COMMITTED takes a fresh snapshot per statement).
+ * - set: `INSERT ... ON CONFLICT DO UPDATE` locks the row it writes, and waits for a
+ *   concurrent transaction that is inserting the same key.
+ * - modify and deleting with indexes: "insert, then lock". A placeholder row (value NULL) is
+ *   inserted, or, when the key exists, the existing row is locked and read, in one statement:
+ *   `INSERT ... VALUES (key, NULL) ON CONFLICT (key) DO UPDATE SET value = t.value RETURNING`.
+ *   This also locks a key that does not exist yet, which `SELECT ... FOR UPDATE` cannot do,
+ *   so 50 concurrent increments of a missing key give 50. The placeholder is replaced or
+ *   deleted in the same transaction, so no other session ever sees it, and a rollback (the
+ *   function or an indexer threw) removes it. Chosen over `pg_advisory_xact_lock` because it
+ *   needs one round trip fewer and no hash of the key that other tables' locks could share.
+ * - delete without indexes: one `DELETE`; a key being inserted concurrently is left to that
+ *   insert, as if the delete came first.
+ * Each transaction locks a single main row, then only index rows of that key, so two
+ * transactions never wait for each other in a cycle. Without indexes, set and delete are
+ * one statement each and need no transaction.
+ *
+ * Connections: a modify() function may itself call stores, which takes a second connection
+ * while its transaction holds one. So that the pool cannot fill up with connections that all
+ * wait (for a row lock, or for a free connection), writes of one key queue in this process
+ * before taking a connection, and at most POOL_SIZE - 1 modify() functions run at once.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { sql, type DatabasePool, type DatabaseTransactionConnection, type FragmentSqlToken, type QuerySqlToken } from 'slonik';
+import type { Store } from './store.ts';
+import type { IndexDefinition, IndexHit, StoreBackend } from './backend.ts';
+import { indexEntries } from './backend.ts';
+import type { Json } from '../../json.ts';
+import type { Logger } from '../../lifecycle.ts';
+import { errors, InfraError } from '../../errors.ts';
+import { createTables, storeTables, type IndexTable, type StoreTables } from './postgres-schema.ts';
+import { createStorePool, isOutage, POOL_SIZE } from './postgres-pool.ts';
+
+export interface PostgresStoreOptions {
+  /** Told once when the database becomes unreachable and once when it is back. */
+  log?: Logger;
+}
+
+/** The backend of `store` on the PostgreSQL database at `url` (a `postgres://` connection URI). */
+export function createPostgresStoreBackend(store: Store<any>, url: string, options: PostgresStoreOptions = {}): StoreBackend {
+  return new PostgresStoreBackend(store, url, options.log);
+}
+
+/** Carries an error thrown by the app's own code (modify's function, an indexer) through slonik untouched. */
+class AppCodeError {
+  readonly error: unknown;
+  constructor(error: unknown) {
+    this.error = error;
+  }
+}
+
+async function appCode<R>(fn: () => R | Promise<R>): Promise<R> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new AppCodeError(err);
+  }
+}
+
+/** One index's new rows for a key, as two parallel arrays (bound as text[] and json[]). */
+interface IndexRows {
+  indexKeys: string[];
+  inlineValues: (string | null)[];
+}
+
+class PostgresStoreBackend implements StoreBackend {
+  readonly #store: Store<any>;
+  readonly #url: string;
+  readonly #log: Logger | undefined;
+  #pool: Promise<DatabasePool> | undefined;
+  #schema: Promise<void> | undefined;
+  #tablesCache: StoreTables | undefined;
+  #closed = false;
+  #down = false;
+  /** The tail of each key's queue of writes in this process. */
+  readonly #writes = new Map<string, Promise<unknown>>();
+  readonly #modifySlots = new Slots(POOL_SIZE - 1);
+
+  constructor(store: Store<any>, url: string, log: Logger | undefined) {
+    this.#store = store;
+    this.#url = url;
+    this.#log = log;
+  }
+
+  get #id(): string {
+    return this.#store.id.value;
+  }
+
+  /** Read on first use: by then the component tree, and so the list of indexes, is final. */
+  get #tables(): StoreTables {
+    return (this.#tablesCache ??= storeTables(this.#store.id, this.#store.indexes.map((index) => index.id)));
+  }
+
+  async get(key: string): Promise<Json | undefined> {
+    this.#checkKey(key);
+    return this.#run('get()', undefined, async (pool) => {
+      const text = await pool.maybeOneFirst(sql.unsafe`SELECT value::text FROM ${this.#tables.main} WHERE key = ${key}`);
+      return text === null ? undefined : (JSON.parse(text as string) as Json);
+    });
+  }
+
+  async set(key: string, value: Json | undefined): Promise<void> {
+    this.#checkKey(key);
+    if (value === undefined) return this.#delete(key);
+    const text = JSON.stringify(value);
+    const { main } = this.#tables;
+    const upsert = sql.unsafe`
+      INSERT INTO ${main} AS t (key, value) VALUES (${key}, ${text}::json)
+      ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`;
+    return this.#run('set()', key, async (pool) => {
+      if (this.#store.indexes.length === 0) {
+        await pool.query(upsert);
+        return;
+      }
+      // Indexers run before anything is written: one that throws leaves everything as it was.
+      const rows = await appCode(() => this.#indexRows(key, value));
+      await pool.transaction(async (tx) => {
+        await tx.query(upsert);
+        await tx.query(withCtes(this.#indexWrites(key, rows), sql.fragment`SELECT 1`));
+      }, 0);
+    });
+  }
+
+  async modify(key: string, fn: (old: Json | undefined) => Promise<Json | undefined>): Promise<Json | undefined> {
+    this.#checkKey(key);
+    // The function runs in its caller's async context (the app's persona), not in slonik's
+    // transaction context, which would make every store call inside it fail as using a
+    // "foreign connection".
+    const inCaller = AsyncLocalStorage.snapshot();
+    const call = (old: Json | undefined) => appCode(() => inCaller(() => fn(old)));
+    return this.#run('modify()', key, (pool) => this.#modifySlots.use(() => pool.transaction((tx) => this.#modifyIn(tx, key, call), 0)));
+  }
+
+  async keys(after: string | undefined, limit: number): Promise<string[]> {
+    const { main } = this.#tables;
+    return this.#run('allKeys()', undefined, async (pool) => {
+      const query =
+        after === undefined
+          ? sql.unsafe`SELECT key FROM ${main} ORDER BY key LIMIT ${limit}`
+          : sql.unsafe`SELECT key FROM ${main} WHERE key > ${after} ORDER BY key LIMIT ${limit}`;
+      return [...((await pool.anyFirst(query)) as string[])];
+    });
+  }
+
+  async indexGet(index: IndexDefinition, indexKey: string, retrieveValues: boolean): Promise<IndexHit[]> {
+    this.#checkIndexKey(index, indexKey);
+    const { main } = this.#tables;
+    const table = this.#indexTable(index).table;
+    return this.#run(`Index ${index.id.value} get()`, undefined, async (pool) => {
+      // One statement, so the index rows and the values come from one snapshot.
+      const query = retrieveValues
+        ? sql.unsafe`
+            SELECT i.key, i.inline_value::text AS inline, t.value::text AS value
+            FROM ${table} i JOIN ${main} t ON t.key = i.key
+            WHERE i.index_key = ${indexKey} ORDER BY i.key`
+        : sql.unsafe`SELECT key, inline_value::text AS inline FROM ${table} WHERE index_key = ${indexKey} ORDER BY key`;
+      const rows = (await pool.any(query)) as readonly { key: string; inline: string | null; value?: string }[];
+      return rows.map((row) => {
+        const hit: IndexHit = { key: row.key, inlineValue: row.inline === null ? undefined : (JSON.parse(row.inline) as Json) };
+        if (retrieveValues) hit.value = JSON.parse(row.value!) as Json;
+        return hit;
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const pool = await this.#pool?.catch(() => undefined);
+    this.#pool = undefined;
+    await pool?.end();
+  }
+
+  #delete(key: string): Promise<void> {
+    const { main } = this.#tables;
+    return this.#run('set()', key, async (pool) => {
+      if (this.#store.indexes.length === 0) {
+        await pool.query(sql.unsafe`DELETE FROM ${main} WHERE key = ${key}`);
+        return;
+      }
+      await pool.transaction(async (tx) => {
+        await this.#lockRow(tx, key);
+        await tx.query(withCtes(this.#indexDeletes(key), sql.fragment`DELETE FROM ${main} WHERE key = ${key}`));
+      }, 0);
+    });
+  }
+
+  async #modifyIn(tx: DatabaseTransactionConnection, key: string, fn: (old: Json | undefined) => Promise<Json | undefined>): Promise<Json | undefined> {
+    const { main } = this.#tables;
+    const oldText = await this.#lockRow(tx, key);
+    const next = await fn(oldText === null ? undefined : (JSON.parse(oldText) as Json));
+    if (next === undefined) {
+      await tx.query(withCtes(this.#indexDeletes(key), sql.fragment`DELETE FROM ${main} WHERE key = ${key}`));
+      return undefined;
+    }
+    const text = JSON.stringify(next);
+    const rows = await appCode(() => this.#indexRows(key, next));
+    await tx.query(withCtes(this.#indexWrites(key, rows), sql.fragment`UPDATE ${main} SET value = ${text}::json WHERE key = ${key}`));
+    return JSON.parse(text) as Json;
+  }
+
+  /** Locks `key`'s row, inserting a placeholder when it is missing; resolves to its value's JSON text, or null. */
+  async #lockRow(tx: DatabaseTransactionConnection, key: string): Promise<string | null> {
+    const main = this.#tables.main;
+    return (await tx.oneFirst(sql.unsafe`
+      INSERT INTO ${main} AS t (key, value) VALUES (${key}, NULL)
+      ON CONFLICT (key) DO UPDATE SET value = t.value
+      RETURNING value::text`)) as string | null;
+  }
+
+  #indexRows(key: string, value: Json): IndexRows[] {
+    return this.#store.indexes.map((index) => {
+      const rows: IndexRows = { indexKeys: [], inlineValues: [] };
+      for (const [indexKey, inline] of indexEntries(index, key, value)) {
+        this.#checkIndexKey(index, indexKey);
+        rows.indexKeys.push(indexKey);
+        rows.inlineValues.push(inline === undefined ? null : JSON.stringify(inline));
+      }
+      return rows;
+    });
+  }
+
+  /**
+   * Per index: delete the key's rows whose index key it no longer yields, upsert the others
+   * (rewriting a row only when its inline value changed).
+   */
+  #indexWrites(key: string, rows: IndexRows[]): FragmentSqlToken[] {
+    return this.#tables.indexes.flatMap(({ table }, i) => {
+      const indexKeys = sql.array(rows[i].indexKeys, 'text');
+      return [
+        sql.fragment`${sql.identifier([`stale_${i}`])} AS (
+          DELETE FROM ${table} WHERE key = ${key} AND NOT (index_key = ANY(${indexKeys})))`,
+        sql.fragment`${sql.identifier([`upsert_${i}`])} AS (
+          INSERT INTO ${table} AS t (index_key, key, inline_value)
+          SELECT e.index_key, ${key}, e.inline_value FROM unnest(${indexKeys}, ${sql.array(rows[i].inlineValues, 'json')}) AS e(index_key, inline_value)
+          ON CONFLICT (index_key, key) DO UPDATE SET inline_value = EXCLUDED.inline_value
+          WHERE t.inline_value::text IS DISTINCT FROM EXCLUDED.inline_value::text)`,
+      ];
+    });
+  }
+
+  #indexDeletes(key: string): FragmentSqlToken[] {
+    return this.#tables.indexes.map(({ table }, i) => sql.fragment`${sql.identifier([`gone_${i}`])} AS (DELETE FROM ${table} WHERE key = ${key})`);
+  }
+
+  #indexTable(index: IndexDefinition): IndexTable {
+    const position = this.#store.indexes.findIndex((candidate) => candidate === index || candidate.id.value === index.id.value);
+    if (position < 0) throw new TypeError(`Store ${this.#id}: ${index.id.value} is not one of its indexes`);
+    return this.#tables.indexes[position];
+  }
+
+  /** PostgreSQL text holds neither NUL nor unpaired surrogates (the driver would turn those into U+FFFD, merging keys). */
+  #checkKey(key: string): void {
+    if (key.includes('\u0000') || !key.isWellFormed()) throw errors.unstorableKey(`Store ${this.#id}`, key);
+  }
+
+  #checkIndexKey(index: IndexDefinition, indexKey: string): void {
+    if (indexKey.includes('\u0000') || !indexKey.isWellFormed()) throw errors.unstorableKey(`Index ${index.id.value}`, indexKey);
+  }
+
+  /** The pool, opened (and the tables created) on first use, again after a failed attempt. */
+  async #ready(): Promise<DatabasePool> {
+    if (this.#closed) throw errors.storeClosed(this.#id);
+    if (!this.#pool) {
+      const opening = createStorePool(this.#url, this.#id);
+      this.#pool = opening;
+      opening.catch(() => {
+        if (this.#pool === opening) this.#pool = undefined;
+      });
+    }
+    const pool = await this.#pool;
+    if (this.#closed) throw errors.storeClosed(this.#id);
+    if (!this.#schema) {
+      const creating = createTables(pool, this.#tables);
+      this.#schema = creating;
+      creating.catch(() => {
+        if (this.#schema === creating) this.#schema = undefined;
+      });
+    }
+    await this.#schema;
+    return pool;
+  }
+
+  /** Runs `work` on the pool (after the earlier writes of `writesKey`, when given), turning failures into errors that name the store. */
+  async #run<R>(call: string, writesKey: string | undefined, work: (pool: DatabasePool) => Promise<R>): Promise<R> {
+    let result: R;
+    try {
+      const pool = await this.#ready();
+      result = await (writesKey === undefined ? work(pool) : this.#afterWritesOf(writesKey, () => work(pool)));
+    } catch (err) {
+      throw this.#failure(call, err);
+    }
+    if (this.#down) {
+      this.#down = false;
+      this.#log?.info(`Store ${this.#id}: PostgreSQL is reachable again`);
+    }
+    return result;
+  }
+
+  #afterWritesOf<R>(key: string, fn: () => Promise<R>): Promise<R> {
+    const result = (this.#writes.get(key) ?? Promise.resolve()).then(fn);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#writes.set(key, tail);
+    void tail.then(() => {
+      if (this.#writes.get(key) === tail) this.#writes.delete(key);
+    });
+    return result;
+  }
+
+  #failure(call: string, err: unknown): unknown {
+    if (err instanceof AppCodeError) return err.error;
+    if (err instanceof InfraError) return err;
+    if (!isOutage(err)) return errors.storeFailed(this.#id, call, err);
+    if (!this.#down) {
+      this.#down = true;
+      this.#log?.error(`Store ${this.#id}: PostgreSQL cannot be reached; its calls fail until it is back`, err);
+    }
+    return errors.storeUnavailable(this.#id, err);
+  }
+}
+
+/** At most `size` callers run at once; the others wait in turn. */
+class Slots {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.#free = size;
+  }
+
+  async use<R>(fn: () => Promise<R>): Promise<R> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free++;
+    }
+  }
+}
+
+function withCtes(ctes: FragmentSqlToken[], statement: FragmentSqlToken): QuerySqlToken {
+  return ctes.length === 0 ? sql.unsafe`${statement}` : sql.unsafe`WITH ${sql.join(ctes, sql.fragment`, `)} ${statement}`;
+}
