@@ -8,6 +8,7 @@ export { Component } from './component.ts';
 export { Persona, type Lifecycle, type PersonaOptions } from './persona-component.ts';
 export { assertStartup, assertRuntime, assertBuildTime } from './phases.ts';
 export { runPersona, type RunPersonaOptions } from './persona.ts';
+export { startInProcess, type InProcessRun } from './testing.ts';
 export { InfraError, type Phase } from './errors.ts';
 export type { Json } from './json.ts';
 

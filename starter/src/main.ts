@@ -1,4 +1,5 @@
 import { rootId, Store, ApiServer, ID, runPersona, onDeploy } from 'infra-generator';
+import { createComponents } from './components/index.ts';
 
 interface Customer {
   id: string;
@@ -17,6 +18,9 @@ const server = createCustomerServer(id`customer-server`);
 
 // Create the client, with injected reference to server
 createExampleClient(id`example-client`, server);
+
+// The components `npx plop component` made (src/components/), under my-app.components
+createComponents(id`components`);
 
 // Run the persona defined by the current file
 runPersona();

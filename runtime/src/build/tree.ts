@@ -15,7 +15,12 @@ export function describeTree(app: App): string {
   const rootDepth = app.root.parts.length;
   const lines: string[] = [app.root.value];
   const seen = new Set<string>();
-  const sorted = [...app.components].sort((a, b) => (a.id.value < b.id.value ? -1 : a.id.value > b.id.value ? 1 : 0));
+  // Part by part, so `orders.password` stays under `orders`, not after `orders-api`.
+  const byParts = (a: readonly string[], b: readonly string[]): number => {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+    return a.length - b.length;
+  };
+  const sorted = [...app.components].sort((a, b) => byParts(a.id.parts, b.id.parts));
   for (const component of sorted) {
     const parts = component.id.parts;
     // Intermediate IDs (my-app.customer-server) get a line of their own, once.

@@ -1,0 +1,320 @@
+/**
+ * The `npx plop component` generator: programmatically (node-plop) into temporary copies of
+ * the starter app for every kind, whose result must typecheck, pass its own generated tests,
+ * run and build; and the real command line with stdin closed, for its exit codes and for
+ * writing nothing when it refuses or only plans.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import nodePlop, { type PlopCfg } from 'node-plop';
+import { onDeploy, rootId, startInProcess, Store, Worker } from 'infra-generator';
+import { repoRoot, seedExample } from './support/seed.ts';
+import { readCommandLine } from '../generators/cli-input.ts';
+import { checkName } from '../generators/names.ts';
+import { readAppState } from '../generators/app-state.ts';
+import { planComponent } from '../generators/plan.ts';
+import { writePlan } from '../generators/write-plan.ts';
+import { GeneratorError } from '../generators/errors.ts';
+import type { PlopfileConfig } from '../generators/index.ts';
+
+const run = promisify(execFile);
+const plopfile = join(repoRoot, 'plopfile.js');
+
+interface Answers {
+  kind: string;
+  name: string;
+  uses?: string[];
+  dryRun?: boolean;
+}
+
+/**
+ * Fills `dir` (inside the repository, so the app's imports resolve through the workspace's
+ * node_modules) with a copy of the starter app that has no generated components yet.
+ */
+async function copyStarter(dir: string): Promise<void> {
+  for (const file of ['package.json', 'tsconfig.json', 'src/main.ts']) cpSync(join(repoRoot, 'starter', file), join(dir, file));
+  // Type-checks the tests too (the starter's own tsconfig leaves them out of its build).
+  writeFileSync(join(dir, 'tsconfig.check.json'), JSON.stringify({ extends: '../tsconfig.base.json', compilerOptions: { noEmit: true }, include: ['src'] }));
+  const plop = await loadPlop(dir);
+  const { failures } = await plop.getGenerator('registry').runActions({ dryRun: false });
+  assert.equal(failures, [], 'the registry generator makes an empty registry');
+}
+
+/** The plopfile as plop's CLI loads it, with the command line and the terminal given here. */
+function loadPlop(appDir: string, argv: string[] = []) {
+  const config: PlopfileConfig & PlopCfg = { destBasePath: appDir, force: false, argv, interactive: false };
+  return nodePlop(plopfile, config);
+}
+
+async function generate(appDir: string, answers: Answers) {
+  const plop = await loadPlop(appDir);
+  return plop.getGenerator('component').runActions({ uses: [], dryRun: false, ...answers });
+}
+
+/** Every file under `dir` with its content and mode, to prove that nothing changed. */
+function snapshot(dir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else files[relative(dir, path)] = `${statSync(path).mode} ${readFileSync(path, 'utf8')}`;
+    }
+  };
+  walk(dir);
+  return files;
+}
+
+async function withCopy(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(repoRoot, '.tmp-gen-'));
+  try {
+    await copyStarter(dir);
+    await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const failed = (result: { failures: { error: string }[] }) => result.failures.map((f) => f.error).join('\n');
+
+test('every kind, with and without uses: the result typechecks, passes its generated tests, runs and builds', async () => {
+  await withCopy(async (dir) => {
+    const made: Answers[] = [
+      { kind: 'store', name: 'orders' },
+      { kind: 'api', name: 'orders-api' },
+      { kind: 'task', name: 'seed-orders' },
+      { kind: 'worker', name: 'order-mailer' },
+      { kind: 'api', name: 'shop-api', uses: ['orders'] },
+      { kind: 'task', name: 'seed-shop', uses: ['orders', 'shop-api'] },
+      { kind: 'worker', name: 'shop-mailer', uses: ['orders', 'shop-api', 'orders-api'] },
+      { kind: 'worker', name: 'shop-watcher', uses: ['shop-api'] },
+    ];
+    for (const answers of made) {
+      const result = await generate(dir, answers);
+      assert.equal(failed(result), '', `${answers.kind} ${answers.name}`);
+      assert.ok(existsSync(join(dir, 'src', 'components', `${answers.name}.ts`)));
+      assert.ok(existsSync(join(dir, 'src', 'components', `${answers.name}.test.ts`)));
+    }
+    const manifest = JSON.parse(readFileSync(join(dir, 'src', 'components', 'components.json'), 'utf8'));
+    assert.equal(manifest.components, made.map(({ kind, name, uses = [] }) => ({ kind, name, uses })));
+
+    await run(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.check.json')]);
+
+    const tests = await run(process.execPath, ['--conditions=source', join(repoRoot, 'node_modules', 'uvu', 'bin.js'), join(dir, 'src'), '\\.test\\.ts$'], {
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+    });
+    assert.match(tests.stdout, /Total:\s+10\b/, tests.stdout);
+    assert.match(tests.stdout, /Passed:\s+10\b/, tests.stdout);
+
+    const env = { ...process.env, INFRA_PROJECT_ROOT: dir, INFRA_BUILD_DIR: join(dir, 'build') };
+    const started = await run(process.execPath, ['--conditions=source', join(dir, 'src', 'main.ts')], { env: { ...env, PERSONA: '' } });
+    const lines = started.stdout.split('\n');
+    assert.ok(lines.includes('Loaded customer: {"id":"1","name":"John Doe"}'), started.stdout);
+    assert.ok(lines.includes('my-app.components.seed-orders: ran for this deployment'), started.stdout);
+    assert.ok(lines.includes('my-app.components.order-mailer: one round of work done'), started.stdout);
+    assert.ok(lines.includes('my-app.components.seed-shop: shop-api has {"id":"example","name":"Example from seed-shop"}'), started.stdout);
+
+    const built = await run(process.execPath, ['--conditions=source', join(dir, 'src', 'main.ts')], { env: { ...env, PERSONA: 'build' } });
+    for (const [name, kind] of [['orders', 'Store'], ['orders-api', 'ApiServer'], ['seed-orders', 'DeployTask'], ['order-mailer', 'Worker']]) {
+      assert.match(built.stdout, new RegExp(`\\n\\s+${name}\\s+${kind}\\n`), `the build sees ${kind} ${name}:\n${built.stdout}`);
+    }
+  });
+});
+
+test('a name already used, a bad name, a reserved word or a bad use: refused with what to do, nothing written', async () => {
+  await withCopy(async (dir) => {
+    assert.equal(failed(await generate(dir, { kind: 'store', name: 'orders' })), '');
+    assert.equal(failed(await generate(dir, { kind: 'task', name: 'seed-orders' })), '');
+    const before = snapshot(dir);
+    const refused: [Answers, RegExp][] = [
+      [{ kind: 'store', name: 'orders' }, /"orders" is already used by the store in .*components\.json: choose another name/],
+      [{ kind: 'api', name: 'orders' }, /"orders" is already used/],
+      [{ kind: 'store', name: 'Bad Name!' }, /"Bad Name!" is not a kebab-case name.*e\.g\. "bad-name"/],
+      [{ kind: 'store', name: 'order' }, /"order" is a reserved word in SQL: choose another name, e\.g\. "order-store"/],
+      [{ kind: 'store', name: 'user' }, /reserved word in SQL/],
+      [{ kind: 'worker', name: 'class' }, /JavaScript\/TypeScript keyword/],
+      [{ kind: 'api', name: 'api-server' }, /would shadow the runtime's export ApiServer/],
+      [{ kind: 'api', name: 'build' }, /a name the runtime or the starter app already uses/],
+      [{ kind: 'store', name: 'create-orders' }, /would declare createOrders, which the store orders already declares/],
+      [{ kind: 'api', name: 'x'.repeat(40) }, /is too long: .* \(\d+ characters, at most 63\); use a name of at most \d+ characters/],
+      [{ kind: 'queue', name: 'jobs' }, /the kind must be one of store, api, task, worker, not "queue"/],
+      [{ kind: 'task', name: 'report', uses: ['nope'] }, /there is no component named "nope" to use: choose from orders \(store\)/],
+      [{ kind: 'task', name: 'report', uses: ['seed-orders'] }, /seed-orders is a task: it has nothing to call/],
+      [{ kind: 'store', name: 'archive', uses: ['orders'] }, /a store uses nothing/],
+    ];
+    for (const [answers, message] of refused) {
+      const result = await generate(dir, answers);
+      assert.is(result.changes.length, 0, `${answers.kind} ${answers.name}`);
+      assert.match(failed(result), /^Nothing was written\./, `${answers.kind} ${answers.name}: ${failed(result)}`);
+      assert.match(failed(result), message);
+    }
+    // A file in the way (not made by the generator) is never overwritten.
+    writeFileSync(join(dir, 'src', 'components', 'invoices.test.ts'), '// mine\n');
+    const inTheWay = snapshot(dir);
+    assert.match(failed(await generate(dir, { kind: 'store', name: 'invoices' })), /invoices\.test\.ts already exists: choose another name, or move that file away/);
+    assert.equal(snapshot(dir), inTheWay);
+    rmSync(join(dir, 'src', 'components', 'invoices.test.ts'));
+    assert.equal(snapshot(dir), before);
+  });
+});
+
+test('a dry run lists every file it would create or change, and writes nothing', async () => {
+  await withCopy(async (dir) => {
+    const before = snapshot(dir);
+    const result = await generate(dir, { kind: 'worker', name: 'order-mailer', dryRun: true });
+    assert.equal(failed(result), '');
+    const listed = result.changes.map((c) => c.path).join('\n');
+    for (const line of [/would create \S*order-mailer\.ts/, /would create \S*order-mailer\.test\.ts/, /would change \S*components\.json/, /would change \S*index\.ts/, /dry run: nothing was written/]) {
+      assert.match(listed, line);
+    }
+    assert.equal(snapshot(dir), before);
+  });
+});
+
+test("with the seed's example as main.ts (no registry call) it still generates, and says what to add", async () => {
+  await withCopy(async (dir) => {
+    writeFileSync(join(dir, 'src', 'main.ts'), seedExample());
+    const result = await generate(dir, { kind: 'store', name: 'orders' });
+    assert.equal(failed(result), '');
+    assert.match(result.changes[0].path, /main\.ts does not call createComponents\(\).*add `import \{ createComponents \} from '\.\/components\/index\.ts';` and `createComponents\(id`components`\);` before runPersona\(\)/);
+    assert.is(readFileSync(join(dir, 'src', 'main.ts'), 'utf8'), seedExample(), 'main.ts is the user\'s: never changed');
+    const started = await run(process.execPath, ['--conditions=source', join(dir, 'src', 'main.ts')], { env: { ...process.env, PERSONA: '' } });
+    assert.is(started.stdout.trim(), 'Loaded customer: {"id":"1","name":"John Doe"}');
+  });
+});
+
+test('a failure while writing removes what was written and restores what was changed', async () => {
+  await withCopy(async (dir) => {
+    const before = snapshot(dir);
+    const render = (await loadPlop(dir)).renderString;
+    const plan = planComponent({ kind: 'store', name: 'orders', uses: [] }, readAppState(dir), { repoRoot, render });
+    assert.equal(plan.writes.map((w) => relative(dir, w.path)), ['src/components/orders.ts', 'src/components/orders.test.ts', 'src/components/components.json', 'src/components/index.ts']);
+
+    // The registry changes after planning: the module, its test and the manifest are already placed when this is found.
+    const registry = join(dir, 'src', 'components', 'index.ts');
+    const original = readFileSync(registry, 'utf8');
+    writeFileSync(registry, original + '// edited meanwhile\n');
+    const edited = snapshot(dir);
+    assert.throws(() => writePlan(plan.writes), (err: Error) => err instanceof GeneratorError && /index\.ts changed while the generator ran/.test(err.message));
+    assert.equal(snapshot(dir), edited, 'the module, its test and the manifest were taken back');
+
+    // A file that appears after planning is not overwritten either.
+    writeFileSync(registry, original);
+    const again = planComponent({ kind: 'store', name: 'orders', uses: [] }, readAppState(dir), { repoRoot, render });
+    writeFileSync(join(dir, 'src', 'components', 'orders.test.ts'), '// appeared\n');
+    assert.throws(() => writePlan(again.writes), /orders\.test\.ts appeared while the generator ran/);
+    assert.is(readFileSync(join(dir, 'src', 'components', 'orders.test.ts'), 'utf8'), '// appeared\n');
+    assert.not.ok(existsSync(join(dir, 'src', 'components', 'orders.ts')), 'the module placed before it was removed');
+    rmSync(join(dir, 'src', 'components', 'orders.test.ts'));
+    assert.equal(snapshot(dir), before);
+    assert.equal(readdirSync(join(dir, 'src', 'components')).filter((f) => f.endsWith('.tmp')), [], 'no temporary files are left');
+  });
+});
+
+test('answers from the command line: positional (`_` asks), named after `--`, dry run by flag or PLOP_DRY_RUN', async () => {
+  assert.equal(readCommandLine(['component', 'store', 'orders'], 'component', {}), { kind: 'store', name: 'orders', uses: undefined, dryRun: false });
+  assert.equal(readCommandLine(['component', '_', 'orders', '--dry-run'], 'component', {}), { kind: undefined, name: 'orders', uses: undefined, dryRun: true });
+  assert.equal(readCommandLine(['component', 'task', 'seed', 'orders,orders-api'], 'component', {}).uses, ['orders', 'orders-api']);
+  assert.equal(
+    readCommandLine(['--dest', 'app', 'component', 'task', '--', '--name', 'seed', '--uses', 'a,b', '--uses', 'c'], 'component', { PLOP_DRY_RUN: '1' }),
+    { kind: 'task', name: 'seed', uses: ['a', 'b', 'c'], dryRun: true },
+  );
+  assert.equal(readCommandLine(['component', 'task', 'seed', '--', '--uses', ''], 'component', {}).uses, []);
+  assert.is(readCommandLine(['component', 'task', 'seed'], 'component', { PLOP_DRY_RUN: '0' }).dryRun, false);
+  assert.throws(() => readCommandLine(['component', 'task', 'seed', '--', '--usess', 'x'], 'component', {}), /Unknown option --usess: the component generator takes --kind, --name, --uses, --dry-run/);
+  assert.throws(() => readCommandLine(['component', 'task', 'seed', 'a', 'b'], 'component', {}), /Unexpected argument "b"/);
+
+  await withCopy(async (dir) => {
+    const plop = await loadPlop(dir, ['component', 'task', 'seed-orders', '--', '--uses', 'orders']);
+    assert.equal(await plop.getGenerator('component').runPrompts(), { kind: 'task', name: 'seed-orders', uses: ['orders'], dryRun: false });
+    const missing = await loadPlop(dir, ['component', 'store']);
+    await missing
+      .getGenerator('component')
+      .runPrompts()
+      .then(
+        () => assert.unreachable('it must not ask without a terminal'),
+        (err: Error) => assert.match(err.message, /No terminal to ask for the name: give it on the command line/),
+      );
+  });
+});
+
+test('names: every derived form is checked with the runtime\'s own ID rules', () => {
+  const context = { repoRoot, scope: ['my-app', 'components'] };
+  assert.equal(checkName('orders', 'store', context), []);
+  assert.equal(checkName('order-mailer', 'worker', context), []);
+  assert.equal(checkName('a2-b3', 'api', context), []);
+  for (const bad of ['Orders', 'orders_api', 'orders--api', '-orders', 'orders-', '2orders', 'ordérs', '']) {
+    assert.is(checkName(bad, 'store', context).length, 1, bad);
+  }
+  // The longest name that keeps `my-app--components--<name>--password` within 63 characters.
+  assert.equal(checkName('x'.repeat(33), 'store', context), []);
+  assert.match(checkName('x'.repeat(34), 'store', context).join(), /at most 33 characters/);
+  // A task has no child IDs, so its name may be longer.
+  assert.equal(checkName('x'.repeat(43), 'task', context), []);
+});
+
+test('the real command line with stdin closed: exit codes, a repeat or a bad name changes nothing, a dry run writes nothing', async () => {
+  await withCopy(async (dir) => {
+    const plop = (...args: string[]) =>
+      run('npx', ['plop', ...args], { cwd: repoRoot, env: { ...process.env, NO_COLOR: '1', PLOP_DRY_RUN: '' } }).then(
+        ({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }),
+        (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, output: err.stdout + err.stderr }),
+      );
+    // execFile gives the child no terminal and an empty, closed stdin (like `</dev/null`).
+    const made = await plop('component', 'store', 'orders', '--dest', dir);
+    assert.is(made.code, 0, made.output);
+    assert.ok(existsSync(join(dir, 'src', 'components', 'orders.ts')));
+    const task = await plop('component', 'task', 'seed-orders', '--dest', dir, '--', '--uses', 'orders');
+    assert.is(task.code, 0, task.output);
+    assert.match(readFileSync(join(dir, 'src', 'components', 'index.ts'), 'utf8'), /createSeedOrders\(id`seed-orders`, \{ orders \}\)/);
+
+    const before = snapshot(dir);
+    for (const args of [
+      ['component', 'store', 'orders', '--dest', dir],
+      ['component', 'store', 'Bad Name!', '--dest', dir],
+      ['component', 'api', '--dest', dir],
+      ['component', '--dest', dir],
+    ]) {
+      const outcome = await plop(...args);
+      assert.is.not(outcome.code, 0, `${args.join(' ')}: ${outcome.output}`);
+      assert.match(outcome.output, /Nothing was written|No terminal to ask/);
+      assert.equal(snapshot(dir), before, args.join(' '));
+    }
+    const dry = await plop('component', 'api', 'orders-api', '--dest', dir, '--dry-run');
+    assert.is(dry.code, 0, dry.output);
+    assert.match(dry.output, /would create \S*orders-api\.ts/);
+    assert.equal(snapshot(dir), before, 'the dry run wrote nothing');
+  });
+});
+
+test('startInProcess, which generated tests use: one persona at a time, failures as npm start reports them, stop() ends workers', async () => {
+  const id = rootId('helper');
+  const failing = onDeploy(id`failing`, async () => {
+    throw new Error('the API said no');
+  });
+  const waiting = new Worker(id`waiting`, ({ signal }) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })));
+  const privateStore = new Store<string>(id`inner``db`);
+  const run = startInProcess(id);
+  await run.start(failing).then(
+    () => assert.unreachable('the task failed'),
+    (err: Error) => assert.match(err.message, /^Deploy task helper\.failing failed: the API said no$/),
+  );
+  await privateStore.set('k', 'outside any persona, like a debugger');
+  await run.runAs(failing, () => privateStore.get('k')).then(
+    () => assert.unreachable('helper.failing is outside helper.inner'),
+    (err: Error) => assert.match(err.message, /may not use Store helper\.inner\.db/),
+  );
+  const worker = run.start(waiting);
+  await run.stop();
+  await worker;
+  await run.start(waiting).then(
+    () => assert.unreachable('stopped'),
+    (err: Error) => assert.match(err.message, /was stopped/),
+  );
+});
+
+test.run();
