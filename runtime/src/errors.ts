@@ -134,6 +134,13 @@ export const errors = {
     ),
   invalidPort: (server: string, envName: string, text: string) =>
     make('INFRA_INVALID_PORT', `ApiServer ${server}: ${envName}=${JSON.stringify(text)} is not a TCP port; set it to an integer from 1 to 65535`),
+  listenFailed: (server: string, address: string, cause: unknown) =>
+    make(
+      'INFRA_LISTEN_FAILED',
+      `ApiServer ${server} cannot listen on ${address} (${cause instanceof Error ? cause.message : String(cause)}). ` +
+        `Stop what else uses that port, or give the server another one (its Port value, or the environment variable the build set)`,
+      { cause },
+    ),
   reservedRoute: (server: string, route: string) =>
     make('INFRA_RESERVED_ROUTE', `ApiServer ${server}: route ${route} is reserved for the health check; give the endpoint another route`),
   storeUnavailable: (store: string, cause: unknown) =>

@@ -11,6 +11,7 @@ import { Secret } from '../../secrets/secret.ts';
 import { Persona as PersonaBase, type PersonaOptions } from '../../persona-component.ts';
 import { assertMayCallApi, endpointOfClient, mayCallApi } from '../../access.ts';
 import { randomBytes } from 'node:crypto';
+import { HEALTH_ROUTE } from './http-wire.ts';
 
 export interface ApiServerOptions extends PersonaOptions {
   /**
@@ -70,7 +71,9 @@ export class ApiServer extends PersonaBase {
     this.assertPhase('defineEndpoint()', 'startup');
     const method = (options.method ?? 'POST').toUpperCase() as HttpMethod;
     if (!httpMethods.includes(method)) throw errors.invalidMethod(this.id.value, String(options.method));
-    if (typeof route !== 'string' || !routePattern.test(route) || route.includes('//') || route.includes(':')) throw errors.invalidRoute(this.id.value, String(route));
+    // No `:` or `*`: they are Fastify's parameters and wildcards, and would match more than the route says.
+    if (typeof route !== 'string' || !routePattern.test(route) || route.includes('//') || /[:*]/.test(route)) throw errors.invalidRoute(this.id.value, String(route));
+    if (route === HEALTH_ROUTE) throw errors.reservedRoute(this.id.value, route);
     if (this.#endpoints.some((e) => e.method === method && e.route === route)) throw errors.duplicateEndpoint(this.id.value, method, route);
     if (typeof handler !== 'function') throw new TypeError(`${this}: the handler of ${method} ${route} must be a function`);
     const endpoint: Endpoint = { server: this, method, route, handler: handler as (arg: unknown) => unknown };

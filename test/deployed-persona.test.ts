@@ -1,0 +1,138 @@
+/**
+ * Deployed personas as separate processes: the fixture app started with PERSONA and the
+ * wiring environment set by hand (what compose or the local runner would set), an API on a
+ * free port with its Store in a fresh database on this machine's PostgreSQL, and tasks calling it.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import pg from 'pg';
+import { freePort } from './support/free-port.ts';
+
+const adminUrl = process.env.INFRA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const fixture = join(import.meta.dirname, 'fixtures', 'deployed-app', 'main.ts');
+const token = randomBytes(16).toString('hex');
+const database = `deployed_persona_${randomBytes(4).toString('hex')}`;
+
+interface Run {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<number | null>;
+  /** Resolves when stdout has `text`; rejects if the process exits first. */
+  waitFor(text: string): Promise<void>;
+}
+
+function start(persona: string, env: Record<string, string>): Run {
+  const child = spawn(process.execPath, ['--conditions=source', fixture], {
+    env: { ...process.env, PERSONA: persona, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  const waiters: { text: string; resolve: () => void }[] = [];
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+    for (const w of waiters.filter((w) => out.includes(w.text))) w.resolve();
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    waitFor: (text) =>
+      out.includes(text)
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => {
+            waiters.push({ text, resolve });
+            void exited.then((code) => reject(new Error(`${persona} exited (${code}) before printing ${JSON.stringify(text)}\n${out}\n${err}`)));
+          }),
+  };
+}
+
+async function admin(query: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(query);
+  } finally {
+    await client.end();
+  }
+}
+
+const deployed = suite('deployed persona');
+let port: number;
+let server: Run | undefined;
+
+deployed.before(async () => {
+  await admin(`CREATE DATABASE ${database}`);
+  port = await freePort();
+  const dbUrl = new URL(adminUrl);
+  dbUrl.pathname = `/${database}`;
+  server = start('fixture.counter.api', {
+    FIXTURE__COUNTER__API__PORT: String(port),
+    FIXTURE__COUNTER__API__TOKEN: token,
+    FIXTURE__COUNTER__DB__URL: dbUrl.toString(),
+    INFRA_LISTEN_HOST: '127.0.0.1',
+  });
+  await server.waitFor(`ApiServer fixture.counter.api listening on http://127.0.0.1:${port}\n`);
+});
+
+deployed.after(async () => {
+  if (server && server.child.exitCode === null) {
+    server.child.kill('SIGKILL');
+    await server.exited;
+  }
+  await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+});
+
+const clientEnv = () => ({ FIXTURE__COUNTER__API__URL: `http://127.0.0.1:${port}`, FIXTURE__COUNTER__API__TOKEN: token });
+
+deployed('a task calls the API, which keeps its count in PostgreSQL; the task exits 0', async () => {
+  const client = start('fixture.client', clientEnv());
+  const code = await client.exited;
+  assert.is(client.stdout(), 'Counted visits: 5 (read back: 5)\n', client.stderr());
+  assert.is(client.stderr(), '');
+  assert.is(code, 0);
+});
+
+deployed('a failing task exits 1 with its error', async () => {
+  const failing = start('fixture.failing', clientEnv());
+  const code = await failing.exited;
+  assert.is(code, 1);
+  assert.ok(failing.stderr().includes('Deploy task fixture.failing failed: Counter locked is locked'), failing.stderr());
+});
+
+deployed('a task without the API URL exits 1, naming the persona and the API', async () => {
+  const lost = start('fixture.client', { FIXTURE__COUNTER__API__TOKEN: token });
+  assert.is(await lost.exited, 1);
+  assert.ok(
+    lost.stderr().includes('Persona fixture.client does not know where ApiServer fixture.counter.api is (environment variable FIXTURE__COUNTER__API__URL is not set)'),
+    lost.stderr(),
+  );
+});
+
+deployed('an unknown PERSONA lists the known ones and exits 1', async () => {
+  const unknown = start('fixture.nope', {});
+  assert.is(await unknown.exited, 1);
+  assert.ok(unknown.stderr().includes('Unknown persona "fixture.nope" (from PERSONA). Known personas: fixture.counter.api, fixture.client, fixture.failing;'), unknown.stderr());
+});
+
+deployed('a persona whose tree differs from the build\'s refuses to run', async () => {
+  const drifted = start('fixture.client', { ...clientEnv(), INFRA_TREE_FINGERPRINT: '0000000000000000', INFRA_TREE: JSON.stringify(['Store fixture.gone']) });
+  assert.is(await drifted.exited, 1);
+  assert.ok(drifted.stderr().includes('Persona fixture.client refuses to run: its component tree differs from the one the build saw'), drifted.stderr());
+  assert.is(drifted.stdout(), '');
+});
+
+deployed('SIGTERM stops the server, which exits 0', async () => {
+  server!.child.kill('SIGTERM');
+  assert.is(await server!.exited, 0);
+  assert.is(server!.stderr(), '');
+});
+
+deployed.run();
