@@ -18,8 +18,14 @@ export interface Comparison {
   baseline: Measured;
   /** `rate`: higher is better (requests/s); `cost`: lower is better (ms, MiB). */
   better: 'higher' | 'lower';
+  /** The least acceptable ratio. */
   target?: number;
+  /** How the target reads in words, e.g. "at most 1.3x the baseline". */
+  targetText?: string;
 }
+
+/** Every line reported in this process, in order (bench/run.ts writes them into RESULTS.md). */
+export const reported: { comparison: Comparison; line: string }[] = [];
 
 const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 
@@ -30,10 +36,15 @@ export function ratioOf(c: Comparison): number {
 export function report(c: Comparison): string {
   const ratio = ratioOf(c);
   const line = `${c.name}: ours ${fmt(c.ours.value)} ${c.ours.unit}, baseline ${fmt(c.baseline.value)} ${c.baseline.unit}, ratio ${ratio.toFixed(2)}${
-    c.target === undefined ? '' : ` (target ${c.target}: ${ratio >= c.target ? 'met' : 'NOT met'})`
+    c.target === undefined ? '' : ` (target ratio >= ${c.target.toFixed(2)}${c.targetText ? `, ${c.targetText}` : ''}: ${metTarget(c) ? 'met' : 'NOT met'})`
   }`;
+  reported.push({ comparison: c, line });
   console.log(line);
   return line;
+}
+
+export function metTarget(c: Comparison): boolean | undefined {
+  return c.target === undefined ? undefined : ratioOf(c) >= c.target;
 }
 
 export function median(values: number[]): number {

@@ -159,4 +159,37 @@ export const errors = {
       'INFRA_INVALID_KEY',
       `${subject}: key ${JSON.stringify(key)} cannot be stored in PostgreSQL: it contains U+0000 or an unpaired surrogate, which PostgreSQL text cannot hold. Use keys of well-formed Unicode text without NUL`,
     ),
+  noBuild: (valueFile: string) =>
+    make('INFRA_NO_BUILD', `No build found: ${valueFile} does not exist. Run \`npm run infra:build\` first`),
+  buildOutdated: (kind: string, id: string, valueFile: string) =>
+    make(
+      'INFRA_BUILD_OUTDATED',
+      `${kind} ${id} has no value in ${valueFile}: the code changed since the last build. Run \`npm run infra:build\` again`,
+    ),
+  envClash: (service: string, name: string) =>
+    make(
+      'INFRA_ENV_CLASH',
+      `Service ${service}: two different values want the environment variable ${name}. Rename one of the components whose IDs derive that name`,
+    ),
+  envFileValue: (service: string, name: string) =>
+    make(
+      'INFRA_ENV_VALUE',
+      `Service ${service}: the value of ${name} cannot be written to an env file (it has a line break, or both a quote or backslash and characters that need quoting). Make the value plain text on one line`,
+    ),
+  entryOutsideProject: (entry: string, projectRoot: string) =>
+    make(
+      'INFRA_ENTRY_OUTSIDE',
+      `The entry module ${entry} is outside the project root ${projectRoot}, so the image cannot contain it. Keep the app inside the project, or set INFRA_PROJECT_ROOT to a folder that holds both`,
+    ),
+  unreadableConfig: (file: string, reason: string) =>
+    make('INFRA_UNREADABLE_CONFIG', `Cannot read ${file} (${reason}); fix the file and build again`),
+  localDatabase: (store: string, url: string, cause: unknown) =>
+    make(
+      'INFRA_LOCAL_DATABASE',
+      `Store ${store}: cannot create its database on the local PostgreSQL at ${url} (${cause instanceof Error ? cause.message : String(cause)}). ` +
+        `Start PostgreSQL, or set INFRA_LOCAL_PG_URL to an admin connection URL, e.g. postgres://postgres@127.0.0.1:5432/postgres`,
+      { cause },
+    ),
+  localNotHealthy: (persona: string, url: string, reason: string) =>
+    make('INFRA_LOCAL_UNHEALTHY', `ApiServer ${persona} did not become healthy at ${url} (${reason}); see its output above`),
 };

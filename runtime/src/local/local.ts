@@ -1,5 +1,129 @@
+/**
+ * The local-processes mode (`npm run infra:local`): every persona of the last build as its
+ * own process on this machine, with the environment compose would give it, but every host
+ * 127.0.0.1 and each Store in its own database on a local PostgreSQL (admin URL from
+ * INFRA_LOCAL_PG_URL). No Docker needed.
+ *
+ * Servers start first; once each answers its health route, the workers and deploy tasks
+ * start. With `--exit-with-tasks` (for tests and scripts) it stops everything once the tasks
+ * are done and exits with their status; otherwise it runs until Ctrl-C (or until every
+ * process has ended), then stops every process.
+ */
+import { existsSync } from 'node:fs';
 import type { RunContext } from '../persona.ts';
+import { ValueFile } from '../secrets/value-file.ts';
+import { valueFilePath } from '../paths.ts';
+import { errors } from '../errors.ts';
+import { HEALTH_ROUTE } from '../components/api/http-wire.ts';
+import { BuildPlatform } from '../build/build.ts';
+import { planDeployment, personaEnvironment, type Addresses, type ApiPlan, type PersonaPlan } from '../build/plan.ts';
+import { DEFAULT_LOCAL_PG_URL, ensureLocalDatabases, redactUrl } from './databases.ts';
+import { startProcess, stopProcesses, type PersonaProcess } from './processes.ts';
+
+export const EXIT_WITH_TASKS = '--exit-with-tasks';
+/** How long a process may take to stop after SIGTERM before it is killed. */
+const GRACE_MS = 10_000;
+/** How long a server may take from its start to answering its health route. */
+const HEALTHY_WITHIN_MS = 60_000;
+const LOCALHOST = '127.0.0.1';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves once `api`'s server answers its health route as itself; throws if its process ends first or it takes too long. */
+async function waitHealthy(api: ApiPlan, process: PersonaProcess, stop: AbortSignal): Promise<void> {
+  const url = `http://${LOCALHOST}:${api.port}${HEALTH_ROUTE}`;
+  const deadline = Date.now() + HEALTHY_WITHIN_MS;
+  while (!stop.aborted) {
+    if (!process.running) throw errors.localNotHealthy(api.server.id.value, url, `its process exited with code ${await process.exited}`);
+    if (Date.now() > deadline) throw errors.localNotHealthy(api.server.id.value, url, `no answer within ${HEALTHY_WITHIN_MS / 1000} s`);
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      const body = (await response.json().catch(() => undefined)) as { id?: unknown } | undefined;
+      // Another program on the same port must not pass for this server.
+      if (response.ok && body?.id === api.server.id.value) return;
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(100);
+  }
+}
+
+/** Resolves when `signal` aborts. */
+const aborted = (signal: AbortSignal) =>
+  new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+
 export async function runLocal(context: RunContext): Promise<number> {
-  context.log.error('The local-processes mode is not built yet');
-  return 1;
+  const { app, paths, env, args, log } = context;
+  const exitWithTasks = args.includes(EXIT_WITH_TASKS);
+  const valuePath = valueFilePath(paths.buildDir);
+  if (!existsSync(valuePath)) throw errors.noBuild(valuePath);
+  const file = ValueFile.load(valuePath);
+  // Checks and freezes the tree as the build does; this process only reads values, it runs no component.
+  app.enter('build', new BuildPlatform(file));
+  const plan = planDeployment(app, (id) => file.get(id), valuePath);
+
+  const adminUrl = env.INFRA_LOCAL_PG_URL || DEFAULT_LOCAL_PG_URL;
+  const storeUrls = await ensureLocalDatabases(plan.stores, adminUrl, paths.buildDir);
+  for (const [store, url] of storeUrls) log.info(`Store ${store.store.id.value}: ${redactUrl(url)}`);
+  const addresses: Addresses = {
+    listenHost: LOCALHOST,
+    apiUrl: (api) => `http://${LOCALHOST}:${api.port}`,
+    storeUrl: (store) => storeUrls.get(store)!,
+  };
+
+  const width = Math.max(0, ...plan.personas.map((p) => p.persona.id.value.length));
+  const start = (persona: PersonaPlan): PersonaProcess => {
+    const name = persona.persona.id.value;
+    const personaEnv = Object.fromEntries(personaEnvironment(plan, persona, addresses).map((v) => [v.name, v.value]));
+    return startProcess({
+      name,
+      label: name.padEnd(width),
+      command: process.execPath,
+      args: ['--conditions=source', paths.entry],
+      env: { ...env, ...personaEnv },
+      cwd: paths.appDir,
+      log,
+    });
+  };
+
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const processes: PersonaProcess[] = [];
+  try {
+    const of = (lifecycle: PersonaPlan['persona']['lifecycle']) => plan.personas.filter((p) => p.persona.lifecycle === lifecycle);
+    const servers = of('server').map((p) => ({ plan: p, process: start(p) }));
+    processes.push(...servers.map((s) => s.process));
+    await Promise.race([Promise.all(servers.map((s) => waitHealthy(s.plan.api!, s.process, stop.signal))), aborted(stop.signal)]);
+    if (stop.signal.aborted) return 130;
+    if (servers.length) log.info(`Serving: ${servers.map((s) => `${s.plan.persona.id.value} on http://${LOCALHOST}:${s.plan.api!.port}`).join(', ')}`);
+
+    const workers = of('worker').map(start);
+    const tasks = of('task').map(start);
+    processes.push(...workers, ...tasks);
+    const taskStatus = Promise.all(tasks.map((t) => t.exited)).then((codes) => codes.find((c) => c !== 0) ?? 0);
+
+    if (exitWithTasks) {
+      const status = await Promise.race([taskStatus, aborted(stop.signal).then(() => 130)]);
+      log.info(`Deploy tasks finished with status ${status}; stopping every persona`);
+      return status;
+    }
+    log.info('Running; press Ctrl-C to stop every persona');
+    const allEnded = Promise.all(processes.map((p) => p.exited));
+    await Promise.race([aborted(stop.signal), allEnded]);
+    if (!stop.signal.aborted) {
+      const codes = await allEnded;
+      return codes.find((c) => c !== 0) ?? 0;
+    }
+    log.info('Stopping every persona');
+    // Ctrl-C: the tasks that finished say how the deployment went.
+    const finished = tasks.filter((t) => !t.running);
+    return finished.length === tasks.length ? await taskStatus : 130;
+  } finally {
+    stop.abort(); // ends the health waits of a failed start
+    await stopProcesses(processes, GRACE_MS);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }

@@ -28,10 +28,11 @@ export async function createStorePool(url: string, storeId: string): Promise<Dat
     connectionRetryLimit: 0,
     // Slonik runs `DISCARD ALL` on every release: one more round trip per call, about a quarter
     // of a small query's time. It is not needed here, because no connection of this pool can
-    // carry session state back into it:
+    // carry session state back into it that could change what a later call does:
     // - the pool is private to this store and runs only the statements in postgres.ts and
-    //   postgres-schema.ts: no SET, LISTEN, temporary table, named prepared statement or
-    //   session-level lock (advisory locks are transaction-scoped);
+    //   postgres-schema.ts: no SET, LISTEN, temporary table or session-level lock (advisory
+    //   locks are transaction-scoped). Their only session state is postgres.ts's own named
+    //   prepared statements, which are kept on purpose (DISCARD ALL would drop them);
     // - slonik releases a connection only after its work succeeded, i.e. after a statement
     //   outside any transaction or after COMMIT; when anything throws (a statement, COMMIT,
     //   ROLLBACK, or modify()'s function) it destroys the connection instead of reusing it.

@@ -27,7 +27,8 @@
  * before taking a connection, and at most POOL_SIZE - 1 modify() functions run at once.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { sql, type DatabasePool, type DatabaseTransactionConnection, type FragmentSqlToken, type QuerySqlToken } from 'slonik';
+import { createHash } from 'node:crypto';
+import { sql, type DatabasePool, type DatabaseTransactionConnection, type FragmentSqlToken, type QuerySqlToken, type ValueExpression } from 'slonik';
 import type { Store } from './store.ts';
 import type { IndexDefinition, IndexHit, StoreBackend } from './backend.ts';
 import { indexEntries } from './backend.ts';
@@ -100,7 +101,7 @@ class PostgresStoreBackend implements StoreBackend {
   async get(key: string): Promise<Json | undefined> {
     this.#checkKey(key);
     return this.#run('get()', undefined, async (pool) => {
-      const text = await pool.maybeOneFirst(sql.unsafe`SELECT value::text FROM ${this.#tables.main} WHERE key = ${key}`);
+      const text = await pool.maybeOneFirst(statement`SELECT value::text FROM ${this.#tables.main} WHERE key = ${key}`);
       return text === null ? undefined : (JSON.parse(text as string) as Json);
     });
   }
@@ -110,7 +111,7 @@ class PostgresStoreBackend implements StoreBackend {
     if (value === undefined) return this.#delete(key);
     const text = JSON.stringify(value);
     const { main } = this.#tables;
-    const upsert = sql.unsafe`
+    const upsert = statement`
       INSERT INTO ${main} AS t (key, value) VALUES (${key}, ${text}::json)
       ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`;
     return this.#run('set()', key, async (pool) => {
@@ -142,8 +143,8 @@ class PostgresStoreBackend implements StoreBackend {
     return this.#run('allKeys()', undefined, async (pool) => {
       const query =
         after === undefined
-          ? sql.unsafe`SELECT key FROM ${main} ORDER BY key LIMIT ${limit}`
-          : sql.unsafe`SELECT key FROM ${main} WHERE key > ${after} ORDER BY key LIMIT ${limit}`;
+          ? statement`SELECT key FROM ${main} ORDER BY key LIMIT ${limit}`
+          : statement`SELECT key FROM ${main} WHERE key > ${after} ORDER BY key LIMIT ${limit}`;
       return [...((await pool.anyFirst(query)) as string[])];
     });
   }
@@ -155,11 +156,11 @@ class PostgresStoreBackend implements StoreBackend {
     return this.#run(`Index ${index.id.value} get()`, undefined, async (pool) => {
       // One statement, so the index rows and the values come from one snapshot.
       const query = retrieveValues
-        ? sql.unsafe`
+        ? statement`
             SELECT i.key, i.inline_value::text AS inline, t.value::text AS value
             FROM ${table} i JOIN ${main} t ON t.key = i.key
             WHERE i.index_key = ${indexKey} ORDER BY i.key`
-        : sql.unsafe`SELECT key, inline_value::text AS inline FROM ${table} WHERE index_key = ${indexKey} ORDER BY key`;
+        : statement`SELECT key, inline_value::text AS inline FROM ${table} WHERE index_key = ${indexKey} ORDER BY key`;
       const rows = (await pool.any(query)) as readonly { key: string; inline: string | null; value?: string }[];
       return rows.map((row) => {
         const hit: IndexHit = { key: row.key, inlineValue: row.inline === null ? undefined : (JSON.parse(row.inline) as Json) };
@@ -180,7 +181,7 @@ class PostgresStoreBackend implements StoreBackend {
     const { main } = this.#tables;
     return this.#run('set()', key, async (pool) => {
       if (this.#store.indexes.length === 0) {
-        await pool.query(sql.unsafe`DELETE FROM ${main} WHERE key = ${key}`);
+        await pool.query(statement`DELETE FROM ${main} WHERE key = ${key}`);
         return;
       }
       await pool.transaction(async (tx) => {
@@ -207,7 +208,7 @@ class PostgresStoreBackend implements StoreBackend {
   /** Locks `key`'s row, inserting a placeholder when it is missing; resolves to its value's JSON text, or null. */
   async #lockRow(tx: DatabaseTransactionConnection, key: string): Promise<string | null> {
     const main = this.#tables.main;
-    return (await tx.oneFirst(sql.unsafe`
+    return (await tx.oneFirst(statement`
       INSERT INTO ${main} AS t (key, value) VALUES (${key}, NULL)
       ON CONFLICT (key) DO UPDATE SET value = t.value
       RETURNING value::text`)) as string | null;
@@ -349,6 +350,22 @@ class Slots {
   }
 }
 
-function withCtes(ctes: FragmentSqlToken[], statement: FragmentSqlToken): QuerySqlToken {
-  return ctes.length === 0 ? sql.unsafe`${statement}` : sql.unsafe`WITH ${sql.join(ctes, sql.fragment`, `)} ${statement}`;
+function withCtes(ctes: FragmentSqlToken[], last: FragmentSqlToken): QuerySqlToken {
+  return ctes.length === 0 ? statement`${last}` : statement`WITH ${sql.join(ctes, sql.fragment`, `)} ${last}`;
+}
+
+const statementNames = new Map<string, string>();
+
+/**
+ * `sql.unsafe`, sent as a named prepared statement: PostgreSQL parses and plans each text once
+ * per connection instead of on every call, which nearly doubles the rate of small queries.
+ * The name is a hash of the text (so one name never stands for two texts); there are a few
+ * texts per store, so the map stays small. Statements are the only session state these
+ * connections keep (see postgres-pool.ts), and they belong to this store's own pool.
+ */
+function statement(parts: TemplateStringsArray, ...values: ValueExpression[]): QuerySqlToken {
+  const query = sql.unsafe(parts, ...values);
+  let name = statementNames.get(query.sql);
+  if (name === undefined) statementNames.set(query.sql, (name = `infra_${createHash('sha256').update(query.sql).digest('hex').slice(0, 24)}`));
+  return { ...query, name };
 }

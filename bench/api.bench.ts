@@ -1,0 +1,117 @@
+/**
+ * API round trip and memory.
+ *
+ * - Ours: the typed client function (the DeployedPlatform's HTTP client, as a deployed task
+ *   calls it) against our ApiServer running as a persona process (PERSONA=bench-api.api).
+ * - Baseline: raw Fastify serving the same handler, called through an undici Pool.
+ * - Second baseline: the proof of concept's stack, Express + axios (keep-alive agent).
+ * Each server is its own process (the client's event loop is this one); every client keeps
+ * up to 64 connections and has IN_FLIGHT calls in flight. Every server checks the same bearer
+ * token. The machine has few cores, so client and server compete for them the same way on
+ * every side.
+ * All run from TypeScript source (Node's type stripping); after warm-up that costs nothing.
+ */
+import http from 'node:http';
+import { join } from 'node:path';
+import axios from 'axios';
+import { Pool } from 'undici';
+import { appOf } from 'infra-generator';
+import { DeployedPlatform } from '../runtime/src/deployed/platform.ts';
+import { wiring } from '../runtime/src/wiring.ts';
+import { alternate, report, throughput } from './harness.ts';
+import { benchDir, freePort, startServer, type ServerProcess } from './child.ts';
+import { benchApp, personaEnv, personaReady } from './servers/app.ts';
+import { customer, TOKEN } from './servers/handler.ts';
+
+const IN_FLIGHT = 32;
+const CALLS = 20_000;
+const ROUNDS = 7;
+
+export async function benchApi(): Promise<void> {
+  const { api, postCustomer, client } = benchApp();
+  const [oursPort, fastifyPort, expressPort] = [await freePort(), await freePort(), await freePort()];
+  const servers: ServerProcess[] = [];
+  try {
+    const ours = await startServer(join(benchDir, 'servers', 'app.ts'), oursPort, personaEnv(oursPort), personaReady(oursPort));
+    servers.push(ours);
+    const fastify = await startServer(join(benchDir, 'servers', 'fastify-raw.ts'), fastifyPort, { PORT: String(fastifyPort) }, 'listening on');
+    servers.push(fastify);
+    const express = await startServer(join(benchDir, 'servers', 'express.ts'), expressPort, { PORT: String(expressPort) }, 'listening on');
+    servers.push(express);
+
+    // Ours: this process plays the task that may call the API, as a deployed task would.
+    const platform = new DeployedPlatform({
+      env: { [wiring.apiUrl(api.id)]: ours.url, [wiring.apiToken(api.id)]: TOKEN },
+      persona: client,
+      log: { info() {}, error: console.error },
+    });
+    const app = appOf(api.id);
+    app.enter('runtime', platform);
+    const callOurs = () => app.runAs(client, () => postCustomer(customer));
+
+    const pool = new Pool(fastify.url, { connections: 64 });
+    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    const callFastify = async () => {
+      const response = await pool.request({ method: 'POST', path: '/customer', headers, body: JSON.stringify(customer) });
+      const text = await response.body.text();
+      if (response.statusCode !== 200) throw new Error(`raw Fastify answered ${response.statusCode}: ${text}`);
+      return JSON.parse(text) as unknown;
+    };
+
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    const axiosClient = axios.create({ baseURL: express.url, httpAgent: agent, headers: { authorization: `Bearer ${TOKEN}` } });
+    const callExpress = async () => (await axiosClient.post('/customer', customer)).data as unknown;
+
+    try {
+      for (const [side, call] of [['ours', callOurs], ['raw Fastify', callFastify], ['Express', callExpress]] as const) {
+        const answer = JSON.stringify(await call());
+        if (answer !== JSON.stringify({ ...customer, seen: true })) throw new Error(`${side} answered ${answer}`);
+      }
+      // Each side's CPU time per call, client (this process) and server, summed over its rounds:
+      // steadier than the rates on a busy machine, and it shows which side costs what.
+      const cpu = { ours: { client: 0, server: 0, calls: 0 }, fastify: { client: 0, server: 0, calls: 0 } };
+      const timed = async (side: keyof typeof cpu, server: ServerProcess, call: () => Promise<unknown>) => {
+        const client = process.cpuUsage();
+        const serverBefore = server.cpuMs();
+        const rate = await throughput(CALLS, IN_FLIGHT, call);
+        const used = process.cpuUsage(client);
+        cpu[side].client += (used.user + used.system) / 1000;
+        cpu[side].server += server.cpuMs() - serverBefore;
+        cpu[side].calls += CALLS;
+        return rate;
+      };
+      const vsFastify = await alternate(ROUNDS, () => timed('ours', ours, callOurs), () => timed('fastify', fastify, callFastify));
+      report({
+        name: `API round trip (POST, ${IN_FLIGHT} in flight, keep-alive)`,
+        ours: { value: vsFastify.ours, unit: 'req/s' },
+        baseline: { value: vsFastify.baseline, unit: 'req/s (raw Fastify + undici)' },
+        better: 'higher',
+        target: 0.9,
+      });
+      for (const part of ['client', 'server'] as const) {
+        report({
+          name: `API round trip, ${part} CPU per call`,
+          ours: { value: (cpu.ours[part] / cpu.ours.calls) * 1000, unit: 'µs' },
+          baseline: { value: (cpu.fastify[part] / cpu.fastify.calls) * 1000, unit: `µs (${part === 'client' ? 'undici' : 'raw Fastify'})` },
+          better: 'lower',
+        });
+      }
+      const vsExpress = await alternate(ROUNDS, () => throughput(CALLS, IN_FLIGHT, callOurs), () => throughput(CALLS, IN_FLIGHT, callExpress));
+      report({
+        name: `API round trip vs the proof of concept's stack (POST, ${IN_FLIGHT} in flight, keep-alive)`,
+        ours: { value: vsExpress.ours, unit: 'req/s' },
+        baseline: { value: vsExpress.baseline, unit: 'req/s (Express + axios)' },
+        better: 'higher',
+      });
+    } finally {
+      await platform.close();
+      await pool.close();
+      agent.destroy();
+    }
+
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}
+
+if (import.meta.main) await benchApi();

@@ -1,0 +1,79 @@
+/**
+ * Server processes for the benchmarks: each server runs in its own process, so the client
+ * (this process) and the server do not share one event loop, and each can be measured (RSS).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+
+export const benchDir = import.meta.dirname;
+export const repoRoot = join(benchDir, '..');
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  /** Resident memory now, in MiB (from /proc). */
+  rssMiB(): number;
+  /** CPU time (user + system) the process has used so far, in ms (from /proc). */
+  cpuMs(): number;
+  /** SIGTERM, then SIGKILL after 5 s; resolves when it has exited. */
+  stop(): Promise<void>;
+}
+
+/** Starts `script` (a .ts file under bench/ or test/) with `env`; resolves once its stdout shows `ready`. */
+export async function startServer(script: string, port: number, env: Record<string, string>, ready: string): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--conditions=source', script], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      if (out.includes(ready)) resolve();
+    });
+    void exited.then(() => reject(new Error(`${script} exited before it was ready:\n${out}\n${err}`)));
+  });
+  child.stdout!.resume();
+  return {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    rssMiB: () => rssMiB(child.pid!),
+    cpuMs: () => cpuMs(child.pid!),
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]);
+  return kb / 1024;
+}
+
+/** utime + stime of a process, in ms (clock ticks of 10 ms, the Linux default). */
+export function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}

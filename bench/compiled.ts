@@ -1,0 +1,48 @@
+/**
+ * The bench servers as compiled JavaScript, the way the app image runs them (the build's
+ * Dockerfile compiles with tsc; no type stripping at run time). Compiled once per process into
+ * a git-ignored `.tmp-bench-dist-*` folder at the repository root, removed at exit.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { repoRoot } from './child.ts';
+
+const run = promisify(execFile);
+
+export interface CompiledServers {
+  /** bench/servers/app.ts, compiled: the persona process. */
+  app: string;
+  /** bench/servers/fastify-raw.ts, compiled: the bare Fastify script. */
+  fastify: string;
+}
+
+let compiled: Promise<CompiledServers> | undefined;
+
+export function compiledServers(): Promise<CompiledServers> {
+  return (compiled ??= compile());
+}
+
+async function compile(): Promise<CompiledServers> {
+  const out = mkdtempSync(join(repoRoot, '.tmp-bench-dist-'));
+  process.once('exit', () => rmSync(out, { recursive: true, force: true }));
+  const tsconfig = join(out, 'tsconfig.json');
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({
+      extends: join(repoRoot, 'tsconfig.base.json'),
+      compilerOptions: { rootDir: repoRoot, outDir: out, noCheck: true, declaration: false, sourceMap: false },
+      files: [join(repoRoot, 'runtime', 'src', 'index.ts'), join(repoRoot, 'bench', 'servers', 'app.ts'), join(repoRoot, 'bench', 'servers', 'fastify-raw.ts')],
+    }),
+  );
+  await run(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', tsconfig], { cwd: repoRoot });
+  // The compiled app imports `infra-generator`: point that name at the compiled runtime.
+  writeFileSync(join(out, 'runtime', 'package.json'), JSON.stringify({ name: 'infra-generator', type: 'module', exports: './src/index.js' }));
+  writeFileSync(join(out, 'package.json'), JSON.stringify({ type: 'module' }));
+  mkdirSync(join(out, 'node_modules'));
+  symlinkSync(join(out, 'runtime'), join(out, 'node_modules', 'infra-generator'));
+  return { app: join(out, 'bench', 'servers', 'app.js'), fastify: join(out, 'bench', 'servers', 'fastify-raw.js') };
+}
+
+if (import.meta.main) console.log(await compiledServers());

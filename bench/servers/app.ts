@@ -1,0 +1,35 @@
+/**
+ * The benchmark app: one ApiServer serving the shared handler, and a task allowed to call it
+ * (the persona the benchmark's own process plays when it calls the API as a client). Run as
+ * a persona process: PERSONA=bench-api.api with the port, token and host in its environment
+ * (`personaEnv`), as the build would give it.
+ */
+import { rootId, ApiServer, onDeploy, runPersona } from 'infra-generator';
+import { wiring } from '../../runtime/src/wiring.ts';
+import { handler, TOKEN } from './handler.ts';
+
+export function benchApp() {
+  const id = rootId('bench-api');
+  const api = new ApiServer(id`api`);
+  const postCustomer = api.defineEndpoint('/customer', handler, { method: 'POST' });
+  const client = onDeploy(id`client`, async () => {}, { uses: [postCustomer] });
+  return { id, api, postCustomer, client };
+}
+
+/** The environment of the API persona process listening on `port`. */
+export function personaEnv(port: number): Record<string, string> {
+  const api = rootId('bench-api')`api`;
+  return {
+    PERSONA: api.value,
+    [wiring.apiPort(api)]: String(port),
+    [wiring.apiToken(api)]: TOKEN,
+    [wiring.listenHost]: '127.0.0.1',
+  };
+}
+
+export const personaReady = (port: number) => `listening on http://127.0.0.1:${port}`;
+
+if (import.meta.main) {
+  benchApp();
+  await runPersona();
+}

@@ -1,0 +1,137 @@
+/**
+ * Store on PostgreSQL: `get`, `set` and `modify` through the Store facade (the deployed
+ * platform's backend, slonik) against raw `pg` running the same SQL on a table of the same
+ * shape, with the same pool size (10) and the same number of calls in flight. Both sides
+ * stringify and parse the JSON values themselves, as the store does.
+ *
+ * Runs in a throwaway database on the machine's PostgreSQL (INFRA_BENCH_PG_URL, default
+ * postgres://postgres@127.0.0.1:5432/postgres), dropped afterwards.
+ */
+import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import { rootId, appOf, Store, ApiServer } from 'infra-generator';
+import { DeployedPlatform } from '../runtime/src/deployed/platform.ts';
+import { POOL_SIZE } from '../runtime/src/components/store/postgres-pool.ts';
+import { wiring } from '../runtime/src/wiring.ts';
+import { alternate, report, throughput } from './harness.ts';
+
+export const adminUrl = process.env.INFRA_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const IN_FLIGHT = 32;
+const KEYS = 1000;
+
+interface Customer {
+  id: string;
+  name: string;
+  visits: number;
+}
+
+const keyOf = (i: number) => `customer-${(i * 7919) % KEYS}`;
+const valueOf = (i: number): Customer => ({ id: keyOf(i), name: `Customer ${i}`, visits: i });
+
+export async function admin(query: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(query);
+  } finally {
+    await client.end();
+  }
+}
+
+type RawStore = ReturnType<typeof rawStore>;
+
+/**
+ * The same statements the PostgreSQL backend sends (postgres.ts), on a table of the same shape:
+ * as pg sends them by default (unnamed: parsed and planned on every call), or, with `named`,
+ * as named prepared statements, like the store's own.
+ */
+function rawStore(pool: pg.Pool, table: string, named: boolean) {
+  const q = (name: string, text: string) => (named ? { name: `${table}_${name}`, text } : { text });
+  const select = q('get', `SELECT value::text FROM ${table} WHERE key = $1`);
+  const upsert = q('set', `INSERT INTO ${table} AS t (key, value) VALUES ($1, $2::json) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`);
+  const lock = q('lock', `INSERT INTO ${table} AS t (key, value) VALUES ($1, NULL) ON CONFLICT (key) DO UPDATE SET value = t.value RETURNING value::text`);
+  const update = q('update', `UPDATE ${table} SET value = $2::json WHERE key = $1`);
+  return {
+    async get(key: string): Promise<unknown> {
+      const { rows } = await pool.query<{ value: string }>({ ...select, values: [key] });
+      return rows.length === 0 ? undefined : JSON.parse(rows[0].value);
+    },
+    async set(key: string, value: unknown): Promise<void> {
+      await pool.query({ ...upsert, values: [key, JSON.stringify(value)] });
+    },
+    async modify<T>(key: string, fn: (old: T | undefined) => T): Promise<T> {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const { rows } = await client.query<{ value: string | null }>({ ...lock, values: [key] });
+        const old = rows[0].value === null ? undefined : (JSON.parse(rows[0].value) as T);
+        const text = JSON.stringify(fn(old));
+        await client.query({ ...update, values: [key, text] });
+        await client.query('COMMIT');
+        client.release();
+        return JSON.parse(text) as T;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        client.release(err as Error);
+        throw err;
+      }
+    },
+  };
+}
+
+export async function benchStore(): Promise<void> {
+  const database = `bench_store_${randomBytes(4).toString('hex')}`;
+  await admin(`CREATE DATABASE ${database}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+
+  const id = rootId('bench-store');
+  const api = new ApiServer(id`api`);
+  const store = new Store<Customer>(id`customers`);
+  const platform = new DeployedPlatform({ env: { [wiring.storeUrl(store.id)]: url.toString() }, persona: api, log: { info() {}, error: console.error } });
+  appOf(id).enter('runtime', platform);
+  const pool = new pg.Pool({ connectionString: url.toString(), max: POOL_SIZE });
+  const raw = rawStore(pool, 'raw_customers', false);
+  const rawNamed = rawStore(pool, 'raw_customers', true);
+  try {
+    await pool.query('CREATE TABLE raw_customers (key text COLLATE "C" PRIMARY KEY, value json)');
+    // Calls run as the API persona, as they do inside a handler.
+    const ours = <R>(fn: () => Promise<R>) => appOf(id).runAs(api, fn);
+    for (let i = 0; i < KEYS; i++) {
+      await ours(() => store.set(keyOf(i), valueOf(i)));
+      await raw.set(keyOf(i), valueOf(i));
+    }
+    const bump = (old: Customer | undefined): Customer => ({ ...(old ?? valueOf(0)), visits: (old?.visits ?? 0) + 1 });
+    const cases: [string, number, (i: number) => Promise<unknown>, (r: RawStore, i: number) => Promise<unknown>][] = [
+      ['get', 20_000, (i) => ours(() => store.get(keyOf(i))), (r, i) => r.get(keyOf(i))],
+      ['set', 10_000, (i) => ours(() => store.set(keyOf(i), valueOf(i))), (r, i) => r.set(keyOf(i), valueOf(i))],
+      ['modify', 5_000, (i) => ours(() => store.modify(keyOf(i), bump)), (r, i) => r.modify(keyOf(i), bump)],
+    ];
+    for (const [name, count, oursOp, rawOp] of cases) {
+      const result = await alternate(5, () => throughput(count, IN_FLIGHT, oursOp), () => throughput(count, IN_FLIGHT, (i) => rawOp(raw, i)));
+      report({
+        name: `store ${name} (PostgreSQL, ${IN_FLIGHT} in flight, pool ${POOL_SIZE})`,
+        ours: { value: result.ours, unit: 'ops/s' },
+        baseline: { value: result.baseline, unit: 'ops/s (raw pg, same SQL)' },
+        better: 'higher',
+        target: 0.8,
+      });
+    }
+    // The store sends named prepared statements; raw pg can too, by hand. For the record.
+    for (const [name, count, oursOp, rawOp] of cases) {
+      const result = await alternate(5, () => throughput(count, IN_FLIGHT, oursOp), () => throughput(count, IN_FLIGHT, (i) => rawOp(rawNamed, i)));
+      report({
+        name: `store ${name} vs named statements (PostgreSQL, ${IN_FLIGHT} in flight, pool ${POOL_SIZE})`,
+        ours: { value: result.ours, unit: 'ops/s' },
+        baseline: { value: result.baseline, unit: 'ops/s (raw pg, same SQL, named prepared statements)' },
+        better: 'higher',
+      });
+    }
+  } finally {
+    await pool.end();
+    await platform.close();
+    await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  }
+}
+
+if (import.meta.main) await benchStore();

@@ -1,0 +1,199 @@
+/**
+ * compose.yaml: the deployment plan as a Compose file, built as data and rendered by `yaml`.
+ *
+ * - One service per persona, all from one app image, told apart by PERSONA. Every persona
+ *   service names the same `image` and `build`: docker-compose v1.29 `up` builds it for the
+ *   first service that needs it and finds it present for the rest (compose/service.py
+ *   `ensure_image_exists`); `build:` on one service only would make `up` try to pull the
+ *   image for any service it reaches first, and there may be no registry.
+ * - One PostgreSQL service and named volume per Store, on an internal network that only the
+ *   personas allowed to use the Store join; no published port. Its healthcheck asks over TCP
+ *   (`pg_isready -h 127.0.0.1`): the temporary server of a first start listens on the Unix
+ *   socket only, so it cannot pass for the real one.
+ * - Secrets go to per-service env files (0600), never into this file.
+ * - Only fields docker-compose v1.29 accepts (no top-level `name`, no `depends_on.required`);
+ *   rendered as YAML 1.1 so that PyYAML reads `"no"` as a string, and with `$` doubled because
+ *   Compose interpolates every value.
+ */
+import YAML from 'yaml';
+import type { Persona } from '../persona-component.ts';
+import { HEALTH_ROUTE } from '../components/api/http-wire.ts';
+import { wiring } from '../wiring.ts';
+import { storeConnectionUrl, personaEnvironment, STORE_PORT, type Addresses, type DeploymentPlan, type EnvVar, type PersonaPlan, type StorePlan } from './plan.ts';
+import { envFilePath, envFileText } from './env-files.ts';
+import { composePath } from './project-path.ts';
+
+export const POSTGRES_IMAGE = 'postgres:17-bookworm';
+export const POSTGRES_DATA = '/var/lib/postgresql/data';
+/** Compose's implicit network: joined by personas that would otherwise have no way out. */
+const DEFAULT_NETWORK = 'default';
+
+export interface Healthcheck {
+  test: string[];
+  interval: string;
+  timeout: string;
+  retries: number;
+  start_period: string;
+}
+
+export interface ComposeService {
+  image: string;
+  build?: { context: string; dockerfile: string };
+  init?: boolean;
+  restart: 'no' | 'unless-stopped';
+  environment: Record<string, string>;
+  env_file: string[];
+  depends_on?: Record<string, { condition: 'service_healthy' }>;
+  healthcheck?: Healthcheck;
+  volumes?: string[];
+  ports?: string[];
+  networks?: string[];
+}
+
+export interface ComposeFile {
+  services: Record<string, ComposeService>;
+  networks?: Record<string, { internal?: boolean }>;
+  volumes?: Record<string, Record<string, never>>;
+}
+
+export interface EnvFile {
+  readonly service: string;
+  readonly path: string;
+  readonly text: string;
+}
+
+export interface ComposeInput {
+  plan: DeploymentPlan;
+  projectRoot: string;
+  buildDir: string;
+  /** The generated Dockerfile (absolute path). */
+  dockerfile: string;
+}
+
+export interface ComposeOutput {
+  file: ComposeFile;
+  text: string;
+  envFiles: EnvFile[];
+}
+
+/** Inside the compose network: services by name, APIs listening on every interface. */
+export const composeAddresses: Addresses = {
+  listenHost: '0.0.0.0',
+  apiUrl: (api) => `http://${api.service}:${api.port}`,
+  storeUrl: (store) => storeConnectionUrl(store, store.service),
+};
+
+/** The one image every persona runs. */
+export function appImage(plan: DeploymentPlan): string {
+  return `${plan.app.root.dnsLabel}-app:latest`;
+}
+
+const restartPolicy: Record<Persona['lifecycle'], ComposeService['restart']> = {
+  server: 'unless-stopped',
+  worker: 'unless-stopped',
+  // A deploy task runs once; restarting it would repeat the deployment's side effects.
+  task: 'no',
+};
+
+const timing = { interval: '2s', timeout: '5s', retries: 30 };
+
+function postgresHealthcheck(store: StorePlan): Healthcheck {
+  return {
+    test: ['CMD', 'pg_isready', '-h', '127.0.0.1', '-p', String(STORE_PORT), '-U', store.user, '-d', store.database],
+    ...timing,
+    start_period: '60s',
+  };
+}
+
+function apiHealthcheck(port: number): Healthcheck {
+  // The slim image has no curl; Node's own fetch asks the health route (it needs no token).
+  const script = `fetch('http://127.0.0.1:${port}${HEALTH_ROUTE}').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`;
+  return { test: ['CMD', 'node', '-e', script], ...timing, start_period: '30s' };
+}
+
+/** Splits an environment: secrets (and the bulky tree listing) to the env file, the rest inline. */
+function splitEnvironment(vars: readonly EnvVar[]): { inline: Record<string, string>; file: EnvVar[] } {
+  const inline: Record<string, string> = {};
+  const file: EnvVar[] = [];
+  for (const v of vars) {
+    if (v.secret || v.name === wiring.treeListing) file.push(v);
+    else inline[v.name] = v.value;
+  }
+  return { inline, file };
+}
+
+function personaService(plan: DeploymentPlan, persona: PersonaPlan, input: ComposeInput, inline: Record<string, string>, envFile: string): ComposeService {
+  const dependsOn: Record<string, { condition: 'service_healthy' }> = {};
+  for (const store of persona.stores) dependsOn[store.service] = { condition: 'service_healthy' };
+  // Servers do not wait for the APIs they call: two servers calling each other would be a cycle.
+  if (persona.persona.lifecycle !== 'server') for (const api of persona.calls) dependsOn[api.service] = { condition: 'service_healthy' };
+  const networks = [...(persona.api ? [persona.api.network] : []), ...persona.calls.map((a) => a.network)];
+  if (networks.length === 0) networks.push(DEFAULT_NETWORK);
+  networks.push(...persona.stores.map((s) => s.network));
+  const service: ComposeService = {
+    image: appImage(plan),
+    build: { context: '.', dockerfile: composePath(input.projectRoot, input.dockerfile) },
+    init: true,
+    restart: restartPolicy[persona.persona.lifecycle],
+    environment: inline,
+    env_file: [envFile],
+  };
+  if (Object.keys(dependsOn).length) service.depends_on = dependsOn;
+  if (persona.api) {
+    service.healthcheck = apiHealthcheck(persona.api.port);
+    if (persona.api.server.public) service.ports = [`${persona.api.port}:${persona.api.port}`];
+  }
+  service.networks = networks;
+  return service;
+}
+
+function storeService(store: StorePlan, envFile: string): ComposeService {
+  return {
+    image: POSTGRES_IMAGE,
+    restart: 'unless-stopped',
+    environment: { POSTGRES_USER: store.user, POSTGRES_DB: store.database },
+    env_file: [envFile],
+    volumes: [`${store.volume}:${POSTGRES_DATA}`],
+    healthcheck: postgresHealthcheck(store),
+    networks: [store.network],
+  };
+}
+
+/** Compose interpolates `$VAR` in every value; `$$` is a literal `$` (a replacer for `yaml`). */
+function escapeInterpolation(_key: unknown, value: unknown): unknown {
+  return typeof value === 'string' && value.includes('$') ? value.replaceAll('$', '$$$$') : value;
+}
+
+/** The compose file and the env files it refers to. */
+export function composeFile(input: ComposeInput): ComposeOutput {
+  const { plan, projectRoot, buildDir } = input;
+  const services: Record<string, ComposeService> = {};
+  const envFiles: EnvFile[] = [];
+  const networks: Record<string, { internal?: boolean }> = {};
+  const volumes: Record<string, Record<string, never>> = {};
+
+  for (const store of plan.stores) {
+    const path = envFilePath(buildDir, store.service);
+    envFiles.push({ service: store.service, path, text: envFileText(store.service, [{ name: 'POSTGRES_PASSWORD', value: store.password }]) });
+    services[store.service] = storeService(store, composePath(projectRoot, path));
+    volumes[store.volume] = {};
+    // Internal: the database is reachable from its owners only, and reaches nothing outside.
+    networks[store.network] = { internal: true };
+  }
+  for (const api of plan.apis) networks[api.network] = {};
+  for (const persona of plan.personas) {
+    const path = envFilePath(buildDir, persona.service);
+    const { inline, file } = splitEnvironment(personaEnvironment(plan, persona, composeAddresses));
+    envFiles.push({ service: persona.service, path, text: envFileText(persona.service, file) });
+    services[persona.service] = personaService(plan, persona, input, inline, composePath(projectRoot, path));
+  }
+
+  const file: ComposeFile = { services };
+  if (Object.keys(networks).length) file.networks = networks;
+  if (Object.keys(volumes).length) file.volumes = volumes;
+  const document = new YAML.Document(file, escapeInterpolation, { version: '1.1', aliasDuplicateObjects: false });
+  document.commentBefore =
+    ` Generated by \`npm run infra:build\` from the component tree of ${plan.app.root.value}: do not edit, build again.\n` +
+    ` Run it with \`docker compose up\`; secrets are in the env files it names (mode 0600).`;
+  return { file, text: document.toString({ lineWidth: 0 }), envFiles };
+}

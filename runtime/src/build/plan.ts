@@ -1,0 +1,210 @@
+/**
+ * The deployment plan: what each Store and each persona of the tree becomes when deployed,
+ * what each persona may reach, and the environment it gets. Compose and the local-processes
+ * runner read the same plan, so a persona sees the same variables in a container and as a
+ * local process; only the addresses differ (`Addresses`).
+ *
+ * Reach follows access.ts: a Store's connection only for the personas under its owner, an
+ * API's token only for the personas that may call it.
+ */
+import type { App } from '../app.ts';
+import type { Persona } from '../persona-component.ts';
+import { Store } from '../components/store/store.ts';
+import { ApiServer } from '../components/api/server.ts';
+import { BuildTimeValue } from '../secrets/build-time-value.ts';
+import { mayCallApi, mayUseStore } from '../access.ts';
+import { treeFingerprint, treeListing } from '../fingerprint.ts';
+import { wiring } from '../wiring.ts';
+import { errors } from '../errors.ts';
+import type { Json } from '../json.ts';
+
+/** The PostgreSQL role each Store's database belongs to (in its own container, or as set up locally). */
+export const STORE_USER = 'app';
+export const STORE_PORT = 5432;
+
+/**
+ * The tree listing travels in an environment variable only to name the differing IDs when a
+ * persona's tree drifts; past this size (large apps) the fingerprint alone is passed, since
+ * one variable may hold at most 128 KiB on Linux.
+ */
+const MAX_LISTING_CHARS = 16 * 1024;
+
+export interface StorePlan {
+  readonly store: Store;
+  /** Compose service (and host name) of its PostgreSQL. */
+  readonly service: string;
+  readonly database: string;
+  readonly user: string;
+  readonly password: string;
+  /** Named volume holding its data. */
+  readonly volume: string;
+  /** Internal network joined by the database and the personas that may use it. */
+  readonly network: string;
+  /** The variable that carries its connection URL. */
+  readonly urlVar: string;
+}
+
+export interface ApiPlan {
+  readonly server: ApiServer;
+  readonly service: string;
+  readonly port: number;
+  /** Network joined by the server and the personas that may call it. */
+  readonly network: string;
+  readonly urlVar: string;
+  readonly portVar: string;
+  /** Its bearer token and the variable that carries it (none for a public API). */
+  readonly token: EnvVar | undefined;
+}
+
+export interface PersonaPlan {
+  readonly persona: Persona;
+  readonly service: string;
+  /** Its own API, when the persona is an ApiServer. */
+  readonly api: ApiPlan | undefined;
+  /** The Stores it may use. */
+  readonly stores: readonly StorePlan[];
+  /** The other APIs it may call. */
+  readonly calls: readonly ApiPlan[];
+  /** The build-time values it may read (of the APIs' ports, those of the APIs it may call). */
+  readonly values: readonly BuildTimeValue[];
+}
+
+export interface DeploymentPlan {
+  readonly app: App;
+  readonly stores: readonly StorePlan[];
+  readonly apis: readonly ApiPlan[];
+  readonly personas: readonly PersonaPlan[];
+  readonly fingerprint: string;
+  readonly listing: readonly string[];
+  /** Each build-time value as the variable that carries it. */
+  readonly valueVars: ReadonlyMap<BuildTimeValue<any>, EnvVar>;
+  /** The listing as its variable carries it, when it is small enough to pass. */
+  readonly listingText: string | undefined;
+}
+
+/** Where things are, seen from a persona: compose service names, or 127.0.0.1 locally. */
+export interface Addresses {
+  /** The address an ApiServer binds to. */
+  readonly listenHost: string;
+  apiUrl(api: ApiPlan): string;
+  storeUrl(store: StorePlan): string;
+}
+
+export interface EnvVar {
+  readonly name: string;
+  readonly value: string;
+  /** A secret reaches a persona only through a 0600 env file, never compose.yaml. */
+  readonly secret: boolean;
+}
+
+/** Looks up a kept value by ID (the build's value file). */
+export type ValueLookup = (id: string) => Json | undefined;
+
+/**
+ * Plans the deployment of `app` with the values of `lookup`. Every value the tree needs must
+ * be there (the build resolves them first; the local runner reads the last build's file,
+ * named by `source` in the error when one is missing).
+ */
+export function planDeployment(app: App, lookup: ValueLookup, source: string): DeploymentPlan {
+  // Each value's variable is made once: large apps hand the same value to many personas.
+  const valueVars = new Map<BuildTimeValue<any>, EnvVar>();
+  for (const component of app.components) {
+    if (!(component instanceof BuildTimeValue)) continue;
+    const kept = lookup(component.id.value);
+    if (kept === undefined || !component.accepts(kept)) throw errors.buildOutdated(component.kind, component.id.value, source);
+    valueVars.set(component, { name: wiring.value(component.id), value: component.encode(kept), secret: component.secret });
+  }
+  const valueOf = (value: BuildTimeValue<any>) => valueVars.get(value)!;
+  const components = app.components;
+  const stores: StorePlan[] = components
+    .filter((c): c is Store => c instanceof Store)
+    .map((store) => {
+      const service = store.id.dnsLabel;
+      return {
+        store,
+        service,
+        database: store.id.sqlName,
+        user: STORE_USER,
+        password: valueOf(store.password).value,
+        volume: `${service}-data`,
+        network: `${service}-net`,
+        urlVar: wiring.storeUrl(store.id),
+      };
+    });
+  const apis: ApiPlan[] = components
+    .filter((c): c is ApiServer => c instanceof ApiServer)
+    .map((server) => ({
+      server,
+      service: server.id.dnsLabel,
+      port: Number(valueOf(server.port).value),
+      network: `${server.id.dnsLabel}-net`,
+      urlVar: wiring.apiUrl(server.id),
+      portVar: wiring.apiPort(server.id),
+      token: server.token && { name: wiring.apiToken(server.id), value: valueOf(server.token).value, secret: true },
+    }));
+  // An API's port is readable by every persona, but of use only with the network reach to
+  // call it; passing every port to every persona would grow each environment with the app.
+  const portOf = new Map(apis.map((a) => [a.server.port as BuildTimeValue<any>, a]));
+  const values = [...valueVars.keys()];
+  const personas: PersonaPlan[] = app.personas.map((persona) => {
+    const api = apis.find((a) => a.server === persona);
+    const calls = apis.filter((a) => a.server !== persona && mayCallApi(persona, a.server));
+    const reachable = new Set([api, ...calls]);
+    return {
+      persona,
+      service: persona.id.dnsLabel,
+      api,
+      stores: stores.filter((s) => mayUseStore(persona, s.store)),
+      calls,
+      values: values.filter((v) => v.readableBy(persona.id) && (!portOf.has(v) || reachable.has(portOf.get(v)))),
+    };
+  });
+  const listing = treeListing(app);
+  const listingText = JSON.stringify(listing);
+  return {
+    app,
+    stores,
+    apis,
+    personas,
+    fingerprint: treeFingerprint(listing),
+    listing,
+    valueVars,
+    listingText: listingText.length <= MAX_LISTING_CHARS ? listingText : undefined,
+  };
+}
+
+/**
+ * The environment of one persona: which persona it is, where its API listens, where the APIs
+ * it may call are (with their tokens), its Stores' connection URLs, the build-time values it
+ * may read, and the tree fingerprint it checks at start. Names come from wiring.ts.
+ */
+export function personaEnvironment(plan: DeploymentPlan, persona: PersonaPlan, addresses: Addresses): EnvVar[] {
+  const vars = new Map<string, EnvVar>();
+  const add = (v: EnvVar) => {
+    const existing = vars.get(v.name);
+    if (existing === undefined) vars.set(v.name, v);
+    // Different routes can name one variable (an API's port is also a value its persona reads).
+    else if (existing.value !== v.value) throw errors.envClash(persona.service, v.name);
+    else if (v.secret && !existing.secret) vars.set(v.name, v);
+  };
+  add({ name: wiring.persona, value: persona.persona.id.value, secret: false });
+  const own = persona.api;
+  if (own) {
+    add({ name: wiring.listenHost, value: addresses.listenHost, secret: false });
+    add({ name: own.portVar, value: String(own.port), secret: false });
+  }
+  for (const api of own ? [own, ...persona.calls] : persona.calls) {
+    add({ name: api.urlVar, value: addresses.apiUrl(api), secret: false });
+    if (api.token) add(api.token);
+  }
+  for (const store of persona.stores) add({ name: store.urlVar, value: addresses.storeUrl(store), secret: true });
+  for (const value of persona.values) add(plan.valueVars.get(value)!);
+  add({ name: wiring.treeFingerprint, value: plan.fingerprint, secret: false });
+  if (plan.listingText !== undefined) add({ name: wiring.treeListing, value: plan.listingText, secret: false });
+  return [...vars.values()];
+}
+
+/** A Store's connection URL: `postgres://<user>:<password>@<host>:<port>/<database>`. */
+export function storeConnectionUrl(store: StorePlan, host: string, port = STORE_PORT): string {
+  return `postgres://${encodeURIComponent(store.user)}:${encodeURIComponent(store.password)}@${host}:${port}/${encodeURIComponent(store.database)}`;
+}

@@ -1,0 +1,76 @@
+/**
+ * The local-processes mode on the starter: `npm run infra:build`, then
+ * `npm run infra:local -- --exit-with-tasks`, in a temporary copy of the project (so the
+ * repository's own build folder is untouched), with the Store in its own database on this
+ * machine's PostgreSQL (dropped afterwards).
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { cleanEnv, run, tempProject, type TempProject } from './support/temp-project.ts';
+import { localDatabaseName } from '../runtime/src/local/databases.ts';
+
+const adminUrl = process.env.INFRA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const CUSTOMER_LINE = 'Loaded customer: {"id":"1","name":"John Doe"}';
+
+const test = suite('local processes');
+let project: TempProject;
+
+test.before(() => {
+  project = tempProject();
+});
+
+test.after(async () => {
+  // The starter's one Store: its database for this temporary build folder.
+  const database = localDatabaseName('my_app__customer_server__db', project.buildDir);
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+  project.remove();
+});
+
+test('without a build, it says to build first', async () => {
+  const result = await run('npm', ['run', '--silent', 'infra:local', '--', '--exit-with-tasks'], { cwd: project.root, env: cleanEnv({ INFRA_LOCAL_PG_URL: adminUrl }) });
+  assert.is(result.code, 1);
+  assert.ok(result.stderr.includes('Run `npm run infra:build` first'), result.stderr);
+});
+
+test('each persona runs as its own process; the client loads its customer through the API from PostgreSQL', async () => {
+  const built = await run('npm', ['run', '--silent', 'infra:build'], { cwd: project.root });
+  assert.is(built.code, 0, built.stderr);
+  assert.ok(existsSync(join(project.buildDir, 'values.json')));
+
+  for (let round = 1; round <= 2; round++) {
+    const result = await run('npm', ['run', '--silent', 'infra:local', '--', '--exit-with-tasks'], {
+      cwd: project.root,
+      env: cleanEnv({ INFRA_LOCAL_PG_URL: adminUrl }),
+    });
+    assert.is(result.code, 0, `round ${round}:\n${result.stdout}\n${result.stderr}`);
+    const lines = result.stdout.split('\n');
+    // The client's own line, prefixed with its name; the server's too.
+    assert.ok(lines.some((l) => /^my-app\.example-client\s+\| /.test(l) && l.endsWith(CUSTOMER_LINE)), result.stdout);
+    assert.ok(lines.some((l) => /^my-app\.customer-server\.api \| .*listening on http:\/\/127\.0\.0\.1:/.test(l)), result.stdout);
+    // Everything it started has stopped.
+    assert.ok(result.stdout.includes('my-app.customer-server.api | exited with code 0'), result.stdout);
+  }
+});
+
+test('the customer is in the store\'s own database', async () => {
+  const database = localDatabaseName('my_app__customer_server__db', project.buildDir);
+  const client = new pg.Client({ connectionString: adminUrl.replace(/\/[^/]*$/, `/${database}`) });
+  await client.connect();
+  try {
+    const { rows } = await client.query('SELECT value::text AS value FROM my_app__customer_server__db WHERE key = $1', ['1']);
+    assert.equal(rows.map((r) => JSON.parse(r.value)), [{ id: '1', name: 'John Doe' }]);
+  } finally {
+    await client.end();
+  }
+});
+
+test.run();

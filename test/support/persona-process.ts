@@ -1,0 +1,52 @@
+/**
+ * A deployed persona as a child process, started with PERSONA and the wiring environment set
+ * by hand (what compose or the local runner would set), with its output captured.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export interface PersonaProcess {
+  readonly child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves to the exit code (null when killed by a signal). */
+  readonly exited: Promise<number | null>;
+  /** Resolves when stdout has `text` (`count` times); rejects if the process exits first. */
+  waitFor(text: string, count?: number): Promise<void>;
+  /** SIGKILL, if it still runs; resolves once it has exited. */
+  kill(): Promise<void>;
+}
+
+const occurrences = (haystack: string, needle: string) => haystack.split(needle).length - 1;
+
+export function startPersona(entry: string, persona: string, env: Record<string, string>): PersonaProcess {
+  const child = spawn(process.execPath, ['--conditions=source', entry], {
+    env: { ...process.env, PERSONA: persona, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  const waiters: { text: string; count: number; resolve: () => void }[] = [];
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+    for (const w of waiters.filter((w) => occurrences(out, w.text) >= w.count)) w.resolve();
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    waitFor: (text, count = 1) =>
+      occurrences(out, text) >= count
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => {
+            waiters.push({ text, count, resolve });
+            void exited.then((code) => reject(new Error(`${persona} exited (${code}) before printing ${JSON.stringify(text)}\n${out}\n${err}`)));
+          }),
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
