@@ -29,9 +29,9 @@ const unacknowledged = new Map<string, number>();
 /** Keys first written after the crash was complete: none of them may ever appear. */
 const duringOutage = new Set<string>();
 
-/** A 5xx from the outage: `{ error, status }`, with no detail of the database or the code. */
+/** A 503 from the outage: `{ error, status }`, with no detail of the database or the code. */
 function assertCleanFailure(answer: { status: number; text: string; body: any }, what: string) {
-  assert.ok(answer.status >= 500 && answer.status <= 599, `${what}: status ${answer.status} ${answer.text}`);
+  assert.is(answer.status, 503, `${what}: status ${answer.status} ${answer.text}`);
   assert.equal(Object.keys(answer.body ?? {}).sort(), ['error', 'status'], `${what}: ${answer.text}`);
   assert.is(answer.body.status, answer.status);
   for (const leak of ['    at ', 'PostgreSQL', 'postgres', 'ECONNREFUSED', 'INFRA_', 'slonik', 'node_modules', '127.0.0.1', String(cluster!.port)]) {

@@ -46,6 +46,11 @@ export async function invokeEndpoint(endpoint: Endpoint, arg: unknown, options: 
   } catch (err) {
     if (err instanceof HttpError) return { status: err.status, body: JSON.stringify({ error: err.message, status: err.status }) };
     options.log(`${server} ${endpoint.method} ${endpoint.route}: handler failed`, err);
+    // A database outage is temporary: say so (503) so callers may retry, still without internal text.
+    if ((err as { code?: unknown } | null)?.code === 'INFRA_STORE_UNAVAILABLE') {
+      const error = `Service unavailable in ${server.id.value} (${endpoint.method} ${endpoint.route}): a database it needs is unreachable; try again shortly`;
+      return { status: 503, body: JSON.stringify({ error, status: 503 }) };
+    }
     return { status: 500, body: JSON.stringify({ error: internalErrorMessage(endpoint), status: 500 }) };
   }
 }
