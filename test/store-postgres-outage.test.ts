@@ -8,44 +8,15 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rootId, appOf, Store } from 'infra-generator';
-import type { Platform } from '../runtime/src/platform.ts';
-import type { StoreBackend } from '../runtime/src/components/store/backend.ts';
+import { StorePlatform } from './support/store-platform.ts';
 import type { Logger } from '../runtime/src/lifecycle.ts';
 import { createPostgresStoreBackend } from '../runtime/src/components/store/postgres.ts';
 import { ThrowawayCluster, settlesWithin } from './support/throwaway-cluster.ts';
 
 /** A deployed-mode platform reduced to what a Store needs. */
-class PostgresStorePlatform implements Platform {
-  readonly mode = 'deployed';
-  readonly #backends = new Map<Store<any>, StoreBackend>();
-  readonly #url: () => string;
-  readonly #log: Logger;
-
+class PostgresStorePlatform extends StorePlatform {
   constructor(url: () => string, log: Logger) {
-    this.#url = url;
-    this.#log = log;
-  }
-
-  storeBackend(store: Store<any>): StoreBackend {
-    let backend = this.#backends.get(store);
-    if (!backend) this.#backends.set(store, (backend = createPostgresStoreBackend(store, this.#url(), { log: this.#log })));
-    return backend;
-  }
-
-  call(): Promise<unknown> {
-    throw new Error('the Store tests make no API calls');
-  }
-
-  serve(): Promise<void> {
-    throw new Error('the Store tests serve no API');
-  }
-
-  value<T>(): T {
-    throw new Error('the Store tests read no build-time value');
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([...this.#backends.values()].map((b) => b.close()));
+    super((store) => createPostgresStoreBackend(store, url(), { log }));
   }
 }
 

@@ -12,7 +12,7 @@ import { createPool, sql } from 'slonik';
 import { rootId, appOf, Store } from 'infra-generator';
 import { storeContract } from './store-contract.ts';
 import { currentContext } from '../runtime/src/app.ts';
-import type { Platform } from '../runtime/src/platform.ts';
+import { StorePlatform } from './support/store-platform.ts';
 import type { StoreBackend } from '../runtime/src/components/store/backend.ts';
 import type { Json } from '../runtime/src/json.ts';
 import type { Logger } from '../runtime/src/lifecycle.ts';
@@ -34,35 +34,9 @@ function backendOf(store: Store<any>, options: { url?: string; log?: Logger } = 
 }
 
 /** A deployed-mode platform reduced to what a Store needs. */
-class PostgresStorePlatform implements Platform {
-  readonly mode = 'deployed';
-  readonly #backends = new Map<Store<any>, StoreBackend>();
-  readonly #options: { url?: string; log?: Logger };
-
+class PostgresStorePlatform extends StorePlatform {
   constructor(options: { url?: string; log?: Logger } = {}) {
-    this.#options = options;
-  }
-
-  storeBackend(store: Store<any>): StoreBackend {
-    let backend = this.#backends.get(store);
-    if (!backend) this.#backends.set(store, (backend = backendOf(store, this.#options)));
-    return backend;
-  }
-
-  call(): Promise<unknown> {
-    throw new Error('the Store tests make no API calls');
-  }
-
-  serve(): Promise<void> {
-    throw new Error('the Store tests serve no API');
-  }
-
-  value<T>(): T {
-    throw new Error('the Store tests read no build-time value');
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([...this.#backends.values()].map((b) => b.close()));
+    super((store) => backendOf(store, options));
   }
 }
 
