@@ -214,6 +214,40 @@ http('prototype-pollution payloads are refused in the body and in the query stri
   assert.is(({} as Record<string, unknown>).polluted, undefined);
 });
 
+http('JSON nested deeper than 256 levels is refused with 400 in the body and in the query string; 256 levels pass', async () => {
+  const count = calls.length;
+  const nested = (depth: number) => '['.repeat(depth) + '"]]"' + ']'.repeat(depth);
+  const deepObject = '{"a":'.repeat(257) + '1' + '}'.repeat(257);
+  for (const body of [nested(257), deepObject, nested(100_000)]) {
+    assertCleanError(await raw(`${server.url}/echo`, 'POST', { body, type: 'application/json' }), 400, 'the request body nests arrays and objects deeper than 256 levels');
+  }
+  assertCleanError(await raw(`${server.url}/what-arg?arg=${encodeURIComponent(nested(257))}`, 'GET'), 400, 'the query parameter "arg" nests arrays and objects deeper than 256 levels');
+  assert.is(calls.length, count, 'no handler ran');
+  // Brackets inside strings do not count, and the limit itself is accepted.
+  const deepest = nested(256);
+  const ok = await raw(`${server.url}/echo`, 'POST', { body: deepest, type: 'application/json' });
+  assert.is(ok.status, 200, ok.text);
+  assert.is(ok.text, deepest);
+  calls.pop();
+  const inString = JSON.stringify('['.repeat(1000));
+  assert.is((await raw(`${server.url}/echo`, 'POST', { body: inString, type: 'application/json' })).text, inString);
+  calls.pop();
+});
+
+http('CONNECT gets a 405 answer, not a dropped connection', async () => {
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(server.port, '127.0.0.1');
+    let text = '';
+    socket.setEncoding('latin1').on('data', (chunk: string) => (text += chunk));
+    socket.once('error', reject);
+    socket.once('close', () => resolve(text));
+    socket.write('CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n');
+  });
+  assert.ok(answer.startsWith('HTTP/1.1 405 '), answer);
+  const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: string; status: number };
+  assert.equal(body, { error: 'ApiServer http-test.api is not a proxy: it does not take CONNECT', status: 405 });
+});
+
 http('an unknown route gets 404 and a known route with another method 405', async () => {
   assertCleanError(await raw(`${server.url}/nope`, 'GET'), 404, 'ApiServer http-test.api has no endpoint GET /nope');
   const wrong = await raw(`${server.url}/echo?x=1`, 'GET');

@@ -71,6 +71,42 @@ function readValues(path: string, what: string): Record<string, unknown> {
   return parsed.values as Record<string, unknown>;
 }
 
+/** The `*.tmp` files under `dir` (one level of subfolders too), relative to it. */
+function tempFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((name) => name.endsWith('.tmp')).sort();
+}
+
+/** The process ID of a process that has exited. */
+function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+  return new Promise((resolve) => child.once('exit', () => resolve(child.pid!)));
+}
+
+test('a build removes the temporary files killed builds left, and not those of a build still running', async () => {
+  const dir = mkdtempSync(join(repoRoot, '.tmp-fault-build-'));
+  try {
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'kill-app', private: true, type: 'module' }));
+    writeFileSync(join(dir, 'main.ts'), appSource);
+    const first = await build(dir, 0);
+    assert.is(first.code, 0, first.stderr);
+    const envDir = join(dir, 'build', 'env');
+    const envFile = readdirSync(envDir).find((n) => n.endsWith('.env'))!;
+    const dead = await deadPid();
+    const stale = [`values.json.${dead}.tmp`, join('env', `${envFile}.${dead}.tmp`)];
+    // This test's own process stands for a build still running.
+    const live = [`values.json.${process.pid}.tmp`, join('env', `${envFile}.${process.pid}.tmp`)];
+    // Not of the build's naming: kept whatever its number.
+    const foreign = ['notes.tmp', join('env', 'draft.tmp')];
+    for (const name of [...stale, ...live, ...foreign]) writeFileSync(join(dir, 'build', name), 'partial', { mode: 0o600 });
+
+    const second = await build(dir, 0);
+    assert.is(second.code, 0, second.stderr);
+    assert.equal(tempFiles(join(dir, 'build')), [...live, ...foreign].sort());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a build killed at random points always leaves the previous value file whole, private and with every value kept', async () => {
   const dir = mkdtempSync(join(repoRoot, '.tmp-fault-build-'));
   const valuesPath = join(dir, 'build', 'values.json');
@@ -117,6 +153,10 @@ test('a build killed at random points always leaves the previous value file whol
     }
     // The seeded delays spread over the whole build: some builds are killed, some get to write.
     assert.ok(killed > 0 && rewritten > 0, `killed ${killed}, completed ${completed}, rewrote the file ${rewritten} times`);
+    // A build that finishes leaves no temporary file of a killed one, in the build folder or its env folder.
+    const last = await build(dir, ROUNDS);
+    assert.is(last.code, 0, last.stderr);
+    assert.equal(tempFiles(join(dir, 'build')), [], 'no temporary file left after a finished build');
     if (process.env.FAULT_VERBOSE) console.log(`killed ${killed}, completed ${completed}, rewrote the file ${rewritten} times`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

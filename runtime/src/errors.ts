@@ -190,6 +190,17 @@ export const errors = {
         `Start PostgreSQL, or set INFRA_LOCAL_PG_URL to an admin connection URL, e.g. postgres://postgres@127.0.0.1:5432/postgres`,
       { cause },
     ),
+  pruneFailed: (resource: string, reason: string) =>
+    make('INFRA_PRUNE_FAILED', `Cannot remove the orphaned ${resource} (${reason}). Remove it by hand, or fix the cause and run \`npm run infra:prune\` again`),
+  pruneNeedsConfirmation: () =>
+    make('INFRA_PRUNE_CONFIRM', 'infra:prune deletes data and needs confirmation, but no terminal is attached: run it in a terminal, or pass --yes (`npm run infra:prune -- --yes`)'),
+  unknownTarget: (target: string, targets: readonly string[]) =>
+    make('INFRA_UNKNOWN_TARGET', `Unknown build target ${JSON.stringify(target)}: use one of ${targets.join(', ')}, e.g. \`npm run infra:build -- --target kubernetes\``),
+  kubernetesInvalid: (component: string, object: string, reason: string) =>
+    make(
+      'INFRA_KUBERNETES_INVALID',
+      `The Kubernetes manifests of ${component} are invalid: ${object} ${reason}. This is a bug in the generator; please report it with the component tree`,
+    ),
   localNotHealthy: (persona: string, url: string, reason: string) =>
     make('INFRA_LOCAL_UNHEALTHY', `ApiServer ${persona} did not become healthy at ${url} (${reason}); see its output above`),
 };

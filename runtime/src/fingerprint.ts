@@ -48,5 +48,7 @@ export function assertSameTree(app: App, persona: string, expectedFingerprint: s
   } catch {
     // A damaged listing still means the trees differ; report what we can.
   }
-  throw errors.treeDrift(persona, expected.length ? differingIds(expected, listing) : ['(the build did not pass its listing)']);
+  const ids = expected.length ? differingIds(expected, listing) : [];
+  // The listing may be absent (dropped above 16 KB) or equal while the fingerprint differs (another runtime version).
+  throw errors.treeDrift(persona, ids.length ? ids : [`fingerprint ${treeFingerprint(listing)} (the build saw ${expectedFingerprint})`]);
 }

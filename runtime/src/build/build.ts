@@ -6,6 +6,8 @@
  *   <build>/env/<service>.env  each service's secrets (0600)
  *   <build>/Dockerfile         the one app image
  *   .dockerignore              at the project root: the build context without secrets
+ *   <build>/architecture.md    a Mermaid picture of personas, stores, APIs and who may use whom
+ *   <build>/resources.json     the Stores' volumes and local databases, to warn about orphans
  *   compose.yaml               at the project root, so `docker compose up` works there
  *
  * Everything is computed before anything is written, so an invalid tree (or any other
@@ -30,6 +32,10 @@ import { renderDockerfile } from './dockerfile.ts';
 import { renderDockerignore } from './dockerignore.ts';
 import { composePath } from './project-path.ts';
 import { writeFileAtomic } from './atomic-write.ts';
+import { architectureMarkdown } from './diagram.ts';
+import { buildTarget } from './target.ts';
+import { kubernetesFiles } from './kubernetes.ts';
+import { composeProjectName, currentResources, nextRecord, readRecord, resourcesPath, writeRecord } from './resources.ts';
 
 /** At build time only values exist; stores and endpoints are runtime calls (they check first). */
 export class BuildPlatform implements Platform {
@@ -76,6 +82,7 @@ export function buildOutputs(app: App, file: ValueFile, paths: AppPaths): BuildR
     ...compose.envFiles.map((f) => ({ path: f.path, text: f.text, mode: 0o600 })),
     { path: dockerfile, text: renderDockerfile(app.root.value, layout), mode: 0o644 },
     { path: join(paths.projectRoot, '.dockerignore'), text: renderDockerignore(paths.projectRoot, paths.buildDir), mode: 0o644 },
+    { path: join(paths.buildDir, 'architecture.md'), text: architectureMarkdown(app), mode: 0o644 },
     { path: join(paths.projectRoot, 'compose.yaml'), text: compose.text, mode: 0o644 },
   ];
   return { plan, files, warnings: layout.warnings };
@@ -94,22 +101,38 @@ function staleEnvFiles(buildDir: string, files: readonly BuildOutput[]): string[
 
 export async function runBuild(context: RunContext): Promise<number> {
   const { app, paths, log } = context;
+  if (context.args.includes('--prune')) {
+    const { runPrune } = await import('./prune.ts');
+    return runPrune(context);
+  }
   const file = ValueFile.load(valueFilePath(paths.buildDir));
   app.enter('build', new BuildPlatform(file));
   const made = file.resolve(app);
   const result = buildOutputs(app, file, paths);
+  // The kubernetes target adds its manifests to the files every build writes (values, image, compose).
+  const outputs = buildTarget(context.args) === 'kubernetes' ? [...result.files, ...kubernetesFiles(result.plan, paths.buildDir)] : result.files;
+  const record = nextRecord(readRecord(paths.buildDir), currentResources(result.plan, paths.buildDir));
 
   log.info(`Component tree of ${app.root.value}:\n${describeTree(app)}`);
   const show = (path: string) => composePath(paths.projectRoot, path);
   file.save();
   log.info(`${made.length ? `Made ${made.length} new value(s); kept` : 'Kept'} ${file.ids.length - made.length} in ${show(file.path)} (mode 0600)`);
-  for (const output of result.files) {
+  for (const output of outputs) {
     writeFileAtomic(output.path, output.text, output.mode);
     log.info(`Wrote ${show(output.path)}${output.mode === 0o600 ? ' (mode 0600)' : ''}`);
   }
   for (const stale of staleEnvFiles(paths.buildDir, result.files)) {
     rmSync(stale, { force: true });
     log.info(`Removed ${show(stale)} (its service is gone)`);
+  }
+  writeRecord(paths.buildDir, record);
+  log.info(`Wrote ${show(resourcesPath(paths.buildDir))}`);
+  const project = composeProjectName(paths.projectRoot, context.env);
+  for (const orphan of record.orphaned) {
+    log.info(
+      `Warning: Store ${orphan.store} is no longer in the code, but its data remains: docker volume ${project}_${orphan.volume} ` +
+        `(compose volume ${orphan.volume}) and local database ${orphan.database}. Run \`npm run infra:prune\` to remove them.`,
+    );
   }
   for (const warning of result.warnings) log.info(`Warning: ${warning}`);
   return 0;

@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import type { Json } from '../json.ts';
 import type { App } from '../app.ts';
 import { BuildTimeValue } from './build-time-value.ts';
+import { tempPathFor } from '../build/atomic-write.ts';
 
 interface FileShape {
   note: string;
@@ -80,7 +81,8 @@ export class ValueFile {
   save(): void {
     const body: FileShape = { note: NOTE, values: Object.fromEntries([...this.#values].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
     mkdirSync(dirname(this.path), { recursive: true });
-    const temp = `${this.path}.${process.pid}.tmp`;
+    // Also removes the temporary files of builds killed before their rename.
+    const temp = tempPathFor(this.path);
     const fd = openSync(temp, 'w', 0o600);
     try {
       writeSync(fd, JSON.stringify(body, null, 2) + '\n');

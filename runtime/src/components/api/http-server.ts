@@ -11,9 +11,10 @@ import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } fr
 import { timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { ApiServer } from './server.ts';
 import { argumentInQuery, invokeEndpoint, type Endpoint, type InvokeOptions } from './endpoint.ts';
-import { ARG_PARAM, HEALTH_ROUTE, JSON_CONTENT_TYPE, JsonInputError, bearer, errorBody, parseUntrustedJson } from './http-wire.ts';
+import { ARG_PARAM, HEALTH_ROUTE, JSON_CONTENT_TYPE, JsonInputError, MAX_JSON_DEPTH, bearer, errorBody, parseUntrustedJson } from './http-wire.ts';
 import type { Logger } from '../../lifecycle.ts';
 import { errors } from '../../errors.ts';
 
@@ -120,6 +121,17 @@ export async function serveHttp(server: ApiServer, signal: AbortSignal, options:
     return sendError(state, reply, 500, `Internal error in ${name}; the server's log has the details`);
   });
 
+  // Node hands CONNECT (a proxy tunnel request) to a 'connect' listener and, with none, drops
+  // the connection unanswered; it is answered like any other method no endpoint takes.
+  app.server.on('connect', (_request: unknown, socket: Duplex) => {
+    const body = errorBody(405, `ApiServer ${name} is not a proxy: it does not take CONNECT`);
+    socket.on('error', () => {}); // the client may already be gone; nothing to tell it then
+    socket.end(
+      `HTTP/1.1 405 Method Not Allowed\r\nContent-Type: ${JSON_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
+  });
+
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   try {
     await app.listen({ port: options.port, host: options.host });
@@ -187,9 +199,10 @@ function bodyError(err: unknown): RequestError {
 }
 
 function inputError(err: unknown, what: string): RequestError {
-  return err instanceof JsonInputError && err.forbiddenKey
-    ? new RequestError(400, `${what} has a "__proto__" or "constructor.prototype" key, which is not accepted`)
-    : new RequestError(400, `${what} is not valid JSON`);
+  const problem = err instanceof JsonInputError ? err.problem : 'syntax';
+  if (problem === 'forbiddenKey') return new RequestError(400, `${what} has a "__proto__" or "constructor.prototype" key, which is not accepted`);
+  if (problem === 'tooDeep') return new RequestError(400, `${what} nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels, which is not accepted`);
+  return new RequestError(400, `${what} is not valid JSON`);
 }
 
 /** The status and message of a request refused before it reached a handler, or undefined for a server fault. */

@@ -1,0 +1,98 @@
+/**
+ * Orphaned resources: a Store removed from the code leaves its volume and local database
+ * behind; the build warns with their names until `npm run infra:prune` removes them.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { appOf } from '../runtime/src/app.ts';
+import { planDeployment } from '../runtime/src/build/plan.ts';
+import { ensureLocalDatabases } from '../runtime/src/local/databases.ts';
+import { composeProjectName, type ResourceRecord } from '../runtime/src/build/resources.ts';
+import { cleanEnv, run, tempProject, type TempProject } from './support/temp-project.ts';
+import { buildInto, seedApp } from './support/seed-app.ts';
+
+const adminUrl = process.env.INFRA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const test = suite('orphaned resources');
+const record = (p: TempProject) => JSON.parse(readFileSync(join(p.buildDir, 'resources.json'), 'utf8')) as ResourceRecord;
+
+async function databaseExists(name: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    return (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1;
+  } finally {
+    await client.end();
+  }
+}
+
+async function dropDatabase(name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
+test('removing a store and rebuilding names its orphaned volume, until pruned', async () => {
+  const project = tempProject();
+  try {
+    const first = await buildInto(seedApp(), project);
+    assert.is(first.code, 0, first.output);
+    const [store] = record(project).resources;
+    assert.is(store.store, 'my-app.customer-server.db');
+    assert.equal(record(project).orphaned, []);
+    assert.not.match(first.output, 'infra:prune');
+
+    const volume = `${composeProjectName(project.root)}_${store.volume}`;
+    for (let i = 0; i < 2; i++) {
+      const again = await buildInto(seedApp(false), project);
+      assert.is(again.code, 0, again.output);
+      assert.match(again.output, `docker volume ${volume}`);
+      assert.match(again.output, 'npm run infra:prune');
+      assert.equal(record(project), { resources: [], orphaned: [store] });
+    }
+  } finally {
+    project.remove();
+  }
+});
+
+test('infra:prune refuses without a terminal, and with --yes drops the local database', async () => {
+  const project = tempProject();
+  let database = '';
+  try {
+    const root = seedApp();
+    assert.is((await buildInto(root, project)).code, 0);
+    // Create the store's database the way the local runner does.
+    const values = JSON.parse(readFileSync(join(project.buildDir, 'values.json'), 'utf8')).values;
+    const plan = planDeployment(appOf(root), (id) => values[id], 'values.json');
+    await ensureLocalDatabases(plan.stores, adminUrl, project.buildDir);
+    database = record(project).resources[0].database;
+    assert.ok(await databaseExists(database));
+
+    assert.is((await buildInto(seedApp(false), project)).code, 0);
+    const env = cleanEnv({ INFRA_LOCAL_PG_URL: adminUrl });
+    const refused = await run('npm', ['run', 'infra:prune'], { cwd: project.root, env });
+    assert.is.not(refused.code, 0);
+    assert.match(refused.stdout + refused.stderr, '--yes');
+    assert.ok(await databaseExists(database), 'nothing is removed without confirmation');
+
+    const pruned = await run('npm', ['run', 'infra:prune', '--', '--yes'], { cwd: project.root, env });
+    assert.is(pruned.code, 0, pruned.stdout + pruned.stderr);
+    assert.match(pruned.stdout, database);
+    assert.not.ok(await databaseExists(database));
+    assert.equal(record(project).orphaned, []);
+
+    const rebuilt = await buildInto(seedApp(false), project);
+    assert.not.match(rebuilt.output, 'infra:prune');
+  } finally {
+    if (database) await dropDatabase(database);
+    project.remove();
+  }
+});
+
+test.run();
