@@ -98,6 +98,12 @@ export const errors = {
       `Persona ${persona} may not call ApiServer ${server} (${call}): its uses option lists ${declared.length ? declared.join(', ') : 'no API'}. ` +
         `Add the client you were given to it, e.g. ${kind === 'ApiServer' ? 'new ApiServer(id, { uses: [client] })' : kind === 'Worker' ? 'new Worker(id, fn, { uses: [client] })' : 'onDeploy(id, fn, { uses: [client] })'}`,
     ),
+  passwordWouldChange: (store: string, volume: string) =>
+    make(
+      'INFRA_PASSWORD_WOULD_CHANGE',
+      `Store ${store}: the build would make a new password, but docker volume ${volume} already holds its database, initialised with the old one. ` +
+        `Restore the build folder's values.json from a backup, or remove the volume (and its data) with \`docker volume rm ${volume}\` and build again`,
+    ),
   treeDrift: (persona: string, ids: string[]) =>
     make(
       'INFRA_TREE_DRIFT',

@@ -36,6 +36,7 @@ import { architectureMarkdown } from './diagram.ts';
 import { buildTarget } from './target.ts';
 import { kubernetesFiles } from './kubernetes.ts';
 import { composeProjectName, currentResources, nextRecord, readRecord, resourcesPath, writeRecord } from './resources.ts';
+import { dockerAvailable, volumeExists } from './prune.ts';
 
 /** At build time only values exist; stores and endpoints are runtime calls (they check first). */
 export class BuildPlatform implements Platform {
@@ -99,6 +100,21 @@ function staleEnvFiles(buildDir: string, files: readonly BuildOutput[]): string[
     .filter((path) => !current.has(path));
 }
 
+/**
+ * PostgreSQL fixes a password when its volume is first initialised, so a new password for a
+ * store whose volume exists (the value file was deleted or lost) would lock the app out of its
+ * own data. Refuse before writing anything.
+ */
+function refuseNewPasswordForExistingVolume(plan: DeploymentPlan, made: readonly string[], projectRoot: string, env: NodeJS.ProcessEnv): void {
+  const renewed = plan.stores.filter((s) => made.includes(s.store.password.id.value));
+  if (renewed.length === 0 || !dockerAvailable()) return;
+  const project = composeProjectName(projectRoot, env);
+  for (const s of renewed) {
+    const volume = `${project}_${s.volume}`;
+    if (volumeExists(volume)) throw errors.passwordWouldChange(s.store.id.value, volume);
+  }
+}
+
 export async function runBuild(context: RunContext): Promise<number> {
   const { app, paths, log } = context;
   if (context.args.includes('--prune')) {
@@ -112,6 +128,7 @@ export async function runBuild(context: RunContext): Promise<number> {
   // The kubernetes target adds its manifests to the files every build writes (values, image, compose).
   const outputs = buildTarget(context.args) === 'kubernetes' ? [...result.files, ...kubernetesFiles(result.plan, paths.buildDir)] : result.files;
   const record = nextRecord(readRecord(paths.buildDir), currentResources(result.plan, paths.buildDir));
+  refuseNewPasswordForExistingVolume(result.plan, made, paths.projectRoot, context.env);
 
   log.info(`Component tree of ${app.root.value}:\n${describeTree(app)}`);
   const show = (path: string) => composePath(paths.projectRoot, path);

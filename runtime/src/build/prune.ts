@@ -19,8 +19,13 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-function dockerAvailable(): boolean {
+export function dockerAvailable(): boolean {
   return spawnSync('docker', ['version', '--format', '{{.Server.Version}}'], { stdio: 'ignore' }).status === 0;
+}
+
+/** Whether docker has a volume named `name`. */
+export function volumeExists(name: string): boolean {
+  return spawnSync('docker', ['volume', 'inspect', name], { stdio: 'ignore' }).status === 0;
 }
 
 /** Removes the docker volume `name`; one that does not exist counts as removed. */
