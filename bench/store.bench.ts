@@ -8,6 +8,7 @@
  * postgres://postgres@127.0.0.1:5432/postgres), dropped afterwards.
  */
 import pg from 'pg';
+import { admin as adminAs } from '../test/support/pg-admin.ts';
 import { randomBytes } from 'node:crypto';
 import { rootId, appOf, Store, ApiServer } from 'infra-generator';
 import { DeployedPlatform } from '../runtime/src/deployed/platform.ts';
@@ -29,13 +30,7 @@ const keyOf = (i: number) => `customer-${(i * 7919) % KEYS}`;
 const valueOf = (i: number): Customer => ({ id: keyOf(i), name: `Customer ${i}`, visits: i });
 
 export async function admin(query: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(query);
-  } finally {
-    await client.end();
-  }
+  await adminAs(query, adminUrl);
 }
 
 type RawStore = ReturnType<typeof rawStore>;

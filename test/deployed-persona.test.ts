@@ -5,68 +5,22 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import pg from 'pg';
 import { freePort } from './support/free-port.ts';
+import { startPersona, type PersonaProcess } from './support/persona-process.ts';
+import { admin, adminUrl } from './support/pg-admin.ts';
 
-const adminUrl = process.env.INFRA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const fixture = join(import.meta.dirname, 'fixtures', 'deployed-app', 'main.ts');
 const token = randomBytes(16).toString('hex');
 const database = `deployed_persona_${randomBytes(4).toString('hex')}`;
 
-interface Run {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  exited: Promise<number | null>;
-  /** Resolves when stdout has `text`; rejects if the process exits first. */
-  waitFor(text: string): Promise<void>;
-}
+const start = (persona: string, env: Record<string, string>) => startPersona(fixture, persona, env);
 
-function start(persona: string, env: Record<string, string>): Run {
-  const child = spawn(process.execPath, ['--conditions=source', fixture], {
-    env: { ...process.env, PERSONA: persona, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  const waiters: { text: string; resolve: () => void }[] = [];
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk;
-    for (const w of waiters.filter((w) => out.includes(w.text))) w.resolve();
-  });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    waitFor: (text) =>
-      out.includes(text)
-        ? Promise.resolve()
-        : new Promise<void>((resolve, reject) => {
-            waiters.push({ text, resolve });
-            void exited.then((code) => reject(new Error(`${persona} exited (${code}) before printing ${JSON.stringify(text)}\n${out}\n${err}`)));
-          }),
-  };
-}
-
-async function admin(query: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(query);
-  } finally {
-    await client.end();
-  }
-}
 
 const deployed = suite('deployed persona');
 let port: number;
-let server: Run | undefined;
+let server: PersonaProcess | undefined;
 
 deployed.before(async () => {
   await admin(`CREATE DATABASE ${database}`);

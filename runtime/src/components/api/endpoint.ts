@@ -6,6 +6,12 @@ import type { ApiServer } from './server.ts';
 import { HttpError } from './http-error.ts';
 import { toJsonText } from '../../json.ts';
 
+/**
+ * Answers 200 `{ status: 'ok', id }` without a token, for container healthchecks and the local
+ * runner. Here rather than in http-wire.ts so that defining endpoints loads no HTTP code.
+ */
+export const HEALTH_ROUTE = '/healthz';
+
 export const httpMethods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type HttpMethod = (typeof httpMethods)[number];
 

@@ -8,8 +8,7 @@ import secureJsonParse from 'secure-json-parse';
 /** The query parameter that carries a GET or DELETE argument. */
 export const ARG_PARAM = 'arg';
 
-/** Answers 200 `{ status: 'ok', id }` without a token, for container healthchecks and the local runner. */
-export const HEALTH_ROUTE = '/healthz';
+export { HEALTH_ROUTE } from './endpoint.ts';
 
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 

@@ -5,13 +5,12 @@
 import type { ID } from '../../id.ts';
 import { errors } from '../../errors.ts';
 import { jsonRoundTrip } from '../../json.ts';
-import { httpMethods, type Endpoint, type HttpMethod } from './endpoint.ts';
+import { HEALTH_ROUTE, httpMethods, type Endpoint, type HttpMethod } from './endpoint.ts';
 import { Port } from '../../secrets/port.ts';
 import { Secret } from '../../secrets/secret.ts';
 import { Persona as PersonaBase, type PersonaOptions } from '../../persona-component.ts';
 import { assertMayCallApi, endpointOfClient, mayCallApi } from '../../access.ts';
 import { randomBytes } from 'node:crypto';
-import { HEALTH_ROUTE } from './http-wire.ts';
 
 export interface ApiServerOptions extends PersonaOptions {
   /**
