@@ -1,7 +1,7 @@
 /**
  * What the generator knows about the app it writes into: where its files are, the manifest of
- * the components it made before (components.json, the registry's source), and how main.ts
- * wires the registry in (the ID the components get).
+ * the components it made before and of those the app provides them (components.json, the
+ * registry's source), and how main.ts wires the registry in (the ID the components get).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -15,7 +15,22 @@ export interface ComponentEntry {
   uses: string[];
 }
 
+/**
+ * A component the app makes itself (the customer server, in main.ts) and gives
+ * createComponents(), so that generated components may use it like one of their own.
+ */
+export interface ProvidedEntry {
+  /** Only APIs: a store belongs to its owner's subtree, which the generated components are not in. */
+  kind: 'api';
+  name: string;
+  /** Its module, from the components folder (`../customer-server.ts`): it exports create<Name> and the type <Name>. */
+  module: string;
+  /** The client functions the generated examples call: `put` saves an `{ id, name }` record, `get` reads one by id. */
+  example: { put: string; get: string };
+}
+
 export interface Manifest {
+  provided: ProvidedEntry[];
   components: ComponentEntry[];
 }
 
@@ -34,14 +49,21 @@ export interface AppState {
   scope: string[];
   /** Whether main.ts calls createComponents(), so the app includes what is registered. */
   wired: boolean;
+  /** Whether that call passes a second argument (what the manifest's `provided` lists). */
+  passesProvided: boolean;
 }
+
+const identifier = /^[A-Za-z_$][\w$]*$/;
 
 export const MANIFEST_FILE = 'components.json';
 export const REGISTRY_FILE = 'index.ts';
 
 const manifestComment =
   'The components `npx plop component` made, in creation order; index.ts is generated from this file. ' +
-  'To remove one, delete its two files and its entry here (and from the uses of others), then run `npx plop registry`.';
+  'To remove one, delete its two files and its entry here (and from the uses of others), then run `npx plop registry`. ' +
+  '"provided" lists the APIs main.ts makes itself and gives createComponents(), which generated components may use: ' +
+  'each module (from this folder) exports create<Name> and the type <Name>; "example" names the two client functions ' +
+  'the generated examples call to save and to read an { id, name } record.';
 
 function readIfExists(path: string): string | undefined {
   return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
@@ -56,22 +78,26 @@ export function readAppState(appDir: string): AppState {
   const manifestText = readIfExists(manifestPath);
   const main = readIfExists(mainPath) ?? '';
   const root = /rootId\(\s*(['"`])([^'"`$]+)\1\s*\)/.exec(main)?.[2] ?? 'my-app';
-  const call = /createComponents\(\s*[A-Za-z_$][\w$]*\s*(?:`([^`$]+)`|\(\s*(['"])([^'"]+)\2\s*\))/.exec(main);
+  const call = /createComponents\(\s*[A-Za-z_$][\w$]*\s*(?:`([^`$]+)`|\(\s*(['"])([^'"]+)\2\s*\))\s*(,\s*[^\s)])?/.exec(main);
   return {
     appDir,
     componentsDir,
     manifestPath,
     registryPath,
     mainPath,
-    manifest: manifestText === undefined ? { components: [] } : parseManifest(manifestText, relative(process.cwd(), manifestPath) || manifestPath),
+    manifest: manifestText === undefined ? { provided: [], components: [] } : parseManifest(manifestText, relative(process.cwd(), manifestPath) || manifestPath),
     manifestText,
     registryText: readIfExists(registryPath),
     scope: [root, call?.[1] ?? call?.[3] ?? 'components'],
     wired: call !== null,
+    passesProvided: call?.[4] !== undefined,
   };
 }
 
-/** Parses and checks components.json: known kinds, kebab-case names, each used name listed earlier as a store or an API. */
+/**
+ * Parses and checks components.json: known kinds, kebab-case names, each used name provided or
+ * listed earlier as a store or an API, each provided entry an API with a module and its example calls.
+ */
 export function parseManifest(text: string, path: string): Manifest {
   let data: unknown;
   try {
@@ -79,9 +105,28 @@ export function parseManifest(text: string, path: string): Manifest {
   } catch (err) {
     throw errors.manifest(path, `not valid JSON (${(err as Error).message})`);
   }
-  const list = (data as { components?: unknown } | null)?.components;
+  const { components: list, provided: givenList = [] } = (data ?? {}) as { components?: unknown; provided?: unknown };
   if (!Array.isArray(list)) throw errors.manifest(path, 'expected an object with a "components" array');
+  if (!Array.isArray(givenList)) throw errors.manifest(path, '"provided" must be an array');
   const seen = new Map<string, Kind>();
+  const provided = givenList.map((entry: unknown, i): ProvidedEntry => {
+    const at = `provided[${i}]`;
+    const { kind, name, module, example } = (entry ?? {}) as { kind?: unknown; name?: unknown; module?: unknown; example?: { put?: unknown; get?: unknown } };
+    if (typeof name !== 'string' || !kebabCase.test(name)) throw errors.manifest(path, `${at}.name is ${JSON.stringify(name)}; it must be a kebab-case name`);
+    if (kind !== 'api') {
+      throw errors.manifest(path, `${at}.kind is ${JSON.stringify(kind)}; only an API can be provided (a store belongs to its owner's subtree: provide an API in front of it)`);
+    }
+    if (seen.has(name)) throw errors.manifest(path, `${at}: ${name} is listed twice`);
+    if (typeof module !== 'string' || !/^\.\.?\/.*\.ts$/.test(module)) {
+      throw errors.manifest(path, `${at}.module is ${JSON.stringify(module)}; it must be the path of a .ts module from the components folder, e.g. "../${name}.ts"`);
+    }
+    const { put, get } = example ?? {};
+    if (![put, get].every((fn) => typeof fn === 'string' && identifier.test(fn))) {
+      throw errors.manifest(path, `${at}.example must name two of its client functions, e.g. { "put": "postCustomer", "get": "getCustomer" }`);
+    }
+    seen.set(name, kind);
+    return { kind, name, module, example: { put: put as string, get: get as string } };
+  });
   const components = list.map((entry: unknown, i): ComponentEntry => {
     const at = `components[${i}]`;
     const { kind, name, uses = [] } = (entry ?? {}) as { kind?: unknown; name?: unknown; uses?: unknown };
@@ -92,15 +137,15 @@ export function parseManifest(text: string, path: string): Manifest {
     for (const used of uses as string[]) {
       const usedKind = seen.get(used);
       if (usedKind !== 'store' && usedKind !== 'api') {
-        throw errors.manifest(path, `${at} (${name}) uses ${JSON.stringify(used)}, which is not a store or an API listed before it`);
+        throw errors.manifest(path, `${at} (${name}) uses ${JSON.stringify(used)}, which is not provided, nor a store or an API listed before it`);
       }
     }
     seen.set(name, kind);
     return { kind, name, uses: [...(uses as string[])] };
   });
-  return { components };
+  return { provided, components };
 }
 
 export function renderManifest(manifest: Manifest): string {
-  return JSON.stringify({ $comment: manifestComment, components: manifest.components }, null, 2) + '\n';
+  return JSON.stringify({ $comment: manifestComment, provided: manifest.provided, components: manifest.components }, null, 2) + '\n';
 }

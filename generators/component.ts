@@ -5,7 +5,7 @@
  */
 import type { DynamicPromptsFunction, NodePlopAPI } from 'node-plop';
 import { readCommandLine } from './cli-input.ts';
-import { readAppState } from './app-state.ts';
+import { readAppState, type AppState } from './app-state.ts';
 import { errors } from './errors.ts';
 import { isKind, kinds, type Kind } from './names.ts';
 import { nameProblems, planComponent, usableComponents, type Plan } from './plan.ts';
@@ -42,6 +42,11 @@ const exampleNames: Record<Kind, string> = { store: 'orders', api: 'orders-api',
 
 type Inquirer = Parameters<DynamicPromptsFunction>[0];
 
+/** The checkbox of what a new component may use: the APIs main.ts provides first, then the generated stores and APIs. */
+export function usesChoices(state: AppState, name: string): { value: string; name: string; short: string }[] {
+  return usableComponents(state, name).map((c) => ({ value: c.name, name: `${c.name} (${c.kind}${c.provided ? ', from main.ts' : ''})`, short: c.name }));
+}
+
 async function ask(inquirer: Inquirer, options: GeneratorOptions): Promise<ComponentAnswers> {
   const given = readCommandLine(options.argv, 'component', options.env);
   const missing = [given.kind === undefined ? 'kind' : '', given.name === undefined ? 'name' : ''].filter(Boolean);
@@ -75,14 +80,14 @@ async function ask(inquirer: Inquirer, options: GeneratorOptions): Promise<Compo
   }
 
   let uses = given.uses;
-  const usable = k === 'store' ? [] : usableComponents(state, name!);
+  const usable = k === 'store' ? [] : usesChoices(state, name!);
   if (uses === undefined && given.name === undefined && usable.length && options.interactive) {
     ({ uses } = await inquirer.prompt<{ uses: string[] }>([
       {
         type: 'checkbox',
         name: 'uses',
         message: `What does ${name} use?`,
-        choices: usable.map((c) => ({ value: c.name, name: `${c.name} (${c.kind})` })),
+        choices: usable,
       },
     ]));
   }

@@ -55,6 +55,11 @@ export function declaredIdentifiers(kind: Kind, name: string): string[] {
   return [camel, `create${pascal}`, ...types[kind]];
 }
 
+/** The identifiers a provided API takes in generated code: its const, its `create…` function (tests) and its type. */
+export function providedIdentifiers(name: string): string[] {
+  return [camelCase(name), `create${pascalCase(name)}`, pascalCase(name)];
+}
+
 /** The child IDs the runtime creates under a component of each kind. */
 const runtimeChildren: Record<Kind, readonly string[]> = { store: ['password'], api: ['port', 'token'], task: [], worker: [] };
 

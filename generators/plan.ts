@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { errors } from './errors.ts';
-import { checkName, componentId, declaredIdentifiers, isKind, kinds, type Kind } from './names.ts';
+import { camelCase, checkName, componentId, declaredIdentifiers, isKind, kinds, providedIdentifiers, type Kind } from './names.ts';
 import { renderManifest, type AppState, type ComponentEntry, type Manifest } from './app-state.ts';
 import { moduleData, registryData } from './template-data.ts';
 
@@ -39,20 +39,38 @@ export interface ComponentInput {
 
 const display = (path: string) => relative(process.cwd(), path) || path;
 
-/** The stores and APIs a new component `name` may use: those whose owner subtree holds it. */
-export function usableComponents(state: AppState, name: string): ComponentEntry[] {
+/** A store or an API a new component may use: one generated before it, or one the app provides. */
+export interface Usable {
+  kind: Kind;
+  name: string;
+  provided: boolean;
+}
+
+/**
+ * What a new component `name` may use: the APIs the app provides (the customer server), then
+ * the generated APIs, and the generated stores whose owner subtree holds it.
+ */
+export function usableComponents(state: AppState, name: string): Usable[] {
   const self = componentId(state.scope, name);
-  return state.manifest.components.filter((c) => {
+  const generated = state.manifest.components.filter((c) => {
     if (c.kind === 'api') return true;
     if (c.kind !== 'store') return false;
     // A store belongs to its parent ID's subtree; only components there may use it.
     const owner = componentId(state.scope, c.name).parent!;
     return owner.contains(self);
   });
+  return [
+    ...state.manifest.provided.map((p) => ({ kind: p.kind, name: p.name, provided: true })),
+    ...generated.map((c) => ({ kind: c.kind, name: c.name, provided: false })),
+  ];
 }
 
 /** Problems with a new component's name that depend on the app: already used, or clashing with one that exists. */
 function checkUnused(kind: Kind, name: string, state: AppState): string[] {
+  const given = state.manifest.provided.find((p) => p.name === name);
+  if (given) {
+    return [`${JSON.stringify(name)} is already used by the ${given.kind} main.ts provides (${given.module}, listed in ${display(state.manifestPath)}): choose another name`];
+  }
   const existing = state.manifest.components.find((c) => c.name === name);
   if (existing) {
     return [
@@ -66,9 +84,13 @@ function checkUnused(kind: Kind, name: string, state: AppState): string[] {
     if (existsSync(path)) problems.push(`${display(path)} already exists: choose another name, or move that file away`);
   }
   const mine = declaredIdentifiers(kind, name);
-  for (const other of state.manifest.components) {
-    const clash = declaredIdentifiers(other.kind, other.name).find((n) => mine.includes(n));
-    if (clash) problems.push(`${JSON.stringify(name)} would declare ${clash}, which the ${other.kind} ${other.name} already declares: choose another name`);
+  const others = [
+    ...state.manifest.provided.map((p) => ({ what: `the ${p.kind} main.ts provides, ${p.name},`, declares: providedIdentifiers(p.name) })),
+    ...state.manifest.components.map((c) => ({ what: `the ${c.kind} ${c.name}`, declares: declaredIdentifiers(c.kind, c.name) })),
+  ];
+  for (const other of others) {
+    const clash = other.declares.find((n) => mine.includes(n));
+    if (clash) problems.push(`${JSON.stringify(name)} would declare ${clash}, which ${other.what} already declares: choose another name`);
   }
   return problems;
 }
@@ -90,11 +112,11 @@ function checkUses(kind: Kind, name: string, uses: unknown, state: AppState): { 
   const choices = usable.length ? `choose from ${usable.map((c) => `${c.name} (${c.kind})`).join(', ')}` : 'there are no stores or APIs yet: make one first';
   const problems: string[] = [];
   for (const used of list) {
-    const target = state.manifest.components.find((c) => c.name === used);
+    const target = state.manifest.provided.find((p) => p.name === used) ?? state.manifest.components.find((c) => c.name === used);
     if (used === name) problems.push(`${name} cannot use itself`);
     else if (!target) problems.push(`there is no component named ${JSON.stringify(used)} to use: ${choices}`);
     else if (target.kind !== 'store' && target.kind !== 'api') problems.push(`${used} is a ${target.kind}: it has nothing to call; a component uses stores and APIs (${choices})`);
-    else if (!usable.includes(target)) {
+    else if (!usable.some((u) => u.name === used)) {
       const owner = componentId(state.scope, used).parent!.value;
       problems.push(`store ${used} may be used only by components under ${owner}: reach it through an API there`);
     }
@@ -119,12 +141,36 @@ function registryWrite(state: AppState, manifest: Manifest, context: PlanContext
   };
 }
 
+/** Each provided module must be there: generated code imports its create function and its type. */
+function checkProvided(state: AppState): string[] {
+  return state.manifest.provided
+    .filter((p) => !existsSync(join(state.componentsDir, p.module)))
+    .map((p) =>
+      `${display(state.manifestPath)} provides ${p.name} from ${p.module}, which does not exist (${display(join(state.componentsDir, p.module))}): ` +
+        'restore the module, or fix its "module" there',
+    );
+}
+
 function wiringNotes(state: AppState): string[] {
-  if (state.wired) return [];
-  return [
-    `${display(state.mainPath)} does not call createComponents(), so the app does not include the generated components yet: add ` +
-      "`import { createComponents } from './components/index.ts';` and `createComponents(id`components`);` before runPersona()",
-  ];
+  if (!state.wired) {
+    return [
+      `${display(state.mainPath)} does not call createComponents(), so the app does not include the generated components yet: add ` +
+        "`import { createComponents } from './components/index.ts';` and `createComponents(id`components`" +
+        `${state.manifest.provided.length ? `, ${providedArgument(state)}` : ''});\` before runPersona()`,
+    ];
+  }
+  if (state.manifest.provided.length && !state.passesProvided) {
+    return [
+      `${display(state.mainPath)} calls createComponents() without what ${display(state.manifestPath)} provides: ` +
+        `pass ${providedArgument(state)} as its second argument`,
+    ];
+  }
+  return [];
+}
+
+/** `{ customerServer: … }`: the second argument of createComponents(), for the notes. */
+function providedArgument(state: AppState): string {
+  return `{ ${state.manifest.provided.map((p) => `${camelCase(p.name)}: …`).join(', ')} }`;
 }
 
 /** Plans a new component: its module, its test, the manifest and the regenerated registry. */
@@ -138,11 +184,11 @@ export function planComponent(answers: ComponentInput, state: AppState, context:
   const kebab = name as string;
   problems.push(...checkUnused(kind, kebab, state));
   const checked = checkUses(kind, kebab, answers.uses, state);
-  problems.push(...checked.problems);
+  problems.push(...checked.problems, ...checkProvided(state));
   if (problems.length) throw errors.invalid(problems);
 
   const entry: ComponentEntry = { kind, name: kebab, uses: checked.uses };
-  const manifest: Manifest = { components: [...state.manifest.components, entry] };
+  const manifest: Manifest = { provided: state.manifest.provided, components: [...state.manifest.components, entry] };
   const data = moduleData(entry, manifest);
   const module = join(state.componentsDir, `${kebab}.ts`);
   const test = join(state.componentsDir, `${kebab}.test.ts`);
@@ -163,6 +209,7 @@ export function planRegistry(state: AppState, context: PlanContext): Plan {
     .map((c) => join(state.componentsDir, `${c.name}.ts`))
     .filter((path) => !existsSync(path))
     .map((path) => `${display(state.manifestPath)} lists ${display(path)}, which does not exist: restore the file, or remove its entry (and its name from the uses of others)`);
+  missing.push(...checkProvided(state));
   if (missing.length) throw errors.invalid(missing);
   const write = registryWrite(state, state.manifest, context);
   const writes = write.content === write.before ? [] : [write];

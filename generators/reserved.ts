@@ -54,7 +54,7 @@ export const runtimeNames: ReadonlySet<string> = new Set(['build', 'local', 'pas
 export const templateIdentifiers: ReadonlySet<string> = new Set([
   'id', 'deps', 'server', 'store', 'items', 'item', 'itemId', 'key', 'record', 'records', 'handled', 'pending', 'example',
   'put', 'get', 'list', 'remove', 'signal', 'run', 'lines', 'log', 'args', 'failure', 'create', 'captureLog', 'test', 'assert', 'uvu',
-  'Components', 'createComponents', 'startInProcess', 'rootId',
+  'Components', 'createComponents', 'Provided', 'provided', 'startInProcess', 'rootId',
 ]);
 
 /** JavaScript's globals (`Promise`, `Map`, `console`, `process`...): a type or const of that name would shadow one. */

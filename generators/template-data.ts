@@ -3,7 +3,7 @@
  * templates hold code and the choices about names live in one place.
  */
 import { camelCase, pascalCase, type Kind } from './names.ts';
-import type { ComponentEntry, Manifest } from './app-state.ts';
+import type { ComponentEntry, Manifest, ProvidedEntry } from './app-state.ts';
 
 /** A component as the templates print it. */
 export interface ComponentView {
@@ -18,6 +18,13 @@ export interface ComponentView {
   recordType: string | undefined;
   isStore: boolean;
   isApi: boolean;
+  /** Where generated code imports it from: `./orders.ts`, `../customer-server.ts`. */
+  module: string;
+  /** Whether its create function takes the components it uses (stores and provided APIs take only an ID). */
+  takesDeps: boolean;
+  /** The client functions the examples call to save an `{ id, name }` record and to read one (stores and APIs). */
+  putFn: string;
+  getFn: string;
   /** Its uses, as views. */
   deps: ComponentView[];
   /** `{ orders, ordersApi }`: what its create function is given (its uses, by camelCase name). */
@@ -34,7 +41,34 @@ export interface ModuleData extends ComponentView {
   /** Every component a test must create first (its uses and theirs), in creation order. */
   setup: ComponentView[];
   /** The module's type imports from the components it uses: `OrdersStore, OrdersRecord`. */
-  typeImports: { name: string; names: string }[];
+  typeImports: { module: string; names: string }[];
+}
+
+/** A provided API as the templates print it: created by main.ts, imported from its own module. */
+function providedView(entry: ProvidedEntry): ComponentView {
+  const pascal = pascalCase(entry.name);
+  return {
+    kind: entry.kind,
+    name: entry.name,
+    camel: camelCase(entry.name),
+    pascal,
+    createName: `create${pascal}`,
+    typeName: pascal,
+    recordType: undefined,
+    isStore: false,
+    isApi: true,
+    module: entry.module,
+    takesDeps: false,
+    putFn: entry.example.put,
+    getFn: entry.example.get,
+    deps: [],
+    depsArg: '{}',
+  };
+}
+
+/** The component of that name: provided by the app, or generated. */
+function find(name: string, manifest: Manifest): ComponentEntry | ProvidedEntry | undefined {
+  return manifest.provided.find((p) => p.name === name) ?? manifest.components.find((c) => c.name === name);
 }
 
 export function view(entry: ComponentEntry, manifest: Manifest): ComponentView {
@@ -42,9 +76,9 @@ export function view(entry: ComponentEntry, manifest: Manifest): ComponentView {
   const typeNames: Record<Kind, string> = { store: `${pascal}Store`, api: pascal, task: 'DeployTask', worker: 'Worker' };
   const recordTypes: Record<Kind, string | undefined> = { store: `${pascal}Record`, api: `${pascal}Item`, task: undefined, worker: undefined };
   const deps = entry.uses.map((name) => {
-    const dep = manifest.components.find((c) => c.name === name);
+    const dep = find(name, manifest);
     if (!dep) throw new Error(`${entry.name} uses ${name}, which is not in the manifest`);
-    return view(dep, manifest);
+    return 'module' in dep ? providedView(dep) : view(dep, manifest);
   });
   return {
     kind: entry.kind,
@@ -56,21 +90,29 @@ export function view(entry: ComponentEntry, manifest: Manifest): ComponentView {
     recordType: recordTypes[entry.kind],
     isStore: entry.kind === 'store',
     isApi: entry.kind === 'api',
+    module: `./${entry.name}.ts`,
+    takesDeps: entry.kind !== 'store',
+    putFn: 'put',
+    getFn: 'get',
     deps,
     depsArg: deps.length ? `{ ${deps.map((d) => d.camel).join(', ')} }` : '{}',
   };
 }
 
-/** Everything `entry` needs to exist first, in manifest (creation) order. */
-function closure(entry: ComponentEntry, manifest: Manifest): ComponentEntry[] {
+/** Everything `entry` needs to exist first, in creation order: the provided APIs, then the manifest's. */
+function closure(entry: ComponentEntry, manifest: Manifest): ComponentView[] {
   const needed = new Set<string>();
   const visit = (name: string) => {
     if (needed.has(name)) return;
     needed.add(name);
-    manifest.components.find((c) => c.name === name)?.uses.forEach(visit);
+    const dep = find(name, manifest);
+    if (dep && 'uses' in dep) dep.uses.forEach(visit);
   };
   entry.uses.forEach(visit);
-  return manifest.components.filter((c) => needed.has(c.name));
+  return [
+    ...manifest.provided.filter((p) => needed.has(p.name)).map(providedView),
+    ...manifest.components.filter((c) => needed.has(c.name)).map((c) => view(c, manifest)),
+  ];
 }
 
 /** The data of a component's module and its test; `manifest` already lists `entry`. */
@@ -78,7 +120,7 @@ export function moduleData(entry: ComponentEntry, manifest: Manifest): ModuleDat
   const self = view(entry, manifest);
   const primary = entry.kind === 'api' || entry.kind === 'worker' ? self.deps.find((d) => d.isStore) : undefined;
   const typeImports = self.deps.map((d) => ({
-    name: d.name,
+    module: d.module,
     // An API serves its store's records, so it names their type too.
     names: [d.typeName, ...(d === primary && entry.kind === 'api' ? [d.recordType] : [])].join(', '),
   }));
@@ -88,14 +130,24 @@ export function moduleData(entry: ComponentEntry, manifest: Manifest): ModuleDat
     apiUses: self.deps.filter((d) => d.isApi).map((d) => `deps.${d.camel}`).join(', '),
     primary,
     others: self.deps.filter((d) => d !== primary),
-    setup: closure(entry, manifest).map((c) => view(c, manifest)),
+    setup: closure(entry, manifest),
   };
 }
 
-/** The data of the registry: every component in creation order. */
+/** The data of the registry: what the app provides, and every generated component in creation order. */
 export function registryData(manifest: Manifest) {
   const components = manifest.components.map((c) => view(c, manifest));
+  const provided = manifest.provided.map(providedView);
+  const used = provided.filter((p) => manifest.components.some((c) => c.uses.includes(p.name)));
   const runtimeTypes = ['ID', ...(components.some((c) => c.kind === 'task') ? ['DeployTask'] : []), ...(components.some((c) => c.kind === 'worker') ? ['Worker'] : [])];
   const returned = components.length ? `{ ${components.map((c) => c.camel).join(', ')} }` : '{}';
-  return { components, runtimeTypes: runtimeTypes.join(', '), returned };
+  return {
+    components,
+    provided,
+    hasProvided: provided.length > 0,
+    /** `{ customerServer }`: the provided components some generated one uses, taken out of `provided`. */
+    usedProvided: used.length ? `{ ${used.map((p) => p.camel).join(', ')} }` : '',
+    runtimeTypes: runtimeTypes.join(', '),
+    returned,
+  };
 }

@@ -8,18 +8,20 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import nodePlop, { type PlopCfg } from 'node-plop';
 import { onDeploy, rootId, startInProcess, Store, Worker } from 'infra-generator';
 import { repoRoot, seedExample } from './support/seed.ts';
 import { readCommandLine } from '../generators/cli-input.ts';
 import { checkName } from '../generators/names.ts';
-import { readAppState } from '../generators/app-state.ts';
+import { readAppState, renderManifest } from '../generators/app-state.ts';
 import { planComponent } from '../generators/plan.ts';
 import { writePlan } from '../generators/write-plan.ts';
 import { GeneratorError } from '../generators/errors.ts';
 import type { PlopfileConfig } from '../generators/index.ts';
+import { usesChoices } from '../generators/component.ts';
+import { parse } from 'yaml';
 
 const run = promisify(execFile);
 const plopfile = join(repoRoot, 'plopfile.js');
@@ -31,12 +33,20 @@ interface Answers {
   dryRun?: boolean;
 }
 
+const starterSrc = join(repoRoot, 'starter', 'src');
+
 /**
  * Fills `dir` (inside the repository, so the app's imports resolve through the workspace's
- * node_modules) with a copy of the starter app that has no generated components yet.
+ * node_modules) with a copy of the starter app that has no generated components yet: its
+ * modules (main.ts, customer-server.ts) and its manifest's `provided`, not its components.
  */
 async function copyStarter(dir: string): Promise<void> {
-  for (const file of ['package.json', 'tsconfig.json', 'src/main.ts']) cpSync(join(repoRoot, 'starter', file), join(dir, file));
+  for (const file of ['package.json', 'tsconfig.json']) cpSync(join(repoRoot, 'starter', file), join(dir, file));
+  const modules = readdirSync(starterSrc).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+  for (const file of modules) cpSync(join(starterSrc, file), join(dir, 'src', file));
+  const { provided } = readAppState(join(repoRoot, 'starter')).manifest;
+  mkdirSync(join(dir, 'src', 'components'));
+  writeFileSync(join(dir, 'src', 'components', 'components.json'), renderManifest({ provided, components: [] }));
   // Type-checks the tests too (the starter's own tsconfig leaves them out of its build).
   writeFileSync(join(dir, 'tsconfig.check.json'), JSON.stringify({ extends: '../tsconfig.base.json', compilerOptions: { noEmit: true }, include: ['src'] }));
   const plop = await loadPlop(dir);
@@ -142,7 +152,10 @@ test('a name already used, a bad name, a reserved word or a bad use: refused wit
       [{ kind: 'store', name: 'create-orders' }, /would declare createOrders, which the store orders already declares/],
       [{ kind: 'api', name: 'x'.repeat(40) }, /is too long: .* \(\d+ characters, at most 63\); use a name of at most \d+ characters/],
       [{ kind: 'queue', name: 'jobs' }, /the kind must be one of store, api, task, worker, not "queue"/],
-      [{ kind: 'task', name: 'report', uses: ['nope'] }, /there is no component named "nope" to use: choose from orders \(store\)/],
+      [{ kind: 'task', name: 'report', uses: ['nope'] }, /there is no component named "nope" to use: choose from customer-server \(api\), orders \(store\)$/m],
+      [{ kind: 'api', name: 'customer-server' }, /"customer-server" is already used by the api main\.ts provides \(\.\.\/customer-server\.ts, listed in .*components\.json\): choose another name/],
+      [{ kind: 'store', name: 'create-customer-server' }, /would declare createCustomerServer, which the api main\.ts provides, customer-server, already declares/],
+      [{ kind: 'store', name: 'archive', uses: ['customer-server'] }, /a store uses nothing/],
       [{ kind: 'task', name: 'report', uses: ['seed-orders'] }, /seed-orders is a task: it has nothing to call/],
       [{ kind: 'store', name: 'archive', uses: ['orders'] }, /a store uses nothing/],
     ];
@@ -180,10 +193,116 @@ test("with the seed's example as main.ts (no registry call) it still generates, 
     writeFileSync(join(dir, 'src', 'main.ts'), seedExample());
     const result = await generate(dir, { kind: 'store', name: 'orders' });
     assert.equal(failed(result), '');
-    assert.match(result.changes[0].path, /main\.ts does not call createComponents\(\).*add `import \{ createComponents \} from '\.\/components\/index\.ts';` and `createComponents\(id`components`\);` before runPersona\(\)/);
+    assert.match(
+      result.changes[0].path,
+      /main\.ts does not call createComponents\(\).*add `import \{ createComponents \} from '\.\/components\/index\.ts';` and `createComponents\(id`components`, \{ customerServer: … \}\);` before runPersona\(\)/,
+    );
     assert.is(readFileSync(join(dir, 'src', 'main.ts'), 'utf8'), seedExample(), 'main.ts is the user\'s: never changed');
     const started = await run(process.execPath, ['--conditions=source', join(dir, 'src', 'main.ts')], { env: { ...process.env, PERSONA: '' } });
     assert.is(started.stdout.trim(), 'Loaded customer: {"id":"1","name":"John Doe"}');
+  });
+});
+
+test('components that use the customer server main.ts provides: a typed client, they typecheck and pass their tests, `npm start` calls it, the build gives each exactly its token', async () => {
+  await withCopy(async (dir) => {
+    const made: Answers[] = [
+      { kind: 'store', name: 'orders' },
+      { kind: 'api', name: 'customers-api', uses: ['customer-server'] },
+      { kind: 'task', name: 'seed-customers', uses: ['customer-server'] },
+      { kind: 'worker', name: 'customer-watcher', uses: ['customer-server'] },
+      { kind: 'worker', name: 'order-copier', uses: ['orders', 'customer-server'] },
+    ];
+    for (const answers of made) assert.equal(failed(await generate(dir, answers)), '', `${answers.kind} ${answers.name}`);
+    const components = join(dir, 'src', 'components');
+    const task = readFileSync(join(components, 'seed-customers.ts'), 'utf8');
+    assert.match(task, "import type { CustomerServer } from '../customer-server.ts';");
+    assert.match(task, 'customerServer: CustomerServer;');
+    assert.match(task, 'await deps.customerServer.getCustomer(');
+    assert.match(task, '{ uses: [deps.customerServer] }');
+    const registry = readFileSync(join(components, 'index.ts'), 'utf8');
+    assert.match(registry, 'export function createComponents(id: ID, provided: Provided): Components {');
+    assert.match(registry, '  const { customerServer } = provided;\n');
+    assert.match(registry, 'createSeedCustomers(id`seed-customers`, { customerServer })');
+    assert.match(registry, 'createOrderCopier(id`order-copier`, { orders, customerServer })');
+
+    await run(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.check.json')]);
+
+    const tests = await run(process.execPath, ['--conditions=source', join(repoRoot, 'node_modules', 'uvu', 'bin.js'), join(dir, 'src'), '\\.test\\.ts$'], {
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+    });
+    assert.match(tests.stdout, /Total:\s+6\b/, tests.stdout);
+    assert.match(tests.stdout, /Passed:\s+6\b/, tests.stdout);
+
+    // `npm start` in the copy: every persona in one process, the task calling the customer server main.ts made.
+    const env = { ...process.env, INFRA_PROJECT_ROOT: dir, INFRA_BUILD_DIR: join(dir, 'build') };
+    const started = await run('npm', ['start', '--silent'], { cwd: dir, env: { ...env, PERSONA: '' } });
+    const lines = started.stdout.split('\n');
+    assert.ok(lines.includes('Loaded customer: {"id":"1","name":"John Doe"}'), started.stdout);
+    assert.ok(lines.includes('my-app.components.seed-customers: customer-server has {"id":"example","name":"Example from seed-customers"}'), started.stdout);
+
+    // Least privilege: a generated persona that declared its uses gets the customer server's token and network, and no other API's.
+    await run(process.execPath, ['--conditions=source', join(dir, 'src', 'main.ts')], { env: { ...env, PERSONA: 'build' } });
+    const compose = parse(readFileSync(join(dir, 'compose.yaml'), 'utf8')) as { services: Record<string, { networks: string[]; env_file: string | string[] }> };
+    // The API tokens a service's container receives: those in every env file compose gives it.
+    const tokens = (service: string) =>
+      [compose.services[service].env_file]
+        .flat()
+        .flatMap((file) => readFileSync(join(dir, file), 'utf8').split('\n'))
+        .filter((line) => /^\w+__TOKEN=/.test(line))
+        .map((line) => line.slice(0, line.indexOf('=')))
+        .sort();
+    const serverToken = 'MY_APP__CUSTOMER_SERVER__API__TOKEN';
+    const apiToken = 'MY_APP__COMPONENTS__CUSTOMERS_API__TOKEN';
+    assert.equal(tokens('my-app--components--seed-customers'), [serverToken]);
+    assert.equal(tokens('my-app--components--customer-watcher'), [serverToken]);
+    assert.equal(tokens('my-app--components--order-copier'), [serverToken]);
+    assert.equal(tokens('my-app--components--customers-api'), [apiToken, serverToken], 'its own token, and the one it calls with');
+    // The seed's example client declares nothing, so it may call every API: the declaration is what narrows the task's.
+    assert.equal(tokens('my-app--example-client'), [apiToken, serverToken]);
+    const networks = compose.services['my-app--components--seed-customers'].networks;
+    assert.ok(networks.includes('my-app--customer-server--api-net'), networks.join());
+    assert.not.ok(networks.includes('my-app--components--customers-api-net'), networks.join());
+  });
+});
+
+test("components.json's provided entries are checked, offered first in the checkbox, and main.ts is told to pass them", async () => {
+  await withCopy(async (dir) => {
+    assert.equal(failed(await generate(dir, { kind: 'store', name: 'orders' })), '');
+    assert.equal(failed(await generate(dir, { kind: 'api', name: 'orders-api' })), '');
+    assert.equal(usesChoices(readAppState(dir), 'report'), [
+      { value: 'customer-server', name: 'customer-server (api, from main.ts)', short: 'customer-server' },
+      { value: 'orders', name: 'orders (store)', short: 'orders' },
+      { value: 'orders-api', name: 'orders-api (api)', short: 'orders-api' },
+    ]);
+
+    const main = join(dir, 'src', 'main.ts');
+    const starterMain = readFileSync(main, 'utf8');
+    writeFileSync(main, starterMain.replace('createComponents(id`components`, { customerServer: server });', 'createComponents(id`components`);'));
+    const unpassed = await generate(dir, { kind: 'task', name: 'report', uses: ['customer-server'] });
+    assert.equal(failed(unpassed), '');
+    assert.match(unpassed.changes[0].path, /main\.ts calls createComponents\(\) without what .*components\.json provides: pass \{ customerServer: … \} as its second argument/);
+    writeFileSync(main, starterMain);
+    const passed = await generate(dir, { kind: 'task', name: 'report-again', uses: ['customer-server'] });
+    assert.not.match(passed.changes[0].path, /note:/);
+
+    const manifestPath = join(dir, 'src', 'components', 'components.json');
+    const manifestText = readFileSync(manifestPath, 'utf8');
+    const manifest = JSON.parse(manifestText);
+    const before = snapshot(dir);
+    const broken: [unknown, RegExp][] = [
+      [{ ...manifest.provided[0], module: '../gone.ts' }, /provides customer-server from \.\.\/gone\.ts, which does not exist .*: restore the module, or fix its "module" there/],
+      [{ ...manifest.provided[0], kind: 'store' }, /provided\[0\]\.kind is "store"; only an API can be provided \(a store belongs to its owner's subtree: provide an API in front of it\)/],
+      [{ ...manifest.provided[0], example: { put: 'postCustomer' } }, /provided\[0\]\.example must name two of its client functions/],
+      [{ ...manifest.provided[0], name: 'orders' }, /components\[0\]: orders is listed twice/],
+    ];
+    for (const [entry, message] of broken) {
+      writeFileSync(manifestPath, JSON.stringify({ ...manifest, provided: [entry] }));
+      const result = await generate(dir, { kind: 'task', name: 'audit', uses: ['customer-server'] });
+      assert.match(failed(result), message);
+      assert.not.ok(existsSync(join(dir, 'src', 'components', 'audit.ts')), 'nothing was written');
+    }
+    writeFileSync(manifestPath, manifestText);
+    assert.equal(snapshot(dir), before);
   });
 });
 
@@ -231,6 +350,8 @@ test('answers from the command line: positional (`_` asks), named after `--`, dr
   await withCopy(async (dir) => {
     const plop = await loadPlop(dir, ['component', 'task', 'seed-orders', '--', '--uses', 'orders']);
     assert.equal(await plop.getGenerator('component').runPrompts(), { kind: 'task', name: 'seed-orders', uses: ['orders'], dryRun: false });
+    const provided = await loadPlop(dir, ['component', 'task', 'seed-customers', '--', '--uses', 'customer-server']);
+    assert.equal(await provided.getGenerator('component').runPrompts(), { kind: 'task', name: 'seed-customers', uses: ['customer-server'], dryRun: false });
     const missing = await loadPlop(dir, ['component', 'store']);
     await missing
       .getGenerator('component')
@@ -271,6 +392,9 @@ test('the real command line with stdin closed: exit codes, a repeat or a bad nam
     const task = await plop('component', 'task', 'seed-orders', '--dest', dir, '--', '--uses', 'orders');
     assert.is(task.code, 0, task.output);
     assert.match(readFileSync(join(dir, 'src', 'components', 'index.ts'), 'utf8'), /createSeedOrders\(id`seed-orders`, \{ orders \}\)/);
+    const customers = await plop('component', 'task', 'seed-customers', '--dest', dir, '--', '--uses', 'customer-server');
+    assert.is(customers.code, 0, customers.output);
+    assert.match(readFileSync(join(dir, 'src', 'components', 'index.ts'), 'utf8'), /createSeedCustomers\(id`seed-customers`, \{ customerServer \}\)/);
 
     const before = snapshot(dir);
     for (const args of [

@@ -1,15 +1,6 @@
-import { rootId, Store, ApiServer, ID, runPersona, onDeploy } from 'infra-generator';
+import { rootId, ID, runPersona, onDeploy } from 'infra-generator';
+import { createCustomerServer, type CustomerServer } from './customer-server.ts';
 import { createComponents } from './components/index.ts';
-
-interface Customer {
-  id: string;
-  name: string;
-}
-
-interface CustomerServer {
-  postCustomer(customer: Customer): Promise<void>;
-  getCustomer(id: string): Promise<Customer>;
-}
 
 const id = rootId('my-app');
 
@@ -19,42 +10,12 @@ const server = createCustomerServer(id`customer-server`);
 // Create the client, with injected reference to server
 createExampleClient(id`example-client`, server);
 
-// The components `npx plop component` made (src/components/), under my-app.components
-createComponents(id`components`);
+// The components `npx plop component` made (src/components/), under my-app.components,
+// with injected references to what they may use
+createComponents(id`components`, { customerServer: server });
 
 // Run the persona defined by the current file
 runPersona();
-
-function createCustomerServer(id: ID): CustomerServer {
-  // Create a store for customers (backed by postgres)
-  const db = new Store(id`db`);
-
-  // Create an Express API server
-  const server = new ApiServer(id`api`);
-
-  // Endpoint to post a customer to the database
-  const postCustomer = server.defineEndpoint(
-    '/api/customer',
-    async (customer: Customer) => {
-      await db.set(customer.id, customer);
-    },
-    { method: 'POST' }
-  );
-
-  // Endpoint to get a customer from the database
-  const getCustomer = server.defineEndpoint(
-    '/api/customer',
-    async (id: string) => {
-      return db.get(id);
-    },
-    { method: 'GET' }
-  );
-
-  return {
-    postCustomer,
-    getCustomer,
-  }
-}
 
 function createExampleClient(id: ID, server: CustomerServer) {
   // The client will just be a docker container that runs at deployment time
