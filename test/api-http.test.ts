@@ -12,6 +12,7 @@ import { DeployedPlatform } from '../runtime/src/deployed/platform.ts';
 import { internalErrorMessage } from '../runtime/src/components/api/endpoint.ts';
 import { wiring } from '../runtime/src/wiring.ts';
 import { freePort } from './support/free-port.ts';
+import { rawRequest, serveApi } from './support/serve-api.ts';
 
 interface Customer {
   id: string;
@@ -26,35 +27,11 @@ function capture() {
 
 const TOKEN = 'test-token-not-secret';
 
-/** Starts `api` on a free port with the DeployedPlatform; the env carries what the build would give. */
-async function serve(api: ApiServer, extraEnv: Record<string, string> = {}) {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const env = {
-    [wiring.apiPort(api.id)]: String(port),
-    [wiring.listenHost]: '127.0.0.1',
-    [wiring.apiUrl(api.id)]: url,
-    [wiring.apiToken(api.id)]: TOKEN,
-    ...extraEnv,
-  };
-  const { lines, log } = capture();
-  const platform = new DeployedPlatform({ env, persona: api, log });
-  const app = api.app;
-  app.enter('runtime', platform);
-  const controller = new AbortController();
-  await app.runAs(api, () => api.start(controller.signal));
-  return { port, url, lines, platform, controller };
-}
+const serve = (api: ApiServer, extraEnv: Record<string, string> = {}) => serveApi(api, TOKEN, extraEnv);
 
 /** A raw request; `auth` false leaves the token out. */
-async function raw(url: string, method: string, options: { body?: string | Buffer; type?: string; auth?: boolean } = {}) {
-  const headers: Record<string, string> = {};
-  if (options.auth !== false) headers.authorization = `Bearer ${TOKEN}`;
-  if (options.type) headers['content-type'] = options.type;
-  const response = await request(url, { method: method as 'GET', headers, body: options.body });
-  const text = await response.body.text();
-  return { status: response.statusCode, text, json: text ? (JSON.parse(text) as { error: string; status: number }) : undefined, headers: response.headers };
-}
+const raw = (url: string, method: string, options: { body?: string | Buffer; type?: string; auth?: boolean } = {}) =>
+  rawRequest(url, method, { ...options, token: options.auth === false ? undefined : TOKEN });
 
 /** An error answer: `{ error, status }` with the status, and no stack or internal text. */
 function assertCleanError(answer: Awaited<ReturnType<typeof raw>>, status: number, includes: string) {

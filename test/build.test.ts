@@ -122,16 +122,25 @@ test('the seed example: one postgres service per store, one app image for every 
     // Only the API's owner subtree reaches the database's network.
     assert.ok(api.networks!.includes(`${DB}-net`));
     assert.not.ok(client.networks!.includes(`${DB}-net`));
-    assert.ok(client.networks!.includes(`${API}-net`));
+    // The client declares no `uses`: it may call every API, over the network all APIs join.
+    assert.equal(client.networks, ['every-api']);
+    assert.ok(api.networks!.includes('every-api'));
 
     const port = values(f)['my-app.customer-server.api.port'];
     assert.is(api.environment.PERSONA, 'my-app.customer-server.api');
     assert.is(client.environment.PERSONA, 'my-app.example-client');
     assert.is(api.environment.INFRA_LISTEN_HOST, '0.0.0.0');
     assert.is(api.environment.MY_APP__CUSTOMER_SERVER__API__PORT, String(port));
-    assert.is(client.environment.MY_APP__CUSTOMER_SERVER__API__URL, `http://${API}:${port}`);
+    // What every persona that may call every API needs, once: the APIs' URLs, tokens and ports.
+    assert.equal(client.env_file, ['app/build/env/every-api.env', `app/build/env/${CLIENT}.env`]);
+    assert.equal(api.env_file, ['app/build/env/every-api.env', `app/build/env/${API}.env`]);
+    const shared = read(envFile(f, 'every-api'));
+    assert.ok(shared.includes(`MY_APP__CUSTOMER_SERVER__API__URL=http://${API}:${port}\n`), shared);
+    assert.ok(shared.includes('MY_APP__CUSTOMER_SERVER__API__TOKEN='));
+    assert.is(client.environment.MY_APP__CUSTOMER_SERVER__API__URL, undefined, 'not once per persona');
+    assert.not.ok(read(envFile(f, CLIENT)).includes('__TOKEN='));
+    assert.is(statSync(envFile(f, 'every-api')).mode & 0o777, 0o600);
     assert.ok(/^[0-9a-f]{16}$/.test(client.environment.INFRA_TREE_FINGERPRINT));
-    assert.equal(api.env_file, [`app/build/env/${API}.env`]);
 
     assert.ok(output.includes('Component tree of my-app'), output);
     assert.ok(output.includes('api  ApiServer'), output);
@@ -167,7 +176,9 @@ test('secrets: only in 0600 env files, and the database password only where the 
     const clientEnv = read(envFile(f, CLIENT));
     assert.not.ok(clientEnv.includes(password), 'the client never gets the database password');
     assert.not.ok(clientEnv.includes('DB__URL'), 'nor the database URL');
-    assert.ok(clientEnv.includes(`MY_APP__CUSTOMER_SERVER__API__TOKEN=${token}\n`), 'it may call the API');
+    assert.ok(read(envFile(f, 'every-api')).includes(`MY_APP__CUSTOMER_SERVER__API__TOKEN=${token}\n`), 'it may call the API');
+    assert.ok(compose(f).services[CLIENT].env_file.some((p: string) => p.endsWith('/every-api.env')), 'through the shared env file');
+    assert.not.ok(read(envFile(f, 'every-api')).includes(password), 'which has no database password');
 
     const dockerfile = read(join(f.paths.buildDir, 'Dockerfile'));
     assert.not.ok(dockerfile.includes(password) || dockerfile.includes(token), 'no secret in the Dockerfile');
@@ -311,6 +322,9 @@ test('reach follows declared use; workers restart; a public API publishes its po
     assert.is(report.environment.SHOP__CATALOG__URL, undefined, 'nor where the catalog API is');
     assert.ok(read(envFile(f, 'shop--report')).includes('SHOP__ORDERS__TOKEN='));
     assert.is(file.services['shop--catalog'].environment.SHOP__CATALOG__URL, `http://shop--catalog:${values(f)['shop.catalog.port']}`);
+    // The others declared nothing: one network joins them to every API.
+    assert.equal(file.services['shop--catalog--indexer'].networks, ['every-api', 'shop--catalog--stock-net']);
+    assert.equal(file.services['shop--orders'].networks, ['shop--orders-net', 'every-api']);
 
     const indexer = file.services['shop--catalog--indexer'];
     assert.is(indexer.restart, 'unless-stopped');
@@ -327,7 +341,7 @@ test('reach follows declared use; workers restart; a public API publishes its po
     assert.is(code, 0);
     assert.not.ok(existsSync(envFile(f, 'shop--report')));
     assert.ok(output.includes('Removed app/build/env/shop--report.env'), output);
-    assert.equal(readdirSync(join(f.paths.buildDir, 'env')).sort(), ['shop--catalog--indexer.env', 'shop--catalog--stock.env', 'shop--catalog.env', 'shop--orders.env']);
+    assert.equal(readdirSync(join(f.paths.buildDir, 'env')).sort(), ['every-api.env', 'shop--catalog--indexer.env', 'shop--catalog--stock.env', 'shop--catalog.env', 'shop--orders.env']);
   } finally {
     f.remove();
   }

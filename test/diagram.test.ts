@@ -3,7 +3,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { diagramOf, renderMermaid } from '../runtime/src/build/diagram.ts';
+import { diagramOf, EVERY_API_ARROWS_UP_TO, EVERY_API_NODE, renderMermaid } from '../runtime/src/build/diagram.ts';
+import { ApiServer, onDeploy, rootId } from 'infra-generator';
 import { appOf } from '../runtime/src/app.ts';
 import { tempProject } from './support/temp-project.ts';
 import { buildInto, seedApp } from './support/seed-app.ts';
@@ -22,6 +23,18 @@ test('the seed example: client calls the API, only the API uses the store', () =
   const text = renderMermaid(diagram);
   assert.ok(text.startsWith('flowchart LR\n'));
   assert.is(text.split('\n').filter((l) => l.includes('-->')).length, 2);
+});
+
+test('past ten APIs, a persona that may call every API gets one arrow to them all', () => {
+  const id = rootId('many');
+  const apis = Array.from({ length: EVERY_API_ARROWS_UP_TO + 1 }, (_, i) => new ApiServer(id`api-${i}`, { uses: [] }));
+  onDeploy(id`everything`, async () => {});
+  onDeploy(id`one`, async () => {}, { uses: [apis[0]] });
+  const diagram = diagramOf(appOf(id)!);
+  const edges = diagram.edges.map((e) => `${e.from} ${e.kind} ${e.to}`).sort();
+  assert.equal(edges, [`many.everything calls ${EVERY_API_NODE}`, 'many.one calls many.api-0']);
+  assert.ok(diagram.nodes.some((n) => n.id === EVERY_API_NODE && n.role === 'api'));
+  assert.match(renderMermaid(diagram), 'every ApiServer<br/>any of them (declares no uses)');
 });
 
 test('the build writes build/architecture.md and says so', async () => {

@@ -16,7 +16,7 @@ import { ApiServer, onDeploy, rootId, Store, Worker } from 'infra-generator';
 import { tempProject } from './support/temp-project.ts';
 import { buildInto, seedApp } from './support/seed-app.ts';
 import { checkManifests, COMPONENT_LABEL, dnsLabelOrHash } from '../runtime/src/build/kubernetes-check.ts';
-import { buildTarget } from '../runtime/src/build/target.ts';
+import { parseBuildArgs } from '../runtime/src/build/build-args.ts';
 
 const DB = 'my-app--customer-server--db';
 const API = 'my-app--customer-server--api';
@@ -32,6 +32,41 @@ function readManifests(folder: string): { files: string[]; objects: Obj[]; kusto
   return { files, objects, kustomization: YAML.parse(readFileSync(join(folder, 'kustomization.yaml'), 'utf8')) };
 }
 
+/**
+ * Who may reach whom under `objects`' NetworkPolicies, evaluated as a cluster does: selectors
+ * against the pods' labels; a rule without peers (a public API) admits `(anyone)`.
+ */
+function reach(objects: Obj[]) {
+  const pods = objects.map((o) => o.spec?.template?.metadata?.labels).filter((l) => l?.[COMPONENT_LABEL]);
+  const selects = (selector: any, component: string) => {
+    const labels = pods.find((l) => l[COMPONENT_LABEL] === component);
+    return labels !== undefined && Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  };
+  const policies = objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.spec);
+  const components = pods.map((l) => l[COMPONENT_LABEL] as string);
+  const port = (rule: any, p?: number) => p === undefined || rule.ports?.some((x: any) => x.port === p);
+  return {
+    /** Components admitted into `to` (on port `p`). */
+    sources: (to: string, p?: number) =>
+      [
+        ...new Set(
+          policies
+            .filter((pol) => Object.keys(pol.podSelector).length && selects(pol.podSelector, to))
+            .flatMap((pol) => (pol.ingress ?? []).filter((r: any) => port(r, p)).flatMap((r: any) => (r.from ? components.filter((c) => r.from.some((f: any) => f.podSelector && selects(f.podSelector, c))) : ['(anyone)']))),
+        ),
+      ].sort(),
+    /** Components `from` may send to (on port `p`), and `(outside)` for address blocks. */
+    targets: (from: string, p?: number) =>
+      [
+        ...new Set(
+          policies
+            .filter((pol) => Object.keys(pol.podSelector).length && selects(pol.podSelector, from))
+            .flatMap((pol) => (pol.egress ?? []).filter((r: any) => port(r, p)).flatMap((r: any) => [...components.filter((c) => r.to.some((t: any) => t.podSelector && selects(t.podSelector, c))), ...(r.to.some((t: any) => t.ipBlock) ? ['(outside)'] : [])])),
+        ),
+      ].sort(),
+  };
+}
+
 const test = suite('kubernetes');
 
 test('the seed example: a Deployment and Service for the API, a Job for the client, a StatefulSet for the store', async () => {
@@ -42,10 +77,10 @@ test('the seed example: a Deployment and Service for the API, a Job for the clie
     const folder = join(project.buildDir, 'kubernetes');
     assert.match(output, 'Wrote starter/build/kubernetes/kustomization.yaml');
     const { files, objects, kustomization } = readManifests(folder);
-    assert.equal(files, [`${API}.yaml`, `${DB}.yaml`, `${CLIENT}.yaml`, 'kustomization.yaml', 'network-policies.yaml'].sort());
+    assert.equal(files, [`${API}.yaml`, `${DB}.yaml`, `${CLIENT}.yaml`, 'every-api.yaml', 'kustomization.yaml', 'network-policies.yaml'].sort());
     assert.equal([...kustomization.resources].sort(), files.filter((f) => f !== 'kustomization.yaml'));
     // Secrets live in the files that hold them, and those are private.
-    for (const name of [API, DB, CLIENT]) assert.is(statSync(join(folder, `${name}.yaml`)).mode & 0o777, 0o600, name);
+    for (const name of [API, DB, CLIENT, 'every-api']) assert.is(statSync(join(folder, `${name}.yaml`)).mode & 0o777, 0o600, name);
     assert.is(statSync(join(folder, 'network-policies.yaml')).mode & 0o777, 0o644);
 
     const of = (kind: string) => objects.filter((o) => o.kind === kind);
@@ -64,7 +99,8 @@ test('the seed example: a Deployment and Service for the API, a Job for the clie
     const port = JSON.parse(readFileSync(join(project.buildDir, 'values.json'), 'utf8')).values['my-app.customer-server.api.port'];
     const api = named('Deployment', API).spec;
     assert.is(api.replicas, 1);
-    assert.equal(api.selector.matchLabels, api.template.metadata.labels);
+    assert.equal(api.selector.matchLabels, { [COMPONENT_LABEL]: API });
+    assert.equal(api.template.metadata.labels, { [COMPONENT_LABEL]: API, 'infra-generator/role': 'api', 'infra-generator/calls': 'every-api' });
     const container = api.template.spec.containers[0];
     assert.equal(container.readinessProbe.httpGet, { path: '/healthz', port });
     assert.equal(container.livenessProbe.httpGet, { path: '/healthz', port });
@@ -73,14 +109,16 @@ test('the seed example: a Deployment and Service for the API, a Job for the clie
       { runAsUser: container.securityContext.runAsUser, runAsNonRoot: container.securityContext.runAsNonRoot, allowPrivilegeEscalation: container.securityContext.allowPrivilegeEscalation },
       { runAsUser: 1000, runAsNonRoot: true, allowPrivilegeEscalation: false },
     );
-    assert.equal(container.envFrom, [{ secretRef: { name: API } }]);
+    assert.equal(container.envFrom, [{ secretRef: { name: 'every-api' } }, { secretRef: { name: API } }]);
     assert.equal(named('Service', API).spec.ports[0].port, port);
 
+    assert.is(named('Job', CLIENT).metadata.labels!['infra-generator/lifecycle'], 'task');
     const job = named('Job', CLIENT).spec;
     assert.is(job.template.spec.restartPolicy, 'Never');
     assert.ok(job.backoffLimit >= 0 && job.backoffLimit <= 5);
     const clientEnv = Object.fromEntries(job.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
-    assert.is(clientEnv.MY_APP__CUSTOMER_SERVER__API__URL, `http://${API}:${port}`, 'the host is the Service name');
+    assert.is(clientEnv.PERSONA, 'my-app.example-client');
+    assert.is(named('Secret', 'every-api').stringData!.MY_APP__CUSTOMER_SERVER__API__URL, `http://${API}:${port}`, 'the host is the Service name');
 
     const db = named('StatefulSet', DB).spec;
     assert.is(db.serviceName, DB);
@@ -96,25 +134,26 @@ test('the seed example: a Deployment and Service for the API, a Job for the clie
     assert.ok(JSON.stringify(named('Secret', API).stringData).includes(encodeURIComponent(password)));
     assert.is(named('Secret', DB).stringData!.POSTGRES_PASSWORD, password);
     // The same variables as the compose env file of each persona.
-    for (const name of [API, CLIENT]) {
+    for (const name of [API, CLIENT, 'every-api']) {
       const env = readFileSync(join(project.buildDir, 'env', `${name}.env`), 'utf8');
       const keys = env.split('\n').filter((l) => /^[A-Z]/.test(l)).map((l) => l.slice(0, l.indexOf('=')));
       assert.equal(Object.keys(named('Secret', name).stringData ?? {}).sort(), keys.sort(), name);
     }
 
     const policies = of('NetworkPolicy');
-    const deny = named('NetworkPolicy', 'default-deny-ingress').spec;
-    assert.equal(deny, { podSelector: {}, policyTypes: ['Ingress'] });
-    const allows = (from: string, to: string, p: number) =>
-      policies.some(
-        (o) =>
-          o.spec.podSelector.matchLabels?.[COMPONENT_LABEL] === to &&
-          o.spec.ingress?.some((r: any) => r.from?.some((f: any) => f.podSelector.matchLabels[COMPONENT_LABEL] === from) && r.ports.some((x: any) => x.port === p)),
-      );
-    assert.ok(allows(API, DB, 5432), 'api -> db');
-    assert.ok(allows(CLIENT, API, port), 'client -> api');
-    assert.not.ok(allows(CLIENT, DB, 5432), 'no client -> db');
-    assert.is(policies.length, 3);
+    assert.equal(named('NetworkPolicy', 'default-deny').spec, { podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
+    assert.equal(named('NetworkPolicy', 'allow-dns').spec.egress, [{ ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] }]);
+    const { sources, targets } = reach(objects);
+    // Neither the API nor the client declares `uses`: both may call every API (here, the one).
+    assert.equal(sources(DB, 5432), [API], 'only the API reaches the database');
+    assert.equal(sources(API, port), [API, CLIENT].sort());
+    assert.equal(targets(API), [API, DB].sort());
+    assert.equal(targets(CLIENT), [API], 'the client reaches the API, not the database');
+    assert.equal(targets(CLIENT, 5432), []);
+    // Deny, DNS; the API's store edge (ingress, egress); every-API callers (one ingress per API, one egress).
+    assert.is(policies.length, 6);
+    assert.equal(named('Secret', 'every-api').stringData!.MY_APP__CUSTOMER_SERVER__API__URL, `http://${API}:${port}`);
+    assert.equal(named('Job', CLIENT).spec.template.spec.containers[0].envFrom, [{ secretRef: { name: 'every-api' } }, { secretRef: { name: CLIENT } }]);
   } finally {
     project.remove();
   }
@@ -129,7 +168,7 @@ test('workers are Deployments without probes; declared use limits the policies; 
     const catalog = new ApiServer(id`catalog`, { public: true });
     catalog.defineEndpoint('/items', async () => [] as string[], { method: 'GET' });
     const stock = new Store(id`catalog``stock`);
-    new Worker(id`catalog``indexer`, async () => void (await stock.allKeys().next()));
+    new Worker(id`catalog``indexer`, async () => void (await stock.allKeys().next()), { replicas: 3 });
     onDeploy(id`report`, async () => void (await list()), { uses: [list] });
     const { code, output } = await buildInto(id, project, ['--target', 'kubernetes']);
     assert.is(code, 0, output);
@@ -140,19 +179,29 @@ test('workers are Deployments without probes; declared use limits the policies; 
     assert.equal(names('StatefulSet'), ['shop--catalog--stock']);
     const worker = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'shop--catalog--indexer')!.spec.template.spec.containers[0];
     assert.is(worker.readinessProbe, undefined);
+    const replicas = (name: string) => objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)!.spec.replicas;
+    assert.is(replicas('shop--catalog--indexer'), 3);
+    assert.is(replicas('shop--orders'), 1);
     assert.is(worker.securityContext.runAsNonRoot, true);
-    const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
-    const sources = (to: string) =>
-      policies
-        .filter((p) => p.spec.podSelector.matchLabels?.[COMPONENT_LABEL] === to)
-        .flatMap((p) => p.spec.ingress.flatMap((r: any) => (r.from ?? [{ podSelector: { matchLabels: { [COMPONENT_LABEL]: '(anyone)' } } }]).map((f: any) => f.podSelector.matchLabels[COMPONENT_LABEL])))
-        .sort();
-    assert.equal(sources('shop--orders'), ['shop--catalog', 'shop--catalog--indexer', 'shop--report']);
-    assert.equal(sources('shop--catalog'), ['(anyone)', 'shop--catalog--indexer', 'shop--orders'], 'report declared only orders');
+    const { sources, targets } = reach(objects);
+    // The APIs and the worker declare nothing, so they may call every API (themselves included).
+    assert.equal(sources('shop--orders'), ['shop--catalog', 'shop--catalog--indexer', 'shop--orders', 'shop--report']);
+    assert.equal(sources('shop--catalog'), ['(anyone)', 'shop--catalog', 'shop--catalog--indexer', 'shop--orders'], 'report declared only orders');
     assert.equal(sources('shop--catalog--stock'), ['shop--catalog', 'shop--catalog--indexer']);
+    assert.equal(targets('shop--report'), ['shop--orders'], 'report declared only orders');
+    assert.equal(targets('shop--catalog--indexer'), ['shop--catalog', 'shop--catalog--stock', 'shop--orders']);
   } finally {
     project.remove();
   }
+});
+
+test('replicas: a whole number from 1 for APIs and workers; none for a deploy task', () => {
+  const id = rootId('scale');
+  assert.is(new ApiServer(id`api`, { replicas: 2 }).replicas, 2);
+  assert.is(new Worker(id`worker`, async () => {}).replicas, 1);
+  assert.throws(() => new Worker(id`w0`, async () => {}, { replicas: 0 }), /Worker scale\.w0: replicas must be a whole number from 1 to 1000, not 0/);
+  assert.throws(() => new ApiServer(id`a1`, { replicas: 1.5 }), /ApiServer scale\.a1: replicas must be a whole number/);
+  assert.throws(() => onDeploy(id`task`, async () => {}, { replicas: 2 } as never), /DeployTask scale\.task takes no replicas: a deploy task runs once per deployment/);
 });
 
 test('compose stays the default: no kubernetes folder without --target', async () => {
@@ -161,9 +210,13 @@ test('compose stays the default: no kubernetes folder without --target', async (
     const { code, output } = await buildInto(seedApp(), project);
     assert.is(code, 0, output);
     assert.not.ok(readdirSync(project.buildDir).includes('kubernetes'));
-    assert.is(buildTarget([]), 'compose');
-    assert.is(buildTarget(['--target=kubernetes']), 'kubernetes');
-    assert.throws(() => buildTarget(['--target', 'nomad']), /INFRA_UNKNOWN_TARGET|Unknown build target "nomad"/);
+    assert.is(parseBuildArgs([]).target, 'compose');
+    assert.is(parseBuildArgs(['--target=kubernetes']).target, 'kubernetes');
+    assert.throws(() => parseBuildArgs(['--target', 'nomad']), /Unknown build target "nomad"/);
+    // A mistyped option stops the build rather than being ignored.
+    const typo = await buildInto(seedApp(), project, ['--traget', 'kubernetes']);
+    assert.is(typo.code, 1);
+    assert.match(typo.output, /The build's arguments are not understood: Unknown option '--traget'.*Usage: npm run infra:build/);
   } finally {
     project.remove();
   }
@@ -177,18 +230,25 @@ test('the checks the schemas cannot make', () => {
       spec: { selector: { matchLabels: selector }, template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'i', envFrom: [{ secretRef: { name: secret } }] }] } } },
     });
   const secret = new Secret({ metadata: { name: 'a' }, stringData: {} });
-  const policy = new NetworkPolicy({
-    metadata: { name: 'b-to-a' },
-    spec: { podSelector: { matchLabels: labels }, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: { matchLabels: { [COMPONENT_LABEL]: 'b' } } }] }] },
-  });
-  checkManifests('app', [deployment(labels), secret, policy], [{ from: 'b', to: 'a' }], []);
-  assert.throws(() => checkManifests('app', [deployment({ [COMPONENT_LABEL]: 'x' }), secret], [], []), /selector that does not match/);
-  assert.throws(() => checkManifests('app', [deployment(labels, 'missing'), secret], [], []), /Secret missing, which is not generated/);
-  assert.throws(() => checkManifests('app', [deployment(labels), secret], [{ from: 'b', to: 'a' }], []), /b -> a.*no NetworkPolicy/);
-  assert.throws(() => checkManifests('app', [deployment(labels), secret], [], ['a']), /host a .*no Service/);
-  assert.throws(() => checkManifests('app', [new Secret({ metadata: { name: 'Not_A_Label' } })], [], []), /not a DNS label/);
+  const select = (name: string) => ({ podSelector: { matchLabels: { [COMPONENT_LABEL]: name } } });
+  const deny = new NetworkPolicy({ metadata: { name: 'deny' }, spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } });
+  const admit = new NetworkPolicy({ metadata: { name: 'b-to-a' }, spec: { ...select('a'), policyTypes: ['Ingress'], ingress: [{ from: [select('b')] }] } });
+  const send = new NetworkPolicy({ metadata: { name: 'b-out' }, spec: { ...select('b'), policyTypes: ['Egress'], egress: [{ to: [select('a')] }] } });
+  const out = new NetworkPolicy({ metadata: { name: 'b-outside' }, spec: { ...select('b'), policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }] }] } });
+  const source = new Deployment({ metadata: { name: 'b' }, spec: { selector: { matchLabels: { [COMPONENT_LABEL]: 'b' } }, template: { metadata: { labels: { [COMPONENT_LABEL]: 'b' } }, spec: { containers: [{ name: 'app', image: 'i' }] } } } });
+  const base = [deployment(labels), source, secret, deny];
+  checkManifests('app', [...base, admit, send], [{ from: 'b', to: 'a' }], []);
+  checkManifests('app', [...base, out], [{ from: 'b', to: 'db', external: true }], []);
+  assert.throws(() => checkManifests('app', [deployment({ [COMPONENT_LABEL]: 'x' }), secret, deny], [], []), /selector that does not match/);
+  assert.throws(() => checkManifests('app', [deployment(labels, 'missing'), secret, deny], [], []), /Secret missing, which is not generated/);
+  assert.throws(() => checkManifests('app', [...base, send], [{ from: 'b', to: 'a' }], []), /b -> a has no NetworkPolicy admitting it/);
+  assert.throws(() => checkManifests('app', [...base, admit], [{ from: 'b', to: 'a' }], []), /b -> a has no NetworkPolicy letting it out/);
+  assert.throws(() => checkManifests('app', [...base, admit, send], [{ from: 'b', to: 'db', external: true }], []), /b -> db has no NetworkPolicy letting it out of the cluster/);
+  assert.throws(() => checkManifests('app', [deployment(labels), secret], [], []), /do not deny ingress by default/);
+  assert.throws(() => checkManifests('app', [...base], [], ['a']), /host a .*no Service/);
+  assert.throws(() => checkManifests('app', [new Secret({ metadata: { name: 'Not_A_Label' } }), deny], [], []), /not a DNS label/);
   const bad = new Deployment({ metadata: { name: 'a' }, spec: { selector: { matchLabels: labels }, template: { spec: { containers: [{ name: 'app', image: 'i', ports: [{ containerPort: 'x' as any }] }] } } } });
-  assert.throws(() => checkManifests('app', [bad], [], []), /does not match its schema/);
+  assert.throws(() => checkManifests('app', [bad, deny], [], []), /does not match its schema/);
   const long = dnsLabelOrHash(`${'x'.repeat(60)}--to--${'y'.repeat(60)}`);
   assert.ok(long.length <= 63 && /^[a-z0-9-]+$/.test(long), long);
 });

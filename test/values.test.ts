@@ -23,7 +23,7 @@ function defineApp() {
 
 async function build(buildDir: string): Promise<Record<string, unknown>> {
   const id = defineApp();
-  const code = await runPersona({ root: id, persona: 'build', paths: { buildDir, entry: join(buildDir, 'main.ts'), projectRoot: buildDir, appDir: buildDir }, log: quiet, setExitCode: false });
+  const code = await runPersona({ root: id, persona: 'build', args: [], paths: { buildDir, entry: join(buildDir, 'main.ts'), projectRoot: buildDir, appDir: buildDir }, log: quiet, setExitCode: false });
   assert.is(code, 0);
   return JSON.parse(readFileSync(join(buildDir, 'values.json'), 'utf8')).values;
 }
@@ -53,7 +53,7 @@ test('a value whose component went away is kept, so it comes back unchanged', as
     const first = await build(dir);
     const id = rootId('vals');
     new Store(id`other`);
-    await runPersona({ root: id, persona: 'build', paths: { buildDir: dir, entry: join(dir, 'main.ts'), projectRoot: dir, appDir: dir }, log: quiet, setExitCode: false });
+    await runPersona({ root: id, persona: 'build', args: [], paths: { buildDir: dir, entry: join(dir, 'main.ts'), projectRoot: dir, appDir: dir }, log: quiet, setExitCode: false });
     const again = await build(dir);
     assert.is(again['vals.svc.db.password'], first['vals.svc.db.password']);
     assert.type(again['vals.other.password'], 'string');
@@ -67,7 +67,7 @@ test('ports are distinct', async () => {
   try {
     const id = rootId('ports');
     for (let i = 0; i < 200; i++) new Port(id`p${i}`);
-    await runPersona({ root: id, persona: 'build', paths: { buildDir: dir, entry: join(dir, 'main.ts'), projectRoot: dir, appDir: dir }, log: quiet, setExitCode: false });
+    await runPersona({ root: id, persona: 'build', args: [], paths: { buildDir: dir, entry: join(dir, 'main.ts'), projectRoot: dir, appDir: dir }, log: quiet, setExitCode: false });
     const values = Object.values(JSON.parse(readFileSync(join(dir, 'values.json'), 'utf8')).values) as number[];
     assert.is(values.length, 200);
     assert.is(new Set(values).size, 200);
@@ -83,7 +83,7 @@ test('a damaged value file stops the build with a message, and is left as it was
     writeFileSync(join(dir, 'values.json'), '{ not json');
     const id = defineApp();
     const errors: string[] = [];
-    const code = await runPersona({ root: id, persona: 'build', paths: { buildDir: dir, entry: join(dir, 'main.ts'), projectRoot: dir, appDir: dir }, log: { info() {}, error: (m) => errors.push(m) }, setExitCode: false });
+    const code = await runPersona({ root: id, persona: 'build', args: [], paths: { buildDir: dir, entry: join(dir, 'main.ts'), projectRoot: dir, appDir: dir }, log: { info() {}, error: (m) => errors.push(m) }, setExitCode: false });
     assert.is(code, 1);
     assert.match(errors[0], /values\.json is damaged .*Restore it from a backup/);
     assert.is(readFileSync(join(dir, 'values.json'), 'utf8'), '{ not json');

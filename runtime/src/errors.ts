@@ -64,6 +64,12 @@ export const errors = {
       'INFRA_INVALID_ROUTE',
       `ApiServer ${server}: route ${JSON.stringify(route)} must start with "/" and contain only URL path characters, e.g. "/api/customer"`,
     ),
+  invalidInputSchema: (server: string, method: string, route: string, reason: string, cause?: unknown) =>
+    make(
+      'INFRA_INVALID_INPUT_SCHEMA',
+      `ApiServer ${server}: the input schema of ${method} ${route} cannot be used (${reason}); give a TypeBox type, e.g. input: Type.Object({ id: Type.String() })`,
+      cause === undefined ? undefined : { cause },
+    ),
   invalidMethod: (server: string, method: string) =>
     make('INFRA_INVALID_METHOD', `ApiServer ${server}: method ${JSON.stringify(method)} must be one of GET, POST, PUT, PATCH, DELETE`),
   notJson: (subject: string, what: string, reason: string) =>
@@ -200,6 +206,22 @@ export const errors = {
     make('INFRA_PRUNE_FAILED', `Cannot remove the orphaned ${resource} (${reason}). Remove it by hand, or fix the cause and run \`npm run infra:prune\` again`),
   pruneNeedsConfirmation: () =>
     make('INFRA_PRUNE_CONFIRM', 'infra:prune deletes data and needs confirmation, but no terminal is attached: run it in a terminal, or pass --yes (`npm run infra:prune -- --yes`)'),
+  buildArguments: (reason: string, usage: string) => make('INFRA_BUILD_ARGUMENTS', `The build's arguments are not understood: ${reason}. Usage: ${usage}`),
+  bindingArgument: (flag: string, value: string) =>
+    make(
+      'INFRA_BINDING_ARGUMENT',
+      `${flag} ${value ? `${JSON.stringify(value)} is not understood` : 'needs a value'}: write \`--bind-store STORE_ID=postgres://user:password@host:5432/database\` (or \`=env:VARIABLE\` to read the URL from the environment) and \`--unbind-store STORE_ID\`, each Store once`,
+    ),
+  bindingEnvMissing: (store: string, name: string) =>
+    make('INFRA_BINDING_ENV', `Store ${store} is to be bound to the URL in the environment variable ${name}, which is not set or empty. Set it for the build, e.g. \`${name}=postgres://… npm run infra:build -- --bind-store ${store}=env:${name}\``),
+  invalidStoreUrl: (store: string, reason: string) =>
+    make('INFRA_STORE_URL', `Store ${store} cannot be bound to that URL: ${reason}. Give a connection URL like postgres://user:password@db.example.com:5432/database (percent-encode special characters in the password)`),
+  unknownStore: (id: string, stores: readonly string[]) =>
+    make('INFRA_UNKNOWN_STORE', `There is no Store ${id} in the component tree. ${stores.length ? `Its Stores are: ${stores.join(', ')}` : 'It has no Stores'}`),
+  taskReplicas: (id: string) =>
+    make('INFRA_TASK_REPLICAS', `DeployTask ${id} takes no replicas: a deploy task runs once per deployment. Remove the option, or make it a Worker`),
+  invalidReplicas: (kind: string, id: string, replicas: unknown, max: number) =>
+    make('INFRA_REPLICAS', `${kind} ${id}: replicas must be a whole number from 1 to ${max}, not ${JSON.stringify(replicas) ?? String(replicas)}, e.g. { replicas: 3 }`),
   unknownTarget: (target: string, targets: readonly string[]) =>
     make('INFRA_UNKNOWN_TARGET', `Unknown build target ${JSON.stringify(target)}: use one of ${targets.join(', ')}, e.g. \`npm run infra:build -- --target kubernetes\``),
   kubernetesInvalid: (component: string, object: string, reason: string) =>

@@ -5,7 +5,7 @@
 export { ID } from './id.ts';
 export { App, rootId, appOf } from './app.ts';
 export { Component } from './component.ts';
-export { Persona, type Lifecycle, type PersonaOptions } from './persona-component.ts';
+export { Persona, type Lifecycle, type PersonaOptions, type TaskOptions } from './persona-component.ts';
 export { assertStartup, assertRuntime, assertBuildTime } from './phases.ts';
 export { runPersona, type RunPersonaOptions } from './persona.ts';
 export { startInProcess, type InProcessRun } from './testing.ts';
@@ -14,7 +14,7 @@ export type { Json } from './json.ts';
 
 export { Store, StoreIndex, type AllKeysOptions, type IndexGetOptions } from './components/store/store.ts';
 export type { Indexer, IndexEntryInput, IndexHit } from './components/store/backend.ts';
-export { ApiServer, type ApiServerOptions, type EndpointOptions, type EndpointClient } from './components/api/server.ts';
+export { ApiServer, type ApiServerOptions, type EndpointOptions, type CheckedEndpointOptions, type EndpointClient } from './components/api/server.ts';
 export type { HttpMethod } from './components/api/endpoint.ts';
 export { HttpError } from './components/api/http-error.ts';
 export { onDeploy, DeployTask, type DeployFunction } from './components/deploy.ts';

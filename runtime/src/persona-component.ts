@@ -6,6 +6,7 @@ import { Component } from './component.ts';
 import type { ID } from './id.ts';
 import type { ApiServer } from './components/api/server.ts';
 import { resolveUses } from './access.ts';
+import { errors } from './errors.ts';
 
 export interface PersonaOptions {
   /**
@@ -14,7 +15,16 @@ export interface PersonaOptions {
    * call every API.
    */
   uses?: readonly unknown[];
+  /**
+   * How many copies of an ApiServer or Worker a cluster runs (Kubernetes Deployment replicas;
+   * default 1). A deploy task runs once per deployment and takes none. Compose, local processes
+   * and one process run one copy.
+   */
+  replicas?: number;
 }
+
+/** The options of a deploy task: it runs once per deployment, so it has no replicas. */
+export type TaskOptions = Omit<PersonaOptions, 'replicas'>;
 
 /**
  * How a persona lives: a `server` runs until stopped and is restarted if it dies; a `task`
@@ -26,10 +36,13 @@ export abstract class Persona extends Component {
   abstract readonly lifecycle: Lifecycle;
   /** The APIs it declared it calls; undefined when it declared nothing (it may call all). */
   readonly uses: readonly ApiServer[] | undefined;
+  /** Copies a cluster runs (see PersonaOptions.replicas). */
+  readonly replicas: number;
 
   constructor(id: ID, kind: string, options: PersonaOptions = {}) {
     super(id, kind);
     this.uses = options.uses === undefined ? undefined : resolveUses(id.value, options.uses);
+    this.replicas = replicaCount(kind, id.value, options.replicas);
   }
 
   /**
@@ -37,4 +50,14 @@ export abstract class Persona extends Component {
    * requests; a worker resolves when its function returns. `signal` asks it to stop.
    */
   abstract start(signal: AbortSignal): Promise<void>;
+}
+
+/** At most this many: more is a typo, not a deployment (a Deployment allows any int32). */
+const MAX_REPLICAS = 1000;
+
+function replicaCount(kind: string, id: string, replicas: unknown): number {
+  if (replicas === undefined) return 1;
+  if (kind === 'DeployTask') throw errors.taskReplicas(id);
+  if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS) throw errors.invalidReplicas(kind, id, replicas, MAX_REPLICAS);
+  return replicas;
 }

@@ -4,7 +4,7 @@
  * user when the test runs as root (PostgreSQL refuses to run as root).
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -51,8 +51,19 @@ export class ThrowawayCluster {
     return join(this.dir, 'data');
   }
 
+  /**
+   * Also listens on every interface and lets clients from `cidr` in with a password (scram):
+   * for containers reaching this machine's server through their network's gateway.
+   */
+  acceptRemote(cidr: string): void {
+    appendFileSync(join(this.#data, 'pg_hba.conf'), `host all all ${cidr} scram-sha-256\n`);
+    this.#listen = '*';
+  }
+
+  #listen = '127.0.0.1';
+
   async start(): Promise<void> {
-    const options = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1`;
+    const options = `-p ${this.port} -k ${this.dir} -c listen_addresses=${this.#listen}`;
     await this.#pg('pg_ctl', ['-D', this.#data, '-l', join(this.dir, 'server.log'), '-o', options, '-w', '-t', '60', 'start']);
   }
 

@@ -9,6 +9,10 @@
  *   <build>/architecture.md    a Mermaid picture of personas, stores, APIs and who may use whom
  *   <build>/resources.json     the Stores' volumes and local databases, to warn about orphans
  *   compose.yaml               at the project root, so `docker compose up` works there
+ *   <build>/kubernetes/        with `--target kubernetes`: the manifests (kubernetes.ts)
+ *
+ * `--bind-store` and `--unbind-store` (store-bindings.ts) are kept in the value file; the
+ * command line is read strictly (build-args.ts).
  *
  * Everything is computed before anything is written, so an invalid tree (or any other
  * problem) writes nothing; each file is written atomically.
@@ -33,8 +37,9 @@ import { renderDockerignore } from './dockerignore.ts';
 import { composePath } from './project-path.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { architectureMarkdown } from './diagram.ts';
-import { buildTarget } from './target.ts';
-import { kubernetesFiles } from './kubernetes.ts';
+import { parseBuildArgs } from './build-args.ts';
+import { kubernetesFiles, kubernetesFolder } from './kubernetes.ts';
+import { applyBindings, bindingRequests } from './store-bindings.ts';
 import { composeProjectName, currentResources, nextRecord, readRecord, resourcesPath, writeRecord } from './resources.ts';
 import { dockerAvailable, volumeExists } from './prune.ts';
 
@@ -75,7 +80,7 @@ export interface BuildResult {
 
 /** The files of a build of `app` (whose values `file` holds), computed without writing anything. */
 export function buildOutputs(app: App, file: ValueFile, paths: AppPaths): BuildResult {
-  const plan = planDeployment(app, (id) => file.get(id), file.path);
+  const plan = planDeployment(app, (id) => file.get(id), file.path, (id) => file.binding(id));
   const layout = readProjectLayout(paths);
   const dockerfile = join(paths.buildDir, 'Dockerfile');
   const compose = composeFile({ plan, projectRoot: paths.projectRoot, buildDir: paths.buildDir, dockerfile });
@@ -89,13 +94,16 @@ export function buildOutputs(app: App, file: ValueFile, paths: AppPaths): BuildR
   return { plan, files, warnings: layout.warnings };
 }
 
-/** Env files of services that no longer exist: secrets nobody should keep. */
-function staleEnvFiles(buildDir: string, files: readonly BuildOutput[]): string[] {
-  const folder = envFolder(buildDir);
+/**
+ * Files of `folder` ending in `suffix` that this build does not write: env files and manifests
+ * of services that no longer exist (secrets nobody should keep, objects `kubectl apply -k` must
+ * not see).
+ */
+function staleFiles(folder: string, suffix: string, files: readonly BuildOutput[]): string[] {
   if (!existsSync(folder)) return [];
   const current = new Set(files.map((f) => f.path));
   return readdirSync(folder)
-    .filter((name) => name.endsWith('.env'))
+    .filter((name) => name.endsWith(suffix))
     .map((name) => join(folder, name))
     .filter((path) => !current.has(path));
 }
@@ -106,7 +114,7 @@ function staleEnvFiles(buildDir: string, files: readonly BuildOutput[]): string[
  * own data. Refuse before writing anything.
  */
 function refuseNewPasswordForExistingVolume(plan: DeploymentPlan, made: readonly string[], projectRoot: string, env: NodeJS.ProcessEnv): void {
-  const renewed = plan.stores.filter((s) => made.includes(s.store.password.id.value));
+  const renewed = plan.stores.filter((s) => s.binding === undefined && made.includes(s.store.password.id.value));
   if (renewed.length === 0 || !dockerAvailable()) return;
   const project = composeProjectName(projectRoot, env);
   for (const s of renewed) {
@@ -117,16 +125,20 @@ function refuseNewPasswordForExistingVolume(plan: DeploymentPlan, made: readonly
 
 export async function runBuild(context: RunContext): Promise<number> {
   const { app, paths, log } = context;
-  if (context.args.includes('--prune')) {
+  const args = parseBuildArgs(context.args);
+  if (args.prune) {
     const { runPrune } = await import('./prune.ts');
-    return runPrune(context);
+    return runPrune(context, args.yes);
   }
   const file = ValueFile.load(valueFilePath(paths.buildDir));
   app.enter('build', new BuildPlatform(file));
   const made = file.resolve(app);
+  const bindings = applyBindings(app, file, bindingRequests(args.bindStore, args.unbindStore, context.env));
   const result = buildOutputs(app, file, paths);
   // The kubernetes target adds its manifests to the files every build writes (values, image, compose).
-  const outputs = buildTarget(context.args) === 'kubernetes' ? [...result.files, ...kubernetesFiles(result.plan, paths.buildDir)] : result.files;
+  const kubernetes = args.target === 'kubernetes';
+  const outputs = kubernetes ? [...result.files, ...kubernetesFiles(result.plan, paths.buildDir)] : result.files;
+  const stale = [...staleFiles(envFolder(paths.buildDir), '.env', outputs), ...(kubernetes ? staleFiles(kubernetesFolder(paths.buildDir), '.yaml', outputs) : [])];
   const record = nextRecord(readRecord(paths.buildDir), currentResources(result.plan, paths.buildDir));
   refuseNewPasswordForExistingVolume(result.plan, made, paths.projectRoot, context.env);
 
@@ -138,10 +150,11 @@ export async function runBuild(context: RunContext): Promise<number> {
     writeFileAtomic(output.path, output.text, output.mode);
     log.info(`Wrote ${show(output.path)}${output.mode === 0o600 ? ' (mode 0600)' : ''}`);
   }
-  for (const stale of staleEnvFiles(paths.buildDir, result.files)) {
-    rmSync(stale, { force: true });
-    log.info(`Removed ${show(stale)} (its service is gone)`);
+  for (const path of stale) {
+    rmSync(path, { force: true });
+    log.info(`Removed ${show(path)} (its service is gone)`);
   }
+  for (const line of bindings.lines) log.info(line);
   writeRecord(paths.buildDir, record);
   log.info(`Wrote ${show(resourcesPath(paths.buildDir))}`);
   const project = composeProjectName(paths.projectRoot, context.env);
@@ -151,6 +164,6 @@ export async function runBuild(context: RunContext): Promise<number> {
         `(compose volume ${orphan.volume}) and local database ${orphan.database}. Run \`npm run infra:prune\` to remove them.`,
     );
   }
-  for (const warning of result.warnings) log.info(`Warning: ${warning}`);
+  for (const warning of [...bindings.warnings, ...result.warnings]) log.info(`Warning: ${warning}`);
   return 0;
 }

@@ -19,7 +19,7 @@ import YAML from 'yaml';
 import type { Persona } from '../persona-component.ts';
 import { HEALTH_ROUTE } from '../components/api/http-wire.ts';
 import { wiring } from '../wiring.ts';
-import { storeConnectionUrl, personaEnvironment, STORE_PORT, type Addresses, type DeploymentPlan, type EnvVar, type PersonaPlan, type StorePlan } from './plan.ts';
+import { deployedStoreUrl, everyApiEnvironment, personaEnvironment, STORE_PORT, type Addresses, type DeploymentPlan, type EnvVar, type PersonaPlan, type StorePlan } from './plan.ts';
 import { envFilePath, envFileText } from './env-files.ts';
 import { composePath } from './project-path.ts';
 
@@ -27,6 +27,12 @@ export const POSTGRES_IMAGE = 'postgres:17-bookworm';
 export const POSTGRES_DATA = '/var/lib/postgresql/data';
 /** Compose's implicit network: joined by personas that would otherwise have no way out. */
 const DEFAULT_NETWORK = 'default';
+/**
+ * Joined by every API and every persona that calls every API (declared no `uses`), and the env
+ * file those personas share: one each instead of one per persona and API. Neither name can be a
+ * service's (those have `--`), nor a network of one (those end in `-net`).
+ */
+export const EVERY_API = 'every-api';
 
 export interface Healthcheck {
   test: string[];
@@ -80,7 +86,7 @@ export interface ComposeOutput {
 export const composeAddresses: Addresses = {
   listenHost: '0.0.0.0',
   apiUrl: (api) => `http://${api.service}:${api.port}`,
-  storeUrl: (store) => storeConnectionUrl(store, store.service),
+  storeUrl: (store) => deployedStoreUrl(store, store.service),
 };
 
 /** The one image every persona runs. */
@@ -122,21 +128,26 @@ function splitEnvironment(vars: readonly EnvVar[]): { inline: Record<string, str
   return { inline, file };
 }
 
-function personaService(plan: DeploymentPlan, persona: PersonaPlan, input: ComposeInput, inline: Record<string, string>, envFile: string): ComposeService {
+function personaService(plan: DeploymentPlan, persona: PersonaPlan, input: ComposeInput, inline: Record<string, string>, envFiles: string[]): ComposeService {
   const dependsOn: Record<string, { condition: 'service_healthy' }> = {};
-  for (const store of persona.stores) dependsOn[store.service] = { condition: 'service_healthy' };
+  // A bound Store is outside compose: nothing to wait for, and reached over a network with a way out.
+  const ownStores = persona.stores.filter((s) => s.binding === undefined);
+  for (const store of ownStores) dependsOn[store.service] = { condition: 'service_healthy' };
   // Servers do not wait for the APIs they call: two servers calling each other would be a cycle.
   if (persona.persona.lifecycle !== 'server') for (const api of persona.calls) dependsOn[api.service] = { condition: 'service_healthy' };
-  const networks = [...(persona.api ? [persona.api.network] : []), ...persona.calls.map((a) => a.network)];
+  const networks = persona.api ? [persona.api.network] : [];
+  if (persona.callsEveryApi) networks.push(EVERY_API);
+  else networks.push(...persona.calls.map((a) => a.network));
+  if (persona.api && plan.someCallEveryApi && !persona.callsEveryApi) networks.push(EVERY_API);
   if (networks.length === 0) networks.push(DEFAULT_NETWORK);
-  networks.push(...persona.stores.map((s) => s.network));
+  networks.push(...ownStores.map((s) => s.network));
   const service: ComposeService = {
     image: appImage(plan),
     build: { context: '.', dockerfile: composePath(input.projectRoot, input.dockerfile) },
     init: true,
     restart: restartPolicy[persona.persona.lifecycle],
     environment: inline,
-    env_file: [envFile],
+    env_file: envFiles,
   };
   if (Object.keys(dependsOn).length) service.depends_on = dependsOn;
   if (persona.api) {
@@ -173,6 +184,7 @@ export function composeFile(input: ComposeInput): ComposeOutput {
   const volumes: Record<string, Record<string, never>> = {};
 
   for (const store of plan.stores) {
+    if (store.binding !== undefined) continue;
     const path = envFilePath(buildDir, store.service);
     envFiles.push({ service: store.service, path, text: envFileText(store.service, [{ name: 'POSTGRES_PASSWORD', value: store.password }]) });
     services[store.service] = storeService(store, composePath(projectRoot, path));
@@ -181,11 +193,18 @@ export function composeFile(input: ComposeInput): ComposeOutput {
     networks[store.network] = { internal: true };
   }
   for (const api of plan.apis) networks[api.network] = {};
+  const everyApiFile = envFilePath(buildDir, EVERY_API);
+  if (plan.someCallEveryApi) {
+    networks[EVERY_API] = {};
+    envFiles.push({ service: EVERY_API, path: everyApiFile, text: envFileText(EVERY_API, everyApiEnvironment(plan, composeAddresses)) });
+  }
   for (const persona of plan.personas) {
     const path = envFilePath(buildDir, persona.service);
-    const { inline, file } = splitEnvironment(personaEnvironment(plan, persona, composeAddresses));
+    const { inline, file } = splitEnvironment(personaEnvironment(plan, persona, composeAddresses, { withoutEveryApi: true }));
     envFiles.push({ service: persona.service, path, text: envFileText(persona.service, file) });
-    services[persona.service] = personaService(plan, persona, input, inline, composePath(projectRoot, path));
+    // The persona's own file last: where both name a variable (its own API's), they agree.
+    const files = [...(persona.callsEveryApi ? [everyApiFile] : []), path].map((f) => composePath(projectRoot, f));
+    services[persona.service] = personaService(plan, persona, input, inline, files);
   }
 
   const file: ComposeFile = { services };

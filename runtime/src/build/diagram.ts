@@ -18,6 +18,14 @@ export interface Diagram {
   readonly edges: readonly { from: string; to: string; kind: Edge['kind'] }[];
 }
 
+/**
+ * Past this many APIs, a persona that declared no `uses` (it may call every API) gets one arrow
+ * to a node standing for all of them, instead of one per API: with hundreds of APIs the arrows
+ * would grow as personas times APIs, and the picture would say nothing more.
+ */
+export const EVERY_API_ARROWS_UP_TO = 10;
+export const EVERY_API_NODE = 'every ApiServer';
+
 /** The diagram's data: every persona, Store and ApiServer, and every allowed edge. */
 export function diagramOf(app: App): Diagram {
   const personas = new Set<Component>(app.personas);
@@ -28,7 +36,14 @@ export function diagramOf(app: App): Diagram {
     else if (c.kind === 'Store') nodes.push({ id: c.id.value, kind: c.kind, role: 'store' });
     else if (personas.has(c)) nodes.push({ id: c.id.value, kind: c.kind, role: 'persona' });
   }
-  return { nodes, edges: edges(app).map((e) => ({ from: e.from.id.value, to: e.to.id.value, kind: e.kind })) };
+  const collapse = nodes.filter((n) => n.role === 'api').length > EVERY_API_ARROWS_UP_TO;
+  const callsEvery = (c: Component) => collapse && (c as { uses?: unknown }).uses === undefined;
+  const drawn = edges(app)
+    .filter((e) => !(e.kind === 'calls' && callsEvery(e.from)))
+    .map((e) => ({ from: e.from.id.value, to: e.to.id.value, kind: e.kind }));
+  const everyApi = app.personas.filter(callsEvery).map((p) => ({ from: p.id.value, to: EVERY_API_NODE, kind: 'calls' as const }));
+  if (everyApi.length) nodes.push({ id: EVERY_API_NODE, kind: 'any of them (declares no uses)', role: 'api' });
+  return { nodes, edges: [...drawn, ...everyApi] };
 }
 
 /** Mermaid node IDs allow only word characters; IDs of the tree contain `.` and `-`. */

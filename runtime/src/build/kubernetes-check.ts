@@ -34,11 +34,18 @@ export function dnsLabelOrHash(name: string): string {
 const matches = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
   selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
+/** An allowed edge of the tree, by DNS label; `external` when its target is a bound Store outside the cluster. */
+export interface ManifestEdge {
+  readonly from: string;
+  readonly to: string;
+  readonly external?: boolean;
+}
+
 /**
  * Throws naming `component` (the app root) and the object when a check fails. `edges` are the
- * tree's allowed (source, target) pairs by DNS label; `hosts` the Services the personas' URLs name.
+ * tree's allowed pairs; `hosts` the Services the personas' URLs name.
  */
-export function checkManifests(component: string, objects: readonly Manifest[], edges: readonly { from: string; to: string }[], hosts: readonly string[]): void {
+export function checkManifests(component: string, objects: readonly Manifest[], edges: readonly ManifestEdge[], hosts: readonly string[]): void {
   const fail = (object: Manifest, reason: string) => {
     throw errors.kubernetesInvalid(component, `${object.kind} ${object.metadata?.name}`, reason);
   };
@@ -76,10 +83,46 @@ export function checkManifests(component: string, objects: readonly Manifest[], 
   for (const host of hosts) {
     if (!services.has(host)) throw errors.kubernetesInvalid(component, `the host ${host}`, 'is named in a persona URL but has no Service');
   }
+  checkPolicies(component, objects, edges);
+}
+
+/**
+ * Every edge admitted into its target and let out of its source by some policy, matching
+ * selectors against the pods' labels as the cluster does; ingress and egress denied by default.
+ * Indexed by component, since an app of a thousand components has a hundred thousand edges.
+ */
+function checkPolicies(component: string, objects: readonly Manifest[], edges: readonly ManifestEdge[]): void {
+  const pods = objects
+    .map((o) => o.toJSON().spec?.template?.metadata?.labels as Record<string, string> | undefined)
+    .filter((l): l is Record<string, string> => l?.[COMPONENT_LABEL] !== undefined);
+  const selected = (selector: any): string[] => pods.filter((labels) => matches(selector?.matchLabels, labels)).map((l) => l[COMPONENT_LABEL]);
   const policies = objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.toJSON().spec);
-  const allows = (from: string, to: string) =>
-    policies.some((p) => p.podSelector?.matchLabels?.[COMPONENT_LABEL] === to && (p.ingress ?? []).some((rule: any) => (rule.from ?? []).some((peer: any) => peer.podSelector?.matchLabels?.[COMPONENT_LABEL] === from)));
+  const denies = (type: string) => policies.some((p) => Object.keys(p.podSelector ?? {}).length === 0 && p.policyTypes?.includes(type) && !(p[type.toLowerCase()] ?? []).length);
+  for (const type of ['Ingress', 'Egress']) {
+    if (!denies(type)) throw errors.kubernetesInvalid(component, 'the NetworkPolicies', `do not deny ${type.toLowerCase()} by default`);
+  }
+  const admitted = new Set<string>();
+  const sent = new Set<string>();
+  const sentOut = new Set<string>();
+  for (const policy of policies) {
+    const own = selected(policy.podSelector);
+    for (const rule of policy.ingress ?? []) {
+      for (const peer of rule.from ?? []) for (const from of peer.podSelector ? selected(peer.podSelector) : []) for (const to of own) admitted.add(`${from}\n${to}`);
+    }
+    for (const rule of policy.egress ?? []) {
+      for (const peer of rule.to ?? []) {
+        if (peer.ipBlock) for (const from of own) sentOut.add(from);
+        for (const to of peer.podSelector ? selected(peer.podSelector) : []) for (const from of own) sent.add(`${from}\n${to}`);
+      }
+    }
+  }
   for (const edge of edges) {
-    if (!allows(edge.from, edge.to)) throw errors.kubernetesInvalid(component, `the edge ${edge.from} -> ${edge.to}`, 'has no NetworkPolicy');
+    const what = `the edge ${edge.from} -> ${edge.to}`;
+    if (edge.external) {
+      if (!sentOut.has(edge.from)) throw errors.kubernetesInvalid(component, what, 'has no NetworkPolicy letting it out of the cluster');
+      continue;
+    }
+    if (!admitted.has(`${edge.from}\n${edge.to}`)) throw errors.kubernetesInvalid(component, what, 'has no NetworkPolicy admitting it');
+    if (!sent.has(`${edge.from}\n${edge.to}`)) throw errors.kubernetesInvalid(component, what, 'has no NetworkPolicy letting it out');
   }
 }

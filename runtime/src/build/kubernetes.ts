@@ -18,13 +18,23 @@ import { Secret } from 'kubernetes-models/v1/Secret';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+import type { INetworkPolicySpec } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicySpec';
+import { isIP } from 'node:net';
 import { HEALTH_ROUTE } from '../components/api/http-wire.ts';
 import { wiring } from '../wiring.ts';
 import { edges } from '../access.ts';
 import { errors } from '../errors.ts';
-import { personaEnvironment, storeConnectionUrl, STORE_PORT, type Addresses, type ApiPlan, type DeploymentPlan, type EnvVar, type PersonaPlan, type StorePlan } from './plan.ts';
-import { appImage, POSTGRES_DATA, POSTGRES_IMAGE } from './compose.ts';
+import { deployedStoreUrl, everyApiEnvironment, personaEnvironment, STORE_PORT, type Addresses, type ApiPlan, type DeploymentPlan, type EnvVar, type PersonaPlan, type StorePlan } from './plan.ts';
+import { appImage, EVERY_API, POSTGRES_DATA, POSTGRES_IMAGE } from './compose.ts';
 import { checkManifests, COMPONENT_LABEL, dnsLabelOrHash, type Manifest } from './kubernetes-check.ts';
+
+/** On API pods, so that one egress policy can reach them all. */
+const ROLE_LABEL = 'infra-generator/role';
+/** On the pods of personas that declared no `uses` (they may call every API). */
+const CALLS_LABEL = 'infra-generator/calls';
+
+/** On the deploy tasks' Jobs: `kubectl delete jobs -l infra-generator/lifecycle=task` before applying runs them again. */
+export const LIFECYCLE_LABEL = 'infra-generator/lifecycle';
 
 /** The files of the kubernetes target: `path` under the build folder, 0600 when it holds a Secret. */
 export interface KubernetesFile {
@@ -37,7 +47,7 @@ export interface KubernetesFile {
 export const kubernetesAddresses: Addresses = {
   listenHost: '0.0.0.0',
   apiUrl: (api) => `http://${api.service}:${api.port}`,
-  storeUrl: (store) => storeConnectionUrl(store, store.service),
+  storeUrl: (store) => deployedStoreUrl(store, store.service),
 };
 
 export function kubernetesFolder(buildDir: string): string {
@@ -72,7 +82,8 @@ function appContainer(plan: DeploymentPlan, persona: PersonaPlan, inline: readon
     name: 'app',
     image: appImage(plan),
     env: inline.map((v) => ({ name: v.name, value: v.value })),
-    envFrom: [{ secretRef: { name: persona.service } }],
+    // The shared Secret first: where both name a variable (its own API's), they agree.
+    envFrom: [...(persona.callsEveryApi ? [{ secretRef: { name: EVERY_API } }] : []), { secretRef: { name: persona.service } }],
     resources: appResources,
     securityContext: appSecurity,
   };
@@ -91,19 +102,22 @@ function podSpec(container: IContainer, restartPolicy: 'Always' | 'Never'): IPod
 }
 
 function personaObjects(plan: DeploymentPlan, persona: PersonaPlan): Manifest[] {
-  const { inline, secret } = splitEnvironment(personaEnvironment(plan, persona, kubernetesAddresses));
+  const { inline, secret } = splitEnvironment(personaEnvironment(plan, persona, kubernetesAddresses, { withoutEveryApi: true }));
   const name = persona.service;
   const metadata = { name, labels: labels(name) };
   const objects: Manifest[] = [
     new Secret({ metadata, type: 'Opaque', stringData: Object.fromEntries(secret.map((v) => [v.name, v.value])) }),
   ];
   const container = appContainer(plan, persona, inline);
-  const template = { metadata: { labels: labels(name) }, spec: podSpec(container, persona.persona.lifecycle === 'task' ? 'Never' : 'Always') };
+  const podLabels = { ...labels(name), ...(persona.api ? { [ROLE_LABEL]: 'api' } : {}), ...(persona.callsEveryApi ? { [CALLS_LABEL]: EVERY_API } : {}) };
+  const template = { metadata: { labels: podLabels }, spec: podSpec(container, persona.persona.lifecycle === 'task' ? 'Never' : 'Always') };
   if (persona.persona.lifecycle === 'task') {
     // A deploy task runs once; a few retries cover an API that is not ready yet.
-    objects.push(new Job({ metadata, spec: { backoffLimit: 3, template } }));
+    // A Job's template cannot change, and a finished Job does not run again: the README's deploy
+    // command deletes the task Jobs before applying; the TTL clears finished ones meanwhile.
+    objects.push(new Job({ metadata: { ...metadata, labels: { ...metadata.labels, [LIFECYCLE_LABEL]: 'task' } }, spec: { backoffLimit: 3, ttlSecondsAfterFinished: 86_400, template } }));
   } else {
-    objects.push(new Deployment({ metadata, spec: { replicas: 1, selector: { matchLabels: labels(name) }, template } }));
+    objects.push(new Deployment({ metadata, spec: { replicas: persona.persona.replicas, selector: { matchLabels: labels(name) }, template } }));
   }
   if (persona.api) objects.push(apiService(persona.api));
   return objects;
@@ -162,32 +176,94 @@ function storeObjects(store: StorePlan): Manifest[] {
   ];
 }
 
-/** Deny all ingress; then each edge (a persona using a Store, calling an API) its own policy. */
+/**
+ * Deny all traffic, in and out; allow DNS lookups out; then each edge of the tree (a persona
+ * using a Store, calling an API) an ingress policy on its target, and each persona one egress
+ * policy to its targets. A bound Store is outside the cluster: its owners may reach its port
+ * (at its IP when the URL names one; a host name may resolve anywhere).
+ */
 function networkPolicies(plan: DeploymentPlan): Manifest[] {
-  const policy = (from: string, to: string, port: number) =>
+  const tcp = (port: number) => ({ protocol: 'TCP' as const, port });
+  const select = (service: string) => ({ podSelector: { matchLabels: labels(service) } });
+  const out: Manifest[] = [
+    new NetworkPolicy({ metadata: { name: 'default-deny' }, spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } }),
+    // Service names resolve through the cluster's DNS, wherever it runs (kube-dns pods, node-local caches).
+    new NetworkPolicy({
+      metadata: { name: 'allow-dns' },
+      spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{ ports: [{ protocol: 'UDP' as const, port: 53 }, tcp(53)] }] },
+    }),
+  ];
+  const ingress = (from: string, to: string, port: number) =>
     new NetworkPolicy({
       metadata: { name: dnsLabelOrHash(`${from}--to--${to}`), labels: labels(to) },
-      spec: {
-        podSelector: { matchLabels: labels(to) },
-        policyTypes: ['Ingress'],
-        ingress: [{ from: [{ podSelector: { matchLabels: labels(from) } }], ports: [{ protocol: 'TCP', port }] }],
-      },
+      spec: { ...select(to), policyTypes: ['Ingress'], ingress: [{ from: [select(from)], ports: [tcp(port)] }] },
     });
-  const out: Manifest[] = [new NetworkPolicy({ metadata: { name: 'default-deny-ingress' }, spec: { podSelector: {}, policyTypes: ['Ingress'] } })];
   for (const persona of plan.personas) {
-    for (const store of persona.stores) out.push(policy(persona.service, store.service, STORE_PORT));
-    for (const api of persona.calls) out.push(policy(persona.service, api.service, api.port));
+    const egress: NonNullable<INetworkPolicySpec['egress']> = [];
+    for (const store of persona.stores) {
+      if (store.binding === undefined) {
+        out.push(ingress(persona.service, store.service, STORE_PORT));
+        egress.push({ to: [select(store.service)], ports: [tcp(STORE_PORT)] });
+      } else {
+        egress.push(boundStoreEgress(store.binding));
+      }
+    }
+    if (!persona.callsEveryApi) {
+      for (const api of persona.calls) {
+        out.push(ingress(persona.service, api.service, api.port));
+        egress.push({ to: [select(api.service)], ports: [tcp(api.port)] });
+      }
+    }
+    if (egress.length) {
+      out.push(
+        new NetworkPolicy({
+          metadata: { name: dnsLabelOrHash(`${persona.service}--egress`), labels: labels(persona.service) },
+          spec: { ...select(persona.service), policyTypes: ['Egress'], egress },
+        }),
+      );
+    }
+  }
+  // Personas that may call every API: one ingress policy per API and one egress policy for them all.
+  if (plan.someCallEveryApi && plan.apis.length > 0) {
+    const callers = { podSelector: { matchLabels: { [CALLS_LABEL]: EVERY_API } } };
+    for (const api of plan.apis) {
+      out.push(
+        new NetworkPolicy({
+          metadata: { name: dnsLabelOrHash(`${api.service}--from-${EVERY_API}-callers`), labels: labels(api.service) },
+          spec: { ...select(api.service), policyTypes: ['Ingress'], ingress: [{ from: [callers], ports: [tcp(api.port)] }] },
+        }),
+      );
+    }
+    out.push(
+      new NetworkPolicy({
+        metadata: { name: `${EVERY_API}-callers--egress` },
+        spec: {
+          ...callers,
+          policyTypes: ['Egress'],
+          egress: [{ to: [{ podSelector: { matchLabels: { [ROLE_LABEL]: 'api' } } }], ports: [...new Set(plan.apis.map((a) => a.port))].map(tcp) }],
+        },
+      }),
+    );
   }
   // A public API takes calls from outside the tree (an ingress or load balancer) too.
   for (const api of plan.apis.filter((a) => a.server.public)) {
     out.push(
       new NetworkPolicy({
         metadata: { name: dnsLabelOrHash(`${api.service}--public`), labels: labels(api.service) },
-        spec: { podSelector: { matchLabels: labels(api.service) }, policyTypes: ['Ingress'], ingress: [{ ports: [{ protocol: 'TCP', port: api.port }] }] },
+        spec: { ...select(api.service), policyTypes: ['Ingress'], ingress: [{ ports: [tcp(api.port)] }] },
       }),
     );
   }
   return out;
+}
+
+/** Egress to a bound Store's port: to its address when the URL gives an IP, else to any. */
+function boundStoreEgress(url: string): NonNullable<INetworkPolicySpec['egress']>[number] {
+  const { hostname, port } = new URL(url);
+  const host = hostname.replace(/^\[|\]$/g, '');
+  const ip = isIP(host);
+  const to = ip === 4 ? [{ ipBlock: { cidr: `${host}/32` } }] : ip === 6 ? [{ ipBlock: { cidr: `${host}/128` } }] : [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }];
+  return { to, ports: [{ protocol: 'TCP' as const, port: port ? Number(port) : STORE_PORT }] };
 }
 
 function render(objects: readonly Manifest[], header: string): string {
@@ -204,15 +280,22 @@ function render(objects: readonly Manifest[], header: string): string {
 export function kubernetesFiles(plan: DeploymentPlan, buildDir: string): KubernetesFile[] {
   const folder = kubernetesFolder(buildDir);
   const header = ` Generated by \`npm run infra:build -- --target kubernetes\` from the component tree of ${plan.app.root.value}: do not edit, build again.`;
+  const everyApi = splitEnvironment(everyApiEnvironment(plan, kubernetesAddresses));
   const groups: { name: string; objects: Manifest[] }[] = [
     { name: 'network-policies', objects: networkPolicies(plan) },
-    ...plan.stores.map((s) => ({ name: s.service, objects: storeObjects(s) })),
+    // What every persona that calls every API gets alike, once (all of it in the Secret: inline,
+    // the URLs would be repeated in each of their pods).
+    ...(plan.someCallEveryApi
+      ? [{ name: EVERY_API, objects: [new Secret({ metadata: { name: EVERY_API }, type: 'Opaque', stringData: Object.fromEntries([...everyApi.inline, ...everyApi.secret].map((v) => [v.name, v.value])) })] }]
+      : []),
+    ...plan.stores.filter((s) => s.binding === undefined).map((s) => ({ name: s.service, objects: storeObjects(s) })),
     ...plan.personas.map((p) => ({ name: p.service, objects: personaObjects(plan, p) })),
   ];
   const all = groups.flatMap((g) => g.objects);
-  checkManifests(plan.app.root.value, all, edges(plan.app).map((e) => ({ from: e.from.id.dnsLabel, to: e.to.id.dnsLabel })), [
-    ...plan.personas.flatMap((p) => [...p.calls.map((a) => a.service), ...p.stores.map((s) => s.service)]),
-  ]);
+  const bound = new Set(plan.stores.filter((s) => s.binding !== undefined).map((s) => s.store as unknown));
+  const treeEdges = edges(plan.app).map((e) => ({ from: e.from.id.dnsLabel, to: e.to.id.dnsLabel, external: bound.has(e.to) }));
+  const hosts = plan.personas.flatMap((p) => [...p.calls.map((a) => a.service), ...p.stores.filter((s) => s.binding === undefined).map((s) => s.service)]);
+  checkManifests(plan.app.root.value, all, treeEdges, hosts);
   const files: KubernetesFile[] = groups.map((g) => ({
     path: join(folder, `${g.name}.yaml`),
     text: render(g.objects, header),

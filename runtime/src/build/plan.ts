@@ -42,6 +42,11 @@ export interface StorePlan {
   readonly network: string;
   /** The variable that carries its connection URL. */
   readonly urlVar: string;
+  /**
+   * The existing PostgreSQL it is bound to (`--bind-store`), if any: then compose and Kubernetes
+   * give it no database, volume or network of their own, and its owners get this URL.
+   */
+  readonly binding: string | undefined;
 }
 
 export interface ApiPlan {
@@ -65,6 +70,12 @@ export interface PersonaPlan {
   readonly stores: readonly StorePlan[];
   /** The other APIs it may call. */
   readonly calls: readonly ApiPlan[];
+  /**
+   * It declared no `uses`, so it may call every API: compose and Kubernetes then hand it the
+   * APIs' URLs, tokens and ports once for all such personas (everyApiEnvironment) and one
+   * network or policy, so the files grow with personas plus APIs, not personas times APIs.
+   */
+  readonly callsEveryApi: boolean;
   /** The build-time values it may read (of the APIs' ports, those of the APIs it may call). */
   readonly values: readonly BuildTimeValue[];
 }
@@ -80,6 +91,8 @@ export interface DeploymentPlan {
   readonly valueVars: ReadonlyMap<BuildTimeValue<any>, EnvVar>;
   /** The listing as its variable carries it, when it is small enough to pass. */
   readonly listingText: string | undefined;
+  /** Whether some persona calls every API (see PersonaPlan.callsEveryApi). */
+  readonly someCallEveryApi: boolean;
 }
 
 /** Where things are, seen from a persona: compose service names, or 127.0.0.1 locally. */
@@ -100,12 +113,15 @@ export interface EnvVar {
 /** Looks up a kept value by ID (the build's value file). */
 export type ValueLookup = (id: string) => Json | undefined;
 
+/** Looks up the URL a Store is bound to by its ID (the build's value file). */
+export type BindingLookup = (storeId: string) => string | undefined;
+
 /**
  * Plans the deployment of `app` with the values of `lookup`. Every value the tree needs must
  * be there (the build resolves them first; the local runner reads the last build's file,
  * named by `source` in the error when one is missing).
  */
-export function planDeployment(app: App, lookup: ValueLookup, source: string): DeploymentPlan {
+export function planDeployment(app: App, lookup: ValueLookup, source: string, bindings: BindingLookup = () => undefined): DeploymentPlan {
   // Each value's variable is made once: large apps hand the same value to many personas.
   const valueVars = new Map<BuildTimeValue<any>, EnvVar>();
   for (const component of app.components) {
@@ -129,6 +145,7 @@ export function planDeployment(app: App, lookup: ValueLookup, source: string): D
         volume: `${service}-data`,
         network: `${service}-net`,
         urlVar: wiring.storeUrl(store.id),
+        binding: bindings(store.id.value),
       };
     });
   const apis: ApiPlan[] = components
@@ -156,6 +173,7 @@ export function planDeployment(app: App, lookup: ValueLookup, source: string): D
       api,
       stores: stores.filter((s) => mayUseStore(persona, s.store)),
       calls,
+      callsEveryApi: persona.uses === undefined,
       values: values.filter((v) => v.readableBy(persona.id) && (!portOf.has(v) || reachable.has(portOf.get(v)))),
     };
   });
@@ -170,7 +188,39 @@ export function planDeployment(app: App, lookup: ValueLookup, source: string): D
     listing,
     valueVars,
     listingText: listingText.length <= MAX_LISTING_CHARS ? listingText : undefined,
+    someCallEveryApi: personas.some((p) => p.callsEveryApi),
   };
+}
+
+/** Collects variables by name: one name twice must mean one value (the secret flag wins). */
+class Environment {
+  readonly #vars = new Map<string, EnvVar>();
+  readonly #service: string;
+  constructor(service: string) {
+    this.#service = service;
+  }
+  add(v: EnvVar): void {
+    const existing = this.#vars.get(v.name);
+    if (existing === undefined) this.#vars.set(v.name, v);
+    // Different routes can name one variable (an API's port is also a value its persona reads).
+    else if (existing.value !== v.value) throw errors.envClash(this.#service, v.name);
+    else if (v.secret && !existing.secret) this.#vars.set(v.name, v);
+  }
+  addApi(plan: DeploymentPlan, api: ApiPlan, addresses: Addresses): void {
+    this.add({ name: api.urlVar, value: addresses.apiUrl(api), secret: false });
+    if (api.token) this.add(api.token);
+  }
+  get vars(): EnvVar[] {
+    return [...this.#vars.values()];
+  }
+}
+
+export interface EnvironmentOptions {
+  /**
+   * Leave out what everyApiEnvironment gives a persona that calls every API (compose and
+   * Kubernetes hand that over once for all of them). Default false: the whole environment.
+   */
+  readonly withoutEveryApi?: boolean;
 }
 
 /**
@@ -178,30 +228,39 @@ export function planDeployment(app: App, lookup: ValueLookup, source: string): D
  * it may call are (with their tokens), its Stores' connection URLs, the build-time values it
  * may read, and the tree fingerprint it checks at start. Names come from wiring.ts.
  */
-export function personaEnvironment(plan: DeploymentPlan, persona: PersonaPlan, addresses: Addresses): EnvVar[] {
-  const vars = new Map<string, EnvVar>();
-  const add = (v: EnvVar) => {
-    const existing = vars.get(v.name);
-    if (existing === undefined) vars.set(v.name, v);
-    // Different routes can name one variable (an API's port is also a value its persona reads).
-    else if (existing.value !== v.value) throw errors.envClash(persona.service, v.name);
-    else if (v.secret && !existing.secret) vars.set(v.name, v);
-  };
-  add({ name: wiring.persona, value: persona.persona.id.value, secret: false });
+export function personaEnvironment(plan: DeploymentPlan, persona: PersonaPlan, addresses: Addresses, options: EnvironmentOptions = {}): EnvVar[] {
+  const env = new Environment(persona.service);
+  env.add({ name: wiring.persona, value: persona.persona.id.value, secret: false });
   const own = persona.api;
   if (own) {
-    add({ name: wiring.listenHost, value: addresses.listenHost, secret: false });
-    add({ name: own.portVar, value: String(own.port), secret: false });
+    env.add({ name: wiring.listenHost, value: addresses.listenHost, secret: false });
+    env.add({ name: own.portVar, value: String(own.port), secret: false });
+    env.addApi(plan, own, addresses);
   }
-  for (const api of own ? [own, ...persona.calls] : persona.calls) {
-    add({ name: api.urlVar, value: addresses.apiUrl(api), secret: false });
-    if (api.token) add(api.token);
+  const shared = options.withoutEveryApi === true && persona.callsEveryApi;
+  if (!shared) for (const api of persona.calls) env.addApi(plan, api, addresses);
+  // An API's port and token are also build-time values its callers may read: shared too.
+  const sharedValues = new Set<BuildTimeValue<any> | undefined>(shared ? persona.calls.flatMap((a) => [a.server.port, a.server.token]) : []);
+  for (const store of persona.stores) env.add({ name: store.urlVar, value: addresses.storeUrl(store), secret: true });
+  for (const value of persona.values) if (!sharedValues.has(value)) env.add(plan.valueVars.get(value)!);
+  env.add({ name: wiring.treeFingerprint, value: plan.fingerprint, secret: false });
+  if (plan.listingText !== undefined) env.add({ name: wiring.treeListing, value: plan.listingText, secret: false });
+  return env.vars;
+}
+
+/** What every persona that calls every API gets alike: each API's URL, token and port. */
+export function everyApiEnvironment(plan: DeploymentPlan, addresses: Addresses): EnvVar[] {
+  const env = new Environment('the APIs');
+  for (const api of plan.apis) {
+    env.addApi(plan, api, addresses);
+    env.add(plan.valueVars.get(api.server.port)!);
   }
-  for (const store of persona.stores) add({ name: store.urlVar, value: addresses.storeUrl(store), secret: true });
-  for (const value of persona.values) add(plan.valueVars.get(value)!);
-  add({ name: wiring.treeFingerprint, value: plan.fingerprint, secret: false });
-  if (plan.listingText !== undefined) add({ name: wiring.treeListing, value: plan.listingText, secret: false });
-  return [...vars.values()];
+  return env.vars;
+}
+
+/** The URL of a Store in a deployment: the one it is bound to, else that of its own database at `host`. */
+export function deployedStoreUrl(store: StorePlan, host: string): string {
+  return store.binding ?? storeConnectionUrl(store, host);
 }
 
 /** A Store's connection URL: `postgres://<user>:<password>@<host>:<port>/<database>`. */

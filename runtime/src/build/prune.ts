@@ -55,8 +55,8 @@ async function dropDatabases(resources: readonly Resource[], adminUrl: string): 
   }
 }
 
-export async function runPrune(context: RunContext): Promise<number> {
-  const { paths, env, args, log } = context;
+export async function runPrune(context: RunContext, yes: boolean): Promise<number> {
+  const { paths, env, log } = context;
   const record = readRecord(paths.buildDir);
   if (record.orphaned.length === 0) {
     log.info('No orphaned volumes or databases.');
@@ -65,7 +65,7 @@ export async function runPrune(context: RunContext): Promise<number> {
   const project = composeProjectName(paths.projectRoot, env);
   log.info('Orphaned resources (their Store is no longer in the code):');
   for (const r of record.orphaned) log.info(`  ${r.store}: docker volume ${project}_${r.volume}, local database ${r.database}`);
-  if (!args.includes('--yes')) {
+  if (!yes) {
     if (!process.stdin.isTTY) throw errors.pruneNeedsConfirmation();
     if (!(await confirm('Remove them and all their data? [y/N] '))) {
       log.info('Nothing removed.');

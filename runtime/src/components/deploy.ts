@@ -2,7 +2,7 @@
  * onDeploy: a task that runs once per deployment, after the servers it may call are up.
  * Deployed, it is a container (or process) that exits with the task's outcome.
  */
-import { Persona, type PersonaOptions } from '../persona-component.ts';
+import { Persona, type TaskOptions } from '../persona-component.ts';
 import type { ID } from '../id.ts';
 
 export type DeployFunction = (context: { signal: AbortSignal }) => void | Promise<void>;
@@ -11,7 +11,7 @@ export class DeployTask extends Persona {
   readonly lifecycle = 'task';
   readonly fn: DeployFunction;
 
-  constructor(id: ID, fn: DeployFunction, options: PersonaOptions = {}) {
+  constructor(id: ID, fn: DeployFunction, options: TaskOptions = {}) {
     super(id, 'DeployTask', options);
     if (typeof fn !== 'function') throw new TypeError(`${this}: onDeploy() takes a function to run at deployment`);
     this.fn = fn;
@@ -23,6 +23,6 @@ export class DeployTask extends Persona {
 }
 
 /** Registers `fn` to run once per deployment as the persona `id`; `uses` declares the APIs it calls. */
-export function onDeploy(id: ID, fn: DeployFunction, options: PersonaOptions = {}): DeployTask {
+export function onDeploy(id: ID, fn: DeployFunction, options: TaskOptions = {}): DeployTask {
   return new DeployTask(id, fn, options);
 }

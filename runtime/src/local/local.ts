@@ -64,7 +64,11 @@ export async function runLocal(context: RunContext): Promise<number> {
 
   const adminUrl = env.INFRA_LOCAL_PG_URL || DEFAULT_LOCAL_PG_URL;
   const storeUrls = await ensureLocalDatabases(plan.stores, adminUrl, paths.buildDir);
-  for (const [store, url] of storeUrls) log.info(`Store ${store.store.id.value}: ${redactUrl(url)}`);
+  // A Store bound with --bind-store (a managed, maybe production, database) is not touched by debugging runs.
+  for (const [store, url] of storeUrls) {
+    const bound = file.binding(store.store.id.value) === undefined ? '' : ' (bound to another database when deployed; local runs use their own)';
+    log.info(`Store ${store.store.id.value}: ${redactUrl(url)}${bound}`);
+  }
   const addresses: Addresses = {
     listenHost: LOCALHOST,
     apiUrl: (api) => `http://${LOCALHOST}:${api.port}`,

@@ -4,6 +4,7 @@
  */
 import type { ApiServer } from './server.ts';
 import { HttpError } from './http-error.ts';
+import type { ArgumentSchema } from './argument-schema.ts';
 import { toJsonText } from '../../json.ts';
 
 /**
@@ -25,6 +26,8 @@ export interface Endpoint {
   readonly method: HttpMethod;
   readonly route: string;
   readonly handler: (arg: any) => unknown;
+  /** The schema the argument must match before the handler runs (`{ input }`), if any. */
+  readonly input?: ArgumentSchema;
 }
 
 /** What a served call answers: a status and JSON text (undefined body for 204). */
@@ -41,10 +44,16 @@ export interface InvokeOptions {
 /**
  * Runs `endpoint`'s handler as its server's persona on an argument already parsed from JSON
  * and turns the outcome into a status and JSON text: 200 with the value, 204 for undefined,
- * the status of an HttpError, or 500 with a generic message for anything else.
+ * the status of an HttpError, or 500 with a generic message for anything else. An argument
+ * that does not match the endpoint's input schema gets 400 and never reaches the handler.
  */
 export async function invokeEndpoint(endpoint: Endpoint, arg: unknown, options: InvokeOptions): Promise<EndpointResult> {
-  const { server } = endpoint;
+  const { server, input } = endpoint;
+  if (input !== undefined) {
+    // Compiled when the server started; the await is only for a call made before that.
+    const problem = (input.check ?? (await input.compile()))(arg);
+    if (problem !== undefined) return { status: 400, body: JSON.stringify({ error: invalidArgumentMessage(endpoint, problem), status: 400 }) };
+  }
   try {
     const value = await server.app.runAs(server, () => endpoint.handler(arg));
     const body = toJsonText(value, server.toString(), `the value ${endpoint.method} ${endpoint.route} returned`);
@@ -59,6 +68,10 @@ export async function invokeEndpoint(endpoint: Endpoint, arg: unknown, options: 
     }
     return { status: 500, body: JSON.stringify({ error: internalErrorMessage(endpoint), status: 500 }) };
   }
+}
+
+export function invalidArgumentMessage(endpoint: Endpoint, problem: string): string {
+  return `Invalid argument to ${endpoint.server.id.value} (${endpoint.method} ${endpoint.route}): ${problem}`;
 }
 
 export function internalErrorMessage(endpoint: Endpoint): string {

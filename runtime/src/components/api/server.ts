@@ -6,6 +6,8 @@ import type { ID } from '../../id.ts';
 import { errors } from '../../errors.ts';
 import { jsonRoundTrip } from '../../json.ts';
 import { HEALTH_ROUTE, httpMethods, type Endpoint, type HttpMethod } from './endpoint.ts';
+import { ArgumentSchema, isSchemaLike } from './argument-schema.ts';
+import type { Static, TSchema } from 'typebox';
 import { Port } from '../../secrets/port.ts';
 import { Secret } from '../../secrets/secret.ts';
 import { Persona as PersonaBase, type PersonaOptions } from '../../persona-component.ts';
@@ -24,6 +26,17 @@ export interface ApiServerOptions extends PersonaOptions {
 export interface EndpointOptions {
   /** The HTTP method (default POST). GET and DELETE carry the argument in the query string. */
   method?: HttpMethod;
+  /**
+   * A TypeBox type the argument must match, in one process and over HTTP alike; a call whose
+   * argument does not gets 400 naming the endpoint and the failing path (`/id must be string`),
+   * and the handler never sees it. The handler's parameter type is inferred from it.
+   */
+  input?: TSchema;
+}
+
+/** The options of an endpoint whose argument is checked against the TypeBox type `S`. */
+export interface CheckedEndpointOptions<S extends TSchema> extends EndpointOptions {
+  input: S;
 }
 
 /** The client function of an endpoint: the handler's parameters, always async. */
@@ -61,7 +74,20 @@ export class ApiServer extends PersonaBase {
   /**
    * Defines `method route` served by `handler` (which takes at most one JSON argument) and
    * returns the function that calls it: directly in one process, over HTTP when deployed.
+   * With `input`, the argument is checked against that TypeBox type before the handler runs.
    */
+  defineEndpoint<S extends TSchema, R>(
+    route: string,
+    handler: (arg: Static<S>) => R,
+    options: CheckedEndpointOptions<S>,
+  ): EndpointClient<[arg: Static<S>], R>;
+  // Without a schema (`input` left out, never a schema the first signature refused: a handler
+  // typed apart from its schema must not compile).
+  defineEndpoint<Args extends [] | [unknown], R>(
+    route: string,
+    handler: (...args: Args) => R,
+    options?: EndpointOptions & { input?: undefined },
+  ): EndpointClient<Args, R>;
   defineEndpoint<Args extends [] | [unknown], R>(
     route: string,
     handler: (...args: Args) => R,
@@ -75,7 +101,9 @@ export class ApiServer extends PersonaBase {
     if (route === HEALTH_ROUTE) throw errors.reservedRoute(this.id.value, route);
     if (this.#endpoints.some((e) => e.method === method && e.route === route)) throw errors.duplicateEndpoint(this.id.value, method, route);
     if (typeof handler !== 'function') throw new TypeError(`${this}: the handler of ${method} ${route} must be a function`);
-    const endpoint: Endpoint = { server: this, method, route, handler: handler as (arg: unknown) => unknown };
+    if (options.input !== undefined && !isSchemaLike(options.input)) throw errors.invalidInputSchema(this.id.value, method, route, 'it is not a schema object');
+    const input = options.input === undefined ? undefined : new ArgumentSchema(options.input);
+    const endpoint: Endpoint = { server: this, method, route, handler: handler as (arg: unknown) => unknown, input };
     this.#endpoints.push(endpoint);
     const client = async (...args: Args): Promise<Awaited<R>> => {
       this.assertPhase(`${method} ${route}`, 'runtime');
@@ -88,6 +116,15 @@ export class ApiServer extends PersonaBase {
   }
 
   async start(signal: AbortSignal): Promise<void> {
+    // Input schemas are compiled before the first call, so no call waits for it.
+    for (const { method, route, input } of this.#endpoints) {
+      if (!input) continue;
+      try {
+        await input.compile();
+      } catch (err) {
+        throw errors.invalidInputSchema(this.id.value, method, route, err instanceof Error ? err.message : String(err), err);
+      }
+    }
     await this.app.platform.serve(this, signal);
   }
 }

@@ -1,0 +1,84 @@
+/**
+ * A Store bound to an existing PostgreSQL, in real containers (`npm run test:docker`): the
+ * starter built with `--bind-store` to a server outside compose (a cluster of the test's own on
+ * this machine, reached through the Docker host's address, with a password that needs
+ * encoding), then `docker compose up`: no database container runs, the example client loads
+ * its customer and exits 0, and the customer is in the bound database.
+ *
+ * It builds into a build folder of its own (the repository's starter/build/ keeps no binding)
+ * and writes the repository's compose.yaml, as test/docker.test.ts does.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { cleanEnv, repoRoot, run } from './support/temp-project.ts';
+import { ThrowawayCluster } from './support/throwaway-cluster.ts';
+
+const project = `infrabound${randomBytes(4).toString('hex')}`;
+const buildDir = join(repoRoot, `.tmp-bound-build-${randomBytes(4).toString('hex')}`);
+const CLIENT = 'my-app--example-client';
+const STORE = 'my-app.customer-server.db';
+const PASSWORD = 's3cr@t:/ x';
+const MINUTE = 60_000;
+
+const env = () => ({ ...cleanEnv(), INFRA_BUILD_DIR: buildDir });
+const compose = (args: string[], timeoutMs = 2 * MINUTE) => run('docker', ['compose', '-p', project, ...args], { cwd: repoRoot, env: env(), timeoutMs });
+
+let cluster: ThrowawayCluster | undefined;
+
+const test = suite('docker: a store bound to an existing PostgreSQL');
+
+test.after(async () => {
+  const down = await compose(['down', '-v', '--remove-orphans']);
+  if (down.code !== 0) console.error(`docker compose -p ${project} down -v failed:\n${down.stderr}`);
+  await cluster?.destroy();
+  rmSync(buildDir, { recursive: true, force: true });
+});
+
+test('docker compose up with the store bound: no database container, the data in the bound database', async () => {
+  // The Docker host's address on the default bridge (docker0): containers on any network reach it.
+  // (Node lists only interfaces that are up; docker0 has no carrier while no container runs on it.)
+  const address = await run('ip', ['-4', '-o', 'addr', 'show', 'docker0'], { cwd: repoRoot, env: cleanEnv() });
+  const host = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(address.stdout)?.[1];
+  assert.ok(host, `this machine has a docker0 bridge with an IPv4 address: ${address.stdout}${address.stderr}`);
+  cluster = await ThrowawayCluster.create();
+  cluster.acceptRemote('172.16.0.0/12');
+  await cluster.start();
+  const admin = new pg.Client({ connectionString: cluster.url });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE ROLE ext LOGIN PASSWORD '${PASSWORD.replace(/'/g, "''")}'`);
+    await admin.query('CREATE DATABASE customers OWNER ext');
+  } finally {
+    await admin.end();
+  }
+  const url = `postgres://ext:${encodeURIComponent(PASSWORD)}@${host}:${cluster.port}/customers`;
+
+  const built = await run('npm', ['run', '--silent', 'infra:build', '--', '--bind-store', `${STORE}=env:CUSTOMERS_DB_URL`], {
+    cwd: repoRoot,
+    env: { ...env(), CUSTOMERS_DB_URL: url },
+  });
+  assert.is(built.code, 0, built.stdout + built.stderr);
+  assert.match(built.stdout, `Store ${STORE}: bound to postgres://ext:***@${host}:${cluster.port}/customers`);
+
+  const result = await compose(['up', '--build', '--no-color', '--exit-code-from', CLIENT], 15 * MINUTE);
+  const clientLine = result.stdout.split('\n').find((l) => l.startsWith(CLIENT) && l.includes('Loaded customer:'));
+  assert.ok(clientLine?.endsWith('Loaded customer: {"id":"1","name":"John Doe"}'), `the client's line, in:\n${result.stdout.slice(-4000)}\n${result.stderr.slice(-4000)}`);
+  assert.is(result.code, 0, result.stderr.slice(-4000));
+
+  const services = await compose(['ps', '--services']);
+  assert.not.ok(services.stdout.includes('my-app--customer-server--db'), `no database container: ${services.stdout}`);
+  const direct = new pg.Client({ connectionString: url.replace(host, '127.0.0.1') });
+  await direct.connect();
+  try {
+    const { rows } = await direct.query(`SELECT value::text AS value FROM my_app__customer_server__db WHERE key = '1'`);
+    assert.equal(rows, [{ value: '{"id":"1","name":"John Doe"}' }], 'the customer is in the bound database');
+  } finally {
+    await direct.end();
+  }
+});
+
+test.run();
