@@ -124,4 +124,20 @@ test('the tree fingerprint changes with the tree and names the differing IDs', (
   assertSameTree(make(false), 'fp.client', treeFingerprint(before), JSON.stringify(before));
 });
 
+test('the listing says once that a persona without `uses` calls every API; declaring some changes it', () => {
+  const make = (declared: boolean) => {
+    const id = rootId('fp2');
+    const a = new ApiServer(id`a`, { uses: [] });
+    new ApiServer(id`b`, { uses: [] });
+    onDeploy(id`client`, () => {}, declared ? { uses: [a] } : {});
+    return appOf(id)!;
+  };
+  const open = treeListing(make(false));
+  assert.ok(open.includes('fp2.client calls *'), open.join('\n'));
+  assert.not.ok(open.some((l) => l.startsWith('fp2.client calls fp2.')), 'not one line per API');
+  const declared = treeListing(make(true));
+  assert.ok(declared.includes('fp2.client calls fp2.a'));
+  assert.equal(differingIds(open, declared), ['fp2.a', 'fp2.client']);
+});
+
 test.run();

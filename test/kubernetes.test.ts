@@ -217,6 +217,9 @@ test('compose stays the default: no kubernetes folder without --target', async (
     const typo = await buildInto(seedApp(), project, ['--traget', 'kubernetes']);
     assert.is(typo.code, 1);
     assert.match(typo.output, /The build's arguments are not understood: Unknown option '--traget'.*Usage: npm run infra:build/);
+    const help = await buildInto(seedApp(), project, ['--help']);
+    assert.is(help.code, 0);
+    assert.match(help.output, /^Usage: npm run infra:build -- \[--target compose\|kubernetes\] \[--bind-store STORE_ID=URL\|env:VARIABLE\]/);
   } finally {
     project.remove();
   }

@@ -75,15 +75,29 @@ export interface Edge {
   kind: 'uses' | 'calls';
 }
 
-/** Every allowed edge of the tree, in tree order. */
-export function edges(app: App): Edge[] {
+export interface EdgeOptions {
+  /**
+   * The calls of a persona that declared no `uses` (it may call every API): `each` lists one
+   * edge per API (the default); `none` leaves them out, for a caller that says "calls every
+   * API" once, since listing them grows as personas times APIs.
+   */
+  readonly undeclaredCalls?: 'each' | 'none';
+}
+
+/** Every allowed edge of the tree: per persona, the Stores it may use, then the APIs it may call. */
+export function edges(app: App, options: EdgeOptions = {}): Edge[] {
+  const components = app.components;
+  const apis = components.filter(isApiServer);
+  // Stores by owner: a persona looks up the Stores of its own ancestors, not every Store.
+  const owned = new Map<string, Store[]>();
+  for (const store of components.filter(isStore)) owned.set(store.owner.value, [...(owned.get(store.owner.value) ?? []), store]);
   const out: Edge[] = [];
-  const personas = app.personas;
-  for (const from of personas) {
-    for (const to of app.components) {
-      if (isStore(to) && mayUseStore(from, to)) out.push({ from, to, kind: 'uses' });
-      else if (isApiServer(to) && to !== from && mayCallApi(from, to)) out.push({ from, to, kind: 'calls' });
+  for (const from of app.personas) {
+    for (let id: typeof from.id | undefined = from.id; id; id = id.parent) {
+      for (const to of owned.get(id.value) ?? []) out.push({ from, to, kind: 'uses' });
     }
+    const calls = from.uses ?? (options.undeclaredCalls === 'none' ? [] : apis);
+    for (const to of calls) if (to !== from) out.push({ from, to, kind: 'calls' });
   }
   return out;
 }

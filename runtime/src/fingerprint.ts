@@ -9,10 +9,18 @@ import type { App } from './app.ts';
 import { edges } from './access.ts';
 import { errors } from './errors.ts';
 
-/** One line per component (`Store my-app.db`) and per edge (`my-app.api calls my-app.other`), sorted. */
+/** Stands for every ApiServer in a listing line: `my-app.client calls *`. */
+const EVERY_API = '*';
+
+/**
+ * One line per component (`Store my-app.db`) and per edge (`my-app.api calls my-app.other`),
+ * sorted. A persona that declared no `uses` has one line `… calls *` instead of one per API:
+ * the APIs are listed anyway, and every persona computes this at start.
+ */
 export function treeListing(app: App): string[] {
   const lines = app.components.map((c) => `${c.kind} ${c.id.value}`);
-  for (const e of edges(app)) lines.push(`${e.from.id.value} ${e.kind} ${e.to.id.value}`);
+  for (const e of edges(app, { undeclaredCalls: 'none' })) lines.push(`${e.from.id.value} ${e.kind} ${e.to.id.value}`);
+  for (const p of app.personas) if (p.uses === undefined) lines.push(`${p.id.value} calls ${EVERY_API}`);
   return lines.sort();
 }
 
@@ -31,6 +39,7 @@ export function differingIds(expected: readonly string[], actual: readonly strin
     if (words.length === 2) ids.add(words[1]);
     else ids.add(words[0]).add(words[2]);
   }
+  ids.delete(EVERY_API);
   return [...ids].sort();
 }
 

@@ -15,6 +15,8 @@ export interface BuildArgs {
   /** `--prune` (what `npm run infra:prune` passes) and its `--yes`. */
   readonly prune: boolean;
   readonly yes: boolean;
+  /** `--help`: print BUILD_USAGE and build nothing. */
+  readonly help: boolean;
 }
 
 export const BUILD_USAGE =
@@ -33,6 +35,7 @@ export function parseBuildArgs(args: readonly string[]): BuildArgs {
         'unbind-store': { type: 'string', multiple: true },
         prune: { type: 'boolean' },
         yes: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (err) {
@@ -46,5 +49,6 @@ export function parseBuildArgs(args: readonly string[]): BuildArgs {
     unbindStore: values['unbind-store'] ?? [],
     prune: values.prune ?? false,
     yes: values.yes ?? false,
+    help: values.help ?? false,
   };
 }

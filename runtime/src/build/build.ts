@@ -37,11 +37,11 @@ import { renderDockerignore } from './dockerignore.ts';
 import { composePath } from './project-path.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { architectureMarkdown } from './diagram.ts';
-import { parseBuildArgs } from './build-args.ts';
+import { BUILD_USAGE, parseBuildArgs } from './build-args.ts';
 import { kubernetesFiles, kubernetesFolder } from './kubernetes.ts';
 import { applyBindings, bindingRequests } from './store-bindings.ts';
 import { composeProjectName, currentResources, nextRecord, readRecord, resourcesPath, writeRecord } from './resources.ts';
-import { dockerAvailable, volumeExists } from './prune.ts';
+import { dockerAvailable, volumeNames } from './prune.ts';
 
 /** At build time only values exist; stores and endpoints are runtime calls (they check first). */
 export class BuildPlatform implements Platform {
@@ -117,15 +117,20 @@ function refuseNewPasswordForExistingVolume(plan: DeploymentPlan, made: readonly
   const renewed = plan.stores.filter((s) => s.binding === undefined && made.includes(s.store.password.id.value));
   if (renewed.length === 0 || !dockerAvailable()) return;
   const project = composeProjectName(projectRoot, env);
+  const volumes = volumeNames();
   for (const s of renewed) {
     const volume = `${project}_${s.volume}`;
-    if (volumeExists(volume)) throw errors.passwordWouldChange(s.store.id.value, volume);
+    if (volumes.has(volume)) throw errors.passwordWouldChange(s.store.id.value, volume);
   }
 }
 
 export async function runBuild(context: RunContext): Promise<number> {
   const { app, paths, log } = context;
   const args = parseBuildArgs(context.args);
+  if (args.help) {
+    log.info(`Usage: ${BUILD_USAGE}`);
+    return 0;
+  }
   if (args.prune) {
     const { runPrune } = await import('./prune.ts');
     return runPrune(context, args.yes);

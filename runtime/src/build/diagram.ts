@@ -38,9 +38,7 @@ export function diagramOf(app: App): Diagram {
   }
   const collapse = nodes.filter((n) => n.role === 'api').length > EVERY_API_ARROWS_UP_TO;
   const callsEvery = (c: Component) => collapse && (c as { uses?: unknown }).uses === undefined;
-  const drawn = edges(app)
-    .filter((e) => !(e.kind === 'calls' && callsEvery(e.from)))
-    .map((e) => ({ from: e.from.id.value, to: e.to.id.value, kind: e.kind }));
+  const drawn = edges(app, { undeclaredCalls: collapse ? 'none' : 'each' }).map((e) => ({ from: e.from.id.value, to: e.to.id.value, kind: e.kind }));
   const everyApi = app.personas.filter(callsEvery).map((p) => ({ from: p.id.value, to: EVERY_API_NODE, kind: 'calls' as const }));
   if (everyApi.length) nodes.push({ id: EVERY_API_NODE, kind: 'any of them (declares no uses)', role: 'api' });
   return { nodes, edges: [...drawn, ...everyApi] };

@@ -23,9 +23,10 @@ export function dockerAvailable(): boolean {
   return spawnSync('docker', ['version', '--format', '{{.Server.Version}}'], { stdio: 'ignore' }).status === 0;
 }
 
-/** Whether docker has a volume named `name`. */
-export function volumeExists(name: string): boolean {
-  return spawnSync('docker', ['volume', 'inspect', name], { stdio: 'ignore' }).status === 0;
+/** The names of docker's volumes (one call, however many stores ask). */
+export function volumeNames(): Set<string> {
+  const result = spawnSync('docker', ['volume', 'ls', '-q'], { encoding: 'utf8' });
+  return new Set(result.status === 0 ? result.stdout.split('\n').filter(Boolean) : []);
 }
 
 /** Removes the docker volume `name`; one that does not exist counts as removed. */
