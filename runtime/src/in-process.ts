@@ -34,7 +34,8 @@ export class InProcessPlatform implements Platform {
     return backend;
   }
 
-  async call(endpoint: Endpoint, arg: unknown): Promise<unknown> {
+  async call(endpoint: Endpoint, argText: string | undefined): Promise<unknown> {
+    const arg = argText === undefined ? undefined : JSON.parse(argText);
     const result = await invokeEndpoint(endpoint, arg, { log: (message, err) => this.#log.error(message, err) });
     return resultValue(endpoint, result);
   }

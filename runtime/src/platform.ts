@@ -13,8 +13,11 @@ export interface Platform {
   readonly mode: 'in-process' | 'deployed';
   /** The backend of `store`; the platform creates it once, on first use. */
   storeBackend(store: Store<any>): StoreBackend;
-  /** Calls `endpoint` as a client with an argument that has already been through JSON. */
-  call(endpoint: Endpoint, arg: unknown): Promise<unknown>;
+  /**
+   * Calls `endpoint` as a client. The argument comes as its JSON text (undefined for none):
+   * one process parses it into the handler's own copy, HTTP sends it as it is.
+   */
+  call(endpoint: Endpoint, argText: string | undefined): Promise<unknown>;
   /** Starts serving `server`'s endpoints; resolves once it accepts calls; stops when `signal` aborts. */
   serve(server: ApiServer, signal: AbortSignal): Promise<void>;
   /** The value of a build-time value or secret in this process. */

@@ -67,8 +67,8 @@ export class DeployedPlatform implements Platform {
     return backend;
   }
 
-  async call(endpoint: Endpoint, arg: unknown): Promise<unknown> {
-    return (await this.#client(endpoint.server)).call(endpoint, arg);
+  async call(endpoint: Endpoint, argText: string | undefined): Promise<unknown> {
+    return (await this.#client(endpoint.server)).call(endpoint, argText);
   }
 
   async serve(server: ApiServer, signal: AbortSignal): Promise<void> {

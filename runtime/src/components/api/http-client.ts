@@ -62,10 +62,9 @@ export class HttpApiClient {
     });
   }
 
-  /** Calls `endpoint` with `arg` (already through JSON) and resolves to its value, or rejects as in one process. */
-  async call(endpoint: Endpoint, arg: unknown): Promise<unknown> {
+  /** Calls `endpoint` with the argument's JSON text and resolves to its value, or rejects as in one process. */
+  async call(endpoint: Endpoint, text: string | undefined): Promise<unknown> {
     const { method, route } = endpoint;
-    const text = arg === undefined ? undefined : JSON.stringify(arg);
     const inQuery = argumentInQuery(method);
     const path =
       this.#prefix + (inQuery && text !== undefined ? `${route}?${ARG_PARAM}=${encodeURIComponent(text)}` : route);

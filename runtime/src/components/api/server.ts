@@ -4,7 +4,7 @@
  */
 import type { ID } from '../../id.ts';
 import { errors } from '../../errors.ts';
-import { jsonRoundTrip } from '../../json.ts';
+import { toJsonText } from '../../json.ts';
 import { HEALTH_ROUTE, httpMethods, type Endpoint, type HttpMethod } from './endpoint.ts';
 import { ArgumentSchema, isSchemaLike } from './argument-schema.ts';
 import type { Static, TSchema } from 'typebox';
@@ -108,8 +108,9 @@ export class ApiServer extends PersonaBase {
     const client = async (...args: Args): Promise<Awaited<R>> => {
       this.assertPhase(`${method} ${route}`, 'runtime');
       assertMayCallApi(this, `${method} ${route}`);
-      const arg = jsonRoundTrip(args[0], this.toString(), `the argument of ${method} ${route}`);
-      return (await this.app.platform.call(endpoint, arg)) as Awaited<R>;
+      // Checked once, as the text both modes start from (a value JSON cannot hold fails here, alike).
+      const text = toJsonText(args[0], this.toString(), `the argument of ${method} ${route}`);
+      return (await this.app.platform.call(endpoint, text)) as Awaited<R>;
     };
     Object.defineProperties(client, { name: { value: `${method} ${route}` }, [endpointOfClient]: { value: endpoint } });
     return client;
