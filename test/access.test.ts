@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rootId, appOf, Store, ApiServer, onDeploy, Worker, runPersona, type ID } from 'infra-generator';
-import { edges } from '../runtime/src/access.ts';
+import { edges, mayUseStore, storesUsable } from '../runtime/src/access.ts';
 import { treeFingerprint, treeListing, differingIds, assertSameTree } from '../runtime/src/fingerprint.ts';
 
 function capture() {
@@ -122,6 +122,24 @@ test('the tree fingerprint changes with the tree and names the differing IDs', (
     /Persona fp\.client refuses to run: its component tree differs from the one the build saw, at fp\.client, fp\.client\.cache, fp\.client\.cache\.password\. The code changed since `npm run infra:build`/,
   );
   assertSameTree(make(false), 'fp.client', treeFingerprint(before), JSON.stringify(before));
+});
+
+test('storesUsable finds by owner exactly the Stores mayUseStore allows', () => {
+  const id = rootId('own');
+  const stores = [new Store(id`a`.child('db')), new Store(id`a`.child('b').child('db')), new Store(id`top`), new Store(id`c`.child('db'))];
+  const personas = [
+    onDeploy(id`a`.child('task'), () => {}),
+    onDeploy(id`a`.child('b').child('task'), () => {}),
+    onDeploy(id`c`.child('x').child('task'), () => {}),
+    onDeploy(id`lone`, () => {}),
+    new ApiServer(id`a`.child('b'), { uses: [] }),
+  ];
+  const usable = storesUsable(stores);
+  for (const p of personas) {
+    const names = (list: Store[]) => list.map((s) => s.id.value).sort();
+    assert.equal(names(usable(p)), names(stores.filter((s) => mayUseStore(p, s))), p.id.value);
+  }
+  assert.equal(usable(personas[1]).map((s) => s.id.value).sort(), ['own.a.b.db', 'own.a.db', 'own.top'].sort());
 });
 
 test('the listing says once that a persona without `uses` calls every API; declaring some changes it', () => {

@@ -11,6 +11,7 @@
 import { currentContext } from './app.ts';
 import type { App } from './app.ts';
 import type { Component } from './component.ts';
+import type { ID } from './id.ts';
 import type { Persona } from './persona-component.ts';
 import type { ApiServer } from './components/api/server.ts';
 import type { Store } from './components/store/store.ts';
@@ -48,6 +49,21 @@ export function resolveUses(persona: string, values: readonly unknown[]): ApiSer
 
 export function mayUseStore(persona: Persona, store: Store): boolean {
   return store.owner.contains(persona.id);
+}
+
+/**
+ * `mayUseStore` for many personas at once: the Stores of `stores` each persona may use, found by
+ * looking up the Stores owned by its own ID and its ancestors (the owners that contain it)
+ * rather than asking every Store, which would grow as personas times Stores.
+ */
+export function storesUsable<S extends Store>(stores: readonly S[]): (persona: Persona) => S[] {
+  const owned = new Map<string, S[]>();
+  for (const store of stores) owned.set(store.owner.value, [...(owned.get(store.owner.value) ?? []), store]);
+  return (persona) => {
+    const out: S[] = [];
+    for (let id: ID | undefined = persona.id; id; id = id.parent) out.push(...(owned.get(id.value) ?? []));
+    return out;
+  };
 }
 
 export function mayCallApi(persona: Persona, server: ApiServer): boolean {
@@ -88,14 +104,10 @@ export interface EdgeOptions {
 export function edges(app: App, options: EdgeOptions = {}): Edge[] {
   const components = app.components;
   const apis = components.filter(isApiServer);
-  // Stores by owner: a persona looks up the Stores of its own ancestors, not every Store.
-  const owned = new Map<string, Store[]>();
-  for (const store of components.filter(isStore)) owned.set(store.owner.value, [...(owned.get(store.owner.value) ?? []), store]);
+  const usable = storesUsable(components.filter(isStore));
   const out: Edge[] = [];
   for (const from of app.personas) {
-    for (let id: typeof from.id | undefined = from.id; id; id = id.parent) {
-      for (const to of owned.get(id.value) ?? []) out.push({ from, to, kind: 'uses' });
-    }
+    for (const to of usable(from)) out.push({ from, to, kind: 'uses' });
     const calls = from.uses ?? (options.undeclaredCalls === 'none' ? [] : apis);
     for (const to of calls) if (to !== from) out.push({ from, to, kind: 'calls' });
   }

@@ -12,7 +12,7 @@ import type { Persona } from '../persona-component.ts';
 import { Store } from '../components/store/store.ts';
 import { ApiServer } from '../components/api/server.ts';
 import { BuildTimeValue } from '../secrets/build-time-value.ts';
-import { mayCallApi, mayUseStore } from '../access.ts';
+import { mayCallApi, storesUsable } from '../access.ts';
 import { treeFingerprint, treeListing } from '../fingerprint.ts';
 import { wiring } from '../wiring.ts';
 import { errors } from '../errors.ts';
@@ -163,6 +163,8 @@ export function planDeployment(app: App, lookup: ValueLookup, source: string, bi
   // call it; passing every port to every persona would grow each environment with the app.
   const portOf = new Map(apis.map((a) => [a.server.port as BuildTimeValue<any>, a]));
   const values = [...valueVars.keys()];
+  const planOf = new Map(stores.map((s) => [s.store, s]));
+  const usable = storesUsable(stores.map((s) => s.store));
   const personas: PersonaPlan[] = app.personas.map((persona) => {
     const api = apis.find((a) => a.server === persona);
     const calls = apis.filter((a) => a.server !== persona && mayCallApi(persona, a.server));
@@ -171,7 +173,7 @@ export function planDeployment(app: App, lookup: ValueLookup, source: string, bi
       persona,
       service: persona.id.dnsLabel,
       api,
-      stores: stores.filter((s) => mayUseStore(persona, s.store)),
+      stores: usable(persona).map((s) => planOf.get(s)!),
       calls,
       callsEveryApi: persona.uses === undefined,
       values: values.filter((v) => v.readableBy(persona.id) && (!portOf.has(v) || reachable.has(portOf.get(v)))),
