@@ -294,8 +294,12 @@ export function kubernetesFiles(plan: DeploymentPlan, buildDir: string): Kuberne
   const all = groups.flatMap((g) => g.objects);
   const bound = new Set(plan.stores.filter((s) => s.binding !== undefined).map((s) => s.store as unknown));
   const treeEdges = edges(plan.app).map((e) => ({ from: e.from.id.dnsLabel, to: e.to.id.dnsLabel, external: bound.has(e.to) }));
-  const hosts = plan.personas.flatMap((p) => [...p.calls.map((a) => a.service), ...p.stores.filter((s) => s.binding === undefined).map((s) => s.service)]);
-  checkManifests(plan.app.root.value, all, treeEdges, hosts);
+  const hosts = new Set<string>(plan.someCallEveryApi ? plan.apis.map((a) => a.service) : []);
+  for (const p of plan.personas) {
+    if (!p.callsEveryApi) for (const a of p.calls) hosts.add(a.service);
+    for (const s of p.stores) if (s.binding === undefined) hosts.add(s.service);
+  }
+  checkManifests(plan.app.root.value, all, treeEdges, [...hosts]);
   const files: KubernetesFile[] = groups.map((g) => ({
     path: join(folder, `${g.name}.yaml`),
     text: render(g.objects, header),

@@ -68,7 +68,10 @@ export interface PersonaPlan {
   readonly api: ApiPlan | undefined;
   /** The Stores it may use. */
   readonly stores: readonly StorePlan[];
-  /** The other APIs it may call. */
+  /**
+   * The other APIs it may call. For a persona that calls every API, the plan's one list of
+   * every API (itself included, when it is one), shared rather than copied per persona.
+   */
   readonly calls: readonly ApiPlan[];
   /**
    * It declared no `uses`, so it may call every API: compose and Kubernetes then hand it the
@@ -76,7 +79,11 @@ export interface PersonaPlan {
    * network or policy, so the files grow with personas plus APIs, not personas times APIs.
    */
   readonly callsEveryApi: boolean;
-  /** The build-time values it may read (of the APIs' ports, those of the APIs it may call). */
+  /**
+   * The build-time values it may read: its Stores' passwords, its own API's and the APIs' it
+   * calls ports and tokens, and any other value it is a reader of. For a persona that calls
+   * every API, the other APIs' ports and tokens are left to everyApiEnvironment.
+   */
   readonly values: readonly BuildTimeValue[];
 }
 
@@ -161,22 +168,35 @@ export function planDeployment(app: App, lookup: ValueLookup, source: string, bi
     }));
   // An API's port is readable by every persona, but of use only with the network reach to
   // call it; passing every port to every persona would grow each environment with the app.
-  const portOf = new Map(apis.map((a) => [a.server.port as BuildTimeValue<any>, a]));
-  const values = [...valueVars.keys()];
+  const apiValues = (a: ApiPlan): BuildTimeValue<any>[] => (a.server.token ? [a.server.port, a.server.token] : [a.server.port]);
+  const apiValueSet = new Set(apis.flatMap(apiValues));
+  // Each value by what it belongs to, so a persona's are found from its Stores and APIs rather
+  // than by asking every value (which grows as personas times values).
+  const passwords = new Set<BuildTimeValue<any>>(stores.map((s) => s.store.password));
+  const others = [...valueVars.keys()].filter((v) => !apiValueSet.has(v) && !passwords.has(v));
   const planOf = new Map(stores.map((s) => [s.store, s]));
   const usable = storesUsable(stores.map((s) => s.store));
+  const apiPlanOf = new Map(apis.map((a) => [a.server as Persona, a]));
   const personas: PersonaPlan[] = app.personas.map((persona) => {
-    const api = apis.find((a) => a.server === persona);
-    const calls = apis.filter((a) => a.server !== persona && mayCallApi(persona, a.server));
-    const reachable = new Set([api, ...calls]);
+    const api = apiPlanOf.get(persona);
+    const callsEveryApi = persona.uses === undefined;
+    const calls = callsEveryApi ? apis : apis.filter((a) => a.server !== persona && mayCallApi(persona, a.server));
+    const personaStores = usable(persona).map((s) => planOf.get(s)!);
+    const candidates: BuildTimeValue<any>[] = [
+      ...personaStores.map((s) => s.store.password),
+      ...(api ? apiValues(api) : []),
+      ...(callsEveryApi ? [] : calls.flatMap(apiValues)),
+      ...others,
+    ];
     return {
       persona,
       service: persona.id.dnsLabel,
       api,
-      stores: usable(persona).map((s) => planOf.get(s)!),
+      stores: personaStores,
       calls,
-      callsEveryApi: persona.uses === undefined,
-      values: values.filter((v) => v.readableBy(persona.id) && (!portOf.has(v) || reachable.has(portOf.get(v)))),
+      callsEveryApi,
+      // Readers decide, as everywhere; the candidates only keep the question small.
+      values: [...new Set(candidates)].filter((v) => v.readableBy(persona.id)),
     };
   });
   const listing = treeListing(app);
@@ -239,12 +259,10 @@ export function personaEnvironment(plan: DeploymentPlan, persona: PersonaPlan, a
     env.add({ name: own.portVar, value: String(own.port), secret: false });
     env.addApi(plan, own, addresses);
   }
-  const shared = options.withoutEveryApi === true && persona.callsEveryApi;
-  if (!shared) for (const api of persona.calls) env.addApi(plan, api, addresses);
-  // An API's port and token are also build-time values its callers may read: shared too.
-  const sharedValues = new Set<BuildTimeValue<any> | undefined>(shared ? persona.calls.flatMap((a) => [a.server.port, a.server.token]) : []);
+  if (!persona.callsEveryApi) for (const api of persona.calls) env.addApi(plan, api, addresses);
+  else if (options.withoutEveryApi !== true) for (const v of everyApiEnvironment(plan, addresses)) env.add(v);
   for (const store of persona.stores) env.add({ name: store.urlVar, value: addresses.storeUrl(store), secret: true });
-  for (const value of persona.values) if (!sharedValues.has(value)) env.add(plan.valueVars.get(value)!);
+  for (const value of persona.values) env.add(plan.valueVars.get(value)!);
   env.add({ name: wiring.treeFingerprint, value: plan.fingerprint, secret: false });
   if (plan.listingText !== undefined) env.add({ name: wiring.treeListing, value: plan.listingText, secret: false });
   return env.vars;
