@@ -53,7 +53,8 @@ export const runtimeNames: ReadonlySet<string> = new Set(['build', 'local', 'pas
  */
 export const templateIdentifiers: ReadonlySet<string> = new Set([
   'id', 'deps', 'server', 'store', 'items', 'item', 'itemId', 'key', 'record', 'records', 'handled', 'pending', 'example',
-  'put', 'get', 'list', 'remove', 'signal', 'run', 'lines', 'log', 'args', 'failure', 'create', 'captureLog', 'test', 'assert', 'uvu',
+  'put', 'get', 'list', 'remove', 'signal', 'run', 'lines', 'log', 'args', 'failure', 'refusal', 'create', 'captureLog', 'test', 'assert', 'uvu',
+  'Type', 'Static',
   'Components', 'createComponents', 'Provided', 'provided', 'startInProcess', 'rootId',
 ]);
 

@@ -40,7 +40,7 @@ export interface ModuleData extends ComponentView {
   others: ComponentView[];
   /** Every component a test must create first (its uses and theirs), in creation order. */
   setup: ComponentView[];
-  /** The module's type imports from the components it uses: `OrdersStore, OrdersRecord`. */
+  /** The module's type imports from the components it uses: `OrdersStore` from `./orders.ts`. */
   typeImports: { module: string; names: string }[];
 }
 
@@ -119,11 +119,8 @@ function closure(entry: ComponentEntry, manifest: Manifest): ComponentView[] {
 export function moduleData(entry: ComponentEntry, manifest: Manifest): ModuleData {
   const self = view(entry, manifest);
   const primary = entry.kind === 'api' || entry.kind === 'worker' ? self.deps.find((d) => d.isStore) : undefined;
-  const typeImports = self.deps.map((d) => ({
-    module: d.module,
-    // An API serves its store's records, so it names their type too.
-    names: [d.typeName, ...(d === primary && entry.kind === 'api' ? [d.recordType] : [])].join(', '),
-  }));
+  // An API's item is a schema of its own (its handlers check it against its store's records).
+  const typeImports = self.deps.map((d) => ({ module: d.module, names: d.typeName }));
   return {
     ...self,
     typeImports,

@@ -1,8 +1,9 @@
 /**
  * The `npx plop component` generator: programmatically (node-plop) into temporary copies of
  * the starter app for every kind, whose result must typecheck, pass its own generated tests,
- * run and build; and the real command line with stdin closed, for its exit codes and for
- * writing nothing when it refuses or only plans.
+ * run and build (a scaffolded API refusing a wrong argument with 400, over HTTP too); and the
+ * real command line with stdin closed, for its exit codes and for writing nothing when it
+ * refuses or only plans.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,9 +11,11 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import nodePlop, { type PlopCfg } from 'node-plop';
-import { onDeploy, rootId, startInProcess, Store, Worker } from 'infra-generator';
+import { appOf, onDeploy, rootId, startInProcess, Store, Worker, type ApiServer } from 'infra-generator';
 import { repoRoot, seedExample } from './support/seed.ts';
+import { rawRequest, serveApi } from './support/serve-api.ts';
 import { readCommandLine } from '../generators/cli-input.ts';
 import { checkName } from '../generators/names.ts';
 import { readAppState, renderManifest } from '../generators/app-state.ts';
@@ -91,7 +94,7 @@ async function withCopy(fn: (dir: string) => Promise<void>): Promise<void> {
 
 const failed = (result: { failures: { error: string }[] }) => result.failures.map((f) => f.error).join('\n');
 
-test('every kind, with and without uses: the result typechecks, passes its generated tests, runs and builds', async () => {
+test('every kind, with and without uses: the result typechecks, passes its generated tests, runs and builds; its APIs answer a wrong argument with 400', async () => {
   await withCopy(async (dir) => {
     const made: Answers[] = [
       { kind: 'store', name: 'orders' },
@@ -119,6 +122,37 @@ test('every kind, with and without uses: the result typechecks, passes its gener
     });
     assert.match(tests.stdout, /Total:\s+10\b/, tests.stdout);
     assert.match(tests.stdout, /Passed:\s+10\b/, tests.stdout);
+    // Among them, in one process: each API answers a wrong argument with 400 and keeps nothing.
+    for (const api of ['orders-api', 'shop-api']) {
+      const generatedTest = readFileSync(join(dir, 'src', 'components', `${api}.test.ts`), 'utf8');
+      assert.match(generatedTest, `test('${api} answers 400 to an argument its schema refuses, before the handler runs'`);
+      assert.match(generatedTest, `assert.is(failure.message, 'Invalid argument to test.${api} (POST /${api}/items): /name must be string');`);
+    }
+
+    // The scaffolded API deployed (its own HTTP server, as in a container): a wrong argument
+    // gets 400 naming the field, and the handler never sees it.
+    const { createOrdersApi } = await import(pathToFileURL(join(dir, 'src', 'components', 'orders-api.ts')).href);
+    const served = rootId('generated-http');
+    createOrdersApi(served`orders-api`, {});
+    const token = 'generated-api-token';
+    const server = await serveApi(appOf(served).find(served`orders-api`) as ApiServer, token);
+    try {
+      const items = `${server.url}/orders-api/items`;
+      const post = (body: string) => rawRequest(items, 'POST', { body, type: 'application/json', token });
+      const get = (key: unknown) => rawRequest(`${items}?arg=${encodeURIComponent(JSON.stringify(key))}`, 'GET', { token });
+      assert.equal((await post('{"id":"1","name":42}')).json, {
+        error: 'Invalid argument to generated-http.orders-api (POST /orders-api/items): /name must be string',
+        status: 400,
+      });
+      assert.is((await post('{"name":"No id"}')).status, 400);
+      assert.is((await get(1)).status, 400);
+      assert.is((await get('1')).status, 204, 'nothing was kept');
+      assert.is((await post('{"id":"1","name":"First"}')).status, 204, 'a right argument reaches the handler');
+      assert.equal((await get('1')).json, { id: '1', name: 'First' });
+    } finally {
+      server.controller.abort();
+      await server.platform.close();
+    }
 
     const env = { ...process.env, INFRA_PROJECT_ROOT: dir, INFRA_BUILD_DIR: join(dir, 'build') };
     const started = await run(process.execPath, ['--conditions=source', join(dir, 'src', 'main.ts')], { env: { ...env, PERSONA: '' } });

@@ -16,11 +16,22 @@ export interface PersonaProcess {
   kill(): Promise<void>;
 }
 
+/**
+ * This process's environment without what makes Node print to stderr by itself: with both
+ * NO_COLOR and FORCE_COLOR set (a test runner sets the one, a user the other) Node warns that
+ * one is ignored, and the tests read a persona's stderr as its own.
+ */
+export function quietEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  if (env.NO_COLOR !== undefined && env.FORCE_COLOR !== undefined) delete env.FORCE_COLOR;
+  return env;
+}
+
 const occurrences = (haystack: string, needle: string) => haystack.split(needle).length - 1;
 
 export function startPersona(entry: string, persona: string, env: Record<string, string>): PersonaProcess {
   const child = spawn(process.execPath, ['--conditions=source', entry], {
-    env: { ...process.env, PERSONA: persona, ...env },
+    env: { ...quietEnv(), PERSONA: persona, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
