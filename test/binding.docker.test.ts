@@ -45,7 +45,8 @@ test('docker compose up with the store bound: no database container, the data in
   const host = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(address.stdout)?.[1];
   assert.ok(host, `this machine has a docker0 bridge with an IPv4 address: ${address.stdout}${address.stderr}`);
   cluster = await ThrowawayCluster.create();
-  cluster.acceptRemote('172.16.0.0/12');
+  // Docker gives its networks private addresses: 172.16/12 first, then 192.168/16 (and 10/8 where configured).
+  cluster.acceptRemote(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']);
   await cluster.start();
   const admin = new pg.Client({ connectionString: cluster.url });
   await admin.connect();

@@ -52,11 +52,11 @@ export class ThrowawayCluster {
   }
 
   /**
-   * Also listens on every interface and lets clients from `cidr` in with a password (scram):
+   * Also listens on every interface and lets clients from `cidrs` in with a password (scram):
    * for containers reaching this machine's server through their network's gateway.
    */
-  acceptRemote(cidr: string): void {
-    appendFileSync(join(this.#data, 'pg_hba.conf'), `host all all ${cidr} scram-sha-256\n`);
+  acceptRemote(cidrs: readonly string[]): void {
+    appendFileSync(join(this.#data, 'pg_hba.conf'), cidrs.map((cidr) => `host all all ${cidr} scram-sha-256\n`).join(''));
     this.#listen = '*';
   }
 
