@@ -21,6 +21,8 @@ import { parseBuildArgs } from '../runtime/src/build/build-args.ts';
 const DB = 'my-app--customer-server--db';
 const API = 'my-app--customer-server--api';
 const CLIENT = 'my-app--example-client';
+/** The Secret of what the personas that call every API share, named for the app. */
+const EVERY_API = 'my-app--every-api';
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> }; spec?: any; stringData?: Record<string, string> };
 
@@ -55,13 +57,13 @@ function reach(objects: Obj[]) {
             .flatMap((pol) => (pol.ingress ?? []).filter((r: any) => port(r, p)).flatMap((r: any) => (r.from ? components.filter((c) => r.from.some((f: any) => f.podSelector && selects(f.podSelector, c))) : ['(anyone)']))),
         ),
       ].sort(),
-    /** Components `from` may send to (on port `p`), and `(outside)` for address blocks. */
+    /** Components `from` may send to (on port `p`), and `(outside)` for address blocks; not the rules without peers (DNS). */
     targets: (from: string, p?: number) =>
       [
         ...new Set(
           policies
             .filter((pol) => Object.keys(pol.podSelector).length && selects(pol.podSelector, from))
-            .flatMap((pol) => (pol.egress ?? []).filter((r: any) => port(r, p)).flatMap((r: any) => [...components.filter((c) => r.to.some((t: any) => t.podSelector && selects(t.podSelector, c))), ...(r.to.some((t: any) => t.ipBlock) ? ['(outside)'] : [])])),
+            .flatMap((pol) => (pol.egress ?? []).filter((r: any) => port(r, p)).filter((r: any) => r.to).flatMap((r: any) => [...components.filter((c) => r.to.some((t: any) => t.podSelector && selects(t.podSelector, c))), ...(r.to.some((t: any) => t.ipBlock) ? ['(outside)'] : [])])),
         ),
       ].sort(),
   };
@@ -100,7 +102,7 @@ test('the seed example: a Deployment and Service for the API, a Job for the clie
     const api = named('Deployment', API).spec;
     assert.is(api.replicas, 1);
     assert.equal(api.selector.matchLabels, { [COMPONENT_LABEL]: API });
-    assert.equal(api.template.metadata.labels, { [COMPONENT_LABEL]: API, 'infra-generator/role': 'api', 'infra-generator/calls': 'every-api' });
+    assert.equal(api.template.metadata.labels, { [COMPONENT_LABEL]: API, 'infra-generator/app': 'my-app', 'infra-generator/role': 'api', 'infra-generator/calls': 'every-api' });
     const container = api.template.spec.containers[0];
     assert.equal(container.readinessProbe.httpGet, { path: '/healthz', port });
     assert.equal(container.livenessProbe.httpGet, { path: '/healthz', port });
@@ -109,7 +111,7 @@ test('the seed example: a Deployment and Service for the API, a Job for the clie
       { runAsUser: container.securityContext.runAsUser, runAsNonRoot: container.securityContext.runAsNonRoot, allowPrivilegeEscalation: container.securityContext.allowPrivilegeEscalation },
       { runAsUser: 1000, runAsNonRoot: true, allowPrivilegeEscalation: false },
     );
-    assert.equal(container.envFrom, [{ secretRef: { name: 'every-api' } }, { secretRef: { name: API } }]);
+    assert.equal(container.envFrom, [{ secretRef: { name: EVERY_API } }, { secretRef: { name: API } }]);
     assert.equal(named('Service', API).spec.ports[0].port, port);
 
     assert.is(named('Job', CLIENT).metadata.labels!['infra-generator/lifecycle'], 'task');
@@ -118,7 +120,7 @@ test('the seed example: a Deployment and Service for the API, a Job for the clie
     assert.ok(job.backoffLimit >= 0 && job.backoffLimit <= 5);
     const clientEnv = Object.fromEntries(job.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
     assert.is(clientEnv.PERSONA, 'my-app.example-client');
-    assert.is(named('Secret', 'every-api').stringData!.MY_APP__CUSTOMER_SERVER__API__URL, `http://${API}:${port}`, 'the host is the Service name');
+    assert.is(named('Secret', EVERY_API).stringData!.MY_APP__CUSTOMER_SERVER__API__URL, `http://${API}:${port}`, 'the host is the Service name');
 
     const db = named('StatefulSet', DB).spec;
     assert.is(db.serviceName, DB);
@@ -134,15 +136,18 @@ test('the seed example: a Deployment and Service for the API, a Job for the clie
     assert.ok(JSON.stringify(named('Secret', API).stringData).includes(encodeURIComponent(password)));
     assert.is(named('Secret', DB).stringData!.POSTGRES_PASSWORD, password);
     // The same variables as the compose env file of each persona.
-    for (const name of [API, CLIENT, 'every-api']) {
-      const env = readFileSync(join(project.buildDir, 'env', `${name}.env`), 'utf8');
+    for (const [name, file] of [[API, API], [CLIENT, CLIENT], [EVERY_API, 'every-api']]) {
+      const env = readFileSync(join(project.buildDir, 'env', `${file}.env`), 'utf8');
       const keys = env.split('\n').filter((l) => /^[A-Z]/.test(l)).map((l) => l.slice(0, l.indexOf('=')));
       assert.equal(Object.keys(named('Secret', name).stringData ?? {}).sort(), keys.sort(), name);
     }
 
     const policies = of('NetworkPolicy');
-    assert.equal(named('NetworkPolicy', 'default-deny').spec, { podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
-    assert.equal(named('NetworkPolicy', 'allow-dns').spec.egress, [{ ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] }]);
+    // Deny and DNS for the app's pods only: the namespace may hold other workloads.
+    const app = { matchLabels: { 'infra-generator/app': 'my-app' } };
+    assert.equal(named('NetworkPolicy', 'my-app--default-deny').spec, { podSelector: app, policyTypes: ['Ingress', 'Egress'] });
+    assert.equal(named('NetworkPolicy', 'my-app--allow-dns').spec, { podSelector: app, policyTypes: ['Egress'], egress: [{ ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] }] });
+    for (const o of [...of('Deployment'), ...of('Job'), ...of('StatefulSet')]) assert.is(o.spec.template.metadata.labels['infra-generator/app'], 'my-app', o.metadata.name);
     const { sources, targets } = reach(objects);
     // Neither the API nor the client declares `uses`: both may call every API (here, the one).
     assert.equal(sources(DB, 5432), [API], 'only the API reaches the database');
@@ -152,8 +157,8 @@ test('the seed example: a Deployment and Service for the API, a Job for the clie
     assert.equal(targets(CLIENT, 5432), []);
     // Deny, DNS; the API's store edge (ingress, egress); every-API callers (one ingress per API, one egress).
     assert.is(policies.length, 6);
-    assert.equal(named('Secret', 'every-api').stringData!.MY_APP__CUSTOMER_SERVER__API__URL, `http://${API}:${port}`);
-    assert.equal(named('Job', CLIENT).spec.template.spec.containers[0].envFrom, [{ secretRef: { name: 'every-api' } }, { secretRef: { name: CLIENT } }]);
+    assert.equal(named('Secret', EVERY_API).stringData!.MY_APP__CUSTOMER_SERVER__API__URL, `http://${API}:${port}`);
+    assert.equal(named('Job', CLIENT).spec.template.spec.containers[0].envFrom, [{ secretRef: { name: EVERY_API } }, { secretRef: { name: CLIENT } }]);
   } finally {
     project.remove();
   }
@@ -248,6 +253,8 @@ test('the checks the schemas cannot make', () => {
   assert.throws(() => checkManifests('app', [...base, admit], [{ from: 'b', to: 'a' }], []), /b -> a has no NetworkPolicy letting it out/);
   assert.throws(() => checkManifests('app', [...base, admit, send], [{ from: 'b', to: 'db', external: true }], []), /b -> db has no NetworkPolicy letting it out of the cluster/);
   assert.throws(() => checkManifests('app', [deployment(labels), secret], [], []), /do not deny ingress by default/);
+  const partial = new NetworkPolicy({ metadata: { name: 'deny-a' }, spec: { podSelector: { matchLabels: labels }, policyTypes: ['Ingress', 'Egress'] } });
+  assert.throws(() => checkManifests('app', [deployment(labels), source, secret, partial], [], []), /do not deny ingress by default/, 'b is not covered');
   assert.throws(() => checkManifests('app', [...base], [], ['a']), /host a .*no Service/);
   assert.throws(() => checkManifests('app', [new Secret({ metadata: { name: 'Not_A_Label' } }), deny], [], []), /not a DNS label/);
   const bad = new Deployment({ metadata: { name: 'a' }, spec: { selector: { matchLabels: labels }, template: { spec: { containers: [{ name: 'app', image: 'i', ports: [{ containerPort: 'x' as any }] }] } } } });

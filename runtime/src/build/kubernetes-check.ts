@@ -97,7 +97,9 @@ function checkPolicies(component: string, objects: readonly Manifest[], edges: r
     .filter((l): l is Record<string, string> => l?.[COMPONENT_LABEL] !== undefined);
   const selected = (selector: any): string[] => pods.filter((labels) => matches(selector?.matchLabels, labels)).map((l) => l[COMPONENT_LABEL]);
   const policies = objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.toJSON().spec);
-  const denies = (type: string) => policies.some((p) => Object.keys(p.podSelector ?? {}).length === 0 && p.policyTypes?.includes(type) && !(p[type.toLowerCase()] ?? []).length);
+  // An empty selector selects every pod of the namespace; the generated ones, every pod of the app.
+  const selectsAll = (selector: any) => Object.keys(selector?.matchLabels ?? {}).length === 0 || pods.every((labels) => matches(selector.matchLabels, labels));
+  const denies = (type: string) => policies.some((p) => selectsAll(p.podSelector) && p.policyTypes?.includes(type) && !(p[type.toLowerCase()] ?? []).length);
   for (const type of ['Ingress', 'Egress']) {
     if (!denies(type)) throw errors.kubernetesInvalid(component, 'the NetworkPolicies', `do not deny ${type.toLowerCase()} by default`);
   }

@@ -30,6 +30,11 @@ import { checkManifests, COMPONENT_LABEL, dnsLabelOrHash, type Manifest } from '
 
 /** On API pods, so that one egress policy can reach them all. */
 const ROLE_LABEL = 'infra-generator/role';
+/**
+ * On every pod, naming the app (its root's DNS label): the app's own policies select its pods
+ * only, so applying it into a namespace shared with other workloads leaves theirs alone.
+ */
+const APP_LABEL = 'infra-generator/app';
 /** On the pods of personas that declared no `uses` (they may call every API). */
 const CALLS_LABEL = 'infra-generator/calls';
 
@@ -55,6 +60,9 @@ export function kubernetesFolder(buildDir: string): string {
 }
 
 const labels = (service: string) => ({ [COMPONENT_LABEL]: service });
+const podLabelsOf = (plan: DeploymentPlan, service: string) => ({ ...labels(service), [APP_LABEL]: plan.app.root.dnsLabel });
+/** The Secret of what every persona that calls every API shares (named for the app: a namespace may hold several). */
+const everyApiName = (plan: DeploymentPlan) => `${plan.app.root.dnsLabel}--${EVERY_API}`;
 
 /** The image runs as the `node` user (uid 1000) and needs nothing more. */
 const appSecurity: IContainer['securityContext'] = {
@@ -83,7 +91,7 @@ function appContainer(plan: DeploymentPlan, persona: PersonaPlan, inline: readon
     image: appImage(plan),
     env: inline.map((v) => ({ name: v.name, value: v.value })),
     // The shared Secret first: where both name a variable (its own API's), they agree.
-    envFrom: [...(persona.callsEveryApi ? [{ secretRef: { name: EVERY_API } }] : []), { secretRef: { name: persona.service } }],
+    envFrom: [...(persona.callsEveryApi ? [{ secretRef: { name: everyApiName(plan) } }] : []), { secretRef: { name: persona.service } }],
     resources: appResources,
     securityContext: appSecurity,
   };
@@ -109,7 +117,7 @@ function personaObjects(plan: DeploymentPlan, persona: PersonaPlan): Manifest[] 
     new Secret({ metadata, type: 'Opaque', stringData: Object.fromEntries(secret.map((v) => [v.name, v.value])) }),
   ];
   const container = appContainer(plan, persona, inline);
-  const podLabels = { ...labels(name), ...(persona.api ? { [ROLE_LABEL]: 'api' } : {}), ...(persona.callsEveryApi ? { [CALLS_LABEL]: EVERY_API } : {}) };
+  const podLabels = { ...podLabelsOf(plan, name), ...(persona.api ? { [ROLE_LABEL]: 'api' } : {}), ...(persona.callsEveryApi ? { [CALLS_LABEL]: EVERY_API } : {}) };
   const template = { metadata: { labels: podLabels }, spec: podSpec(container, persona.persona.lifecycle === 'task' ? 'Never' : 'Always') };
   if (persona.persona.lifecycle === 'task') {
     // A deploy task runs once; a few retries cover an API that is not ready yet.
@@ -130,7 +138,7 @@ function apiService(api: ApiPlan): Manifest {
   });
 }
 
-function storeObjects(store: StorePlan): Manifest[] {
+function storeObjects(plan: DeploymentPlan, store: StorePlan): Manifest[] {
   const name = store.service;
   const metadata = { name, labels: labels(name) };
   const ready = { exec: { command: ['pg_isready', '-h', '127.0.0.1', '-p', String(STORE_PORT), '-U', store.user, '-d', store.database] } };
@@ -144,7 +152,7 @@ function storeObjects(store: StorePlan): Manifest[] {
         replicas: 1,
         selector: { matchLabels: labels(name) },
         template: {
-          metadata: { labels: labels(name) },
+          metadata: { labels: podLabelsOf(plan, name) },
           spec: {
             automountServiceAccountToken: false,
             // The postgres user of the image, owning the volume through its group.
@@ -185,12 +193,14 @@ function storeObjects(store: StorePlan): Manifest[] {
 function networkPolicies(plan: DeploymentPlan): Manifest[] {
   const tcp = (port: number) => ({ protocol: 'TCP' as const, port });
   const select = (service: string) => ({ podSelector: { matchLabels: labels(service) } });
+  const root = plan.app.root.dnsLabel;
+  const app = { matchLabels: { [APP_LABEL]: root } };
   const out: Manifest[] = [
-    new NetworkPolicy({ metadata: { name: 'default-deny' }, spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } }),
+    new NetworkPolicy({ metadata: { name: `${root}--default-deny` }, spec: { podSelector: app, policyTypes: ['Ingress', 'Egress'] } }),
     // Service names resolve through the cluster's DNS, wherever it runs (kube-dns pods, node-local caches).
     new NetworkPolicy({
-      metadata: { name: 'allow-dns' },
-      spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{ ports: [{ protocol: 'UDP' as const, port: 53 }, tcp(53)] }] },
+      metadata: { name: `${root}--allow-dns` },
+      spec: { podSelector: app, policyTypes: ['Egress'], egress: [{ ports: [{ protocol: 'UDP' as const, port: 53 }, tcp(53)] }] },
     }),
   ];
   const ingress = (from: string, to: string, port: number) =>
@@ -225,7 +235,7 @@ function networkPolicies(plan: DeploymentPlan): Manifest[] {
   }
   // Personas that may call every API: one ingress policy per API and one egress policy for them all.
   if (plan.someCallEveryApi && plan.apis.length > 0) {
-    const callers = { podSelector: { matchLabels: { [CALLS_LABEL]: EVERY_API } } };
+    const callers = { podSelector: { matchLabels: { ...app.matchLabels, [CALLS_LABEL]: EVERY_API } } };
     for (const api of plan.apis) {
       out.push(
         new NetworkPolicy({
@@ -236,11 +246,11 @@ function networkPolicies(plan: DeploymentPlan): Manifest[] {
     }
     out.push(
       new NetworkPolicy({
-        metadata: { name: `${EVERY_API}-callers--egress` },
+        metadata: { name: `${root}--${EVERY_API}-callers--egress` },
         spec: {
           ...callers,
           policyTypes: ['Egress'],
-          egress: [{ to: [{ podSelector: { matchLabels: { [ROLE_LABEL]: 'api' } } }], ports: [...new Set(plan.apis.map((a) => a.port))].map(tcp) }],
+          egress: [{ to: [{ podSelector: { matchLabels: { ...app.matchLabels, [ROLE_LABEL]: 'api' } } }], ports: [...new Set(plan.apis.map((a) => a.port))].map(tcp) }],
         },
       }),
     );
@@ -286,9 +296,9 @@ export function kubernetesFiles(plan: DeploymentPlan, buildDir: string): Kuberne
     // What every persona that calls every API gets alike, once (all of it in the Secret: inline,
     // the URLs would be repeated in each of their pods).
     ...(plan.someCallEveryApi
-      ? [{ name: EVERY_API, objects: [new Secret({ metadata: { name: EVERY_API }, type: 'Opaque', stringData: Object.fromEntries([...everyApi.inline, ...everyApi.secret].map((v) => [v.name, v.value])) })] }]
+      ? [{ name: EVERY_API, objects: [new Secret({ metadata: { name: everyApiName(plan) }, type: 'Opaque', stringData: Object.fromEntries([...everyApi.inline, ...everyApi.secret].map((v) => [v.name, v.value])) })] }]
       : []),
-    ...plan.stores.filter((s) => s.binding === undefined).map((s) => ({ name: s.service, objects: storeObjects(s) })),
+    ...plan.stores.filter((s) => s.binding === undefined).map((s) => ({ name: s.service, objects: storeObjects(plan, s) })),
     ...plan.personas.map((p) => ({ name: p.service, objects: personaObjects(plan, p) })),
   ];
   const all = groups.flatMap((g) => g.objects);
