@@ -102,14 +102,17 @@ export interface EdgeOptions {
 
 /** Every allowed edge of the tree: per persona, the Stores it may use, then the APIs it may call. */
 export function edges(app: App, options: EdgeOptions = {}): Edge[] {
+  return [...eachEdge(app, options)];
+}
+
+/** The edges of `edges()` one at a time, for a caller that need not hold them all. */
+export function* eachEdge(app: App, options: EdgeOptions = {}): Generator<Edge> {
   const components = app.components;
   const apis = components.filter(isApiServer);
   const usable = storesUsable(components.filter(isStore));
-  const out: Edge[] = [];
   for (const from of app.personas) {
-    for (const to of usable(from)) out.push({ from, to, kind: 'uses' });
+    for (const to of usable(from)) yield { from, to, kind: 'uses' };
     const calls = from.uses ?? (options.undeclaredCalls === 'none' ? [] : apis);
-    for (const to of calls) if (to !== from) out.push({ from, to, kind: 'calls' });
+    for (const to of calls) if (to !== from) yield { from, to, kind: 'calls' };
   }
-  return out;
 }

@@ -72,6 +72,17 @@ function derive(id: ID, separator: string, transform: (slug: string) => string, 
   return head + suffix;
 }
 
+type DerivedName = 'envName' | 'dnsLabel' | 'sqlName';
+
+/** An ID never changes, and a build asks for each of its names many times (hashing some). */
+const derivedNames = new WeakMap<ID, Partial<Record<DerivedName, string>>>();
+
+function memo(id: ID, name: DerivedName, make: (id: ID) => string): string {
+  let names = derivedNames.get(id);
+  if (!names) derivedNames.set(id, (names = {}));
+  return (names[name] ??= make(id));
+}
+
 const idPrototype = {
   child(this: ID, name: string): ID {
     return makeId([...this.parts, name], this, (this as unknown as Record<symbol, unknown>)[ownerKey]);
@@ -80,13 +91,13 @@ const idPrototype = {
     return other.parts.length >= this.parts.length && this.parts.every((p, i) => other.parts[i] === p);
   },
   get envName(): string {
-    return derive(this as unknown as ID, '__', (s) => s.replace(/-/g, '_').toUpperCase(), Infinity, '__');
+    return memo(this as unknown as ID, 'envName', (id) => derive(id, '__', (s) => s.replace(/-/g, '_').toUpperCase(), Infinity, '__'));
   },
   get dnsLabel(): string {
-    return derive(this as unknown as ID, '--', (s) => s, DNS_MAX, '-');
+    return memo(this as unknown as ID, 'dnsLabel', (id) => derive(id, '--', (s) => s, DNS_MAX, '-'));
   },
   get sqlName(): string {
-    return derive(this as unknown as ID, '__', (s) => s.replace(/-/g, '_'), SQL_MAX, '_');
+    return memo(this as unknown as ID, 'sqlName', (id) => derive(id, '__', (s) => s.replace(/-/g, '_'), SQL_MAX, '_'));
   },
   toString(this: ID): string {
     return this.value;

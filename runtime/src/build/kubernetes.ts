@@ -22,7 +22,7 @@ import type { INetworkPolicySpec } from 'kubernetes-models/networking.k8s.io/v1/
 import { isIP } from 'node:net';
 import { HEALTH_ROUTE } from '../components/api/http-wire.ts';
 import { wiring } from '../wiring.ts';
-import { edges } from '../access.ts';
+import { eachEdge } from '../access.ts';
 import { errors } from '../errors.ts';
 import { deployedStoreUrl, everyApiEnvironment, personaEnvironment, STORE_PORT, type Addresses, type ApiPlan, type DeploymentPlan, type EnvVar, type PersonaPlan, type StorePlan } from './plan.ts';
 import { appImage, EVERY_API, POSTGRES_DATA, POSTGRES_IMAGE } from './compose.ts';
@@ -303,7 +303,8 @@ export function kubernetesFiles(plan: DeploymentPlan, buildDir: string): Kuberne
   ];
   const all = groups.flatMap((g) => g.objects);
   const bound = new Set(plan.stores.filter((s) => s.binding !== undefined).map((s) => s.store as unknown));
-  const treeEdges = edges(plan.app).map((e) => ({ from: e.from.id.dnsLabel, to: e.to.id.dnsLabel, external: bound.has(e.to) }));
+  // One at a time: with personas that call every API there are personas times APIs of them.
+  const treeEdges = eachEdge(plan.app).map((e) => ({ from: e.from.id.dnsLabel, to: e.to.id.dnsLabel, external: bound.has(e.to) }));
   const hosts = new Set<string>(plan.someCallEveryApi ? plan.apis.map((a) => a.service) : []);
   for (const p of plan.personas) {
     if (!p.callsEveryApi) for (const a of p.calls) hosts.add(a.service);
