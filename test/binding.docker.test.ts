@@ -6,14 +6,16 @@
  * its customer and exits 0, and the customer is in the bound database.
  *
  * It builds into a build folder of its own (the repository's starter/build/ keeps no binding)
- * and writes the repository's compose.yaml, as test/docker.test.ts does.
+ * and writes the repository's compose.yaml, as test/docker.test.ts does; afterwards it builds
+ * the repository's own build again, so compose.yaml names the env files that remain.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import YAML from 'yaml';
 import { cleanEnv, repoRoot, run } from './support/temp-project.ts';
 import { ThrowawayCluster } from './support/throwaway-cluster.ts';
 
@@ -36,6 +38,12 @@ test.after(async () => {
   if (down.code !== 0) console.error(`docker compose -p ${project} down -v failed:\n${down.stderr}`);
   await cluster?.destroy();
   rmSync(buildDir, { recursive: true, force: true });
+  // compose.yaml still names the removed folder's env files: build the repository's own build again.
+  const rebuilt = await run('npm', ['run', '--silent', 'infra:build'], { cwd: repoRoot, env: cleanEnv() });
+  assert.is(rebuilt.code, 0, `npm run infra:build after the test: ${rebuilt.stdout}${rebuilt.stderr}`);
+  const services = Object.values(YAML.parse(readFileSync(join(repoRoot, 'compose.yaml'), 'utf8')).services) as { env_file?: string[] }[];
+  const missing = services.flatMap((s) => s.env_file ?? []).filter((f) => !existsSync(join(repoRoot, f)));
+  assert.equal(missing, [], 'compose.yaml names only env files that exist');
 });
 
 test('docker compose up with the store bound: no database container, the data in the bound database', async () => {

@@ -347,6 +347,46 @@ test('reach follows declared use; workers restart; a public API publishes its po
   }
 });
 
+test('an API that declares its uses shares no network with other APIs, while personas that declare none reach it', async () => {
+  const f = fixtureProject();
+  try {
+    const id = rootId('mixed');
+    const payments = new ApiServer(id`payments`, { uses: [] });
+    const restricted = new ApiServer(id`restricted`, { uses: [] });
+    const open = new ApiServer(id`open`);
+    for (const api of [payments, restricted, open]) api.defineEndpoint('/ping', async () => 'pong', { method: 'GET' });
+    onDeploy(id`seed`, async () => {});
+    assert.is((await build(id, f)).code, 0);
+    const services = compose(f).services;
+    const nets = (name: string) => new Set(services[`mixed--${name}`].networks);
+    const shared = (a: string, b: string) => [...nets(a)].filter((n) => nets(b).has(n));
+    assert.equal(shared('payments', 'restricted'), [], 'declared APIs are apart');
+    assert.equal(shared('payments', 'open'), ['mixed--payments-net'], 'the open API declared nothing: it may call payments');
+    assert.equal(shared('restricted', 'open'), ['mixed--restricted-net']);
+    // The seed task (declared nothing) reaches all three, and waits for them.
+    assert.equal([...nets('seed')].sort(), ['every-api', 'mixed--payments-net', 'mixed--restricted-net']);
+    assert.ok(nets('open').has('every-api'));
+    assert.equal(Object.keys(services['mixed--seed'].depends_on ?? {}).sort(), ['mixed--open', 'mixed--payments', 'mixed--restricted']);
+  } finally {
+    f.remove();
+  }
+});
+
+test('with no API there is nothing to share: no every-api env file or network', async () => {
+  const f = fixtureProject();
+  try {
+    const id = rootId('quiet');
+    new Worker(id`tick`, async () => {});
+    assert.is((await build(id, f)).code, 0);
+    const file = compose(f);
+    assert.not.ok(existsSync(envFile(f, 'every-api')));
+    assert.not.ok(Object.keys(file.networks ?? {}).includes('every-api'));
+    assert.equal(file.services['quiet--tick'].env_file, ['app/build/env/quiet--tick.env']);
+  } finally {
+    f.remove();
+  }
+});
+
 test('a "$" in a value stays literal: compose.yaml doubles it against interpolation', async () => {
   const f = fixtureProject();
   try {

@@ -133,6 +133,9 @@ test('a store bound to an existing PostgreSQL: no StatefulSet, its URL only for 
   const holders = objects.filter((o) => o.kind === 'Secret' && Object.values(o.stringData ?? {}).includes('postgres://app:pw@customers.example.com/customers')).map((o) => o.metadata.name);
   const C = 'my-app--components';
   assert.equal(holders.sort(), [`${C}--order-mailer`, `${C}--orders-api`, `${C}--seed-orders`], 'the components under its owner, no one else');
+  // Nor the password generated for its own database, which nobody connects with now.
+  assert.not.ok(objects.some((o) => o.kind === 'Secret' && 'MY_APP__COMPONENTS__ORDERS__PASSWORD' in (o.stringData ?? {})));
+  assert.ok(objects.some((o) => o.kind === 'Secret' && 'MY_APP__CUSTOMER_SERVER__DB__PASSWORD' in (o.stringData ?? {})), 'an unbound store’s password still reaches its owner');
   assertSameEnvironment(objects, compose, envFiles);
 });
 

@@ -200,6 +200,47 @@ test('workers are Deployments without probes; declared use limits the policies; 
   }
 });
 
+test('names stay DNS labels for a root of 63 characters; every object carries the app label', async () => {
+  const project = tempProject();
+  try {
+    const id = rootId('r'.repeat(63));
+    const api = new ApiServer(id`api`);
+    api.defineEndpoint('/ping', async () => 'pong', { method: 'GET' });
+    onDeploy(id`task`, async () => {});
+    const { code, output } = await buildInto(id, project, ['--target', 'kubernetes']);
+    assert.is(code, 0, output);
+    const { objects } = readManifests(join(project.buildDir, 'kubernetes'));
+    for (const o of objects) {
+      assert.ok(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(o.metadata.name), o.metadata.name);
+      assert.is(o.metadata.labels?.['infra-generator/app'], 'r'.repeat(63), `${o.kind} ${o.metadata.name}`);
+    }
+    assert.is(objects.filter((o) => o.kind === 'Secret').length, 3, "each persona's and the shared one");
+  } finally {
+    project.remove();
+  }
+});
+
+test('a component named like one of the build\'s own outputs is refused, naming it', async () => {
+  const project = tempProject();
+  try {
+    const own = rootId('every-api');
+    new ApiServer(own, { uses: [] }).defineEndpoint('/ping', async () => 'pong', { method: 'GET' });
+    onDeploy(own`task`, async () => {});
+    const clash = await buildInto(own, project);
+    assert.is(clash.code, 1);
+    assert.match(clash.output, /ApiServer every-api would be written to starter\/build\/env\/every-api\.env, which the build also writes for something else\. Give the component another name/);
+
+    const id = rootId('shop');
+    new ApiServer(id`api`).defineEndpoint('/ping', async () => 'pong', { method: 'GET' });
+    new Worker(id`every-api`, async () => {}, { uses: [] });
+    const named = await buildInto(id, project, ['--target', 'kubernetes']);
+    assert.is(named.code, 1);
+    assert.match(named.output, /would hold Secret shop--every-api twice: a component's name clashes with one the build gives the app's own objects/);
+  } finally {
+    project.remove();
+  }
+});
+
 test('replicas: a whole number from 1 for APIs and workers; none for a deploy task', () => {
   const id = rootId('scale');
   assert.is(new ApiServer(id`api`, { replicas: 2 }).replicas, 2);

@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -15,7 +15,9 @@ import { tempProject, repoRoot, run, type TempProject } from './support/temp-pro
 import { buildInto, seedApp } from './support/seed-app.ts';
 import { startPersona } from './support/persona-process.ts';
 import { admin, adminUrl } from './support/pg-admin.ts';
+import { runPersona } from 'infra-generator';
 import { bindingRequests, checkStoreUrl } from '../runtime/src/build/store-bindings.ts';
+import { redactUrl } from '../runtime/src/local/databases.ts';
 
 const STORE = 'my-app.customer-server.db';
 const DB = 'my-app--customer-server--db';
@@ -29,19 +31,75 @@ const envFile = (project: TempProject, service: string) => read(join(project.bui
 
 const test = suite('store binding');
 
-test('arguments: URL or env:NAME, each store once; URLs must name a postgres host and database', () => {
-  const env = { CUSTOMERS_URL: BOUND };
-  assert.equal([...bindingRequests([`${STORE}=env:CUSTOMERS_URL`], [], env).bind], [[STORE, BOUND]]);
+/** buildInto with an environment (the build reads `env:NAME` bindings from it). */
+async function buildWithEnv(project: TempProject, env: NodeJS.ProcessEnv, args: string[] = []): Promise<{ code: number; output: string }> {
+  const lines: string[] = [];
+  const log = { info: (m: string) => lines.push(m), error: (m: string, e?: unknown) => lines.push(e === undefined ? m : `${m} ${String(e)}`) };
+  const paths = { entry: `${project.starter}/src/main.ts`, appDir: project.starter, buildDir: project.buildDir, projectRoot: project.root };
+  const code = await runPersona({ root: seedApp(), persona: 'build', paths, env, args, log, setExitCode: false });
+  return { code, output: lines.join('\n') };
+}
+
+/** The message `fn` throws. */
+function thrown(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error('it did not throw');
+}
+
+test('arguments: URL or env:NAME kept as given, each store once; an ID may hold `=`; errors show none of the URL', () => {
+  assert.equal([...bindingRequests([`${STORE}=env:CUSTOMERS_URL`], [], {}).bind], [[STORE, 'env:CUSTOMERS_URL']], 'the reference, not the URL, is what is kept');
   assert.equal([...bindingRequests([`${STORE}=${BOUND}`], ['other'], {}).unbind], ['other']);
-  assert.throws(() => bindingRequests([`${STORE}=env:NOPE`], [], env), /Store my-app\.customer-server\.db is to be bound to the URL in the environment variable NOPE, which is not set/);
-  assert.throws(() => bindingRequests([BOUND], [], {}), /--bind-store "postgres:\/\/app:\*\*\*@customers.*" is not understood: write `--bind-store STORE_ID=postgres:/);
-  assert.throws(() => bindingRequests([`${STORE}=customers`], [], {}), /not understood/);
-  assert.throws(() => bindingRequests([`${STORE}=${BOUND}`], [STORE], {}), /--unbind-store .*also given to --bind-store/);
+  assert.equal([...bindingRequests([`my=store=${BOUND}`], [], {}).bind], [['my=store', BOUND]], 'the ID ends at the first `=` a scheme follows');
+  assert.throws(() => bindingRequests([`${STORE}=env:`], [], {}), /--bind-store "my-app\.customer-server\.db=env:" names no variable/);
+  assert.throws(() => bindingRequests([`${STORE}=${BOUND}`], [STORE], {}), /--unbind-store "my-app\.customer-server\.db" is also given to --bind-store/);
+  assert.throws(() => bindingRequests([`${STORE}=${BOUND}`, `${STORE}=env:X`], [], {}), /given twice/);
+  assert.throws(() => bindingRequests([''], [], {}), /--bind-store needs a value/);
+
+  const noId = thrown(() => bindingRequests(['postgres://app:pa/ss@db.example.com/x'], [], {}));
+  assert.match(noId, /^--bind-store is not understood \(the value is not shown: it may hold a password\): write `--bind-store STORE_ID=postgres:/);
+  for (const secret of ['pa/ss', 'db.example.com']) assert.not.ok(noId.includes(secret), noId);
+  // A query's `=x:` looks like an ID's end: the part before it is the URL, with its password.
+  const query = thrown(() => bindingRequests(['postgres://app:pw@db/x?application_name=app:1'], [], {}));
+  assert.match(query, /not shown/);
+  assert.not.ok(query.includes('pw@'), query);
+  const noUrl = thrown(() => bindingRequests([`${STORE}=customers`], [], {}));
+  assert.match(noUrl, /^--bind-store "my-app\.customer-server\.db=…" is not understood/);
+  assert.not.ok(noUrl.includes('customers'), noUrl);
+});
+
+test('URLs are checked as the Store’s driver (slonik) reads them', () => {
+  const refused = (url: string, reason: RegExp) => assert.throws(() => checkStoreUrl(STORE, url), (err: Error) => reason.test(err.message) && !err.message.includes('s3cr'));
   assert.equal(checkStoreUrl(STORE, BOUND), []);
-  assert.throws(() => checkStoreUrl(STORE, 'mysql://db/x'), /Store my-app\.customer-server\.db cannot be bound to that URL: its scheme is mysql, not postgres/);
-  assert.throws(() => checkStoreUrl(STORE, 'postgres://db.example.com'), /names no database/);
-  assert.throws(() => checkStoreUrl(STORE, 'not a url'), /it is not a URL/);
-  assert.match(checkStoreUrl(STORE, 'postgres://127.0.0.1/x').join(), /inside a container or pod that is the container itself/);
+  assert.equal(checkStoreUrl(STORE, 'postgresql://app@db.example.com/x?sslmode=no-verify&application_name=app'), []);
+  assert.equal(checkStoreUrl(STORE, 'postgres://app:pw@db.example.com/cust%2Fomers'), [], 'an encoded / is part of the name');
+  refused('mysql://app:s3cr@db/x', /Store my-app\.customer-server\.db cannot be bound to the URL given: its scheme is mysql, not postgres\. Give a connection URL like .* with `--bind-store my-app\.customer-server\.db=URL`$/);
+  refused('postgres://app:s3cr@db.example.com', /names no database/);
+  refused('postgres://app:s3cr@db.example.com/', /names no database/);
+  refused('postgres://app:s3cr@db.example.com/a/b', /names no database \(…\/DATABASE at the end of the path, nothing after it\)/);
+  refused('postgres://db.example.com/x', /names no user/);
+  refused('not a url', /it is not a URL/);
+  refused('postgres://app:s3cr@db.example.com:0/x', /its port is 0/);
+  refused('postgres://app:s3cr@[2001:db8::1]/x', /cannot connect to an IPv6 address/);
+  for (const mode of ['verify-full', 'verify-ca', 'prefer', 'allow']) refused(`postgres://app:s3cr@db.example.com/x?sslmode=${mode}`, new RegExp(`knows no sslmode=${mode}: use disable, no-verify, require`));
+  refused('postgres://db.example.com/x?user=app&password=s3cr', /ignores \?user=: put the user and password before the host, postgres:\/\/user:password@host/);
+  refused('postgres://app@db.example.com/x?password=s3cr', /ignores \?password=: put the user and password before the host/);
+  for (const file of ['sslrootcert', 'sslcert', 'sslkey']) refused(`postgres://app:s3cr@db.example.com/x?${file}=/etc/ssl/x.pem`, new RegExp(`\\?${file}= names a file, which the deployed app's image does not contain`));
+  refused('postgres://app:s3cr@db.example.com/x?ssl=true', /the driver ignores \?ssl=; it reads only application_name, options, sslmode/);
+  refused('postgres://app:s3cr@db.example.com/x?host=other', /\?host= is not read/);
+  refused('postgres://app:s3cr@db.example.com/x#s3cr', /#… part/);
+  assert.match(checkStoreUrl(STORE, 'postgres://app@127.0.0.1/x').join(), /inside a container or pod that is the container itself/);
+});
+
+test('redactUrl masks the password and every query value that may hold a secret', () => {
+  assert.is(
+    redactUrl('postgres://app:s3cr@db.example.com:6543/x?sslmode=require&password=pw2&sslpassword=pw3&application_name=app#frag'),
+    'postgres://app:***@db.example.com:6543/x?sslmode=require&password=***&sslpassword=***&application_name=app',
+  );
+  assert.is(redactUrl('postgres://app:pa/ss@db/x'), '(an invalid URL)');
 });
 
 test('compose: no database service, volume, network or env file; the URL in the owners’ env files only; kept until unbound', async () => {
@@ -85,6 +143,82 @@ test('compose: no database service, volume, network or env file; the URL in the 
     assert.ok(compose(project).services[DB]);
     assert.match(envFile(project, API), `@${DB}:5432/`);
     assert.is(JSON.parse(read(values)).bindings, undefined);
+  } finally {
+    project.remove();
+  }
+});
+
+test('env:NAME: only the name is kept and the URL is read at every build; a build without the variable fails', async () => {
+  const project = tempProject();
+  try {
+    const values = join(project.buildDir, 'values.json');
+    const bound = await buildWithEnv(project, { CUSTOMERS_URL: BOUND }, ['--bind-store', `${STORE}=env:CUSTOMERS_URL`]);
+    assert.is(bound.code, 0, bound.output);
+    assert.match(bound.output, `Store ${STORE}: bound to postgres://app:***@customers.db.example.com:6543/customers?sslmode=require (no database of its own, read from CUSTOMERS_URL at every build;`);
+    assert.equal(JSON.parse(read(values)).bindings, { [STORE]: 'env:CUSTOMERS_URL' });
+    assert.not.ok(read(values).includes('customers.db.example.com'), 'neither the URL nor its password is in values.json');
+    assert.match(envFile(project, API), `MY_APP__CUSTOMER_SERVER__DB__URL=${BOUND}`);
+
+    // A rotated password: the next build, without the flag, writes the new URL.
+    const rotated = BOUND.replace('s3cr%40t', 'n3w');
+    const again = await buildWithEnv(project, { CUSTOMERS_URL: rotated });
+    assert.is(again.code, 0, again.output);
+    assert.match(envFile(project, API), `MY_APP__CUSTOMER_SERVER__DB__URL=${rotated}`);
+
+    const unset = await buildWithEnv(project, {});
+    assert.is(unset.code, 1, unset.output);
+    assert.match(
+      unset.output,
+      `Store ${STORE} is bound to the URL in the environment variable CUSTOMERS_URL, which is not set or empty in this build (the variable is read at every build; only its name is kept). ` +
+        `Set it, e.g. \`CUSTOMERS_URL=postgres://… npm run infra:build\`, or remove the binding with \`npm run infra:build -- --unbind-store ${STORE}\``,
+    );
+    assert.match(envFile(project, API), rotated, 'a failed build writes nothing');
+
+    // Its URL is checked at every build too.
+    const invalid = await buildWithEnv(project, { CUSTOMERS_URL: `${BOUND.replace('require', 'verify-full')}` });
+    assert.is(invalid.code, 1, invalid.output);
+    assert.match(invalid.output, `Store ${STORE} cannot be bound to the URL in CUSTOMERS_URL: the driver knows no sslmode=verify-full`);
+    assert.not.ok(invalid.output.includes('s3cr'), 'the password is not printed');
+  } finally {
+    project.remove();
+  }
+});
+
+test('kept bindings: checked at every build; one of a Store no longer in the code is reported and can be removed', async () => {
+  const project = tempProject();
+  try {
+    const values = join(project.buildDir, 'values.json');
+    const first = await buildInto(seedApp(), project, ['--bind-store', `${STORE}=${BOUND}`]);
+    assert.is(first.code, 0, first.output);
+    const file = JSON.parse(read(values));
+
+    // As an older version may have kept it: a URL the driver would refuse, bound without any flag now.
+    writeFileSync(values, JSON.stringify({ ...file, bindings: { [STORE]: 'postgres://db.example.com/x?user=app&password=s3cr' } }), { mode: 0o600 });
+    const kept = await buildInto(seedApp(), project);
+    assert.is(kept.code, 1, kept.output);
+    assert.match(kept.output, `Store ${STORE} cannot be bound to the URL kept in values.json: the driver ignores ?user=: put the user and password before the host`);
+    assert.match(kept.output, `or remove the binding with \`npm run infra:build -- --unbind-store ${STORE}\``);
+    assert.not.ok(kept.output.includes('s3cr'), 'the password is not printed');
+
+    const gone = 'my-app.old-server.db';
+    writeFileSync(values, JSON.stringify({ ...file, bindings: { [STORE]: BOUND, [gone]: 'postgres://app:0ld@old.example.com/old?password=0ld' } }), { mode: 0o600 });
+    const stale = await buildInto(seedApp(), project);
+    assert.is(stale.code, 0, stale.output);
+    assert.match(
+      stale.output,
+      `Warning: Store ${gone} is no longer in the code, but values.json still binds it to postgres://app:***@old.example.com/old?password=*** (kept in case it comes back). \`npm run infra:build -- --unbind-store ${gone}\` removes the binding`,
+    );
+    assert.not.ok(stale.output.includes('0ld'), 'the password is not printed');
+
+    const unbound = await buildInto(seedApp(), project, ['--unbind-store', gone]);
+    assert.is(unbound.code, 0, unbound.output);
+    assert.match(unbound.output, `Store ${gone} (no longer in the code) is no longer bound`);
+    assert.equal(JSON.parse(read(values)).bindings, { [STORE]: BOUND });
+    assert.not.ok(unbound.output.includes(`Store ${gone} is no longer in the code`));
+
+    const unknown = await buildInto(seedApp(), project, ['--unbind-store', gone]);
+    assert.is(unknown.code, 1, unknown.output);
+    assert.match(unknown.output, `There is no Store ${gone} in the component tree`);
   } finally {
     project.remove();
   }

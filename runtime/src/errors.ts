@@ -207,17 +207,41 @@ export const errors = {
   pruneNeedsConfirmation: () =>
     make('INFRA_PRUNE_CONFIRM', 'infra:prune deletes data and needs confirmation, but no terminal is attached: run it in a terminal, or pass --yes (`npm run infra:prune -- --yes`)'),
   buildArguments: (reason: string, usage: string) => make('INFRA_BUILD_ARGUMENTS', `The build's arguments are not understood: ${reason}. Usage: ${usage}`),
-  bindingArgument: (flag: string, value: string) =>
+  /** `problem` never holds the URL given (it may hold a password). */
+  bindingArgument: (flag: string, problem: string) =>
     make(
       'INFRA_BINDING_ARGUMENT',
-      `${flag} ${value ? `${JSON.stringify(value)} is not understood` : 'needs a value'}: write \`--bind-store STORE_ID=postgres://user:password@host:5432/database\` (or \`=env:VARIABLE\` to read the URL from the environment) and \`--unbind-store STORE_ID\`, each Store once`,
+      `${flag} ${problem}: write \`--bind-store STORE_ID=postgres://user:password@host:5432/database\` (or \`=env:VARIABLE\` to read the URL from the environment at every build) and \`--unbind-store STORE_ID\`, each Store once`,
     ),
-  bindingEnvMissing: (store: string, name: string) =>
-    make('INFRA_BINDING_ENV', `Store ${store} is to be bound to the URL in the environment variable ${name}, which is not set or empty. Set it for the build, e.g. \`${name}=postgres://… npm run infra:build -- --bind-store ${store}=env:${name}\``),
-  invalidStoreUrl: (store: string, reason: string) =>
-    make('INFRA_STORE_URL', `Store ${store} cannot be bound to that URL: ${reason}. Give a connection URL like postgres://user:password@db.example.com:5432/database (percent-encode special characters in the password)`),
+  /** `kept`: the binding is kept from an earlier build (then unbinding also fixes the build). */
+  bindingEnvMissing: (store: string, name: string, kept: boolean) =>
+    make(
+      'INFRA_BINDING_ENV',
+      `Store ${store} is bound to the URL in the environment variable ${name}, which is not set or empty in this build (the variable is read at every build; only its name is kept). ` +
+        (kept
+          ? `Set it, e.g. \`${name}=postgres://… npm run infra:build\`, or remove the binding with \`npm run infra:build -- --unbind-store ${store}\``
+          : `Set it for the build, e.g. \`${name}=postgres://… npm run infra:build -- --bind-store ${store}=env:${name}\``),
+    ),
+  /**
+   * `source` says where the URL came from (`the URL given`, `the URL in CUSTOMERS_DB_URL`), never
+   * the URL; `kept` whether the binding is already kept (then unbinding also fixes the build).
+   */
+  invalidStoreUrl: (store: string, source: string, reason: string, kept: boolean) =>
+    make(
+      'INFRA_STORE_URL',
+      `Store ${store} cannot be bound to ${source}: ${reason}. Give a connection URL like postgres://user:password@db.example.com:5432/database ` +
+        `(percent-encode special characters in the password) with \`--bind-store ${store}=URL\`` +
+        (kept ? `, or remove the binding with \`npm run infra:build -- --unbind-store ${store}\`` : ''),
+    ),
   unknownStore: (id: string, stores: readonly string[]) =>
     make('INFRA_UNKNOWN_STORE', `There is no Store ${id} in the component tree. ${stores.length ? `Its Stores are: ${stores.join(', ')}` : 'It has no Stores'}`),
+  kubernetesNameClash: (component: string, object: string) =>
+    make(
+      'INFRA_KUBERNETES_NAME_CLASH',
+      `The Kubernetes manifests of ${component} would hold ${object} twice: a component's name clashes with one the build gives the app's own objects (<root>--every-api, <root>--default-deny, <root>--allow-dns, <root>--every-api-callers--egress). Give the component another name`,
+    ),
+  outputClash: (path: string, component: string) =>
+    make('INFRA_OUTPUT_CLASH', `${component} would be written to ${path}, which the build also writes for something else. Give the component another name (the build uses every-api, kustomization and network-policies itself)`),
   taskReplicas: (id: string) =>
     make('INFRA_TASK_REPLICAS', `DeployTask ${id} takes no replicas: a deploy task runs once per deployment. Remove the option, or make it a Worker`),
   invalidReplicas: (kind: string, id: string, replicas: unknown, max: number) =>

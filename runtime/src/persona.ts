@@ -23,7 +23,11 @@ export interface RunPersonaOptions {
   env?: NodeJS.ProcessEnv;
   /** Where the app's files are (default: found from the entry module). */
   paths?: Partial<AppPaths>;
-  /** Arguments after the script (build options), default `process.argv.slice(2)`. */
+  /**
+   * Arguments after the script (the build's options), default `process.argv.slice(2)`. The build
+   * refuses options it does not know, so a program that runs the build with argv of its own
+   * (a test runner, say) passes `[]`.
+   */
   args?: string[];
   log?: Logger;
   /** Set `process.exitCode` from the result (default true). */

@@ -18,7 +18,7 @@
  * problem) writes nothing; each file is written atomically.
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { RunContext } from '../persona.ts';
 import type { Platform } from '../platform.ts';
 import type { App } from '../app.ts';
@@ -109,6 +109,23 @@ function staleFiles(folder: string, suffix: string, files: readonly BuildOutput[
 }
 
 /**
+ * Two outputs at one path would leave only the second: a component whose name is one the build
+ * uses itself (`every-api`, `kustomization`, `network-policies`) as the root of its app.
+ */
+function refuseClashingOutputs(plan: DeploymentPlan, outputs: readonly BuildOutput[], projectRoot: string): void {
+  const seen = new Set<string>();
+  for (const { path } of outputs) {
+    if (!seen.has(path)) {
+      seen.add(path);
+      continue;
+    }
+    const name = basename(path).replace(/\.[^.]*$/, '');
+    const component = [...plan.personas.map((p) => p.persona), ...plan.stores.map((s) => s.store)].find((c) => c.id.dnsLabel === name);
+    throw errors.outputClash(composePath(projectRoot, path), component ? `${component.kind} ${component.id.value}` : name);
+  }
+}
+
+/**
  * PostgreSQL fixes a password when its volume is first initialised, so a new password for a
  * store whose volume exists (the value file was deleted or lost) would lock the app out of its
  * own data. Refuse before writing anything.
@@ -143,6 +160,7 @@ export async function runBuild(context: RunContext): Promise<number> {
   // The kubernetes target adds its manifests to the files every build writes (values, image, compose).
   const kubernetes = args.target === 'kubernetes';
   const outputs = kubernetes ? [...result.files, ...kubernetesFiles(result.plan, paths.buildDir)] : result.files;
+  refuseClashingOutputs(result.plan, outputs, paths.projectRoot);
   const stale = [...staleFiles(envFolder(paths.buildDir), '.env', outputs), ...(kubernetes ? staleFiles(kubernetesFolder(paths.buildDir), '.yaml', outputs) : [])];
   const record = nextRecord(readRecord(paths.buildDir), currentResources(result.plan, paths.buildDir));
   refuseNewPasswordForExistingVolume(result.plan, made, paths.projectRoot, context.env);

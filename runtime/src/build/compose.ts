@@ -19,7 +19,7 @@ import YAML from 'yaml';
 import type { Persona } from '../persona-component.ts';
 import { HEALTH_ROUTE } from '../components/api/http-wire.ts';
 import { wiring } from '../wiring.ts';
-import { deployedStoreUrl, everyApiEnvironment, personaEnvironment, STORE_PORT, type Addresses, type DeploymentPlan, type EnvVar, type PersonaPlan, type StorePlan } from './plan.ts';
+import { deployedStoreUrl, everyApiEnvironment, personaEnvironment, STORE_PORT, type Addresses, type ApiPlan, type DeploymentPlan, type EnvVar, type PersonaPlan, type StorePlan } from './plan.ts';
 import { envFilePath, envFileText } from './env-files.ts';
 import { composePath } from './project-path.ts';
 
@@ -28,9 +28,11 @@ export const POSTGRES_DATA = '/var/lib/postgresql/data';
 /** Compose's implicit network: joined by personas that would otherwise have no way out. */
 const DEFAULT_NETWORK = 'default';
 /**
- * Joined by every API and every persona that calls every API (declared no `uses`), and the env
- * file those personas share: one each instead of one per persona and API. Neither name can be a
- * service's (those have `--`), nor a network of one (those end in `-net`).
+ * The network that joins the personas that call every API (declared no `uses`) with the APIs
+ * that also declared none, and the env file those personas share: one each instead of one per
+ * persona and API. An API that declared its `uses` stays off it (it would reach the others
+ * through it); the callers of every API join that API's own network instead. The build refuses
+ * a component whose files would take these names (build.ts).
  */
 export const EVERY_API = 'every-api';
 
@@ -134,11 +136,12 @@ function personaService(plan: DeploymentPlan, persona: PersonaPlan, input: Compo
   const ownStores = persona.stores.filter((s) => s.binding === undefined);
   for (const store of ownStores) dependsOn[store.service] = { condition: 'service_healthy' };
   // Servers do not wait for the APIs they call: two servers calling each other would be a cycle.
-  if (persona.persona.lifecycle !== 'server') for (const api of persona.calls) dependsOn[api.service] = { condition: 'service_healthy' };
+  if (persona.persona.lifecycle !== 'server') {
+    for (const api of persona.callsEveryApi ? plan.apis : persona.calls) dependsOn[api.service] = { condition: 'service_healthy' };
+  }
   const networks = persona.api ? [persona.api.network] : [];
-  if (persona.callsEveryApi) networks.push(EVERY_API);
+  if (persona.callsEveryApi && plan.someCallEveryApi) networks.push(EVERY_API, ...declaredApis(plan).filter((a) => a !== persona.api).map((a) => a.network));
   else networks.push(...persona.calls.map((a) => a.network));
-  if (persona.api && plan.someCallEveryApi && !persona.callsEveryApi) networks.push(EVERY_API);
   if (networks.length === 0) networks.push(DEFAULT_NETWORK);
   networks.push(...ownStores.map((s) => s.network));
   const service: ComposeService = {
@@ -168,6 +171,11 @@ function storeService(store: StorePlan, envFile: string): ComposeService {
     healthcheck: postgresHealthcheck(store),
     networks: [store.network],
   };
+}
+
+/** The APIs that declared their `uses`: kept off the shared network. */
+function declaredApis(plan: DeploymentPlan): ApiPlan[] {
+  return plan.apis.filter((a) => a.server.uses !== undefined);
 }
 
 /** Compose interpolates `$VAR` in every value; `$$` is a literal `$` (a replacer for `yaml`). */
@@ -203,7 +211,7 @@ export function composeFile(input: ComposeInput): ComposeOutput {
     const { inline, file } = splitEnvironment(personaEnvironment(plan, persona, composeAddresses, { withoutEveryApi: true }));
     envFiles.push({ service: persona.service, path, text: envFileText(persona.service, file) });
     // The persona's own file last: where both name a variable (its own API's), they agree.
-    const files = [...(persona.callsEveryApi ? [everyApiFile] : []), path].map((f) => composePath(projectRoot, f));
+    const files = [...(persona.callsEveryApi && plan.someCallEveryApi ? [everyApiFile] : []), path].map((f) => composePath(projectRoot, f));
     services[persona.service] = personaService(plan, persona, input, inline, files);
   }
 

@@ -37,9 +37,8 @@ export function diagramOf(app: App): Diagram {
     else if (personas.has(c)) nodes.push({ id: c.id.value, kind: c.kind, role: 'persona' });
   }
   const collapse = nodes.filter((n) => n.role === 'api').length > EVERY_API_ARROWS_UP_TO;
-  const callsEvery = (c: Component) => collapse && (c as { uses?: unknown }).uses === undefined;
   const drawn = edges(app, { undeclaredCalls: collapse ? 'none' : 'each' }).map((e) => ({ from: e.from.id.value, to: e.to.id.value, kind: e.kind }));
-  const everyApi = app.personas.filter(callsEvery).map((p) => ({ from: p.id.value, to: EVERY_API_NODE, kind: 'calls' as const }));
+  const everyApi = collapse ? app.personas.filter((p) => p.uses === undefined).map((p) => ({ from: p.id.value, to: EVERY_API_NODE, kind: 'calls' as const })) : [];
   if (everyApi.length) nodes.push({ id: EVERY_API_NODE, kind: 'any of them (declares no uses)', role: 'api' });
   return { nodes, edges: [...drawn, ...everyApi] };
 }

@@ -64,7 +64,7 @@ export function checkManifests(component: string, objects: readonly Manifest[], 
     }
     const name = object.metadata?.name ?? '';
     if (!isDnsLabel(name)) fail(object, 'has a name that is not a DNS label (lowercase letters, digits and -, at most 63)');
-    if (seen.has(`${object.kind}/${name}`)) fail(object, 'is generated twice');
+    if (seen.has(`${object.kind}/${name}`)) throw errors.kubernetesNameClash(component, `${object.kind} ${name}`);
     seen.add(`${object.kind}/${name}`);
     const json = jsons.get(object);
     const spec = json.spec ?? {};

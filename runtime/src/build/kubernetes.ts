@@ -5,8 +5,12 @@
  * The same plan as compose, so a pod sees the same variables as a container: the non-secret
  * ones inline, the ones compose keeps in the persona's env file in that persona's Secret
  * (envFrom). Host names are the Service names (the same DNS labels as compose's services).
- * Reach is NetworkPolicies: deny all ingress, then one policy per edge of the tree.
- * Every object is checked against the Kubernetes schemas and by `checkManifests`.
+ * Reach is NetworkPolicies, for the app's pods only (labelled with the app): deny all traffic
+ * in and out but DNS, then per edge of the tree an ingress policy on its target and, per
+ * persona, an egress policy to its targets; the personas that declared no `uses` share one
+ * label-selected pair of policies instead of an edge each. Every object carries the app label,
+ * so `kubectl` can select (and prune) the app's objects. Every object is checked against the
+ * Kubernetes schemas and by `checkManifests` before anything is written.
  */
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -23,6 +27,7 @@ import { isIP } from 'node:net';
 import { HEALTH_ROUTE } from '../components/api/http-wire.ts';
 import { wiring } from '../wiring.ts';
 import { eachEdge } from '../access.ts';
+import type { Component } from '../component.ts';
 import { errors } from '../errors.ts';
 import { deployedStoreUrl, everyApiEnvironment, personaEnvironment, STORE_PORT, type Addresses, type ApiPlan, type DeploymentPlan, type EnvVar, type PersonaPlan, type StorePlan } from './plan.ts';
 import { appImage, EVERY_API, POSTGRES_DATA, POSTGRES_IMAGE } from './compose.ts';
@@ -62,7 +67,9 @@ export function kubernetesFolder(buildDir: string): string {
 const labels = (service: string) => ({ [COMPONENT_LABEL]: service });
 const podLabelsOf = (plan: DeploymentPlan, service: string) => ({ ...labels(service), [APP_LABEL]: plan.app.root.dnsLabel });
 /** The Secret of what every persona that calls every API shares (named for the app: a namespace may hold several). */
-const everyApiName = (plan: DeploymentPlan) => `${plan.app.root.dnsLabel}--${EVERY_API}`;
+const everyApiName = (plan: DeploymentPlan) => appObjectName(plan, EVERY_API);
+/** The name of an object of the whole app (`<root>--<what>`), within a DNS label however long the root. */
+const appObjectName = (plan: DeploymentPlan, what: string) => dnsLabelOrHash(`${plan.app.root.dnsLabel}--${what}`);
 
 /** The image runs as the `node` user (uid 1000) and needs nothing more. */
 const appSecurity: IContainer['securityContext'] = {
@@ -91,7 +98,7 @@ function appContainer(plan: DeploymentPlan, persona: PersonaPlan, inline: readon
     image: appImage(plan),
     env: inline.map((v) => ({ name: v.name, value: v.value })),
     // The shared Secret first: where both name a variable (its own API's), they agree.
-    envFrom: [...(persona.callsEveryApi ? [{ secretRef: { name: everyApiName(plan) } }] : []), { secretRef: { name: persona.service } }],
+    envFrom: [...(persona.callsEveryApi && plan.someCallEveryApi ? [{ secretRef: { name: everyApiName(plan) } }] : []), { secretRef: { name: persona.service } }],
     resources: appResources,
     securityContext: appSecurity,
   };
@@ -193,13 +200,12 @@ function storeObjects(plan: DeploymentPlan, store: StorePlan): Manifest[] {
 function networkPolicies(plan: DeploymentPlan): Manifest[] {
   const tcp = (port: number) => ({ protocol: 'TCP' as const, port });
   const select = (service: string) => ({ podSelector: { matchLabels: labels(service) } });
-  const root = plan.app.root.dnsLabel;
-  const app = { matchLabels: { [APP_LABEL]: root } };
+  const app = { matchLabels: { [APP_LABEL]: plan.app.root.dnsLabel } };
   const out: Manifest[] = [
-    new NetworkPolicy({ metadata: { name: `${root}--default-deny` }, spec: { podSelector: app, policyTypes: ['Ingress', 'Egress'] } }),
+    new NetworkPolicy({ metadata: { name: appObjectName(plan, 'default-deny') }, spec: { podSelector: app, policyTypes: ['Ingress', 'Egress'] } }),
     // Service names resolve through the cluster's DNS, wherever it runs (kube-dns pods, node-local caches).
     new NetworkPolicy({
-      metadata: { name: `${root}--allow-dns` },
+      metadata: { name: appObjectName(plan, 'allow-dns') },
       spec: { podSelector: app, policyTypes: ['Egress'], egress: [{ ports: [{ protocol: 'UDP' as const, port: 53 }, tcp(53)] }] },
     }),
   ];
@@ -234,7 +240,7 @@ function networkPolicies(plan: DeploymentPlan): Manifest[] {
     }
   }
   // Personas that may call every API: one ingress policy per API and one egress policy for them all.
-  if (plan.someCallEveryApi && plan.apis.length > 0) {
+  if (plan.someCallEveryApi) {
     const callers = { podSelector: { matchLabels: { ...app.matchLabels, [CALLS_LABEL]: EVERY_API } } };
     for (const api of plan.apis) {
       out.push(
@@ -246,7 +252,7 @@ function networkPolicies(plan: DeploymentPlan): Manifest[] {
     }
     out.push(
       new NetworkPolicy({
-        metadata: { name: `${root}--${EVERY_API}-callers--egress` },
+        metadata: { name: appObjectName(plan, `${EVERY_API}-callers--egress`) },
         spec: {
           ...callers,
           policyTypes: ['Egress'],
@@ -302,7 +308,11 @@ export function kubernetesFiles(plan: DeploymentPlan, buildDir: string): Kuberne
     ...plan.personas.map((p) => ({ name: p.service, objects: personaObjects(plan, p) })),
   ];
   const all = groups.flatMap((g) => g.objects);
-  const bound = new Set(plan.stores.filter((s) => s.binding !== undefined).map((s) => s.store as unknown));
+  for (const object of all) {
+    const metadata = object.metadata as { labels?: Record<string, string> };
+    metadata.labels = { ...metadata.labels, [APP_LABEL]: plan.app.root.dnsLabel };
+  }
+  const bound = new Set<Component>(plan.stores.filter((s) => s.binding !== undefined).map((s) => s.store));
   // One at a time: with personas that call every API there are personas times APIs of them.
   const treeEdges = eachEdge(plan.app).map((e) => ({ from: e.from.id.dnsLabel, to: e.to.id.dnsLabel, external: bound.has(e.to) }));
   const hosts = new Set<string>(plan.someCallEveryApi ? plan.apis.map((a) => a.service) : []);

@@ -69,8 +69,9 @@ export interface PersonaPlan {
   /** The Stores it may use. */
   readonly stores: readonly StorePlan[];
   /**
-   * The other APIs it may call. For a persona that calls every API, the plan's one list of
-   * every API (itself included, when it is one), shared rather than copied per persona.
+   * The other APIs it declared it calls. Empty for a persona that calls every API (declared no
+   * `uses`): those reach the plan's `apis` through what they share (callsEveryApi), so no list
+   * of every API is made per persona.
    */
   readonly calls: readonly ApiPlan[];
   /**
@@ -180,12 +181,13 @@ export function planDeployment(app: App, lookup: ValueLookup, source: string, bi
   const personas: PersonaPlan[] = app.personas.map((persona) => {
     const api = apiPlanOf.get(persona);
     const callsEveryApi = persona.uses === undefined;
-    const calls = callsEveryApi ? apis : apis.filter((a) => a.server !== persona && mayCallApi(persona, a.server));
+    const calls = callsEveryApi ? [] : apis.filter((a) => a.server !== persona && mayCallApi(persona, a.server));
     const personaStores = usable(persona).map((s) => planOf.get(s)!);
     const candidates: BuildTimeValue<any>[] = [
-      ...personaStores.map((s) => s.store.password),
+      // A bound Store's generated password is kept for an unbind, but nobody connects with it.
+      ...personaStores.filter((s) => s.binding === undefined).map((s) => s.store.password),
       ...(api ? apiValues(api) : []),
-      ...(callsEveryApi ? [] : calls.flatMap(apiValues)),
+      ...calls.flatMap(apiValues),
       ...others,
     ];
     return {
@@ -210,7 +212,8 @@ export function planDeployment(app: App, lookup: ValueLookup, source: string, bi
     listing,
     valueVars,
     listingText: listingText.length <= MAX_LISTING_CHARS ? listingText : undefined,
-    someCallEveryApi: personas.some((p) => p.callsEveryApi),
+    // With no API there is nothing to share.
+    someCallEveryApi: apis.length > 0 && personas.some((p) => p.callsEveryApi),
   };
 }
 
@@ -228,7 +231,7 @@ class Environment {
     else if (existing.value !== v.value) throw errors.envClash(this.#service, v.name);
     else if (v.secret && !existing.secret) this.#vars.set(v.name, v);
   }
-  addApi(plan: DeploymentPlan, api: ApiPlan, addresses: Addresses): void {
+  addApi(api: ApiPlan, addresses: Addresses): void {
     this.add({ name: api.urlVar, value: addresses.apiUrl(api), secret: false });
     if (api.token) this.add(api.token);
   }
@@ -257,10 +260,10 @@ export function personaEnvironment(plan: DeploymentPlan, persona: PersonaPlan, a
   if (own) {
     env.add({ name: wiring.listenHost, value: addresses.listenHost, secret: false });
     env.add({ name: own.portVar, value: String(own.port), secret: false });
-    env.addApi(plan, own, addresses);
+    env.addApi(own, addresses);
   }
-  if (!persona.callsEveryApi) for (const api of persona.calls) env.addApi(plan, api, addresses);
-  else if (options.withoutEveryApi !== true) for (const v of everyApiEnvironment(plan, addresses)) env.add(v);
+  for (const api of persona.calls) env.addApi(api, addresses);
+  if (persona.callsEveryApi && options.withoutEveryApi !== true) for (const v of everyApiEnvironment(plan, addresses)) env.add(v);
   for (const store of persona.stores) env.add({ name: store.urlVar, value: addresses.storeUrl(store), secret: true });
   for (const value of persona.values) env.add(plan.valueVars.get(value)!);
   env.add({ name: wiring.treeFingerprint, value: plan.fingerprint, secret: false });
@@ -272,7 +275,7 @@ export function personaEnvironment(plan: DeploymentPlan, persona: PersonaPlan, a
 export function everyApiEnvironment(plan: DeploymentPlan, addresses: Addresses): EnvVar[] {
   const env = new Environment('the APIs');
   for (const api of plan.apis) {
-    env.addApi(plan, api, addresses);
+    env.addApi(api, addresses);
     env.add(plan.valueVars.get(api.server.port)!);
   }
   return env.vars;

@@ -35,15 +35,45 @@ export function databaseUrl(adminUrl: string, database: string): string {
   return url.toString();
 }
 
-/** Hides the password of a connection URL, for messages. */
+/**
+ * Query parameters of connection URLs that never hold a secret (libpq's and slonik's names); a
+ * message shows their values and masks every other one (`password`, `sslpassword`, a driver's
+ * token, …), so a parameter nobody thought of does not leak.
+ */
+const SHOWN_PARAMETERS = new Set([
+  'application_name',
+  'connect_timeout',
+  'dbname',
+  'host',
+  'options',
+  'port',
+  'sslcert',
+  'sslkey',
+  'sslmode',
+  'sslrootcert',
+  'target_session_attrs',
+  'user',
+]);
+
+/**
+ * A connection URL for messages: its password and the values of its query parameters that may
+ * hold secrets masked, its fragment dropped. Text that is not a URL is shown as none of it.
+ */
 export function redactUrl(text: string): string {
+  let url: URL;
   try {
-    const url = new URL(text);
-    if (url.password) url.password = '***';
-    return url.toString();
+    url = new URL(text);
   } catch {
     return '(an invalid URL)';
   }
+  if (url.password) url.password = '***';
+  if (url.search) {
+    const query = new URLSearchParams();
+    for (const [name, value] of url.searchParams) query.append(name, SHOWN_PARAMETERS.has(name.toLowerCase()) ? value : '***');
+    url.search = query.toString();
+  }
+  url.hash = '';
+  return url.toString();
 }
 
 /**

@@ -66,7 +66,7 @@ export async function runLocal(context: RunContext): Promise<number> {
   const storeUrls = await ensureLocalDatabases(plan.stores, adminUrl, paths.buildDir);
   // A Store bound with --bind-store (a managed, maybe production, database) is not touched by debugging runs.
   for (const [store, url] of storeUrls) {
-    const bound = file.binding(store.store.id.value) === undefined ? '' : ' (bound to another database when deployed; local runs use their own)';
+    const bound = file.keptBinding(store.store.id.value) === undefined ? '' : ' (bound to another database when deployed; local runs use their own)';
     log.info(`Store ${store.store.id.value}: ${redactUrl(url)}${bound}`);
   }
   const addresses: Addresses = {
