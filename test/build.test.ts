@@ -328,6 +328,9 @@ test('reach follows declared use; workers restart; a public API publishes its po
 
     const indexer = file.services['shop--catalog--indexer'];
     assert.is(indexer.restart, 'unless-stopped');
+    // Its health endpoint, in its own container; compose asks it as it asks an API.
+    assert.is(indexer.environment.INFRA_HEALTH_PORT, '8081');
+    assert.ok(indexer.healthcheck!.test[3].includes("'http://127.0.0.1:8081/healthz'"), indexer.healthcheck!.test[3]);
     assert.ok(indexer.networks!.includes('shop--catalog--stock-net'));
     assert.ok(read(envFile(f, 'shop--catalog--indexer')).includes('SHOP__CATALOG__STOCK__URL='));
     assert.not.ok(file.services['shop--orders'].networks!.includes('shop--catalog--stock-net'));

@@ -164,7 +164,7 @@ test('the seed example: a Deployment and Service for the API, a Job for the clie
   }
 });
 
-test('workers are Deployments without probes; declared use limits the policies; a public API takes outside calls', async () => {
+test('workers are Deployments probed on their health endpoint; declared use limits the policies; a public API takes outside calls', async () => {
   const project = tempProject();
   try {
     const id = rootId('shop');
@@ -183,7 +183,11 @@ test('workers are Deployments without probes; declared use limits the policies; 
     assert.equal(names('Job'), ['shop--report']);
     assert.equal(names('StatefulSet'), ['shop--catalog--stock']);
     const worker = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'shop--catalog--indexer')!.spec.template.spec.containers[0];
-    assert.is(worker.readinessProbe, undefined);
+    // A worker answers its probes on the health endpoint the variable tells it to serve.
+    assert.equal(worker.readinessProbe.httpGet, { path: '/healthz', port: 8081 });
+    assert.equal(worker.livenessProbe.httpGet, { path: '/healthz', port: 8081 });
+    assert.equal(worker.ports, [{ name: 'health', containerPort: 8081 }]);
+    assert.ok(worker.env.some((e: any) => e.name === 'INFRA_HEALTH_PORT' && e.value === '8081'));
     const replicas = (name: string) => objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)!.spec.replicas;
     assert.is(replicas('shop--catalog--indexer'), 3);
     assert.is(replicas('shop--orders'), 1);

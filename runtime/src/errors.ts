@@ -240,6 +240,12 @@ export const errors = {
       'INFRA_KUBERNETES_NAME_CLASH',
       `The Kubernetes manifests of ${component} would hold ${object} twice: a component's name clashes with one the build gives the app's own objects (<root>--every-api, <root>--default-deny, <root>--allow-dns, <root>--every-api-callers--egress). Give the component another name`,
     ),
+  healthPortUnavailable: (persona: string, host: string, port: number, cause: unknown) =>
+    make(
+      'INFRA_HEALTH_PORT',
+      `Worker ${persona} cannot serve its health endpoint on ${host}:${port} (${cause instanceof Error ? cause.message : String(cause)}). Free the port, or set INFRA_HEALTH_PORT to another`,
+      { cause },
+    ),
   outputClash: (path: string, component: string) =>
     make('INFRA_OUTPUT_CLASH', `${component} would be written to ${path}, which the build also writes for something else. Give the component another name (the build uses every-api, kustomization and network-policies itself)`),
   taskReplicas: (id: string) =>

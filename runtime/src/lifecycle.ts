@@ -26,9 +26,12 @@ export async function runPersonas(
   app: App,
   personas: readonly Persona[],
   log: Logger,
-  options: { serveUntilStopped?: boolean } = {},
+  options: { serveUntilStopped?: boolean; stopping?: AbortController } = {},
 ): Promise<number> {
   const controller = new AbortController();
+  // Told when the personas are asked to stop (a worker's health endpoint then answers 503).
+  const stopping = options.stopping;
+  if (stopping) controller.signal.addEventListener('abort', () => stopping.abort(), { once: true });
   const stop = () => controller.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -19,7 +19,7 @@ import YAML from 'yaml';
 import type { Persona } from '../persona-component.ts';
 import { HEALTH_ROUTE } from '../components/api/http-wire.ts';
 import { wiring } from '../wiring.ts';
-import { deployedStoreUrl, everyApiEnvironment, personaEnvironment, STORE_PORT, type Addresses, type ApiPlan, type DeploymentPlan, type EnvVar, type PersonaPlan, type StorePlan } from './plan.ts';
+import { deployedStoreUrl, everyApiEnvironment, personaEnvironment, STORE_PORT, WORKER_HEALTH_PORT, type Addresses, type ApiPlan, type DeploymentPlan, type EnvVar, type PersonaPlan, type StorePlan } from './plan.ts';
 import { envFilePath, envFileText } from './env-files.ts';
 import { composePath } from './project-path.ts';
 
@@ -87,6 +87,7 @@ export interface ComposeOutput {
 /** Inside the compose network: services by name, APIs listening on every interface. */
 export const composeAddresses: Addresses = {
   listenHost: '0.0.0.0',
+  workerHealthPort: WORKER_HEALTH_PORT,
   apiUrl: (api) => `http://${api.service}:${api.port}`,
   storeUrl: (store) => deployedStoreUrl(store, store.service),
 };
@@ -113,7 +114,8 @@ function postgresHealthcheck(store: StorePlan): Healthcheck {
   };
 }
 
-function apiHealthcheck(port: number): Healthcheck {
+/** Asks the persona's `GET /healthz` on `port` (an API's, or a worker's health endpoint). */
+function httpHealthcheck(port: number): Healthcheck {
   // The slim image has no curl; Node's own fetch asks the health route (it needs no token).
   const script = `fetch('http://127.0.0.1:${port}${HEALTH_ROUTE}').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`;
   return { test: ['CMD', 'node', '-e', script], ...timing, start_period: '30s' };
@@ -153,8 +155,9 @@ function personaService(plan: DeploymentPlan, persona: PersonaPlan, input: Compo
     env_file: envFiles,
   };
   if (Object.keys(dependsOn).length) service.depends_on = dependsOn;
+  if (persona.persona.lifecycle === 'worker') service.healthcheck = httpHealthcheck(WORKER_HEALTH_PORT);
   if (persona.api) {
-    service.healthcheck = apiHealthcheck(persona.api.port);
+    service.healthcheck = httpHealthcheck(persona.api.port);
     if (persona.api.server.public) service.ports = [`${persona.api.port}:${persona.api.port}`];
   }
   service.networks = networks;

@@ -29,7 +29,7 @@ import { wiring } from '../wiring.ts';
 import { eachEdge } from '../access.ts';
 import type { Component } from '../component.ts';
 import { errors } from '../errors.ts';
-import { deployedStoreUrl, everyApiEnvironment, personaEnvironment, STORE_PORT, type Addresses, type ApiPlan, type DeploymentPlan, type EnvVar, type PersonaPlan, type StorePlan } from './plan.ts';
+import { deployedStoreUrl, everyApiEnvironment, personaEnvironment, STORE_PORT, WORKER_HEALTH_PORT, type Addresses, type ApiPlan, type DeploymentPlan, type EnvVar, type PersonaPlan, type StorePlan } from './plan.ts';
 import { appImage, EVERY_API, POSTGRES_DATA, POSTGRES_IMAGE } from './compose.ts';
 import { checkManifests, COMPONENT_LABEL, dnsLabelOrHash, type Manifest } from './kubernetes-check.ts';
 
@@ -56,6 +56,7 @@ export interface KubernetesFile {
 /** Inside the cluster: Services by name, APIs listening on every interface (as in compose). */
 export const kubernetesAddresses: Addresses = {
   listenHost: '0.0.0.0',
+  workerHealthPort: WORKER_HEALTH_PORT,
   apiUrl: (api) => `http://${api.service}:${api.port}`,
   storeUrl: (store) => deployedStoreUrl(store, store.service),
 };
@@ -102,10 +103,11 @@ function appContainer(plan: DeploymentPlan, persona: PersonaPlan, inline: readon
     resources: appResources,
     securityContext: appSecurity,
   };
-  const api = persona.api;
-  if (api) {
-    container.ports = [{ name: 'http', containerPort: api.port }];
-    const probe = { httpGet: { path: HEALTH_ROUTE, port: api.port } };
+  // An API's own port, or a worker's health endpoint: both answer GET /healthz.
+  const port = persona.api?.port ?? (persona.persona.lifecycle === 'worker' ? WORKER_HEALTH_PORT : undefined);
+  if (port !== undefined) {
+    container.ports = [{ name: persona.api ? 'http' : 'health', containerPort: port }];
+    const probe = { httpGet: { path: HEALTH_ROUTE, port } };
     container.readinessProbe = { ...probe, periodSeconds: 5, failureThreshold: 3 };
     container.livenessProbe = { ...probe, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 };
   }

@@ -21,6 +21,8 @@ import type { Json } from '../json.ts';
 /** The PostgreSQL role each Store's database belongs to (in its own container, or as set up locally). */
 export const STORE_USER = 'app';
 export const STORE_PORT = 5432;
+/** A worker's health endpoint in its container (deployed/worker-health.ts). */
+export const WORKER_HEALTH_PORT = 8081;
 
 /**
  * The tree listing travels in an environment variable only to name the differing IDs when a
@@ -107,6 +109,11 @@ export interface DeploymentPlan {
 export interface Addresses {
   /** The address an ApiServer binds to. */
   readonly listenHost: string;
+  /**
+   * Where a worker answers its health probes, in a container of its own (compose, Kubernetes);
+   * none for local processes, which share one machine's ports.
+   */
+  readonly workerHealthPort?: number;
   apiUrl(api: ApiPlan): string;
   storeUrl(store: StorePlan): string;
 }
@@ -261,6 +268,10 @@ export function personaEnvironment(plan: DeploymentPlan, persona: PersonaPlan, a
     env.add({ name: wiring.listenHost, value: addresses.listenHost, secret: false });
     env.add({ name: own.portVar, value: String(own.port), secret: false });
     env.addApi(own, addresses);
+  }
+  if (persona.persona.lifecycle === 'worker' && addresses.workerHealthPort !== undefined) {
+    env.add({ name: wiring.listenHost, value: addresses.listenHost, secret: false });
+    env.add({ name: wiring.healthPort, value: String(addresses.workerHealthPort), secret: false });
   }
   for (const api of persona.calls) env.addApi(api, addresses);
   if (persona.callsEveryApi && options.withoutEveryApi !== true) for (const v of everyApiEnvironment(plan, addresses)) env.add(v);
