@@ -56,4 +56,19 @@ test('without INFRA_HEALTH_PORT the worker runs and stops as before; a bad value
   assert.match(bad.stderr(), 'INFRA_HEALTH_PORT');
 });
 
+test('a deployed worker that returns stays up, idle and healthy, until stopped (no restart loop)', async () => {
+  const port = await freePort();
+  const worker = startPersona(fixture, 'worker-app.once', { INFRA_HEALTH_PORT: String(port), INFRA_LISTEN_HOST: '127.0.0.1' });
+  try {
+    await worker.waitFor('Worker worker-app.once has returned; it stays up, idle, until stopped');
+    assert.match(worker.stdout(), 'once: done\n');
+    assert.is(worker.child.exitCode, null, 'still running');
+    assert.is((await get(`http://127.0.0.1:${port}/healthz`)).status, 200);
+    worker.child.kill('SIGTERM');
+    assert.is(await worker.exited, 0, worker.stderr());
+  } finally {
+    await worker.kill();
+  }
+});
+
 test.run();

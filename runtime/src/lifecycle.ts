@@ -19,8 +19,8 @@ export const consoleLogger: Logger = {
 
 /**
  * Runs `personas` until the tasks have finished and the workers have returned (and, with
- * `serveUntilStopped`, until SIGINT/SIGTERM while a server runs). Resolves to 0, or 1 when a
- * task or worker failed.
+ * `serveUntilStopped`, until SIGINT/SIGTERM while a server runs or after a worker returned).
+ * Resolves to 0, or 1 when a task or worker failed.
  */
 export async function runPersonas(
   app: App,
@@ -53,8 +53,12 @@ export async function runPersonas(
     await Promise.all(tasks);
     await Promise.all(workers);
     // A deployed server runs until it is told to stop; in one process servers are only functions.
+    // A deployed worker that returned stays up, idle: exiting would have its container restarted,
+    // running it again and again (a failed one exits, and restarting it is the point).
     const servers = of('server');
-    if (options.serveUntilStopped && servers.length > 0 && !controller.signal.aborted) {
+    const idleWorkers = options.serveUntilStopped && !failed && !controller.signal.aborted ? of('worker') : [];
+    for (const w of idleWorkers) log.info(`Worker ${w.id.value} has returned; it stays up, idle, until stopped (a deployed worker is not run again)`);
+    if (options.serveUntilStopped && (servers.length > 0 || idleWorkers.length > 0) && !controller.signal.aborted) {
       await new Promise((resolve) => controller.signal.addEventListener('abort', resolve, { once: true }));
     }
     return failed ? 1 : 0;

@@ -1,7 +1,7 @@
 /**
  * Worker: a long-running persona (a queue consumer, a scheduler). Its function runs until it
- * returns or until `signal` aborts (Ctrl-C in one process, SIGTERM deployed); deployed, a
- * worker that dies is restarted.
+ * returns or until `signal` aborts (Ctrl-C in one process, SIGTERM deployed). Deployed, a
+ * worker that throws exits and is restarted; one that returns stays up, idle, until stopped.
  */
 import { Persona, type PersonaOptions } from '../persona-component.ts';
 import type { ID } from '../id.ts';
