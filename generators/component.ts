@@ -120,7 +120,7 @@ export function componentGenerator(plop: NodePlopAPI, options: GeneratorOptions)
       const module = relative(process.cwd(), join(options.appDir, 'src', 'components', `${answers.name}.ts`));
       return [
         { type: 'infra-component' },
-        `Next: edit ${module} and its test; \`npm test --workspace starter\`, \`npm start\`, then \`npm run infra:build\` and \`docker compose up\``,
+        `Next: edit ${module} and its test; \`npm test --workspace starter\`, \`npm start\`, then \`npm run infra:build\` and \`docker compose up --build\``,
       ];
     },
   });
