@@ -44,16 +44,19 @@ export interface ModuleData extends ComponentView {
   typeImports: { module: string; names: string }[];
 }
 
+/** The names every component derives from its own, provided or generated. */
+function namesOf(name: string) {
+  const pascal = pascalCase(name);
+  return { name, camel: camelCase(name), pascal, createName: `create${pascal}` };
+}
+
 /** A provided API as the templates print it: created by main.ts, imported from its own module. */
 function providedView(entry: ProvidedEntry): ComponentView {
-  const pascal = pascalCase(entry.name);
+  const names = namesOf(entry.name);
   return {
     kind: entry.kind,
-    name: entry.name,
-    camel: camelCase(entry.name),
-    pascal,
-    createName: `create${pascal}`,
-    typeName: pascal,
+    ...names,
+    typeName: names.pascal,
     recordType: undefined,
     isStore: false,
     isApi: true,
@@ -82,10 +85,7 @@ export function view(entry: ComponentEntry, manifest: Manifest): ComponentView {
   });
   return {
     kind: entry.kind,
-    name: entry.name,
-    camel: camelCase(entry.name),
-    pascal,
-    createName: `create${pascal}`,
+    ...namesOf(entry.name),
     typeName: typeNames[entry.kind],
     recordType: recordTypes[entry.kind],
     isStore: entry.kind === 'store',

@@ -6,6 +6,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { shopApp } from './support/shop-app.ts';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -303,18 +304,7 @@ test('an invalid tree writes nothing', async () => {
 test('reach follows declared use; workers restart; a public API publishes its port; stale env files go', async () => {
   const f = fixtureProject();
   try {
-    const make = (withExtras: boolean) => {
-      const id = rootId('shop');
-      const orders = new ApiServer(id`orders`);
-      const list = orders.defineEndpoint('/list', async () => [] as string[], { method: 'GET' });
-      const catalog = new ApiServer(id`catalog`, { public: true });
-      catalog.defineEndpoint('/items', async () => [] as string[], { method: 'GET' });
-      const stock = new Store(id`catalog``stock`);
-      new Worker(id`catalog``indexer`, async () => void (await stock.allKeys().next()));
-      if (withExtras) onDeploy(id`report`, async () => void (await list()), { uses: [list] });
-      return id;
-    };
-    assert.is((await build(make(true), f)).code, 0);
+    assert.is((await build(shopApp(), f)).code, 0);
     const file = compose(f);
     const report = file.services['shop--report'];
     assert.equal(report.networks, ['shop--orders-net'], 'declared use: only the orders API');
@@ -340,7 +330,7 @@ test('reach follows declared use; workers restart; a public API publishes its po
     assert.is(file.services['shop--orders'].ports, undefined);
 
     // The report task is removed: its env file (with the orders token) goes with it.
-    const { code, output } = await build(make(false), f);
+    const { code, output } = await build(shopApp(false), f);
     assert.is(code, 0);
     assert.not.ok(existsSync(envFile(f, 'shop--report')));
     assert.ok(output.includes('Removed app/build/env/shop--report.env'), output);

@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import nodePlop, { type PlopCfg } from 'node-plop';
 import { appOf, onDeploy, rootId, startInProcess, Store, Worker, type ApiServer } from 'infra-generator';
 import { repoRoot, seedExample } from './support/seed.ts';
+import { readEnvFile } from './support/env-file.ts';
 import { rawRequest, serveApi } from './support/serve-api.ts';
 import { readCommandLine } from '../generators/cli-input.ts';
 import { checkName } from '../generators/names.ts';
@@ -281,9 +282,8 @@ test('components that use the customer server main.ts provides: a typed client, 
     const tokens = (service: string) =>
       [compose.services[service].env_file]
         .flat()
-        .flatMap((file) => readFileSync(join(dir, file), 'utf8').split('\n'))
-        .filter((line) => /^\w+__TOKEN=/.test(line))
-        .map((line) => line.slice(0, line.indexOf('=')))
+        .flatMap((file) => Object.keys(readEnvFile(join(dir, file))))
+        .filter((name) => name.endsWith('__TOKEN'))
         .sort();
     const serverToken = 'MY_APP__CUSTOMER_SERVER__API__TOKEN';
     const apiToken = 'MY_APP__COMPONENTS__CUSTOMERS_API__TOKEN';

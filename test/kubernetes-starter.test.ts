@@ -17,6 +17,7 @@ import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { repoRoot, run } from './support/temp-project.ts';
+import { readEnvFile } from './support/env-file.ts';
 
 const models: Record<string, new (data: any) => { validate(): void }> = { Deployment, StatefulSet, Job, Secret, Service, NetworkPolicy };
 type Obj = { kind: string; metadata: { name: string; labels?: Record<string, string> }; spec?: any; stringData?: Record<string, string> };
@@ -57,17 +58,7 @@ async function build(...args: string[]): Promise<{ objects: Obj[]; compose: any;
   assert.equal([...kustomization.resources].sort(), readdirSync(folder).filter((f) => f !== 'kustomization.yaml').sort(), 'the kustomization lists every file');
   const objects = kustomization.resources.flatMap((f: string) => YAML.parseAllDocuments(readFileSync(join(folder, f), 'utf8')).map((d) => d.toJSON() as Obj));
   const envDir = join(dir, 'build', 'env');
-  const envFiles = Object.fromEntries(
-    readdirSync(envDir).map((f) => [
-      f.replace(/\.env$/, ''),
-      Object.fromEntries(
-        readFileSync(join(envDir, f), 'utf8')
-          .split('\n')
-          .filter((l) => /^[A-Z]/.test(l))
-          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).replace(/^'(.*)'$/, '$1')]),
-      ),
-    ]),
-  );
+  const envFiles = Object.fromEntries(readdirSync(envDir).map((f) => [f.replace(/\.env$/, ''), readEnvFile(join(envDir, f))]));
   return { objects, compose: YAML.parse(readFileSync(join(dir, 'compose.yaml'), 'utf8')), envFiles, output };
 }
 

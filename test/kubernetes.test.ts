@@ -12,8 +12,10 @@ import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
-import { ApiServer, onDeploy, rootId, Store, Worker } from 'infra-generator';
+import { ApiServer, onDeploy, rootId, Worker } from 'infra-generator';
 import { tempProject } from './support/temp-project.ts';
+import { shopApp } from './support/shop-app.ts';
+import { readEnvFile } from './support/env-file.ts';
 import { buildInto, seedApp } from './support/seed-app.ts';
 import { checkManifests, COMPONENT_LABEL, dnsLabelOrHash } from '../runtime/src/build/kubernetes-check.ts';
 import { parseBuildArgs } from '../runtime/src/build/build-args.ts';
@@ -137,8 +139,7 @@ test('the seed example: a Deployment and Service for the API, a Job for the clie
     assert.is(named('Secret', DB).stringData!.POSTGRES_PASSWORD, password);
     // The same variables as the compose env file of each persona.
     for (const [name, file] of [[API, API], [CLIENT, CLIENT], [EVERY_API, 'every-api']]) {
-      const env = readFileSync(join(project.buildDir, 'env', `${file}.env`), 'utf8');
-      const keys = env.split('\n').filter((l) => /^[A-Z]/.test(l)).map((l) => l.slice(0, l.indexOf('=')));
+      const keys = Object.keys(readEnvFile(join(project.buildDir, 'env', `${file}.env`)));
       assert.equal(Object.keys(named('Secret', name).stringData ?? {}).sort(), keys.sort(), name);
     }
 
@@ -167,15 +168,7 @@ test('the seed example: a Deployment and Service for the API, a Job for the clie
 test('workers are Deployments probed on their health endpoint; declared use limits the policies; a public API takes outside calls', async () => {
   const project = tempProject();
   try {
-    const id = rootId('shop');
-    const orders = new ApiServer(id`orders`);
-    const list = orders.defineEndpoint('/list', async () => [] as string[], { method: 'GET' });
-    const catalog = new ApiServer(id`catalog`, { public: true });
-    catalog.defineEndpoint('/items', async () => [] as string[], { method: 'GET' });
-    const stock = new Store(id`catalog``stock`);
-    new Worker(id`catalog``indexer`, async () => void (await stock.allKeys().next()), { replicas: 3 });
-    onDeploy(id`report`, async () => void (await list()), { uses: [list] });
-    const { code, output } = await buildInto(id, project, ['--target', 'kubernetes']);
+    const { code, output } = await buildInto(shopApp(), project, ['--target', 'kubernetes']);
     assert.is(code, 0, output);
     const { objects } = readManifests(join(project.buildDir, 'kubernetes'));
     const names = (kind: string) => objects.filter((o) => o.kind === kind).map((o) => o.metadata.name).sort();

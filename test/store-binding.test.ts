@@ -14,6 +14,7 @@ import pg from 'pg';
 import { tempProject, repoRoot, run, type TempProject } from './support/temp-project.ts';
 import { buildInto, seedApp } from './support/seed-app.ts';
 import { startPersona } from './support/persona-process.ts';
+import { readEnvFile } from './support/env-file.ts';
 import { admin, adminUrl } from './support/pg-admin.ts';
 import { runPersona } from 'infra-generator';
 import { bindingRequests, checkStoreUrl } from '../runtime/src/build/store-bindings.ts';
@@ -283,12 +284,7 @@ test('deployed personas use the bound database: the env the build wrote, the dat
     assert.not.ok(services['fixture--counter--db']);
     // Each persona's environment as compose would give it, with the hosts of this machine.
     const envOf = (service: string): Record<string, string> => {
-      const fromFile = Object.fromEntries(
-        read(join(root, 'build', 'env', `${service}.env`))
-          .split('\n')
-          .filter((l) => /^[A-Z]/.test(l))
-          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).replace(/^'(.*)'$/, '$1')]),
-      );
+      const fromFile = readEnvFile(join(root, 'build', 'env', `${service}.env`));
       const all: Record<string, string> = { ...services[service].environment, ...fromFile };
       for (const [k, v] of Object.entries(all)) all[k] = v.replace('http://fixture--counter--api:', 'http://127.0.0.1:');
       return { ...all, INFRA_LISTEN_HOST: '127.0.0.1' };

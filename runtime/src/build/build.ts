@@ -28,7 +28,7 @@ import { valueFilePath } from '../paths.ts';
 import type { BuildTimeValue } from '../secrets/build-time-value.ts';
 import { errors } from '../errors.ts';
 import { describeTree } from './tree.ts';
-import { planDeployment, type DeploymentPlan } from './plan.ts';
+import { planDeployment, type BindingLookup, type DeploymentPlan } from './plan.ts';
 import { composeFile } from './compose.ts';
 import { envFolder } from './env-files.ts';
 import { readProjectLayout } from './project.ts';
@@ -78,9 +78,12 @@ export interface BuildResult {
   readonly warnings: readonly string[];
 }
 
-/** The files of a build of `app` (whose values `file` holds), computed without writing anything. */
-export function buildOutputs(app: App, file: ValueFile, paths: AppPaths): BuildResult {
-  const plan = planDeployment(app, (id) => file.get(id), file.path, (id) => file.binding(id));
+/**
+ * The files of a build of `app` (whose values `file` holds, and whose bound Stores' checked URLs
+ * `bindings` gives), computed without writing anything.
+ */
+export function buildOutputs(app: App, file: ValueFile, paths: AppPaths, bindings: BindingLookup): BuildResult {
+  const plan = planDeployment(app, (id) => file.get(id), file.path, bindings);
   const layout = readProjectLayout(paths);
   const dockerfile = join(paths.buildDir, 'Dockerfile');
   const compose = composeFile({ plan, projectRoot: paths.projectRoot, buildDir: paths.buildDir, dockerfile });
@@ -156,7 +159,7 @@ export async function runBuild(context: RunContext): Promise<number> {
   app.enter('build', new BuildPlatform(file));
   const made = file.resolve(app);
   const bindings = applyBindings(app, file, bindingRequests(args.bindStore, args.unbindStore, context.env));
-  const result = buildOutputs(app, file, paths);
+  const result = buildOutputs(app, file, paths, (id) => bindings.urls.get(id));
   // The kubernetes target adds its manifests to the files every build writes (values, image, compose).
   const kubernetes = args.target === 'kubernetes';
   const outputs = kubernetes ? [...result.files, ...kubernetesFiles(result.plan, paths.buildDir)] : result.files;

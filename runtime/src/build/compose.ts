@@ -18,8 +18,7 @@
 import YAML from 'yaml';
 import type { Persona } from '../persona-component.ts';
 import { HEALTH_ROUTE } from '../components/api/http-wire.ts';
-import { wiring } from '../wiring.ts';
-import { deployedStoreUrl, everyApiEnvironment, personaEnvironment, STORE_PORT, WORKER_HEALTH_PORT, type Addresses, type ApiPlan, type DeploymentPlan, type EnvVar, type PersonaPlan, type StorePlan } from './plan.ts';
+import { containerAddresses, everyApiEnvironment, personaEnvironment, splitEnvironment, STORE_PORT, WORKER_HEALTH_PORT, type ApiPlan, type DeploymentPlan, type PersonaPlan, type StorePlan } from './plan.ts';
 import { envFilePath, envFileText } from './env-files.ts';
 import { composePath } from './project-path.ts';
 
@@ -84,14 +83,6 @@ export interface ComposeOutput {
   envFiles: EnvFile[];
 }
 
-/** Inside the compose network: services by name, APIs listening on every interface. */
-export const composeAddresses: Addresses = {
-  listenHost: '0.0.0.0',
-  workerHealthPort: WORKER_HEALTH_PORT,
-  apiUrl: (api) => `http://${api.service}:${api.port}`,
-  storeUrl: (store) => deployedStoreUrl(store, store.service),
-};
-
 /** The one image every persona runs. */
 export function appImage(plan: DeploymentPlan): string {
   return `${plan.app.root.dnsLabel}-app:latest`;
@@ -121,18 +112,11 @@ function httpHealthcheck(port: number): Healthcheck {
   return { test: ['CMD', 'node', '-e', script], ...timing, start_period: '30s' };
 }
 
-/** Splits an environment: secrets (and the bulky tree listing) to the env file, the rest inline. */
-function splitEnvironment(vars: readonly EnvVar[]): { inline: Record<string, string>; file: EnvVar[] } {
-  const inline: Record<string, string> = {};
-  const file: EnvVar[] = [];
-  for (const v of vars) {
-    if (v.secret || v.name === wiring.treeListing) file.push(v);
-    else inline[v.name] = v.value;
-  }
-  return { inline, file };
-}
-
-function personaService(plan: DeploymentPlan, persona: PersonaPlan, input: ComposeInput, inline: Record<string, string>, envFiles: string[]): ComposeService {
+/**
+ * `declaredApis`: the networks of the APIs that declared their `uses` (kept off the shared
+ * network), which the personas that call every API join one by one.
+ */
+function personaService(plan: DeploymentPlan, persona: PersonaPlan, input: ComposeInput, inline: Record<string, string>, envFiles: string[], declaredApis: readonly ApiPlan[]): ComposeService {
   const dependsOn: Record<string, { condition: 'service_healthy' }> = {};
   // A bound Store is outside compose: nothing to wait for, and reached over a network with a way out.
   const ownStores = persona.stores.filter((s) => s.binding === undefined);
@@ -142,7 +126,7 @@ function personaService(plan: DeploymentPlan, persona: PersonaPlan, input: Compo
     for (const api of persona.callsEveryApi ? plan.apis : persona.calls) dependsOn[api.service] = { condition: 'service_healthy' };
   }
   const networks = persona.api ? [persona.api.network] : [];
-  if (persona.callsEveryApi && plan.someCallEveryApi) networks.push(EVERY_API, ...declaredApis(plan).filter((a) => a !== persona.api).map((a) => a.network));
+  if (persona.callsEveryApi && plan.someCallEveryApi) networks.push(EVERY_API, ...declaredApis.filter((a) => a !== persona.api).map((a) => a.network));
   else networks.push(...persona.calls.map((a) => a.network));
   if (networks.length === 0) networks.push(DEFAULT_NETWORK);
   networks.push(...ownStores.map((s) => s.network));
@@ -176,11 +160,6 @@ function storeService(store: StorePlan, envFile: string): ComposeService {
   };
 }
 
-/** The APIs that declared their `uses`: kept off the shared network. */
-function declaredApis(plan: DeploymentPlan): ApiPlan[] {
-  return plan.apis.filter((a) => a.server.uses !== undefined);
-}
-
 /** Compose interpolates `$VAR` in every value; `$$` is a literal `$` (a replacer for `yaml`). */
 function escapeInterpolation(_key: unknown, value: unknown): unknown {
   return typeof value === 'string' && value.includes('$') ? value.replaceAll('$', '$$$$') : value;
@@ -205,17 +184,18 @@ export function composeFile(input: ComposeInput): ComposeOutput {
   }
   for (const api of plan.apis) networks[api.network] = {};
   const everyApiFile = envFilePath(buildDir, EVERY_API);
+  const declaredApis = plan.apis.filter((a) => a.server.uses !== undefined);
   if (plan.someCallEveryApi) {
     networks[EVERY_API] = {};
-    envFiles.push({ service: EVERY_API, path: everyApiFile, text: envFileText(EVERY_API, everyApiEnvironment(plan, composeAddresses)) });
+    envFiles.push({ service: EVERY_API, path: everyApiFile, text: envFileText(EVERY_API, everyApiEnvironment(plan, containerAddresses)) });
   }
   for (const persona of plan.personas) {
     const path = envFilePath(buildDir, persona.service);
-    const { inline, file } = splitEnvironment(personaEnvironment(plan, persona, composeAddresses, { withoutEveryApi: true }));
-    envFiles.push({ service: persona.service, path, text: envFileText(persona.service, file) });
+    const { inline, secret } = splitEnvironment(personaEnvironment(plan, persona, containerAddresses, { withoutEveryApi: true }));
+    envFiles.push({ service: persona.service, path, text: envFileText(persona.service, secret) });
     // The persona's own file last: where both name a variable (its own API's), they agree.
     const files = [...(persona.callsEveryApi && plan.someCallEveryApi ? [everyApiFile] : []), path].map((f) => composePath(projectRoot, f));
-    services[persona.service] = personaService(plan, persona, input, inline, files);
+    services[persona.service] = personaService(plan, persona, input, Object.fromEntries(inline.map((v) => [v.name, v.value])), files, declaredApis);
   }
 
   const file: ComposeFile = { services };

@@ -292,6 +292,28 @@ export function everyApiEnvironment(plan: DeploymentPlan, addresses: Addresses):
   return env.vars;
 }
 
+/**
+ * Inside a container network (compose's, or a cluster's): hosts are the services' names (the
+ * same DNS labels in both), APIs and workers' health endpoints listen on every interface.
+ */
+export const containerAddresses: Addresses = {
+  listenHost: '0.0.0.0',
+  workerHealthPort: WORKER_HEALTH_PORT,
+  apiUrl: (api) => `http://${api.service}:${api.port}`,
+  storeUrl: (store) => deployedStoreUrl(store, store.service),
+};
+
+/**
+ * What a deployment passes inline (compose's `environment`, a container's `env`) and what it
+ * keeps private (an env file of mode 0600, a Secret): the secrets, and the bulky tree listing.
+ */
+export function splitEnvironment(vars: readonly EnvVar[]): { inline: EnvVar[]; secret: EnvVar[] } {
+  const inline: EnvVar[] = [];
+  const secret: EnvVar[] = [];
+  for (const v of vars) (v.secret || v.name === wiring.treeListing ? secret : inline).push(v);
+  return { inline, secret };
+}
+
 /** The URL of a Store in a deployment: the one it is bound to, else that of its own database at `host`. */
 export function deployedStoreUrl(store: StorePlan, host: string): string {
   return store.binding ?? storeConnectionUrl(store, host);

@@ -124,14 +124,15 @@ function shownBinding(kept: string): string {
 
 /**
  * Applies `requests` to `file` (which keeps the bindings) for the Stores of `app`, then reads
- * and checks the URL of every binding of a Store in the tree and gives it to `file` for this
- * build. Returns what to tell the user. A binding of a Store no longer in the tree is kept, like
+ * and checks the URL of every binding of a Store in the tree. Returns those URLs (for this build
+ * only: `env:NAME` is read again by the next) and what to tell the user. A binding of a Store no longer in the tree is kept, like
  * its password, in case it comes back, and can be removed.
  */
-export function applyBindings(app: App, file: ValueFile, requests: BindingRequests): { lines: string[]; warnings: string[] } {
+export function applyBindings(app: App, file: ValueFile, requests: BindingRequests): { urls: Map<string, string>; lines: string[]; warnings: string[] } {
   const stores = app.components.filter((c): c is Store => c instanceof Store).map((s) => s.id.value);
   for (const id of requests.bind.keys()) if (!stores.includes(id)) throw errors.unknownStore(id, stores);
   for (const id of requests.unbind) if (!stores.includes(id) && file.keptBinding(id) === undefined) throw errors.unknownStore(id, stores);
+  const urls = new Map<string, string>();
   const lines: string[] = [];
   const warnings: string[] = [];
   for (const [id, kept] of requests.bind) file.bind(id, kept);
@@ -162,9 +163,9 @@ export function applyBindings(app: App, file: ValueFile, requests: BindingReques
     }
     const source = variable !== undefined ? `the URL in ${variable}` : given ? 'the URL given' : `the URL kept in ${basename(file.path)}`;
     warnings.push(...checkStoreUrl(id, url, source, !given));
-    file.resolveBinding(id, url);
+    urls.set(id, url);
     const from = variable === undefined ? '' : `, read from ${variable} at every build`;
     lines.push(`Store ${id}: bound to ${redactUrl(url)} (no database of its own${from}; \`--unbind-store ${id}\` undoes it)`);
   }
-  return { lines, warnings };
+  return { urls, lines, warnings };
 }

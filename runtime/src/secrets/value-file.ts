@@ -33,8 +33,6 @@ export class ValueFile {
   readonly path: string;
   readonly #values: Map<string, Json>;
   readonly #bindings: Map<string, string>;
-  /** Each binding's URL for this build, once checked (never saved: `env:NAME` is read again by the next build). */
-  readonly #resolved = new Map<string, string>();
 
   private constructor(path: string, values: Map<string, Json>, bindings: Map<string, string>) {
     this.path = path;
@@ -86,31 +84,11 @@ export class ValueFile {
   /** Keeps `storeId` bound to `kept`: a connection URL, or `env:NAME`. */
   bind(storeId: string, kept: string): void {
     this.#bindings.set(storeId, kept);
-    this.#resolved.delete(storeId);
   }
 
   /** Whether the store was bound. */
   unbind(storeId: string): boolean {
-    this.#resolved.delete(storeId);
     return this.#bindings.delete(storeId);
-  }
-
-  /** Sets the URL `storeId`'s binding has in this build (read from its variable and checked: store-bindings.ts). */
-  resolveBinding(storeId: string, url: string): void {
-    if (!this.#bindings.has(storeId)) throw new Error(`Store ${storeId} is not bound`);
-    this.#resolved.set(storeId, url);
-  }
-
-  /**
-   * The connection URL a Store is bound to in this build, if it is bound. A binding must have
-   * been resolved first: an unchecked URL, or an `env:NAME` taken for one, must never reach the
-   * deployment files.
-   */
-  binding(storeId: string): string | undefined {
-    if (!this.#bindings.has(storeId)) return undefined;
-    const url = this.#resolved.get(storeId);
-    if (url === undefined) throw new Error(`The binding of Store ${storeId} was used before it was resolved for this build (applyBindings in store-bindings.ts)`);
-    return url;
   }
 
   /**
