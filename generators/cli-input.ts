@@ -4,12 +4,14 @@
  *   npx plop component <kind> <name> [<uses>]        positional, in prompt order; `_` means "ask"
  *   npx plop component -- --kind api --name orders-api --uses orders,customers
  *   npx plop component store orders --dry-run         (also after `--`, or PLOP_DRY_RUN=1)
+ *   npx plop component --help                         (also after `--`): the usage, nothing written
  *
  * The generator's prompts are a function (so that nothing is asked once the kind and name are
  * given), and plop passes a function no bypass data: this module parses process.argv itself.
  */
 import { parseArgs } from 'node:util';
 import { errors } from './errors.ts';
+import type { Kind } from './names.ts';
 
 export interface CommandLineAnswers {
   kind?: string;
@@ -40,7 +42,61 @@ const generatorOptions = {
   name: { type: 'string' },
   uses: { type: 'string', multiple: true },
   'dry-run': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
+
+const kindLines: Record<Kind, string> = {
+  store: 'a Store: key-value records, in memory by `npm start`, its own PostgreSQL deployed',
+  api: 'an ApiServer with typed endpoints other components call',
+  task: 'an onDeploy task, run once per deployment',
+  worker: 'a Worker, a long-running process',
+};
+
+/** What `npx plop <generator> --help` prints. */
+export const GENERATOR_HELP: Readonly<Record<'component' | 'registry', string>> = {
+  component: [
+    'Usage: npx plop component [<kind> <name> [<uses>]] [-- --uses <name>[,<name>…]] [--dry-run]',
+    '',
+    'Scaffolds a component into starter/src/components/ (a module in the example\'s style and its test)',
+    'and registers it (components.json, index.ts), so `npm start` and `npm run infra:build` pick it up.',
+    'In a terminal it asks for what the command line does not give. Writes nothing if anything is wrong.',
+    '',
+    'Kinds:',
+    ...Object.entries(kindLines).map(([kind, line]) => `  ${kind.padEnd(8)}${line}`),
+    '',
+    'Options (after `--`; --dry-run and --help also before it):',
+    '  --kind <kind>             the kind, instead of the first argument',
+    '  --name <name>             the name (kebab-case), instead of the second argument',
+    '  --uses <name>[,<name>…]   what it may use: generated stores and APIs, and what main.ts provides',
+    '                            (customer-server); instead of the third argument',
+    '  --dry-run                 print what it would write, write nothing (also PLOP_DRY_RUN=1)',
+    '  -h, --help                print this help, write nothing',
+    '  --dest <folder>           (plop\'s, before `--`) the app to write into; default starter/',
+    '',
+    'Examples:',
+    '  npx plop component                                  ask for everything',
+    '  npx plop component store orders',
+    '  npx plop component api orders-api -- --uses orders',
+    '  npx plop component task seed-customers -- --uses customer-server',
+    '  npx plop component worker order-mailer --dry-run',
+    '',
+    'After removing a component by hand: npx plop registry',
+  ].join('\n'),
+  registry: [
+    'Usage: npx plop registry [--dry-run]',
+    '',
+    'Regenerates starter/src/components/index.ts from components.json, e.g. after removing a',
+    'component by hand (npx plop component does it on every run).',
+    '',
+    'Options:',
+    '  --dry-run    print what it would change, write nothing (also PLOP_DRY_RUN=1)',
+    '  -h, --help   print this help, write nothing',
+    '',
+    'Examples:',
+    '  npx plop registry',
+    '  npx plop registry --dry-run',
+  ].join('\n'),
+};
 
 const skip = (value: string | undefined) => (value === undefined || /^_+$/.test(value) ? undefined : value);
 
@@ -50,8 +106,21 @@ function splitUses(values: readonly string[] | undefined): string[] | undefined 
 }
 
 /**
+ * Whether `args` (process.argv without node and the script) ask for `generator`'s help:
+ * `--help` or `-h` before or after `--`. plop shows its own help only when no generator is
+ * named, and leaves the rest of the command line to the generator.
+ */
+export function helpRequested(args: readonly string[], generator: string): boolean {
+  const end = args.indexOf('--');
+  const head = parseArgs({ args: end === -1 ? [...args] : args.slice(0, end), options: { ...plopOptions, ...generatorOptions }, strict: false, allowPositionals: true });
+  if (head.positionals[0] !== generator) return false;
+  const tail = parseArgs({ args: end === -1 ? [] : args.slice(end + 1), options: generatorOptions, strict: false, allowPositionals: true });
+  return head.values.help === true || tail.values.help === true;
+}
+
+/**
  * Reads `args` (process.argv without node and the script) for `generator`. Throws for an
- * unknown option after `--` or more positional answers than prompts.
+ * option that neither plop nor the generator knows, or more positional answers than prompts.
  */
 export function readCommandLine(args: readonly string[], generator: string, env: NodeJS.ProcessEnv = process.env): CommandLineAnswers {
   const end = args.indexOf('--');
@@ -59,6 +128,8 @@ export function readCommandLine(args: readonly string[], generator: string, env:
   const after = end === -1 ? [] : args.slice(end + 1);
 
   const head = parseArgs({ args: before, options: { ...plopOptions, ...generatorOptions }, strict: false, allowPositionals: true });
+  const unknownHead = Object.keys(head.values).find((k) => !(k in plopOptions) && !(k in generatorOptions));
+  if (unknownHead) throw errors.unknownOption(unknownHead, Object.keys(generatorOptions));
   const positionals = head.positionals[0] === generator ? head.positionals.slice(1) : [];
   if (positionals.length > 3) throw errors.tooManyArguments(positionals.slice(3));
 

@@ -16,7 +16,7 @@ import { request } from 'undici';
 import { freePort } from './support/free-port.ts';
 import { faultIds, startFaultApi, type FaultApi } from './support/fault-app.ts';
 
-const adminUrl = process.env.INFRA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+import { adminUrl } from './support/pg-admin.ts';
 const IN_FLIGHT = 20;
 
 async function admin<T>(fn: (client: pg.Client) => Promise<T>, url = adminUrl): Promise<T> {

@@ -17,7 +17,7 @@ import { appOf, onDeploy, rootId, startInProcess, Store, Worker, type ApiServer 
 import { repoRoot, seedExample } from './support/seed.ts';
 import { readEnvFile } from './support/env-file.ts';
 import { rawRequest, serveApi } from './support/serve-api.ts';
-import { readCommandLine } from '../generators/cli-input.ts';
+import { helpRequested, readCommandLine } from '../generators/cli-input.ts';
 import { checkName } from '../generators/names.ts';
 import { readAppState, renderManifest } from '../generators/app-state.ts';
 import { planComponent } from '../generators/plan.ts';
@@ -380,6 +380,13 @@ test('answers from the command line: positional (`_` asks), named after `--`, dr
   assert.is(readCommandLine(['component', 'task', 'seed'], 'component', { PLOP_DRY_RUN: '0' }).dryRun, false);
   assert.throws(() => readCommandLine(['component', 'task', 'seed', '--', '--usess', 'x'], 'component', {}), /Unknown option --usess: the component generator takes --kind, --name, --uses, --dry-run/);
   assert.throws(() => readCommandLine(['component', 'task', 'seed', 'a', 'b'], 'component', {}), /Unexpected argument "b"/);
+  // Before `--` too: an option neither plop nor the generator knows is refused, not ignored.
+  assert.throws(() => readCommandLine(['component', 'store', 'orders', '--bogus'], 'component', {}), /Unknown option --bogus/);
+  // `--help` after the generator's name (before or after `--`) is the generator's; without a name, plop's own.
+  assert.ok(helpRequested(['component', '--help'], 'component'));
+  assert.ok(helpRequested(['component', 'store', '--', '-h'], 'component'));
+  assert.not.ok(helpRequested(['--help'], 'component'));
+  assert.not.ok(helpRequested(['registry', '--help'], 'component'));
 
   await withCopy(async (dir) => {
     const plop = await loadPlop(dir, ['component', 'task', 'seed-orders', '--', '--uses', 'orders']);

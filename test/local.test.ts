@@ -12,7 +12,7 @@ import pg from 'pg';
 import { cleanEnv, run, tempProject, type TempProject } from './support/temp-project.ts';
 import { localDatabaseName } from '../runtime/src/local/databases.ts';
 
-const adminUrl = process.env.INFRA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+import { adminUrl } from './support/pg-admin.ts';
 const CUSTOMER_LINE = 'Loaded customer: {"id":"1","name":"John Doe"}';
 
 const test = suite('local processes');

@@ -14,7 +14,7 @@ import { composeProjectName, type ResourceRecord } from '../runtime/src/build/re
 import { cleanEnv, run, tempProject, type TempProject } from './support/temp-project.ts';
 import { buildInto, seedApp } from './support/seed-app.ts';
 
-const adminUrl = process.env.INFRA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+import { adminUrl } from './support/pg-admin.ts';
 const test = suite('orphaned resources');
 const record = (p: TempProject) => JSON.parse(readFileSync(join(p.buildDir, 'resources.json'), 'utf8')) as ResourceRecord;
 

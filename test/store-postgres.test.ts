@@ -1,6 +1,6 @@
 /**
- * The Store contract, unchanged, against the PostgreSQL backend on this machine's server
- * (INFRA_TEST_PG_URL overrides the URL), then what only a shared database can show: several
+ * The Store contract, unchanged, against the PostgreSQL backend on the tests' server
+ * (support/pg-admin.ts: INFRA_TEST_PG_URL, or an embedded one), then what only a shared database can show: several
  * pools (as several processes would have) on one store, values kept to the byte, keys
  * PostgreSQL cannot hold, and failures that name the store.
  */
@@ -18,7 +18,7 @@ import type { Json } from '../runtime/src/json.ts';
 import type { Logger } from '../runtime/src/lifecycle.ts';
 import { createPostgresStoreBackend } from '../runtime/src/components/store/postgres.ts';
 
-const url = process.env.INFRA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+import { adminUrl as url } from './support/pg-admin.ts';
 
 /** Every table a backend of these tests may have created, dropped at the end. */
 const tables = new Set<string>();

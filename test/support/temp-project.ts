@@ -36,10 +36,10 @@ export interface CommandResult {
   stderr: string;
 }
 
-/** The environment of this process without the variables that would redirect a build or pick a persona. */
+/** The environment of this process without the variables that would redirect a build, pick a persona or a local PostgreSQL. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env, ...extra };
-  for (const name of ['PERSONA', 'INFRA_BUILD_DIR', 'INFRA_PROJECT_ROOT']) if (!(name in extra)) delete env[name];
+  for (const name of ['PERSONA', 'INFRA_BUILD_DIR', 'INFRA_PROJECT_ROOT', 'INFRA_LOCAL_PG_URL']) if (!(name in extra)) delete env[name];
   return env;
 }
 

@@ -44,7 +44,8 @@ export function removeStaleTemps(dir: string): void {
   }
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this ID exists on this machine (this process counts). */
+export function processAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {

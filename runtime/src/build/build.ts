@@ -16,6 +16,10 @@
  *
  * Everything is computed before anything is written, so an invalid tree (or any other
  * problem) writes nothing; each file is written atomically.
+ *
+ * One build (or prune) at a time per build folder: each holds the build lock (build-lock.ts) from
+ * before it loads the value file until it has written the last file. A compose.yaml edited by
+ * hand since the last build is kept in the build folder before it is replaced (hand-edits.ts).
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -32,16 +36,18 @@ import { planDeployment, type BindingLookup, type DeploymentPlan } from './plan.
 import { composeFile } from './compose.ts';
 import { envFolder } from './env-files.ts';
 import { readProjectLayout } from './project.ts';
-import { renderDockerfile } from './dockerfile.ts';
+import { imageInstall, renderDockerfile } from './dockerfile.ts';
 import { renderDockerignore } from './dockerignore.ts';
 import { composePath } from './project-path.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { architectureMarkdown } from './diagram.ts';
-import { BUILD_USAGE, parseBuildArgs } from './build-args.ts';
+import { buildNextSteps, parseBuildArgs, type BuildArgs } from './build-args.ts';
 import { kubernetesFiles, kubernetesFolder } from './kubernetes.ts';
 import { applyBindings, bindingRequests } from './store-bindings.ts';
 import { composeProjectName, currentResources, nextRecord, readRecord, resourcesPath, writeRecord } from './resources.ts';
 import { dockerAvailable, volumeNames } from './prune.ts';
+import { lockTimeoutMs, withBuildLock, type BuildLock } from './build-lock.ts';
+import { findHandEdit, keepHandEdit } from './hand-edits.ts';
 
 /** At build time only values exist; stores and endpoints are runtime calls (they check first). */
 export class BuildPlatform implements Platform {
@@ -82,19 +88,20 @@ export interface BuildResult {
  * The files of a build of `app` (whose values `file` holds, and whose bound Stores' checked URLs
  * `bindings` gives), computed without writing anything.
  */
-export function buildOutputs(app: App, file: ValueFile, paths: AppPaths, bindings: BindingLookup): BuildResult {
+export async function buildOutputs(app: App, file: ValueFile, paths: AppPaths, bindings: BindingLookup): Promise<BuildResult> {
   const plan = planDeployment(app, (id) => file.get(id), file.path, bindings);
-  const layout = readProjectLayout(paths);
+  const layout = await readProjectLayout(paths);
+  const install = imageInstall(paths.projectRoot);
   const dockerfile = join(paths.buildDir, 'Dockerfile');
   const compose = composeFile({ plan, projectRoot: paths.projectRoot, buildDir: paths.buildDir, dockerfile });
   const files: BuildOutput[] = [
     ...compose.envFiles.map((f) => ({ path: f.path, text: f.text, mode: 0o600 })),
-    { path: dockerfile, text: renderDockerfile(app.root.value, layout), mode: 0o644 },
+    { path: dockerfile, text: renderDockerfile(app.root.value, layout, install), mode: 0o644 },
     { path: join(paths.projectRoot, '.dockerignore'), text: renderDockerignore(paths.projectRoot, paths.buildDir), mode: 0o644 },
     { path: join(paths.buildDir, 'architecture.md'), text: architectureMarkdown(app), mode: 0o644 },
     { path: join(paths.projectRoot, 'compose.yaml'), text: compose.text, mode: 0o644 },
   ];
-  return { plan, files, warnings: layout.warnings };
+  return { plan, files, warnings: [...layout.warnings, ...install.warnings] };
 }
 
 /**
@@ -148,9 +155,17 @@ export async function runBuild(context: RunContext): Promise<number> {
   const { app, paths, log } = context;
   const args = parseBuildArgs(context.args);
   if (args.help) {
-    log.info(`Usage: ${BUILD_USAGE}`);
+    log.info(args.usage.text);
     return 0;
   }
+  // One build at a time: the value file is loaded, completed and saved holding the lock (build-lock.ts).
+  const lockOptions = { app: app.root.value, log, show: (path: string) => composePath(paths.projectRoot, path), timeoutMs: lockTimeoutMs(context.env) };
+  return withBuildLock(paths.buildDir, lockOptions, (lock) => buildLocked(context, args, lock));
+}
+
+/** The build (or, with --prune, the prune), run holding the build lock. */
+async function buildLocked(context: RunContext, args: BuildArgs, lock: BuildLock): Promise<number> {
+  const { app, paths, log } = context;
   if (args.prune) {
     const { runPrune } = await import('./prune.ts');
     return runPrune(context, args.yes);
@@ -159,7 +174,7 @@ export async function runBuild(context: RunContext): Promise<number> {
   app.enter('build', new BuildPlatform(file));
   const made = file.resolve(app);
   const bindings = applyBindings(app, file, bindingRequests(args.bindStore, args.unbindStore, context.env));
-  const result = buildOutputs(app, file, paths, (id) => bindings.urls.get(id));
+  const result = await buildOutputs(app, file, paths, (id) => bindings.urls.get(id));
   // The kubernetes target adds its manifests to the files every build writes (values, image, compose).
   const kubernetes = args.target === 'kubernetes';
   const outputs = kubernetes ? [...result.files, ...kubernetesFiles(result.plan, paths.buildDir)] : result.files;
@@ -167,11 +182,15 @@ export async function runBuild(context: RunContext): Promise<number> {
   const stale = [...staleFiles(envFolder(paths.buildDir), '.env', outputs), ...(kubernetes ? staleFiles(kubernetesFolder(paths.buildDir), '.yaml', outputs) : [])];
   const record = nextRecord(readRecord(paths.buildDir), currentResources(result.plan, paths.buildDir));
   refuseNewPasswordForExistingVolume(result.plan, made, paths.projectRoot, context.env);
+  // A compose.yaml changed by hand since the build wrote it is kept before it is replaced (hand-edits.ts).
+  const handEdit = findHandEdit(outputs.find((o) => o.path === join(paths.projectRoot, 'compose.yaml'))!);
 
   log.info(`Component tree of ${app.root.value}:\n${describeTree(app)}`);
   const show = (path: string) => composePath(paths.projectRoot, path);
+  lock.assertHeld();
   file.save();
   log.info(`${made.length ? `Made ${made.length} new value(s); kept` : 'Kept'} ${file.ids.length - made.length} in ${show(file.path)} (mode 0600)`);
+  if (handEdit) log.info(`Warning: ${keepHandEdit(handEdit, paths.buildDir, show)}`);
   for (const output of outputs) {
     writeFileAtomic(output.path, output.text, output.mode);
     log.info(`Wrote ${show(output.path)}${output.mode === 0o600 ? ' (mode 0600)' : ''}`);
@@ -191,5 +210,6 @@ export async function runBuild(context: RunContext): Promise<number> {
     );
   }
   for (const warning of [...bindings.warnings, ...result.warnings]) log.info(`Warning: ${warning}`);
+  log.info(buildNextSteps(args.target, { root: app.root.dnsLabel, dockerfile: show(join(paths.buildDir, 'Dockerfile')), kubernetesFolder: show(kubernetesFolder(paths.buildDir)) }));
   return 0;
 }

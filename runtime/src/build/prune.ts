@@ -1,12 +1,14 @@
 /**
  * `npm run infra:prune`: removes the volumes and local databases that resources.json lists
  * as orphaned (their Store is gone from the code), after confirmation, since the data is lost.
+ * It runs holding the build lock (build-lock.ts), like a build: the two never overlap.
  */
 import { spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline/promises';
 import { createPool, sql } from 'slonik';
 import type { RunContext } from '../persona.ts';
-import { DEFAULT_LOCAL_PG_URL, redactUrl } from '../local/databases.ts';
+import { redactUrl } from '../local/databases.ts';
+import { localPostgres } from '../local/local-postgres.ts';
 import { composeProjectName, readRecord, writeRecord, type Resource } from './resources.ts';
 import { errors } from '../errors.ts';
 
@@ -76,7 +78,13 @@ export async function runPrune(context: RunContext, yes: boolean): Promise<numbe
   const docker = dockerAvailable();
   if (docker) for (const r of record.orphaned) removeVolume(`${project}_${r.volume}`);
   else log.info('Docker is not available: volumes left as they are.');
-  await dropDatabases(record.orphaned, env.INFRA_LOCAL_PG_URL || DEFAULT_LOCAL_PG_URL);
+  // An embedded PostgreSQL that was never made holds no databases to drop.
+  const postgres = await localPostgres(env, paths.buildDir, log, { existingOnly: true });
+  try {
+    if (postgres) await dropDatabases(record.orphaned, postgres.adminUrl);
+  } finally {
+    await postgres?.stop();
+  }
   writeRecord(paths.buildDir, { resources: record.resources, orphaned: [] });
   log.info(`Removed ${record.orphaned.length} orphaned store(s)${docker ? '' : ' (local databases only)'}.`);
   return 0;

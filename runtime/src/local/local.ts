@@ -16,16 +16,28 @@ import { valueFilePath } from '../paths.ts';
 import { errors } from '../errors.ts';
 import { HEALTH_ROUTE } from '../components/api/http-wire.ts';
 import { BuildPlatform } from '../build/build.ts';
-import { planDeployment, personaEnvironment, type Addresses, type ApiPlan, type PersonaPlan } from '../build/plan.ts';
-import { DEFAULT_LOCAL_PG_URL, ensureLocalDatabases, redactUrl } from './databases.ts';
+import { LOCAL_USAGE, parseLocalArgs } from '../build/build-args.ts';
+import { planDeployment, personaEnvironment, type Addresses, type ApiPlan, type DeploymentPlan, type PersonaPlan, type StorePlan } from '../build/plan.ts';
+import { ensureLocalDatabases, redactUrl } from './databases.ts';
+import { localPostgres } from './local-postgres.ts';
 import { startProcess, stopProcesses, type PersonaProcess } from './processes.ts';
 
-export const EXIT_WITH_TASKS = '--exit-with-tasks';
 /** How long a process may take to stop after SIGTERM before it is killed. */
 const GRACE_MS = 10_000;
 /** How long a server may take from its start to answering its health route. */
 const HEALTHY_WITHIN_MS = 60_000;
 const LOCALHOST = '127.0.0.1';
+
+/**
+ * This process's own `--conditions` (`-C`) flags, for each persona's process: this repository
+ * runs with `--conditions=source` (TypeScript sources), an app that installed the package with
+ * none (its compiled JavaScript). Conditions in NODE_OPTIONS reach the personas with the environment.
+ */
+export function conditionArgs(execArgv: readonly string[]): string[] {
+  return execArgv.flatMap((arg, i) =>
+    /^(?:--conditions|-C)=/.test(arg) ? [arg] : (arg === '--conditions' || arg === '-C') && i + 1 < execArgv.length ? [arg, execArgv[i + 1]] : [],
+  );
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -53,8 +65,12 @@ const aborted = (signal: AbortSignal) =>
   new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
 
 export async function runLocal(context: RunContext): Promise<number> {
-  const { app, paths, env, args, log } = context;
-  const exitWithTasks = args.includes(EXIT_WITH_TASKS);
+  const { app, paths, env, log } = context;
+  // Read strictly: `--help` starts nothing and needs no build; a mistyped option stops here.
+  if (parseLocalArgs(context.args).help) {
+    log.info(LOCAL_USAGE.text);
+    return 0;
+  }
   const valuePath = valueFilePath(paths.buildDir);
   if (!existsSync(valuePath)) throw errors.noBuild(valuePath);
   const file = ValueFile.load(valuePath);
@@ -62,8 +78,19 @@ export async function runLocal(context: RunContext): Promise<number> {
   app.enter('build', new BuildPlatform(file));
   const plan = planDeployment(app, (id) => file.get(id), valuePath);
 
-  const adminUrl = env.INFRA_LOCAL_PG_URL || DEFAULT_LOCAL_PG_URL;
-  const storeUrls = await ensureLocalDatabases(plan.stores, adminUrl, paths.buildDir);
+  // No PostgreSQL is started for an app without Stores.
+  const postgres = plan.stores.length ? await localPostgres(env, paths.buildDir, log) : undefined;
+  try {
+    return await runPersonas(context, plan, file, postgres?.adminUrl);
+  } finally {
+    await postgres?.stop();
+  }
+}
+
+async function runPersonas(context: RunContext, plan: DeploymentPlan, file: ValueFile, adminUrl: string | undefined): Promise<number> {
+  const { paths, env, args, log } = context;
+  const { exitWithTasks } = parseLocalArgs(args);
+  const storeUrls = adminUrl ? await ensureLocalDatabases(plan.stores, adminUrl, paths.buildDir) : new Map<StorePlan, string>();
   // A Store bound with --bind-store (a managed, maybe production, database) is not touched by debugging runs.
   for (const [store, url] of storeUrls) {
     const bound = file.keptBinding(store.store.id.value) === undefined ? '' : ' (bound to another database when deployed; local runs use their own)';
@@ -83,7 +110,7 @@ export async function runLocal(context: RunContext): Promise<number> {
       name,
       label: name.padEnd(width),
       command: process.execPath,
-      args: ['--conditions=source', paths.entry],
+      args: [...conditionArgs(process.execArgv), paths.entry],
       env: { ...env, ...personaEnv },
       cwd: paths.appDir,
       log,
