@@ -11,9 +11,9 @@ import pg from 'pg';
 import { admin as adminAs } from '../test/support/pg-admin.ts';
 import { randomBytes } from 'node:crypto';
 import { rootId, appOf, Store, ApiServer } from 'infra-generator';
-import { DeployedPlatform } from '../runtime/src/deployed/platform.ts';
-import { POOL_SIZE } from '../runtime/src/components/store/postgres-pool.ts';
-import { wiring } from '../runtime/src/wiring.ts';
+import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';
+import { POOL_SIZE } from 'infra-generator/internal/components/store/postgres-pool';
+import { wiring } from 'infra-generator/internal/core/wiring';
 import { alternate, report, throughput } from './harness.ts';
 
 export const adminUrl = process.env.INFRA_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -4,8 +4,8 @@
  * and the names the runtime derives from its ID (DNS label, SQL identifier). `checkName`
  * says everything that is wrong with a name, each with what to do.
  */
-import { makeRootId } from '../runtime/src/id.ts';
-import type { ID } from '../runtime/src/id.ts';
+import { makeRootId } from '../runtime/src/core/id.ts';
+import type { ID } from '../runtime/src/core/id.ts';
 import { jsGlobals, runtimeExportNames, runtimeNames, sqlReserved, templateIdentifiers, tsKeywords } from './reserved.ts';
 
 export const kinds = ['store', 'api', 'task', 'worker'] as const;

@@ -17,8 +17,8 @@ import * as assert from 'uvu/assert';
 import { connect } from 'node:net';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { rootId, ApiServer, HttpError, onDeploy } from 'infra-generator';
-import { DeployedPlatform } from '../runtime/src/deployed/platform.ts';
-import { wiring } from '../runtime/src/wiring.ts';
+import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';
+import { wiring } from 'infra-generator/internal/core/wiring';
 import { freePort } from './support/free-port.ts';
 
 const COUNT = 1000;

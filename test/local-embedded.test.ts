@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { cleanEnv, run, tempProject, type TempProject } from './support/temp-project.ts';
-import { localDatabaseName } from '../runtime/src/local/databases.ts';
-import { EmbeddedPostgres } from '../runtime/src/local/embedded-postgres.ts';
-import { embeddedPostgresDir } from '../runtime/src/local/local-postgres.ts';
+import { localDatabaseName } from 'infra-generator/internal/resources/databases';
+import { EmbeddedPostgres } from 'infra-generator/internal/resources/embedded-postgres';
+import { embeddedPostgresDir } from 'infra-generator/internal/resources/local-postgres';
 
 const CUSTOMER_LINE = 'Loaded customer: {"id":"1","name":"John Doe"}';
 const TABLE = 'my_app__customer_server__db';

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { cleanEnv, run, tempProject, type TempProject } from './support/temp-project.ts';
-import { localDatabaseName } from '../runtime/src/local/databases.ts';
+import { localDatabaseName } from 'infra-generator/internal/resources/databases';
 
 import { adminUrl } from './support/pg-admin.ts';
 const CUSTOMER_LINE = 'Loaded customer: {"id":"1","name":"John Doe"}';

@@ -7,10 +7,10 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { appOf } from '../runtime/src/app.ts';
-import { planDeployment } from '../runtime/src/build/plan.ts';
-import { ensureLocalDatabases } from '../runtime/src/local/databases.ts';
-import { composeProjectName, type ResourceRecord } from '../runtime/src/build/resources.ts';
+import { appOf } from 'infra-generator/internal/core/app';
+import { planDeployment } from 'infra-generator/internal/plan/plan';
+import { ensureLocalDatabases } from 'infra-generator/internal/resources/databases';
+import { composeProjectName, type ResourceRecord } from 'infra-generator/internal/resources/resources';
 import { cleanEnv, run, tempProject, type TempProject } from './support/temp-project.ts';
 import { buildInto, seedApp } from './support/seed-app.ts';
 

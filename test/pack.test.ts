@@ -16,8 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedExample } from './support/seed.ts';
 import { run as runCommand, type CommandResult } from './support/temp-project.ts';
-import { conditionArgs } from '../runtime/src/local/local.ts';
-import { imageInstall } from '../runtime/src/build/dockerfile.ts';
+import { conditionArgs } from 'infra-generator/internal/modes/local/local';
+import { imageInstall } from 'infra-generator/internal/targets/dockerfile/dockerfile';
 
 const repoRoot = join(import.meta.dirname, '..');
 const expected = 'Loaded customer: {"id":"1","name":"John Doe"}';
@@ -68,10 +68,10 @@ test('the packed runtime installs into a fresh folder, runs the example in one p
     ok(await run('npm', ['prune', '--omit=optional', ...npmFlags], dir), 'npm prune --omit=optional');
     assert.not.ok(existsSync(join(dir, 'node_modules', 'yaml')), 'yaml is gone');
     const dist = join(installed, 'dist');
-    const serviceModules = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js') && !/^(?:build|local)[/\\]/.test(f));
+    const serviceModules = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js') && !/^(?:modes[/\\](?:build|local)|targets|resources)[/\\]/.test(f));
     assert.ok(serviceModules.length > 20, serviceModules.join(' '));
     const load = `for (const f of ${JSON.stringify(serviceModules)}) await import(new URL(f, ${JSON.stringify(`file://${dist}/`)}).href);`;
-    ok(await run(process.execPath, ['--input-type=module', '-e', load], dir), 'loading every module outside build/ and local/ without the optional dependencies');
+    ok(await run(process.execPath, ['--input-type=module', '-e', load], dir), 'loading every module outside modes/build/, modes/local/, targets/ and resources/ without the optional dependencies');
 
     const missing = await run(process.execPath, ['main.ts'], dir, userEnv({ PERSONA: 'build' }));
     assert.is(missing.code, 1, missing.stdout + missing.stderr);

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempProject } from './support/temp-project.ts';
 import { buildInto, seedApp } from './support/seed-app.ts';
-import { composeProjectName } from '../runtime/src/build/resources.ts';
+import { composeProjectName } from 'infra-generator/internal/resources/resources';
 
 test('a new password for a store whose volume exists is refused, and nothing is written', async () => {
   const project = tempProject();

@@ -17,8 +17,8 @@ import { startPersona } from './support/persona-process.ts';
 import { readEnvFile } from './support/env-file.ts';
 import { admin, adminUrl } from './support/pg-admin.ts';
 import { runPersona } from 'infra-generator';
-import { bindingRequests, checkStoreUrl } from '../runtime/src/build/store-bindings.ts';
-import { redactUrl } from '../runtime/src/local/databases.ts';
+import { bindingRequests, checkStoreUrl } from 'infra-generator/internal/modes/build/store-bindings';
+import { redactUrl } from 'infra-generator/internal/resources/databases';
 
 const STORE = 'my-app.customer-server.db';
 const DB = 'my-app--customer-server--db';

@@ -5,7 +5,7 @@
  * (`personaEnv`), as the build would give it.
  */
 import { rootId, ApiServer, onDeploy, runPersona } from 'infra-generator';
-import { wiring } from '../../runtime/src/wiring.ts';
+import { wiring } from 'infra-generator/internal/core/wiring';
 import { handler, TOKEN } from './handler.ts';
 
 export function benchApp() {

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { Pool, type Dispatcher } from 'undici';
 import { rootId } from 'infra-generator';
-import { wiring } from '../../runtime/src/wiring.ts';
+import { wiring } from 'infra-generator/internal/core/wiring';
 import { startPersona, type PersonaProcess } from './persona-process.ts';
 
 export const faultApp = join(import.meta.dirname, '..', 'fixtures', 'fault-app', 'main.ts');

@@ -5,8 +5,8 @@
  */
 import { request } from 'undici';
 import type { ApiServer } from 'infra-generator';
-import { DeployedPlatform } from '../../runtime/src/deployed/platform.ts';
-import { wiring } from '../../runtime/src/wiring.ts';
+import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';
+import { wiring } from 'infra-generator/internal/core/wiring';
 import { freePort } from './free-port.ts';
 
 export interface ServedApi {

@@ -1,7 +1,7 @@
 /** A deployed-mode platform reduced to what a Store needs: each store's backend from `make`. */
 import type { Store } from 'infra-generator';
-import type { Platform } from '../../runtime/src/platform.ts';
-import type { StoreBackend } from '../../runtime/src/components/store/backend.ts';
+import type { Platform } from 'infra-generator/internal/core/platform';
+import type { StoreBackend } from 'infra-generator/internal/components/store/backend';
 
 export class StorePlatform implements Platform {
   readonly mode = 'deployed';

@@ -7,7 +7,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EmbeddedPostgres } from '../../runtime/src/local/embedded-postgres.ts';
+import { EmbeddedPostgres } from 'infra-generator/internal/resources/embedded-postgres';
 import { freePort } from './free-port.ts';
 
 export class ThrowawayCluster {

@@ -5,7 +5,7 @@
 import type { ApiServer } from './server.ts';
 import { HttpError } from './http-error.ts';
 import type { ArgumentSchema } from './argument-schema.ts';
-import { toJsonText } from '../../json.ts';
+import { toJsonText } from '../../core/json.ts';
 
 /**
  * Answers 200 `{ status: 'ok', id }` without a token, for container healthchecks and the local

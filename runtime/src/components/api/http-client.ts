@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiServer } from './server.ts';
 import { argumentInQuery, resultValue, type Endpoint, type HttpMethod } from './endpoint.ts';
 import { ARG_PARAM, bearer } from './http-wire.ts';
-import { errors } from '../../errors.ts';
+import { errors } from '../../core/errors.ts';
 
 export interface HttpClientOptions {
   /** The server's bearer token, sent with every call; none for a public API. */

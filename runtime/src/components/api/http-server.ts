@@ -15,8 +15,8 @@ import type { Duplex } from 'node:stream';
 import type { ApiServer } from './server.ts';
 import { argumentInQuery, invokeEndpoint, type Endpoint, type InvokeOptions } from './endpoint.ts';
 import { ARG_PARAM, HEALTH_ROUTE, JSON_CONTENT_TYPE, JsonInputError, MAX_JSON_DEPTH, bearer, errorBody, parseUntrustedJson } from './http-wire.ts';
-import type { Logger } from '../../lifecycle.ts';
-import { errors } from '../../errors.ts';
+import type { Logger } from '../../core/run-personas.ts';
+import { errors } from '../../core/errors.ts';
 
 export interface HttpServerOptions {
   port: number;

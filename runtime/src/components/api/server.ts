@@ -2,16 +2,18 @@
  * ApiServer: a persona that serves typed endpoints. `defineEndpoint` returns the client
  * function, typed like the handler, that any other persona calls.
  */
-import type { ID } from '../../id.ts';
-import { errors } from '../../errors.ts';
-import { toJsonText } from '../../json.ts';
+import { brand, hasBrand } from '../../core/brands.ts';
+import { componentPlatform } from '../platform.ts';
+import type { ID } from '../../core/id.ts';
+import { errors } from '../../core/errors.ts';
+import { toJsonText } from '../../core/json.ts';
 import { HEALTH_ROUTE, httpMethods, type Endpoint, type HttpMethod } from './endpoint.ts';
 import { ArgumentSchema, isSchemaLike } from './argument-schema.ts';
 import type { Static, TSchema } from 'typebox';
-import { Port } from '../../secrets/port.ts';
-import { Secret } from '../../secrets/secret.ts';
-import { Persona as PersonaBase, type PersonaOptions } from '../../persona-component.ts';
-import { assertMayCallApi, endpointOfClient, mayCallApi } from '../../access.ts';
+import { Port } from '../../values/port.ts';
+import { Secret } from '../../values/secret.ts';
+import { Persona as PersonaBase, type PersonaOptions } from '../../core/persona.ts';
+import { assertMayCallApi, endpointOfClient, mayCallApi } from '../../core/access.ts';
 import { randomBytes } from 'node:crypto';
 
 export interface ApiServerOptions extends PersonaOptions {
@@ -45,6 +47,11 @@ export type EndpointClient<Args extends unknown[], R> = (...args: Args) => Promi
 const routePattern = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
 
 export class ApiServer extends PersonaBase {
+  /** Whether `value` is an ApiServer (of any copy of this package). */
+  static isApiServer(value: unknown): value is ApiServer {
+    return hasBrand(value, 'ApiServer');
+  }
+
   readonly lifecycle = 'server';
   readonly #endpoints: Endpoint[] = [];
   /** The port it listens on (kept stable across builds); every persona may know it. */
@@ -62,7 +69,7 @@ export class ApiServer extends PersonaBase {
       : new Secret(id.child('token'), () => randomBytes(32).toString('base64url'), {
           readers: (persona) => {
             const caller = this.app.find(persona);
-            return caller instanceof PersonaBase && mayCallApi(caller, this);
+            return PersonaBase.isPersona(caller) && mayCallApi(caller, this);
           },
         });
   }
@@ -110,7 +117,7 @@ export class ApiServer extends PersonaBase {
       assertMayCallApi(this, `${method} ${route}`);
       // Checked once, as the text both modes start from (a value JSON cannot hold fails here, alike).
       const text = toJsonText(args[0], this.toString(), `the argument of ${method} ${route}`);
-      return (await this.app.platform.call(endpoint, text)) as Awaited<R>;
+      return (await componentPlatform(this.app).call(endpoint, text)) as Awaited<R>;
     };
     Object.defineProperties(client, { name: { value: `${method} ${route}` }, [endpointOfClient]: { value: endpoint } });
     return client;
@@ -126,6 +133,8 @@ export class ApiServer extends PersonaBase {
         throw errors.invalidInputSchema(this.id.value, method, route, err instanceof Error ? err.message : String(err), err);
       }
     }
-    await this.app.platform.serve(this, signal);
+    await componentPlatform(this.app).serve(this, signal);
   }
 }
+
+brand(ApiServer, 'ApiServer');

@@ -3,9 +3,9 @@
  * The facade checks phase, keys and JSON; a backend only stores JSON values and keeps the
  * indexes in step, atomically with the write that changes them.
  */
-import type { ID } from '../../id.ts';
-import type { Json } from '../../json.ts';
-import { errors } from '../../errors.ts';
+import type { ID } from '../../core/id.ts';
+import type { Json } from '../../core/json.ts';
+import { errors } from '../../core/errors.ts';
 
 /** One entry an indexer yields for a value. */
 export interface IndexEntryInput<I = Json> {

@@ -2,7 +2,7 @@
  * The in-memory Store backend, for the one-process mode and tests. Values are kept as JSON
  * text so nothing handed out shares a reference with what is stored.
  */
-import type { Json } from '../../json.ts';
+import type { Json } from '../../core/json.ts';
 import { compareCodePoints, indexEntries, type IndexDefinition, type IndexHit, type StoreBackend } from './backend.ts';
 
 export class MemoryStoreBackend implements StoreBackend {

@@ -14,7 +14,7 @@
  */
 import { sql, type DatabasePool, type IdentifierSqlToken } from 'slonik';
 import { shortHash } from '../../private/hash.ts';
-import type { ID } from '../../id.ts';
+import type { ID } from '../../core/id.ts';
 
 /** PostgreSQL truncates longer identifiers (NAMEDATALEN - 1 bytes), which could make two names one. */
 const IDENTIFIER_MAX = 63;

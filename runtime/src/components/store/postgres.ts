@@ -32,9 +32,9 @@ import { sql, type DatabasePool, type DatabaseTransactionConnection, type Fragme
 import type { Store } from './store.ts';
 import type { IndexDefinition, IndexHit, StoreBackend } from './backend.ts';
 import { indexEntries } from './backend.ts';
-import type { Json } from '../../json.ts';
-import type { Logger } from '../../lifecycle.ts';
-import { errors, InfraError } from '../../errors.ts';
+import type { Json } from '../../core/json.ts';
+import type { Logger } from '../../core/run-personas.ts';
+import { errors, InfraError } from '../../core/errors.ts';
 import { createTables, storeTables, type IndexTable, type StoreTables } from './postgres-schema.ts';
 import { createStorePool, isOutage, POOL_SIZE } from './postgres-pool.ts';
 

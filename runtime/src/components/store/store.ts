@@ -3,13 +3,15 @@
  * it lives in memory; deployed, in the PostgreSQL that the build gives it. Both behave the
  * same (one contract suite runs against both).
  */
-import { Component } from '../../component.ts';
-import type { ID } from '../../id.ts';
-import { jsonRoundTrip, type Json } from '../../json.ts';
-import { errors } from '../../errors.ts';
+import { brand, hasBrand } from '../../core/brands.ts';
+import { componentPlatform } from '../platform.ts';
+import { Component } from '../../core/component.ts';
+import type { ID } from '../../core/id.ts';
+import { jsonRoundTrip, type Json } from '../../core/json.ts';
+import { errors } from '../../core/errors.ts';
 import type { IndexDefinition, IndexHit, Indexer, StoreBackend } from './backend.ts';
-import { Password } from '../../secrets/secret.ts';
-import { assertMayUseStore } from '../../access.ts';
+import { Password } from '../../values/secret.ts';
+import { assertMayUseStore } from '../../core/access.ts';
 
 export interface AllKeysOptions {
   /** How many keys each round trip to the backend fetches (default 100). */
@@ -46,6 +48,11 @@ export class StoreIndex<T = any, I = any> extends Component implements IndexDefi
 export type BoundIndexConstructor<T> = new <I = any>(id: ID, indexer: Indexer<T, I>) => StoreIndex<T, I>;
 
 export class Store<T = any> extends Component {
+  /** Whether `value` is a Store (of any copy of this package). */
+  static isStore(value: unknown): value is Store<any> {
+    return hasBrand(value, 'Store');
+  }
+
   /** The indexes of this store, in creation order. */
   readonly indexes: StoreIndex<T>[] = [];
   /** `new store.Index(id\`by-name\`, (c) => [{ indexKey: c.name }])` */
@@ -75,7 +82,7 @@ export class Store<T = any> extends Component {
 
   /** The backend this store's platform gave it (created on first use). */
   get backend(): StoreBackend {
-    return (this.#backend ??= this.app.platform.storeBackend(this));
+    return (this.#backend ??= componentPlatform(this.app).storeBackend(this));
   }
 
   async get(key: string): Promise<T | undefined> {
@@ -136,3 +143,5 @@ export class Store<T = any> extends Component {
     return jsonRoundTrip(value, this.toString(), what) as Json | undefined;
   }
 }
+
+brand(Store, 'Store');

@@ -1,0 +1,53 @@
+/**
+ * The runtime's architecture, checked (`npm run check:architecture`, run by CI): folders that
+ * do not import each other in a circle, modes that do not import other modes, targets that do
+ * not import other targets. See docs/architecture.md.
+ */
+const src = '^runtime/src/';
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-folder-cycles',
+      comment: 'Folders of runtime/src must not depend on each other in a circle (type-only imports count too).',
+      severity: 'error',
+      from: { path: `${src}([^/]+)/` },
+      to: { circular: true, pathNot: `${src}$1/` },
+    },
+    {
+      name: 'no-runtime-cycles',
+      comment:
+        'No module may load itself through others. Type-only imports do not count here: inside a folder an interface and ' +
+        'its implementation may name each other (the app names its components, a component its app).',
+      severity: 'error',
+      from: { path: src },
+      to: { circular: true, dependencyTypesNot: ['type-only'], viaOnly: { dependencyTypesNot: ['type-only'] } },
+    },
+    {
+      name: 'modes-are-independent',
+      comment: 'No mode imports another mode (modes/<mode>/ may use modes/*.ts, the shared command line and dispatch).',
+      severity: 'error',
+      from: { path: `${src}modes/([^/]+)/` },
+      to: { path: `${src}modes/[^/]+/`, pathNot: `${src}modes/$1/` },
+    },
+    {
+      name: 'targets-are-independent',
+      comment: 'No target imports another target (targets/<target>/ may use targets/*.ts).',
+      severity: 'error',
+      from: { path: `${src}targets/([^/]+)/` },
+      to: { path: `${src}targets/[^/]+/`, pathNot: `${src}targets/$1/` },
+    },
+    {
+      name: 'core-depends-on-nothing-above-it',
+      comment: 'core/ is the bottom layer: it imports only itself and private/.',
+      severity: 'error',
+      from: { path: `${src}core/` },
+      to: { path: src, pathNot: [`${src}core/`, `${src}private/`] },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+  },
+};

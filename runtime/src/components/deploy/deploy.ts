@@ -1,0 +1,36 @@
+/**
+ * onDeploy: a task that runs once per deployment, after the servers it may call are up.
+ * Deployed, it is a container (or process) that exits with the task's outcome.
+ */
+import { brand, hasBrand } from '../../core/brands.ts';
+import { Persona, type TaskOptions } from '../../core/persona.ts';
+import type { ID } from '../../core/id.ts';
+
+export type DeployFunction = (context: { signal: AbortSignal }) => void | Promise<void>;
+
+export class DeployTask extends Persona {
+  /** Whether `value` is a deploy task (of any copy of this package). */
+  static isDeployTask(value: unknown): value is DeployTask {
+    return hasBrand(value, 'DeployTask');
+  }
+
+  readonly lifecycle = 'task';
+  readonly fn: DeployFunction;
+
+  constructor(id: ID, fn: DeployFunction, options: TaskOptions = {}) {
+    super(id, 'DeployTask', options);
+    if (typeof fn !== 'function') throw new TypeError(`${this}: onDeploy() takes a function to run at deployment`);
+    this.fn = fn;
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    await this.fn({ signal });
+  }
+}
+
+/** Registers `fn` to run once per deployment as the persona `id`; `uses` declares the APIs it calls. */
+export function onDeploy(id: ID, fn: DeployFunction, options: TaskOptions = {}): DeployTask {
+  return new DeployTask(id, fn, options);
+}
+
+brand(DeployTask, 'DeployTask');

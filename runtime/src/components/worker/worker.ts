@@ -1,0 +1,32 @@
+/**
+ * Worker: a long-running persona (a queue consumer, a scheduler). Its function runs until it
+ * returns or until `signal` aborts (Ctrl-C in one process, SIGTERM deployed). Deployed, a
+ * worker that throws exits and is restarted; one that returns stays up, idle, until stopped.
+ */
+import { brand, hasBrand } from '../../core/brands.ts';
+import { Persona, type PersonaOptions } from '../../core/persona.ts';
+import type { ID } from '../../core/id.ts';
+
+export type WorkerFunction = (context: { signal: AbortSignal }) => void | Promise<void>;
+
+export class Worker extends Persona {
+  /** Whether `value` is a Worker (of any copy of this package). */
+  static isWorker(value: unknown): value is Worker {
+    return hasBrand(value, 'Worker');
+  }
+
+  readonly lifecycle = 'worker';
+  readonly fn: WorkerFunction;
+
+  constructor(id: ID, fn: WorkerFunction, options: PersonaOptions = {}) {
+    super(id, 'Worker', options);
+    if (typeof fn !== 'function') throw new TypeError(`${this}: Worker takes a function ({ signal }) => Promise<void>`);
+    this.fn = fn;
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    await this.fn({ signal });
+  }
+}
+
+brand(Worker, 'Worker');

@@ -1,0 +1,128 @@
+/**
+ * Who may use what. The one place the rules live: the in-process checks, the build (env
+ * files, networks, API tokens) and the architecture diagram all ask here, so one process and
+ * containers refuse the same things with the same words.
+ *
+ * - A Store belongs to the subtree of its parent ID; only personas there may use it.
+ * - A persona that declares `uses` may call only those ApiServers; one that declares nothing
+ *   may call every API (so the proof of concept's example keeps working). A server may always
+ *   serve itself.
+ */
+import { currentContext } from './app.ts';
+import type { App } from './app.ts';
+import type { Component } from './component.ts';
+import type { ID } from './id.ts';
+import type { Persona } from './persona.ts';
+import { errors } from './errors.ts';
+import { hasBrand } from './brands.ts';
+
+/**
+ * What the rules need of a Store (components/store/store.ts): the subtree that owns it. The
+ * rules know Stores and ApiServers by their brands, not their classes, so core/ does not depend
+ * on components/.
+ */
+export interface OwnedComponent extends Component {
+  readonly owner: ID;
+}
+
+/** The key under which a client function keeps its endpoint, so `uses: [client]` can find the server. */
+export const endpointOfClient = Symbol('infra-generator.endpoint');
+
+/** An ApiServer is a persona of its own brand. */
+const isApiServer = (value: unknown): value is Persona => hasBrand(value, 'ApiServer');
+const isStore = (value: unknown): value is OwnedComponent => hasBrand(value, 'Store');
+
+/**
+ * The ApiServers named by `values`: ApiServers themselves, client functions that
+ * `defineEndpoint` returned, or objects and arrays holding them (what a persona was given).
+ */
+export function resolveUses(persona: string, values: readonly unknown[]): Persona[] {
+  const found = new Set<Persona>();
+  const visit = (value: unknown, path: string, depth: number): void => {
+    if (isApiServer(value)) {
+      found.add(value);
+    } else if (typeof value === 'function' && endpointOfClient in value) {
+      found.add((value as unknown as Record<symbol, { server: Persona }>)[endpointOfClient].server);
+    } else if (value !== null && typeof value === 'object' && depth < 4) {
+      const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
+      const before = found.size;
+      for (const [key, v] of entries) visit(v, `${path}.${key}`, depth + 1);
+      if (found.size === before) throw errors.invalidUses(persona, path);
+    } else {
+      throw errors.invalidUses(persona, path);
+    }
+  };
+  values.forEach((v, i) => visit(v, `uses[${i}]`, 0));
+  return [...found];
+}
+
+export function mayUseStore(persona: Persona, store: OwnedComponent): boolean {
+  return store.owner.contains(persona.id);
+}
+
+/**
+ * `mayUseStore` for many personas at once: the Stores of `stores` each persona may use, found by
+ * looking up the Stores owned by its own ID and its ancestors (the owners that contain it)
+ * rather than asking every Store, which would grow as personas times Stores.
+ */
+export function storesUsable<S extends OwnedComponent>(stores: readonly S[]): (persona: Persona) => S[] {
+  const owned = new Map<string, S[]>();
+  for (const store of stores) owned.set(store.owner.value, [...(owned.get(store.owner.value) ?? []), store]);
+  return (persona) => {
+    const out: S[] = [];
+    for (let id: ID | undefined = persona.id; id; id = id.parent) out.push(...(owned.get(id.value) ?? []));
+    return out;
+  };
+}
+
+export function mayCallApi(persona: Persona, server: Persona): boolean {
+  return persona === server || persona.uses === undefined || persona.uses.includes(server);
+}
+
+/** Throws when the persona running this code (in one process, or deployed) may not use `store`. */
+export function assertMayUseStore(store: OwnedComponent): void {
+  const persona = currentContext()?.persona;
+  if (persona && !mayUseStore(persona, store)) throw errors.storeNotAllowed(persona.id.value, store.id.value, store.owner.value);
+}
+
+/** Throws when the persona running this code may not call `server`. */
+export function assertMayCallApi(server: Persona, call: string): void {
+  const persona = currentContext()?.persona;
+  if (persona && !mayCallApi(persona, server)) {
+    throw errors.apiNotAllowed(persona.id.value, persona.kind, server.id.value, call, (persona.uses ?? []).map((s) => s.id.value));
+  }
+}
+
+export interface Edge {
+  from: Persona;
+  /** A Store or an ApiServer. */
+  to: OwnedComponent | Persona;
+  /** `uses` a store (its credentials and network), `calls` an API (its token and network). */
+  kind: 'uses' | 'calls';
+}
+
+export interface EdgeOptions {
+  /**
+   * The calls of a persona that declared no `uses` (it may call every API): `each` lists one
+   * edge per API (the default); `none` leaves them out, for a caller that says "calls every
+   * API" once, since listing them grows as personas times APIs.
+   */
+  readonly undeclaredCalls?: 'each' | 'none';
+}
+
+/** Every allowed edge of the tree: per persona, the Stores it may use, then the APIs it may call. */
+export function edges(app: App, options: EdgeOptions = {}): Edge[] {
+  return [...eachEdge(app, options)];
+}
+
+/** The edges of `edges()` one at a time, for a caller that need not hold them all. */
+export function* eachEdge(app: App, options: EdgeOptions = {}): Generator<Edge> {
+  const components = app.components;
+  const apis = components.filter(isApiServer);
+  const usable = storesUsable(components.filter(isStore));
+  for (const from of app.personas) {
+    for (const to of usable(from)) yield { from, to, kind: 'uses' };
+    const calls = from.uses ?? (options.undeclaredCalls === 'none' ? [] : apis);
+    for (const to of calls) if (to !== from) yield { from, to, kind: 'calls' };
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The app context: one component tree, its phase, and the platform it runs on.
+ *
+ * Nothing here is global. `rootId('my-app')` creates an App and every ID derived from that
+ * root carries it, so `new Store(id)` knows which tree to join. A test creates as many apps
+ * as it likes and throws them away. The only process-wide state is which app `runPersona()`
+ * picks when it is not told (the latest root created), and the AsyncLocalStorage that tells
+ * in-process code which persona is running.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { idOwner, makeRootId, type ID } from './id.ts';
+import { errors, type Phase } from './errors.ts';
+import type { Component } from './component.ts';
+import type { Persona } from './persona.ts';
+import type { Platform } from './platform.ts';
+import { hasBrand } from './brands.ts';
+
+export interface RunningContext {
+  readonly app: App;
+  /** The persona whose code is running, or undefined outside any persona (e.g. the in-process runner itself). */
+  readonly persona: Persona | undefined;
+}
+
+const running = new AsyncLocalStorage<RunningContext>();
+
+export class App {
+  readonly root: ID;
+  #phase: Phase = 'startup';
+  #platform: Platform | undefined;
+  readonly #components = new Map<string, Component>();
+
+  constructor(name: string) {
+    this.root = makeRootId(name, this);
+  }
+
+  get phase(): Phase {
+    return this.#phase;
+  }
+
+  /** Every component, in creation order (which is the same in every persona). */
+  get components(): readonly Component[] {
+    return [...this.#components.values()];
+  }
+
+  get personas(): readonly Persona[] {
+    return this.components.filter((c): c is Persona => hasBrand(c, 'Persona'));
+  }
+
+  find(id: ID | string): Component | undefined {
+    return this.#components.get(typeof id === 'string' ? id : id.value);
+  }
+
+  /** Called by the Component constructor. */
+  register(component: Component): void {
+    const key = component.id.value;
+    if (this.#phase !== 'startup') throw errors.treeFrozen(component.kind, key, this.#phase);
+    const existing = this.#components.get(key);
+    if (existing) throw errors.duplicateId(component.kind, key, existing.kind);
+    this.#components.set(key, component);
+  }
+
+  /**
+   * Ends startup: freezes the tree, checks every component, and enters `phase` on `platform`.
+   * Throws one error listing every problem the components report.
+   */
+  enter(phase: Exclude<Phase, 'startup'>, platform?: Platform): void {
+    if (this.#phase !== 'startup') throw errors.alreadyRunning(this.root.value);
+    const problems = this.components.flatMap((c) => c.validate().map((p) => `  ${c.kind} ${c.id.value}: ${p}`));
+    if (problems.length) {
+      throw Object.assign(new Error(`App ${this.root.value} has problems:\n${problems.join('\n')}`), { code: 'INFRA_INVALID_TREE' });
+    }
+    this.#phase = phase;
+    this.#platform = platform;
+  }
+
+  /** The platform the runtime phase runs on (in-process, or deployed). */
+  get platform(): Platform {
+    if (!this.#platform) throw errors.wrongPhase(`App ${this.root.value}`, 'platform', ['runtime'], this.#phase);
+    return this.#platform;
+  }
+
+  /** Runs `fn` as `persona` (so in-process code knows who is calling). */
+  runAs<T>(persona: Persona | undefined, fn: () => T): T {
+    return running.run({ app: this, persona }, fn);
+  }
+}
+
+/** Which app and persona the current code runs in, if any. */
+export function currentContext(): RunningContext | undefined {
+  return running.getStore();
+}
+
+let latestApp: App | undefined;
+
+/**
+ * Creates a new app and returns its root ID. Every component created from IDs below it
+ * joins that app's tree.
+ */
+export function rootId(name: string): ID {
+  const app = new App(name);
+  latestApp = app;
+  return app.root;
+}
+
+/** The app an ID belongs to. */
+export function appOf(id: ID): App {
+  const owner = idOwner(id);
+  if (!(owner instanceof App)) throw errors.noApp();
+  return owner;
+}
+
+/** The app `runPersona()` runs when it is not given one. */
+export function defaultApp(): App | undefined {
+  return latestApp;
+}

@@ -1,0 +1,91 @@
+/**
+ * `npm run infra:prune`: removes the volumes and local databases that resources.json lists
+ * as orphaned (their Store is gone from the code), after confirmation, since the data is lost.
+ * It runs holding the build lock (build-lock.ts), like a build: the two never overlap.
+ */
+import { spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline/promises';
+import { createPool, sql } from 'slonik';
+import type { RunContext } from '../context.ts';
+import { redactUrl } from '../../resources/databases.ts';
+import { localPostgres } from '../../resources/local-postgres.ts';
+import { composeProjectName, readRecord, writeRecord, type Resource } from '../../resources/resources.ts';
+import { errors } from '../../core/errors.ts';
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export function dockerAvailable(): boolean {
+  return spawnSync('docker', ['version', '--format', '{{.Server.Version}}'], { stdio: 'ignore' }).status === 0;
+}
+
+/** The names of docker's volumes (one call, however many stores ask). */
+export function volumeNames(): Set<string> {
+  const result = spawnSync('docker', ['volume', 'ls', '-q'], { encoding: 'utf8' });
+  return new Set(result.status === 0 ? result.stdout.split('\n').filter(Boolean) : []);
+}
+
+/** Removes the docker volume `name`; one that does not exist counts as removed. */
+function removeVolume(name: string): void {
+  const result = spawnSync('docker', ['volume', 'rm', name], { encoding: 'utf8' });
+  if (result.status !== 0 && !/no such volume/i.test(result.stderr)) throw errors.pruneFailed(`docker volume ${name}`, result.stderr.trim());
+}
+
+async function dropDatabases(resources: readonly Resource[], adminUrl: string): Promise<void> {
+  if (resources.length === 0) return;
+  let pool;
+  try {
+    pool = await createPool(adminUrl, { maxPoolSize: 1, connectionRetryLimit: 0, connectionTimeout: 5_000 });
+  } catch (err) {
+    throw errors.pruneFailed(`local databases on ${redactUrl(adminUrl)}`, err instanceof Error ? err.message : String(err));
+  }
+  try {
+    for (const r of resources) {
+      try {
+        await pool.query(sql.unsafe`DROP DATABASE IF EXISTS ${sql.identifier([r.database])} WITH (FORCE)`);
+      } catch (err) {
+        throw errors.pruneFailed(`local database ${r.database} of Store ${r.store}`, err instanceof Error ? err.message : String(err));
+      }
+    }
+  } finally {
+    await pool.end();
+  }
+}
+
+export async function runPrune(context: RunContext, yes: boolean): Promise<number> {
+  const { paths, env, log } = context;
+  const record = readRecord(paths.buildDir);
+  if (record.orphaned.length === 0) {
+    log.info('No orphaned volumes or databases.');
+    return 0;
+  }
+  const project = composeProjectName(paths.projectRoot, env);
+  log.info('Orphaned resources (their Store is no longer in the code):');
+  for (const r of record.orphaned) log.info(`  ${r.store}: docker volume ${project}_${r.volume}, local database ${r.database}`);
+  if (!yes) {
+    if (!process.stdin.isTTY) throw errors.pruneNeedsConfirmation();
+    if (!(await confirm('Remove them and all their data? [y/N] '))) {
+      log.info('Nothing removed.');
+      return 1;
+    }
+  }
+  const docker = dockerAvailable();
+  if (docker) for (const r of record.orphaned) removeVolume(`${project}_${r.volume}`);
+  else log.info('Docker is not available: volumes left as they are.');
+  // An embedded PostgreSQL that was never made holds no databases to drop.
+  const postgres = await localPostgres(env, paths.buildDir, log, { existingOnly: true });
+  try {
+    if (postgres) await dropDatabases(record.orphaned, postgres.adminUrl);
+  } finally {
+    await postgres?.stop();
+  }
+  writeRecord(paths.buildDir, { resources: record.resources, orphaned: [] });
+  log.info(`Removed ${record.orphaned.length} orphaned store(s)${docker ? '' : ' (local databases only)'}.`);
+  return 0;
+}

@@ -1,0 +1,175 @@
+/**
+ * The command lines of `npm run infra:build`, `npm run infra:prune` and `npm run infra:local`,
+ * read with Node's parseArgs in strict mode, so a mistyped option stops the command (naming it
+ * and the usage) instead of being quietly ignored; `--help` (`-h`) prints the usage and does
+ * nothing else. Also the line a build ends with: what to run next.
+ */
+import { parseArgs } from 'node:util';
+import { errors } from '../core/errors.ts';
+import { TARGETS, type Target } from '../targets/target.ts';
+
+export interface BuildArgs {
+  readonly target: Target;
+  /** `--bind-store STORE_ID=URL|env:NAME`, each as given. */
+  readonly bindStore: readonly string[];
+  /** `--unbind-store STORE_ID`, each as given. */
+  readonly unbindStore: readonly string[];
+  /** `--prune` (what `npm run infra:prune` passes) and its `--yes`. */
+  readonly prune: boolean;
+  readonly yes: boolean;
+  /** `--help`: print `usage.text` and do nothing else. */
+  readonly help: boolean;
+  /** The usage of the command given: the build's, or the prune's with `--prune`. */
+  readonly usage: Usage;
+}
+
+/** A command's usage: its one-line synopsis, and the whole text `--help` prints. */
+export interface Usage {
+  /** How it is run, e.g. `npm run infra:build`. */
+  readonly command: string;
+  /** `Usage: ` and this is the first line of `text`. */
+  readonly synopsis: string;
+  readonly text: string;
+}
+
+function usage(command: string, options: string, about: string, table: readonly [string, string][], examples: readonly string[], seeAlso?: string): Usage {
+  const synopsis = `${command} -- ${options}`;
+  const width = Math.max(...table.map(([flag]) => flag.length));
+  const text = [
+    `Usage: ${synopsis}`,
+    '',
+    about,
+    '',
+    'Options:',
+    ...table.map(([flag, description]) => `  ${flag.padEnd(width)}  ${description}`),
+    '',
+    'Examples:',
+    ...examples.map((e) => `  ${e}`),
+    ...(seeAlso ? ['', seeAlso] : []),
+  ].join('\n');
+  return { command, synopsis, text };
+}
+
+export const BUILD_USAGE = usage(
+  'npm run infra:build',
+  '[--target compose|kubernetes] [--bind-store STORE_ID=URL|env:VARIABLE]… [--unbind-store STORE_ID]…',
+  'Runs the app\'s startup as the build persona and writes compose.yaml, starter/build/Dockerfile, the\n' +
+    'env files and the kept values (starter/build/values.json); with --target kubernetes also\n' +
+    'starter/build/kubernetes/. Writes nothing if the component tree is invalid.',
+  [
+    ['--target compose|kubernetes', 'what to write the deployment for (default: compose)'],
+    ['--bind-store STORE_ID=URL', 'deploy the Store on an existing PostgreSQL, not its own (kept for later builds)'],
+    ['--bind-store STORE_ID=env:VARIABLE', 'the same, the URL read from VARIABLE at every build'],
+    ['--unbind-store STORE_ID', 'give a bound Store its own database again'],
+    ['-h, --help', 'print this help and build nothing'],
+  ],
+  [
+    'npm run infra:build',
+    'npm run infra:build -- --target kubernetes',
+    'npm run infra:build -- --bind-store my-app.customer-server.db=env:CUSTOMERS_DB_URL',
+  ],
+  'Volumes and databases of Stores gone from the code: npm run infra:prune -- --help',
+);
+
+export const PRUNE_USAGE = usage(
+  'npm run infra:prune',
+  '[--yes]',
+  'Removes the docker volumes and local databases of Stores that are no longer in the code (the\n' +
+    'build warns about them), after asking, since their data is lost.',
+  [
+    ['--yes', 'remove them without asking (for scripts; without a terminal it is required)'],
+    ['-h, --help', 'print this help and remove nothing'],
+  ],
+  ['npm run infra:prune', 'npm run infra:prune -- --yes'],
+);
+
+export const LOCAL_USAGE = usage(
+  'npm run infra:local',
+  '[--exit-with-tasks]',
+  'Runs every persona of the last build (npm run infra:build) as its own process on this machine,\n' +
+    'each Store in its own database on a local PostgreSQL (admin URL from INFRA_LOCAL_PG_URL),\n' +
+    'until Ctrl-C.',
+  [
+    ['--exit-with-tasks', 'stop everything once the deploy tasks are done and exit with their status'],
+    ['-h, --help', 'print this help and start nothing'],
+  ],
+  ['npm run infra:local', 'npm run infra:local -- --exit-with-tasks', 'INFRA_LOCAL_PG_URL=postgres://postgres@db.internal:5432/postgres npm run infra:local'],
+);
+
+/** `parse()` (a strict parseArgs), with its error said the way every command says it: what, the synopsis, where to read more. */
+export function parseStrictly<T>(of: Usage, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw errors.commandArguments((err as Error).message, of.synopsis, of.command);
+  }
+}
+
+export function parseBuildArgs(args: readonly string[]): BuildArgs {
+  // `npm run infra:prune` is the build persona with `--prune`: it takes only its own options.
+  if (args.includes('--prune')) {
+    const { values } = parseStrictly(PRUNE_USAGE, () =>
+      parseArgs({ args: [...args], strict: true, allowPositionals: false, options: { prune: { type: 'boolean' }, yes: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }),
+    );
+    return { target: 'compose', bindStore: [], unbindStore: [], prune: true, yes: values.yes ?? false, help: values.help ?? false, usage: PRUNE_USAGE };
+  }
+  const { values } = parseStrictly(BUILD_USAGE, () =>
+    parseArgs({
+      args: [...args],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        target: { type: 'string' },
+        'bind-store': { type: 'string', multiple: true },
+        'unbind-store': { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
+  const help = values.help ?? false;
+  const target = values.target ?? 'compose';
+  if (!help && !(TARGETS as readonly string[]).includes(target)) throw errors.unknownTarget(target, TARGETS);
+  return {
+    target: target as Target,
+    bindStore: values['bind-store'] ?? [],
+    unbindStore: values['unbind-store'] ?? [],
+    prune: false,
+    yes: false,
+    help,
+    usage: BUILD_USAGE,
+  };
+}
+
+export interface LocalArgs {
+  readonly exitWithTasks: boolean;
+  readonly help: boolean;
+}
+
+export function parseLocalArgs(args: readonly string[]): LocalArgs {
+  const { values } = parseStrictly(LOCAL_USAGE, () =>
+    parseArgs({ args: [...args], strict: true, allowPositionals: false, options: { 'exit-with-tasks': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }),
+  );
+  return { exitWithTasks: values['exit-with-tasks'] ?? false, help: values.help ?? false };
+}
+
+/** Where a build's files are, as the user types them (relative to the project root). */
+export interface BuiltFiles {
+  /** The app's root, as labels and the image name spell it (`my-app`). */
+  readonly root: string;
+  readonly dockerfile: string;
+  readonly kubernetesFolder: string;
+}
+
+/** The last thing a build prints: what to run next for its target. */
+export function buildNextSteps(target: Target, built: BuiltFiles): string {
+  if (target === 'compose') return 'Next: docker compose up --build   (or npm run infra:local: every persona as a local process, no Docker)';
+  const image = `registry.example.com/${built.root}-app:1`;
+  return [
+    'Next: build and push the image, point the manifests at it, apply them (registry.example.com/…:1 stands for your registry and tag):',
+    `  docker build -f ${built.dockerfile} -t ${image} .`,
+    `  docker push ${image}`,
+    `  (cd ${built.kubernetesFolder} && kustomize edit set image ${built.root}-app=${image})`,
+    `  kubectl delete jobs -l infra-generator/app=${built.root},infra-generator/lifecycle=task --ignore-not-found`,
+    `  kubectl apply -k ${built.kubernetesFolder}`,
+  ].join('\n');
+}

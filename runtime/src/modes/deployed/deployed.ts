@@ -1,0 +1,38 @@
+/**
+ * One persona, deployed: the process a container (or the local runner) starts with
+ * `PERSONA=<persona ID>`. It checks that its startup built the tree the build saw, runs just
+ * that persona on the DeployedPlatform (a server until SIGTERM, a task until done) and exits
+ * non-zero when the persona failed.
+ */
+import type { RunContext } from '../context.ts';
+import type { Persona } from '../../core/persona.ts';
+import { runPersonas } from '../../core/run-personas.ts';
+import { assertSameTree } from '../../core/fingerprint.ts';
+import { wiring } from '../../core/wiring.ts';
+import { DeployedPlatform } from './platform.ts';
+import { serveWorkerHealth, type WorkerHealth } from './worker-health.ts';
+import { errors } from '../../core/errors.ts';
+
+/** The worker's health endpoint when its environment names a port (containers do; local processes do not). */
+async function workerHealth(worker: Persona, env: NodeJS.ProcessEnv): Promise<{ server: WorkerHealth; stopping: AbortController } | undefined> {
+  const text = env[wiring.healthPort];
+  if (text === undefined || text === '') return undefined;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw errors.invalidPort(worker.id.value, wiring.healthPort, text);
+  const stopping = new AbortController();
+  return { server: await serveWorkerHealth(worker, env[wiring.listenHost] || '0.0.0.0', port, stopping.signal), stopping };
+}
+
+export async function runDeployed(context: RunContext, persona: Persona): Promise<number> {
+  const { app, env, log } = context;
+  assertSameTree(app, persona.id.value, env[wiring.treeFingerprint], env[wiring.treeListing]);
+  const platform = new DeployedPlatform({ env, persona, log });
+  app.enter('runtime', platform);
+  const health = persona.lifecycle === 'worker' ? await workerHealth(persona, env) : undefined;
+  try {
+    return await runPersonas(app, [persona], log, { serveUntilStopped: true, stopping: health?.stopping });
+  } finally {
+    await health?.server.close();
+    await platform.close();
+  }
+}

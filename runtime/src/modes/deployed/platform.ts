@@ -1,0 +1,157 @@
+/**
+ * The deployed mode's platform: one persona per process (a container, or a local process),
+ * Stores on PostgreSQL, endpoint calls over HTTP. Everything it knows about the rest of the
+ * system comes from its environment, under the names in wiring.ts, which the build wrote for
+ * exactly this persona: a Store's URL only where the Store may be used, an API's token only
+ * where the API may be called.
+ */
+import type { ComponentPlatform } from '../../components/platform.ts';
+import type { Persona } from '../../core/persona.ts';
+import type { Store } from '../../components/store/store.ts';
+import type { StoreBackend } from '../../components/store/backend.ts';
+import type { Endpoint } from '../../components/api/endpoint.ts';
+import type { ApiServer } from '../../components/api/server.ts';
+import type { HttpServerOptions, ServingApi } from '../../components/api/http-server.ts';
+import type { HttpApiClient, HttpClientOptions } from '../../components/api/http-client.ts';
+import type { BuildTimeValue } from '../../values/build-time-value.ts';
+import type { Logger } from '../../core/run-personas.ts';
+import { currentContext } from '../../core/app.ts';
+import { wiring } from '../../core/wiring.ts';
+import { errors } from '../../core/errors.ts';
+
+export interface DeployedPlatformOptions {
+  /** The environment the build gave this persona. */
+  env: NodeJS.ProcessEnv;
+  /** The persona this process runs (named in errors). */
+  persona: Persona;
+  log: Logger;
+  /** Limits and timeouts of the HTTP server and clients (defaults in their modules). */
+  server?: Omit<HttpServerOptions, 'port' | 'host' | 'log' | 'token'>;
+  client?: Omit<HttpClientOptions, 'token'>;
+}
+
+// The PostgreSQL store (slonik), the HTTP server (Fastify) and the HTTP client (undici) are
+// each loaded on first use: a persona that uses no Store, serves no API or calls none does not
+// pay for them (each costs 70-130 ms of start-up and several MiB of memory).
+const loadPostgres = () => import('../../components/store/postgres.ts');
+const loadHttpServer = () => import('../../components/api/http-server.ts');
+const loadHttpClient = () => import('../../components/api/http-client.ts');
+
+export class DeployedPlatform implements ComponentPlatform {
+  readonly mode = 'deployed';
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #persona: Persona;
+  readonly #log: Logger;
+  readonly #options: DeployedPlatformOptions;
+  readonly #backends = new Map<Store<any>, StoreBackend>();
+  readonly #clients = new Map<ApiServer, Promise<HttpApiClient>>();
+  readonly #servers = new Set<ServingApi>();
+  readonly #values = new Map<BuildTimeValue<any>, unknown>();
+
+  constructor(options: DeployedPlatformOptions) {
+    this.#env = options.env;
+    this.#persona = options.persona;
+    this.#log = options.log;
+    this.#options = options;
+  }
+
+  storeBackend(store: Store<any>): StoreBackend {
+    let backend = this.#backends.get(store);
+    if (!backend) {
+      const envName = wiring.storeUrl(store.id);
+      const url = this.#env[envName];
+      if (!url) throw errors.storeUrlMissing(this.#personaName(), store.id.value, store.owner.value, envName);
+      backend = loadingBackend(loadPostgres().then(({ createPostgresStoreBackend }) => createPostgresStoreBackend(store, url, { log: this.#log })));
+      this.#backends.set(store, backend);
+    }
+    return backend;
+  }
+
+  async call(endpoint: Endpoint, argText: string | undefined): Promise<unknown> {
+    return (await this.#client(endpoint.server)).call(endpoint, argText);
+  }
+
+  async serve(server: ApiServer, signal: AbortSignal): Promise<void> {
+    const portEnv = wiring.apiPort(server.id);
+    const portText = this.#env[portEnv];
+    const port = portText === undefined || portText === '' ? this.value<number>(server.port) : Number(portText);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw errors.invalidPort(server.id.value, portEnv, String(portText));
+    const { serveHttp } = await loadHttpServer();
+    const serving = await serveHttp(server, signal, {
+      ...this.#options.server,
+      port,
+      host: this.#env[wiring.listenHost] || '0.0.0.0',
+      log: this.#log,
+      token: server.token && this.#token(server),
+    });
+    this.#servers.add(serving);
+    this.#log.info(`${server} listening on ${serving.url}`);
+  }
+
+  value<T>(value: BuildTimeValue<any>): T {
+    if (this.#values.has(value)) return this.#values.get(value) as T;
+    const envName = wiring.value(value.id);
+    const text = this.#env[envName];
+    if (text === undefined) throw errors.missingBuildValue(value.kind, value.id.value, this.#personaName(), envName);
+    const decoded = value.decode(text);
+    this.#values.set(value, decoded);
+    return decoded as T;
+  }
+
+  /** Closes the servers (letting in-flight calls finish), then the HTTP clients, then the store connections. */
+  async close(): Promise<void> {
+    const steps: (() => Promise<unknown>)[] = [
+      () => Promise.allSettled([...this.#servers].map((s) => s.close())),
+      async () => {
+        const clients = await Promise.allSettled(this.#clients.values());
+        await this.#closeAll('HTTP client', clients.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : [])));
+      },
+      () => this.#closeAll('Store', [...this.#backends.values()]),
+    ];
+    for (const step of steps) await step();
+  }
+
+  async #closeAll(what: string, items: { close(): Promise<void> }[]): Promise<void> {
+    const results = await Promise.allSettled(items.map((i) => i.close()));
+    for (const r of results) if (r.status === 'rejected') this.#log.error(`Closing a ${what} failed`, r.reason);
+  }
+
+  #client(server: ApiServer): Promise<HttpApiClient> {
+    let client = this.#clients.get(server);
+    if (!client) {
+      const envName = wiring.apiUrl(server.id);
+      const url = this.#env[envName];
+      if (!url) throw errors.apiUrlMissing(this.#personaName(), server.id.value, envName);
+      const options = { ...this.#options.client, token: server.token && this.#token(server) };
+      const made = loadHttpClient().then(({ HttpApiClient }) => new HttpApiClient(server, url, options));
+      // A client that could not be made (a malformed URL) is not kept: the next call says why again.
+      made.catch(() => this.#clients.delete(server));
+      this.#clients.set(server, (client = made));
+    }
+    return client;
+  }
+
+  /** The API's bearer token, which the build gives the server and the personas that may call it. */
+  #token(server: ApiServer): string {
+    const envName = wiring.apiToken(server.id);
+    const token = this.#env[envName];
+    if (!token) throw errors.missingBuildValue('Secret', server.token?.id.value ?? `${server.id.value}.token`, this.#personaName(), envName);
+    return token;
+  }
+
+  #personaName(): string {
+    return (currentContext()?.persona ?? this.#persona).id.value;
+  }
+}
+
+/** The backend of a store while its module loads: each call waits for it, in the order made. */
+function loadingBackend(loading: Promise<StoreBackend>): StoreBackend {
+  return {
+    get: async (key) => (await loading).get(key),
+    set: async (key, value) => (await loading).set(key, value),
+    modify: async (key, fn) => (await loading).modify(key, fn),
+    keys: async (after, limit) => (await loading).keys(after, limit),
+    indexGet: async (index, indexKey, retrieveValues) => (await loading).indexGet(index, indexKey, retrieveValues),
+    close: async () => (await loading).close(),
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * The one-process mode: every persona in this process, Stores in memory, endpoint calls as
+ * function calls through a JSON round trip. Breakpoints step from a client into a handler.
+ */
+import { existsSync } from 'node:fs';
+import type { App } from '../../core/app.ts';
+import type { ComponentPlatform } from '../../components/platform.ts';
+import type { Store } from '../../components/store/store.ts';
+import type { StoreBackend } from '../../components/store/backend.ts';
+import { MemoryStoreBackend } from '../../components/store/memory.ts';
+import { invokeEndpoint, resultValue, type Endpoint } from '../../components/api/endpoint.ts';
+import type { ApiServer } from '../../components/api/server.ts';
+import type { BuildTimeValue } from '../../values/build-time-value.ts';
+import { ValueFile } from '../../values/value-file.ts';
+import type { Json } from '../../core/json.ts';
+import { runPersonas, type Logger } from '../../core/run-personas.ts';
+
+export class InProcessPlatform implements ComponentPlatform {
+  readonly mode = 'in-process';
+  readonly #backends = new Map<Store<any>, StoreBackend>();
+  readonly #values = new Map<string, Json>();
+  readonly #file: ValueFile | undefined;
+  readonly #log: Logger;
+
+  constructor(options: { valueFile?: string; log: Logger }) {
+    // Use the build's values when there is a build, so both modes agree; never write them here.
+    this.#file = options.valueFile && existsSync(options.valueFile) ? ValueFile.load(options.valueFile) : undefined;
+    this.#log = options.log;
+  }
+
+  storeBackend(store: Store<any>): StoreBackend {
+    let backend = this.#backends.get(store);
+    if (!backend) this.#backends.set(store, (backend = new MemoryStoreBackend(store.indexes)));
+    return backend;
+  }
+
+  async call(endpoint: Endpoint, argText: string | undefined): Promise<unknown> {
+    const arg = argText === undefined ? undefined : JSON.parse(argText);
+    const result = await invokeEndpoint(endpoint, arg, { log: (message, err) => this.#log.error(message, err) });
+    return resultValue(endpoint, result);
+  }
+
+  async serve(_server: ApiServer, _signal: AbortSignal): Promise<void> {}
+
+  value<T>(value: BuildTimeValue<any>): T {
+    const id = value.id.value;
+    let v = this.#values.get(id) ?? this.#file?.get(id);
+    if (v === undefined || !value.accepts(v)) v = value.generate({ taken: [] }) as Json;
+    this.#values.set(id, v);
+    return v as T;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#backends.values()].map((b) => b.close()));
+  }
+}
+
+/** Runs every persona of `app` in this process; resolves to the exit code. */
+export async function runInProcess(app: App, options: { valueFile?: string; log: Logger }): Promise<number> {
+  const platform = new InProcessPlatform(options);
+  app.enter('runtime', platform);
+  try {
+    return await runPersonas(app, app.personas, options.log);
+  } finally {
+    await platform.close();
+  }
+}

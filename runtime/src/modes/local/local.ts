@@ -1,0 +1,160 @@
+/**
+ * The local-processes mode (`npm run infra:local`): every persona of the last build as its
+ * own process on this machine, with the environment compose would give it, but every host
+ * 127.0.0.1 and each Store in its own database on a local PostgreSQL (admin URL from
+ * INFRA_LOCAL_PG_URL). No Docker needed.
+ *
+ * Servers start first; once each answers its health route, the workers and deploy tasks
+ * start. With `--exit-with-tasks` (for tests and scripts) it stops everything once the tasks
+ * are done and exits with their status; otherwise it runs until Ctrl-C (or until every
+ * process has ended), then stops every process.
+ */
+import { existsSync } from 'node:fs';
+import type { RunContext } from '../context.ts';
+import { ValueFile } from '../../values/value-file.ts';
+import { valueFilePath } from '../../core/paths.ts';
+import { errors } from '../../core/errors.ts';
+import { HEALTH_ROUTE } from '../../components/api/http-wire.ts';
+import { BuildPlatform } from '../../plan/build-platform.ts';
+import { LOCAL_USAGE, parseLocalArgs } from '../command-line.ts';
+import { planDeployment, personaEnvironment, type Addresses, type ApiPlan, type DeploymentPlan, type PersonaPlan, type StorePlan } from '../../plan/plan.ts';
+import { ensureLocalDatabases, redactUrl } from '../../resources/databases.ts';
+import { localPostgres } from '../../resources/local-postgres.ts';
+import { startProcess, stopProcesses, type PersonaProcess } from './processes.ts';
+
+/** How long a process may take to stop after SIGTERM before it is killed. */
+const GRACE_MS = 10_000;
+/** How long a server may take from its start to answering its health route. */
+const HEALTHY_WITHIN_MS = 60_000;
+const LOCALHOST = '127.0.0.1';
+
+/**
+ * This process's own `--conditions` (`-C`) flags, for each persona's process: this repository
+ * runs with `--conditions=source` (TypeScript sources), an app that installed the package with
+ * none (its compiled JavaScript). Conditions in NODE_OPTIONS reach the personas with the environment.
+ */
+export function conditionArgs(execArgv: readonly string[]): string[] {
+  return execArgv.flatMap((arg, i) =>
+    /^(?:--conditions|-C)=/.test(arg) ? [arg] : (arg === '--conditions' || arg === '-C') && i + 1 < execArgv.length ? [arg, execArgv[i + 1]] : [],
+  );
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves once `api`'s server answers its health route as itself; throws if its process ends first or it takes too long. */
+async function waitHealthy(api: ApiPlan, process: PersonaProcess, stop: AbortSignal): Promise<void> {
+  const url = `http://${LOCALHOST}:${api.port}${HEALTH_ROUTE}`;
+  const deadline = Date.now() + HEALTHY_WITHIN_MS;
+  while (!stop.aborted) {
+    if (!process.running) throw errors.localNotHealthy(api.server.id.value, url, `its process exited with code ${await process.exited}`);
+    if (Date.now() > deadline) throw errors.localNotHealthy(api.server.id.value, url, `no answer within ${HEALTHY_WITHIN_MS / 1000} s`);
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      const body = (await response.json().catch(() => undefined)) as { id?: unknown } | undefined;
+      // Another program on the same port must not pass for this server.
+      if (response.ok && body?.id === api.server.id.value) return;
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(100);
+  }
+}
+
+/** Resolves when `signal` aborts. */
+const aborted = (signal: AbortSignal) =>
+  new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+
+export async function runLocal(context: RunContext): Promise<number> {
+  const { app, paths, env, log } = context;
+  // Read strictly: `--help` starts nothing and needs no build; a mistyped option stops here.
+  if (parseLocalArgs(context.args).help) {
+    log.info(LOCAL_USAGE.text);
+    return 0;
+  }
+  const valuePath = valueFilePath(paths.buildDir);
+  if (!existsSync(valuePath)) throw errors.noBuild(valuePath);
+  const file = ValueFile.load(valuePath);
+  // Checks and freezes the tree as the build does; this process only reads values, it runs no component.
+  app.enter('build', new BuildPlatform(file));
+  const plan = planDeployment(app, (id) => file.get(id), valuePath);
+
+  // No PostgreSQL is started for an app without Stores.
+  const postgres = plan.stores.length ? await localPostgres(env, paths.buildDir, log) : undefined;
+  try {
+    return await runPersonas(context, plan, file, postgres?.adminUrl);
+  } finally {
+    await postgres?.stop();
+  }
+}
+
+async function runPersonas(context: RunContext, plan: DeploymentPlan, file: ValueFile, adminUrl: string | undefined): Promise<number> {
+  const { paths, env, args, log } = context;
+  const { exitWithTasks } = parseLocalArgs(args);
+  const storeUrls = adminUrl ? await ensureLocalDatabases(plan.stores, adminUrl, paths.buildDir) : new Map<StorePlan, string>();
+  // A Store bound with --bind-store (a managed, maybe production, database) is not touched by debugging runs.
+  for (const [store, url] of storeUrls) {
+    const bound = file.keptBinding(store.store.id.value) === undefined ? '' : ' (bound to another database when deployed; local runs use their own)';
+    log.info(`Store ${store.store.id.value}: ${redactUrl(url)}${bound}`);
+  }
+  const addresses: Addresses = {
+    listenHost: LOCALHOST,
+    apiUrl: (api) => `http://${LOCALHOST}:${api.port}`,
+    storeUrl: (store) => storeUrls.get(store)!,
+  };
+
+  const width = Math.max(0, ...plan.personas.map((p) => p.persona.id.value.length));
+  const start = (persona: PersonaPlan): PersonaProcess => {
+    const name = persona.persona.id.value;
+    const personaEnv = Object.fromEntries(personaEnvironment(plan, persona, addresses).map((v) => [v.name, v.value]));
+    return startProcess({
+      name,
+      label: name.padEnd(width),
+      command: process.execPath,
+      args: [...conditionArgs(process.execArgv), paths.entry],
+      env: { ...env, ...personaEnv },
+      cwd: paths.appDir,
+      log,
+    });
+  };
+
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const processes: PersonaProcess[] = [];
+  try {
+    const of = (lifecycle: PersonaPlan['persona']['lifecycle']) => plan.personas.filter((p) => p.persona.lifecycle === lifecycle);
+    const servers = of('server').map((p) => ({ plan: p, process: start(p) }));
+    processes.push(...servers.map((s) => s.process));
+    await Promise.race([Promise.all(servers.map((s) => waitHealthy(s.plan.api!, s.process, stop.signal))), aborted(stop.signal)]);
+    if (stop.signal.aborted) return 130;
+    if (servers.length) log.info(`Serving: ${servers.map((s) => `${s.plan.persona.id.value} on http://${LOCALHOST}:${s.plan.api!.port}`).join(', ')}`);
+
+    const workers = of('worker').map(start);
+    const tasks = of('task').map(start);
+    processes.push(...workers, ...tasks);
+    const taskStatus = Promise.all(tasks.map((t) => t.exited)).then((codes) => codes.find((c) => c !== 0) ?? 0);
+
+    if (exitWithTasks) {
+      const status = await Promise.race([taskStatus, aborted(stop.signal).then(() => 130)]);
+      log.info(`Deploy tasks finished with status ${status}; stopping every persona`);
+      return status;
+    }
+    log.info('Running; press Ctrl-C to stop every persona');
+    const allEnded = Promise.all(processes.map((p) => p.exited));
+    await Promise.race([aborted(stop.signal), allEnded]);
+    if (!stop.signal.aborted) {
+      const codes = await allEnded;
+      return codes.find((c) => c !== 0) ?? 0;
+    }
+    log.info('Stopping every persona');
+    // Ctrl-C: the tasks that finished say how the deployment went.
+    const finished = tasks.filter((t) => !t.running);
+    return finished.length === tasks.length ? await taskStatus : 130;
+  } finally {
+    stop.abort(); // ends the health waits of a failed start
+    await stopProcesses(processes, GRACE_MS);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * runPersona(): the one call at the end of an app's entry module. Startup (the module's code
+ * up to here) has built the tree; the PERSONA environment variable says what this process is:
+ *
+ *   unset          every persona in this process (debugging)
+ *   build          the build persona: writes compose.yaml, the Dockerfile and the value file
+ *   local          every persona as its own process on this machine, from the last build
+ *   <persona ID>   that one persona, deployed (inside a container, or a local process)
+ */
+import { defaultApp, appOf, type App } from '../core/app.ts';
+import type { ID } from '../core/id.ts';
+import { errors } from '../core/errors.ts';
+import { appPaths, valueFilePath, type AppPaths } from '../core/paths.ts';
+import { consoleLogger, type Logger } from '../core/run-personas.ts';
+import type { RunContext } from './context.ts';
+import { runInProcess } from './in-process/in-process.ts';
+import { withOptionalDependencies } from './optional-dependencies.ts';
+
+export interface RunPersonaOptions {
+  /** The app to run, by its root ID. Default: the app of the latest `rootId()` call. */
+  root?: ID;
+  /** The persona; default `env.PERSONA`. */
+  persona?: string;
+  /** The environment to read (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
+  /** Where the app's files are (default: found from the entry module). */
+  paths?: Partial<AppPaths>;
+  /**
+   * Arguments after the script (the build's options), default `process.argv.slice(2)`. The build
+   * refuses options it does not know, so a program that runs the build with argv of its own
+   * (a test runner, say) passes `[]`.
+   */
+  args?: string[];
+  log?: Logger;
+  /** Set `process.exitCode` from the result (default true). */
+  setExitCode?: boolean;
+}
+
+export const BUILD_PERSONA = 'build';
+export const LOCAL_PERSONA = 'local';
+
+/**
+ * Runs the current persona and resolves to its exit code (also set as `process.exitCode`).
+ * Errors are printed, not thrown, so the app's last line can be a bare `runPersona();`.
+ */
+export async function runPersona(options: RunPersonaOptions = {}): Promise<number> {
+  const log = options.log ?? consoleLogger;
+  let code: number;
+  try {
+    code = await dispatch(options, log);
+  } catch (err) {
+    log.error(err instanceof Error ? err.message : String(err), err instanceof Error && !('code' in err) ? err : undefined);
+    code = 1;
+  }
+  if (options.setExitCode ?? true) process.exitCode = code;
+  return code;
+}
+
+async function dispatch(options: RunPersonaOptions, log: Logger): Promise<number> {
+  const app = options.root ? appOf(options.root) : defaultApp();
+  if (!app) throw errors.noApp();
+  const env = options.env ?? process.env;
+  const context: RunContext = { app, env, paths: appPaths(options.paths, env), args: options.args ?? process.argv.slice(2), log };
+  const persona = options.persona ?? env.PERSONA ?? '';
+
+  if (persona === '') return runInProcess(app, { valueFile: valueFilePath(context.paths.buildDir), log });
+  // The build and the local runner use packages the app image leaves out (optional dependencies).
+  if (persona === BUILD_PERSONA) {
+    return withOptionalDependencies('The build (PERSONA=build)', async () => (await import('./build/build.ts')).runBuild(context));
+  }
+  if (persona === LOCAL_PERSONA) {
+    return withOptionalDependencies('The local runner (PERSONA=local)', async () => (await import('./local/local.ts')).runLocal(context));
+  }
+  const target = app.personas.find((p) => p.id.value === persona);
+  if (!target) throw errors.unknownPersona(persona, app.personas.map((p) => p.id.value));
+  const { runDeployed } = await import('./deployed/deployed.ts');
+  return runDeployed(context, target);
+}

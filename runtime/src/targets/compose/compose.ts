@@ -1,0 +1,202 @@
+/**
+ * compose.yaml: the deployment plan as a Compose file, built as data and rendered by `yaml`.
+ *
+ * - One service per persona, all from one app image, told apart by PERSONA. Every persona
+ *   service names the same `image` and `build`: docker-compose v1.29 `up` builds it for the
+ *   first service that needs it and finds it present for the rest (compose/service.py
+ *   `ensure_image_exists`); `build:` on one service only would make `up` try to pull the
+ *   image for any service it reaches first, and there may be no registry.
+ * - One PostgreSQL service and named volume per Store, on an internal network that only the
+ *   personas allowed to use the Store join; no published port. Its healthcheck asks over TCP
+ *   (`pg_isready -h 127.0.0.1`): the temporary server of a first start listens on the Unix
+ *   socket only, so it cannot pass for the real one.
+ * - Secrets go to per-service env files (0600), never into this file.
+ * - Only fields docker-compose v1.29 accepts (no top-level `name`, no `depends_on.required`);
+ *   rendered as YAML 1.1 so that PyYAML reads `"no"` as a string, and with `$` doubled because
+ *   Compose interpolates every value.
+ * - Its first line holds a checksum of the rest, so the next build notices a hand edit and keeps
+ *   a copy before replacing it (hand-edits.ts); local changes go in compose.override.yaml.
+ */
+import YAML from 'yaml';
+import type { Persona } from '../../core/persona.ts';
+import { HEALTH_ROUTE } from '../../components/api/http-wire.ts';
+import { containerAddresses, everyApiEnvironment, personaEnvironment, splitEnvironment, STORE_PORT, WORKER_HEALTH_PORT, type ApiPlan, type DeploymentPlan, type PersonaPlan, type StorePlan } from '../../plan/plan.ts';
+import { envFilePath, envFileText } from './env-files.ts';
+import { composePath } from '../../private/project-path.ts';
+import { OVERRIDE_FILE, withChecksum } from '../hand-edits.ts';
+import { appImage, EVERY_API, POSTGRES_DATA, POSTGRES_IMAGE } from '../shared.ts';
+
+/** Compose's implicit network: joined by personas that would otherwise have no way out. */
+const DEFAULT_NETWORK = 'default';
+
+export interface Healthcheck {
+  test: string[];
+  interval: string;
+  timeout: string;
+  retries: number;
+  start_period: string;
+}
+
+export interface ComposeService {
+  image: string;
+  build?: { context: string; dockerfile: string };
+  init?: boolean;
+  restart: 'no' | 'unless-stopped';
+  environment: Record<string, string>;
+  env_file: string[];
+  depends_on?: Record<string, { condition: 'service_healthy' }>;
+  healthcheck?: Healthcheck;
+  volumes?: string[];
+  ports?: string[];
+  networks?: string[];
+}
+
+export interface ComposeFile {
+  services: Record<string, ComposeService>;
+  networks?: Record<string, { internal?: boolean }>;
+  volumes?: Record<string, Record<string, never>>;
+}
+
+export interface EnvFile {
+  readonly service: string;
+  readonly path: string;
+  readonly text: string;
+}
+
+export interface ComposeInput {
+  plan: DeploymentPlan;
+  projectRoot: string;
+  buildDir: string;
+  /** The generated Dockerfile (absolute path). */
+  dockerfile: string;
+}
+
+export interface ComposeOutput {
+  file: ComposeFile;
+  text: string;
+  envFiles: EnvFile[];
+}
+
+
+const restartPolicy: Record<Persona['lifecycle'], ComposeService['restart']> = {
+  server: 'unless-stopped',
+  worker: 'unless-stopped',
+  // A deploy task runs once; restarting it would repeat the deployment's side effects.
+  task: 'no',
+};
+
+const timing = { interval: '2s', timeout: '5s', retries: 30 };
+
+function postgresHealthcheck(store: StorePlan): Healthcheck {
+  return {
+    test: ['CMD', 'pg_isready', '-h', '127.0.0.1', '-p', String(STORE_PORT), '-U', store.user, '-d', store.database],
+    ...timing,
+    start_period: '60s',
+  };
+}
+
+/** Asks the persona's `GET /healthz` on `port` (an API's, or a worker's health endpoint). */
+function httpHealthcheck(port: number): Healthcheck {
+  // The slim image has no curl; Node's own fetch asks the health route (it needs no token).
+  const script = `fetch('http://127.0.0.1:${port}${HEALTH_ROUTE}').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`;
+  return { test: ['CMD', 'node', '-e', script], ...timing, start_period: '30s' };
+}
+
+/**
+ * `declaredApis`: the networks of the APIs that declared their `uses` (kept off the shared
+ * network), which the personas that call every API join one by one.
+ */
+function personaService(plan: DeploymentPlan, persona: PersonaPlan, input: ComposeInput, inline: Record<string, string>, envFiles: string[], declaredApis: readonly ApiPlan[]): ComposeService {
+  const dependsOn: Record<string, { condition: 'service_healthy' }> = {};
+  // A bound Store is outside compose: nothing to wait for, and reached over a network with a way out.
+  const ownStores = persona.stores.filter((s) => s.binding === undefined);
+  for (const store of ownStores) dependsOn[store.service] = { condition: 'service_healthy' };
+  // Servers do not wait for the APIs they call: two servers calling each other would be a cycle.
+  if (persona.persona.lifecycle !== 'server') {
+    for (const api of persona.callsEveryApi ? plan.apis : persona.calls) dependsOn[api.service] = { condition: 'service_healthy' };
+  }
+  const networks = persona.api ? [persona.api.network] : [];
+  if (persona.callsEveryApi && plan.someCallEveryApi) networks.push(EVERY_API, ...declaredApis.filter((a) => a !== persona.api).map((a) => a.network));
+  else networks.push(...persona.calls.map((a) => a.network));
+  if (networks.length === 0) networks.push(DEFAULT_NETWORK);
+  networks.push(...ownStores.map((s) => s.network));
+  const service: ComposeService = {
+    image: appImage(plan),
+    build: { context: '.', dockerfile: composePath(input.projectRoot, input.dockerfile) },
+    init: true,
+    restart: restartPolicy[persona.persona.lifecycle],
+    environment: inline,
+    env_file: envFiles,
+  };
+  if (Object.keys(dependsOn).length) service.depends_on = dependsOn;
+  if (persona.persona.lifecycle === 'worker') service.healthcheck = httpHealthcheck(WORKER_HEALTH_PORT);
+  if (persona.api) {
+    service.healthcheck = httpHealthcheck(persona.api.port);
+    if (persona.api.server.public) service.ports = [`${persona.api.port}:${persona.api.port}`];
+  }
+  service.networks = networks;
+  return service;
+}
+
+function storeService(store: StorePlan, envFile: string): ComposeService {
+  return {
+    image: POSTGRES_IMAGE,
+    restart: 'unless-stopped',
+    environment: { POSTGRES_USER: store.user, POSTGRES_DB: store.database },
+    env_file: [envFile],
+    volumes: [`${store.volume}:${POSTGRES_DATA}`],
+    healthcheck: postgresHealthcheck(store),
+    networks: [store.network],
+  };
+}
+
+/** Compose interpolates `$VAR` in every value; `$$` is a literal `$` (a replacer for `yaml`). */
+function escapeInterpolation(_key: unknown, value: unknown): unknown {
+  return typeof value === 'string' && value.includes('$') ? value.replaceAll('$', '$$$$') : value;
+}
+
+/** The compose file and the env files it refers to. */
+export function composeFile(input: ComposeInput): ComposeOutput {
+  const { plan, projectRoot, buildDir } = input;
+  const services: Record<string, ComposeService> = {};
+  const envFiles: EnvFile[] = [];
+  const networks: Record<string, { internal?: boolean }> = {};
+  const volumes: Record<string, Record<string, never>> = {};
+
+  for (const store of plan.stores) {
+    if (store.binding !== undefined) continue;
+    const path = envFilePath(buildDir, store.service);
+    envFiles.push({ service: store.service, path, text: envFileText(store.service, [{ name: 'POSTGRES_PASSWORD', value: store.password }]) });
+    services[store.service] = storeService(store, composePath(projectRoot, path));
+    volumes[store.volume] = {};
+    // Internal: the database is reachable from its owners only, and reaches nothing outside.
+    networks[store.network] = { internal: true };
+  }
+  for (const api of plan.apis) networks[api.network] = {};
+  const everyApiFile = envFilePath(buildDir, EVERY_API);
+  const declaredApis = plan.apis.filter((a) => a.server.uses !== undefined);
+  if (plan.someCallEveryApi) {
+    networks[EVERY_API] = {};
+    envFiles.push({ service: EVERY_API, path: everyApiFile, text: envFileText(EVERY_API, everyApiEnvironment(plan, containerAddresses)) });
+  }
+  for (const persona of plan.personas) {
+    const path = envFilePath(buildDir, persona.service);
+    const { inline, secret } = splitEnvironment(personaEnvironment(plan, persona, containerAddresses, { withoutEveryApi: true }));
+    envFiles.push({ service: persona.service, path, text: envFileText(persona.service, secret) });
+    // The persona's own file last: where both name a variable (its own API's), they agree.
+    const files = [...(persona.callsEveryApi && plan.someCallEveryApi ? [everyApiFile] : []), path].map((f) => composePath(projectRoot, f));
+    services[persona.service] = personaService(plan, persona, input, Object.fromEntries(inline.map((v) => [v.name, v.value])), files, declaredApis);
+  }
+
+  const file: ComposeFile = { services };
+  if (Object.keys(networks).length) file.networks = networks;
+  if (Object.keys(volumes).length) file.volumes = volumes;
+  const document = new YAML.Document(file, escapeInterpolation, { version: '1.1', aliasDuplicateObjects: false });
+  document.commentBefore =
+    ` Do not edit: the next build replaces this file (keeping a changed copy in ${composePath(projectRoot, buildDir)}/).\n` +
+    ` Put local changes in ${OVERRIDE_FILE}, which \`docker compose up\` in this folder merges over this file by itself.\n` +
+    ` Run it with \`docker compose up --build\` (the image must hold the code this was built from); secrets are in the env files it names (mode 0600).`;
+  // The first line records a checksum of the rest, so the next build notices a hand edit (hand-edits.ts).
+  const text = withChecksum(document.toString({ lineWidth: 0 }), (sum) => `Generated by \`npm run infra:build\` from the component tree of ${plan.app.root.value} (${sum} of the lines below).`);
+  return { file, text, envFiles };
+}

@@ -1,0 +1,161 @@
+/**
+ * Least privilege in one process: the same rules as in containers, with the same words.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { rootId, appOf, Store, ApiServer, onDeploy, Worker, runPersona, type ID } from 'infra-generator';
+import { edges, mayUseStore, storesUsable } from 'infra-generator/internal/core/access';
+import { treeFingerprint, treeListing, differingIds, assertSameTree } from 'infra-generator/internal/core/fingerprint';
+
+function capture() {
+  const lines: string[] = [];
+  return { lines, log: { info: (m: string) => lines.push(m), error: (m: string) => lines.push(m) } };
+}
+
+/** The seed's customer server, but it leaks its store to the caller. */
+function customerServer(id: ID) {
+  const db = new Store(id`db`);
+  const api = new ApiServer(id`api`);
+  const getCustomer = api.defineEndpoint('/api/customer', async (key: string) => db.get(key), { method: 'GET' });
+  const postCustomer = api.defineEndpoint('/api/customer', async (c: { id: string; name: string }) => db.set(c.id, c), { method: 'POST' });
+  return { db, client: { getCustomer, postCustomer } };
+}
+
+test('a client reading another subtree\'s store fails with the persona, the store and the fix', async () => {
+  const id = rootId('my-app');
+  const { db, client } = customerServer(id`customer-server`);
+  onDeploy(id`example-client`, async () => {
+    await client.postCustomer({ id: '1', name: 'John Doe' });
+    await db.get('1');
+  });
+  const { lines, log } = capture();
+  assert.is(await runPersona({ root: id, persona: '', log, setExitCode: false }), 1);
+  assert.match(
+    lines.join('\n'),
+    'Persona my-app.example-client may not use Store my-app.customer-server.db: only personas under my-app.customer-server get its credentials and network. Reach the data through an API under my-app.customer-server, or move this code into a persona there',
+  );
+});
+
+test('the server\'s own handlers, and tasks in its subtree, may use its store', async () => {
+  const id = rootId('my-app');
+  const { db, client } = customerServer(id`customer-server`);
+  let seen: unknown;
+  onDeploy(id`customer-server`.child('seed'), async () => {
+    await db.set('2', { id: '2', name: 'Seeded' });
+  });
+  onDeploy(id`example-client`, async () => {
+    await client.postCustomer({ id: '1', name: 'John Doe' });
+    seen = await client.getCustomer('1');
+  });
+  assert.is(await runPersona({ root: id, persona: '', log: capture().log, setExitCode: false }), 0);
+  assert.equal(seen, { id: '1', name: 'John Doe' });
+});
+
+test('declared use: a persona calls only the APIs it lists', async () => {
+  const id = rootId('uses');
+  const a = new ApiServer(id`a`);
+  const b = new ApiServer(id`b`);
+  const pingA = a.defineEndpoint('/ping', () => 'a', { method: 'GET' });
+  const pingB = b.defineEndpoint('/ping', () => 'b', { method: 'GET' });
+  let got = '';
+  onDeploy(id`client`, async () => {
+    got = await pingA();
+    await pingB();
+  }, { uses: [{ pingA }] });
+  const { lines, log } = capture();
+  assert.is(await runPersona({ root: id, persona: '', log, setExitCode: false }), 1);
+  assert.is(got, 'a');
+  assert.match(lines.join('\n'), 'Persona uses.client may not call ApiServer uses.b (GET /ping): its uses option lists uses.a. Add the client you were given to it, e.g. onDeploy(id, fn, { uses: [client] })');
+});
+
+test('uses accepts ApiServers, client functions and objects of them, and refuses anything else', () => {
+  const id = rootId('forms');
+  const a = new ApiServer(id`a`);
+  const b = new ApiServer(id`b`);
+  const getA = a.defineEndpoint('/x', () => 1, { method: 'GET' });
+  const w = new Worker(id`w`, () => {}, { uses: [b, { nested: { getA } }] });
+  assert.equal(w.uses!.map((s) => s.id.value).sort(), ['forms.a', 'forms.b']);
+  assert.throws(() => onDeploy(id`bad`, () => {}, { uses: [{ name: 'not an api' }] }), /forms\.bad: uses\[0\]\.name is not an API/);
+  assert.throws(() => onDeploy(id`bad2`, () => {}, { uses: [() => 1] }), /forms\.bad2: uses\[0\] is not an API/);
+});
+
+test('edges and token readers follow declared use', () => {
+  const id = rootId('edges');
+  const { client } = customerServer(id`server`);
+  const other = new ApiServer(id`other`);
+  onDeploy(id`client`, () => {}, { uses: [client] });
+  new Worker(id`free`, () => {});
+  const app = appOf(id);
+  const lines = edges(app).map((e) => `${e.from.id.value} ${e.kind} ${e.to.id.value}`);
+  assert.equal(lines.sort(), [
+    'edges.client calls edges.server.api',
+    'edges.free calls edges.other',
+    'edges.free calls edges.server.api',
+    'edges.other calls edges.server.api',
+    'edges.server.api calls edges.other',
+    'edges.server.api uses edges.server.db',
+  ]);
+  const token = (app.find('edges.server.api') as ApiServer).token!;
+  assert.ok(token.readableBy(id`client`));
+  assert.ok(token.readableBy(id`server`.child('api')));
+  assert.not.ok(token.readableBy(id`nobody`));
+  assert.not.ok(other.token!.readableBy(id`client`));
+  assert.is(new ApiServer(id`open`, { public: true }).token, undefined);
+});
+
+test('the tree fingerprint changes with the tree and names the differing IDs', () => {
+  const make = (extra: boolean) => {
+    const id = rootId('fp');
+    customerServer(id`server`);
+    onDeploy(id`client`, () => {});
+    if (extra) new Store(id`client`.child('cache'));
+    return appOf(id);
+  };
+  const before = treeListing(make(false));
+  const same = treeListing(make(false));
+  const after = make(true);
+  assert.is(treeFingerprint(before), treeFingerprint(same));
+  assert.is.not(treeFingerprint(before), treeFingerprint(treeListing(after)));
+  assert.equal(differingIds(before, treeListing(after)), ['fp.client', 'fp.client.cache', 'fp.client.cache.password']);
+  assert.throws(
+    () => assertSameTree(after, 'fp.client', treeFingerprint(before), JSON.stringify(before)),
+    /Persona fp\.client refuses to run: its component tree differs from the one the build saw, at fp\.client, fp\.client\.cache, fp\.client\.cache\.password\. The code changed since `npm run infra:build`/,
+  );
+  assertSameTree(make(false), 'fp.client', treeFingerprint(before), JSON.stringify(before));
+});
+
+test('storesUsable finds by owner exactly the Stores mayUseStore allows', () => {
+  const id = rootId('own');
+  const stores = [new Store(id`a`.child('db')), new Store(id`a`.child('b').child('db')), new Store(id`top`), new Store(id`c`.child('db'))];
+  const personas = [
+    onDeploy(id`a`.child('task'), () => {}),
+    onDeploy(id`a`.child('b').child('task'), () => {}),
+    onDeploy(id`c`.child('x').child('task'), () => {}),
+    onDeploy(id`lone`, () => {}),
+    new ApiServer(id`a`.child('b'), { uses: [] }),
+  ];
+  const usable = storesUsable(stores);
+  for (const p of personas) {
+    const names = (list: Store[]) => list.map((s) => s.id.value).sort();
+    assert.equal(names(usable(p)), names(stores.filter((s) => mayUseStore(p, s))), p.id.value);
+  }
+  assert.equal(usable(personas[1]).map((s) => s.id.value).sort(), ['own.a.b.db', 'own.a.db', 'own.top'].sort());
+});
+
+test('the listing says once that a persona without `uses` calls every API; declaring some changes it', () => {
+  const make = (declared: boolean) => {
+    const id = rootId('fp2');
+    const a = new ApiServer(id`a`, { uses: [] });
+    new ApiServer(id`b`, { uses: [] });
+    onDeploy(id`client`, () => {}, declared ? { uses: [a] } : {});
+    return appOf(id)!;
+  };
+  const open = treeListing(make(false));
+  assert.ok(open.includes('fp2.client calls *'), open.join('\n'));
+  assert.not.ok(open.some((l) => l.startsWith('fp2.client calls fp2.')), 'not one line per API');
+  const declared = treeListing(make(true));
+  assert.ok(declared.includes('fp2.client calls fp2.a'));
+  assert.equal(differingIds(open, declared), ['fp2.a', 'fp2.client']);
+});
+
+test.run();

@@ -1,0 +1,267 @@
+/**
+ * The Store contract: what every Store implementation must do, written once and run against
+ * each (memory in store-memory.test.ts, PostgreSQL in store-postgres.test.ts).
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { randomBytes } from 'node:crypto';
+import { rootId, appOf, Store, type App } from 'infra-generator';
+import type { Platform } from 'infra-generator/internal/core/platform';
+
+export interface StoreHarness {
+  /** Shown in the suite's name. */
+  name: string;
+  /** The platform whose backends the suite tests; called once per test with a fresh app. */
+  platform(app: App): Platform | Promise<Platform>;
+  /** Runs after the whole suite (e.g. to drop tables). */
+  after?(): Promise<void>;
+}
+
+interface Item {
+  name: string;
+  tags?: string[];
+  n?: number;
+}
+
+export function storeContract(harness: StoreHarness): void {
+  const test = suite(`Store contract: ${harness.name}`);
+  const platforms: Platform[] = [];
+  let counter = 0;
+  const run = randomBytes(3).toString('hex');
+
+  async function fixture() {
+    const root = rootId(`contract-${run}-${counter++}`);
+    const store = new Store<Item>(root`items`);
+    const byTag = new store.Index(root`items-by-tag`, (item) => (item?.tags ?? []).map((tag) => ({ indexKey: tag, inlineValue: { name: item.name } })));
+    const app = appOf(root);
+    const platform = await harness.platform(app);
+    platforms.push(platform);
+    app.enter('runtime', platform);
+    return { store, byTag, app };
+  }
+
+  async function rejects(promise: Promise<unknown>, pattern: RegExp, code?: string): Promise<void> {
+    try {
+      await promise;
+    } catch (err) {
+      assert.match((err as Error).message, pattern);
+      if (code) assert.is((err as { code?: string }).code, code);
+      return;
+    }
+    assert.unreachable(`expected a rejection matching ${pattern}`);
+  }
+
+  test.after(async () => {
+    await Promise.all(platforms.map((p) => p.close()));
+    await harness.after?.();
+  });
+
+  test('a missing key reads as undefined', async () => {
+    const { store } = await fixture();
+    assert.is(await store.get('nobody'), undefined);
+    assert.is(await store.has('nobody'), false);
+  });
+
+  test('set then get gives an equal copy, never a shared reference', async () => {
+    const { store } = await fixture();
+    const value = { name: 'Ada', tags: ['x'] };
+    await store.set('1', value);
+    value.name = 'changed after set';
+    const got = await store.get('1');
+    assert.equal(got, { name: 'Ada', tags: ['x'] });
+    got!.name = 'changed after get';
+    assert.equal(await store.get('1'), { name: 'Ada', tags: ['x'] });
+    assert.is(await store.has('1'), true);
+  });
+
+  test('values are what a JSON round trip gives', async () => {
+    const { store } = await fixture();
+    const when = new Date('2026-01-02T03:04:05.000Z');
+    await store.set('j', { name: 'J', when, gone: undefined, nan: NaN, nested: [1, 'two', null, { deep: true }] } as unknown as Item);
+    assert.equal(await store.get('j'), { name: 'J', when: '2026-01-02T03:04:05.000Z', nan: null, nested: [1, 'two', null, { deep: true }] });
+    await store.set('s', 'a plain string' as unknown as Item);
+    assert.is(await store.get('s'), 'a plain string');
+    await store.set('zero', 0 as unknown as Item);
+    assert.is(await store.get('zero'), 0);
+    await store.set('null', null as unknown as Item);
+    assert.is(await store.get('null'), null);
+    assert.is(await store.has('null'), true);
+  });
+
+  test('unicode keys and values, and a large value, round-trip', async () => {
+    const { store } = await fixture();
+    const key = 'kéy-日本-😀';
+    await store.set(key, { name: 'naïve café ☕ 😀 \u0000 nul' });
+    assert.equal(await store.get(key), { name: 'naïve café ☕ 😀 \u0000 nul' });
+    const big = { name: 'x'.repeat(1_000_000) };
+    await store.set('big', big);
+    assert.is((await store.get('big'))!.name.length, 1_000_000);
+  });
+
+  test('set(undefined) and del delete', async () => {
+    const { store } = await fixture();
+    await store.set('a', { name: 'A' });
+    await store.set('a', undefined);
+    assert.is(await store.has('a'), false);
+    await store.set('b', { name: 'B' });
+    await store.del('b');
+    assert.is(await store.get('b'), undefined);
+    await store.del('never-there');
+  });
+
+  test('bad keys and non-JSON values are refused, and change nothing', async () => {
+    const { store } = await fixture();
+    await rejects(store.get(''), /Store contract-.*\.items: a key must be a non-empty string/, 'INFRA_INVALID_KEY');
+    await rejects(store.set(42 as unknown as string, { name: 'x' }), /non-empty string/, 'INFRA_INVALID_KEY');
+    await rejects(store.set('nul\u0000key', { name: 'x' }), /contains U\+0000 or an unpaired surrogate/, 'INFRA_INVALID_KEY');
+    await rejects(store.get('lone\ud800'), /contains U\+0000 or an unpaired surrogate/, 'INFRA_INVALID_KEY');
+    await store.set('k', { name: 'kept' });
+    await rejects(store.set('k', { name: 'big', n: 10n } as unknown as Item), /not JSON-serialisable/, 'INFRA_NOT_JSON');
+    const cyclic: Record<string, unknown> = { name: 'c' };
+    cyclic.self = cyclic;
+    await rejects(store.set('k', cyclic as unknown as Item), /not JSON-serialisable/, 'INFRA_NOT_JSON');
+    assert.equal(await store.get('k'), { name: 'kept' });
+  });
+
+  test('modify creates, updates and deletes, and resolves to the value written', async () => {
+    const { store } = await fixture();
+    assert.equal(await store.modify('m', (old) => ({ name: 'M', n: (old?.n ?? 0) + 1 })), { name: 'M', n: 1 });
+    assert.equal(await store.modify('m', async (old) => ({ ...old!, n: old!.n! + 1 })), { name: 'M', n: 2 });
+    assert.equal(await store.get('m'), { name: 'M', n: 2 });
+    assert.is(await store.modify('m', () => undefined), undefined);
+    assert.is(await store.has('m'), false);
+  });
+
+  test('modify whose function throws changes nothing', async () => {
+    const { store } = await fixture();
+    await store.set('t', { name: 'T', n: 1 });
+    await rejects(
+      store.modify('t', () => {
+        throw new Error('no thanks');
+      }),
+      /no thanks/,
+    );
+    assert.equal(await store.get('t'), { name: 'T', n: 1 });
+  });
+
+  test('50 concurrent modify calls on one key lose no update', async () => {
+    const { store } = await fixture();
+    await Promise.all(
+      Array.from({ length: 50 }, () =>
+        store.modify('counter', async (old) => {
+          await new Promise((r) => setTimeout(r, Math.random() * 3));
+          return { name: 'counter', n: (old?.n ?? 0) + 1 };
+        }),
+      ),
+    );
+    assert.equal(await store.get('counter'), { name: 'counter', n: 50 });
+  });
+
+  test('allKeys yields every key once, in code-point order, batch by batch', async () => {
+    const { store } = await fixture();
+    const empty: string[] = [];
+    for await (const key of store.allKeys()) empty.push(key);
+    assert.equal(empty, []);
+    const keys = Array.from({ length: 57 }, (_, i) => `key-${String(i).padStart(3, '0')}`).concat(['B', 'a', 'Z', 'é', '😀', '\uffff']);
+    for (const key of keys) await store.set(key, { name: key });
+    const seen: string[] = [];
+    for await (const key of store.allKeys({ batchSize: 7 })) seen.push(key);
+    const byCodePoint = [...keys].sort((x, y) => {
+      const a = [...x].map((c) => c.codePointAt(0)!);
+      const b = [...y].map((c) => c.codePointAt(0)!);
+      for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+      return a.length - b.length;
+    });
+    assert.equal(seen, byCodePoint);
+    const exact: string[] = [];
+    for await (const key of store.allKeys({ batchSize: keys.length })) exact.push(key);
+    assert.is(exact.length, keys.length);
+    await rejects((async () => { for await (const _ of store.allKeys({ batchSize: 0 })) void _; })(), /batchSize must be a positive integer/);
+  });
+
+  test('an index finds keys by each of the index keys a value yields', async () => {
+    const { store, byTag } = await fixture();
+    await store.set('2', { name: 'Bo', tags: ['red', 'blue'] });
+    await store.set('1', { name: 'Al', tags: ['red'] });
+    await store.set('3', { name: 'Cy', tags: [] });
+    assert.equal(await byTag.get('red'), [
+      { key: '1', inlineValue: { name: 'Al' } },
+      { key: '2', inlineValue: { name: 'Bo' } },
+    ]);
+    assert.equal(await byTag.get('blue', { retrieveValues: true }), [{ key: '2', inlineValue: { name: 'Bo' }, value: { name: 'Bo', tags: ['red', 'blue'] } }]);
+    assert.equal(await byTag.get('green'), []);
+  });
+
+  test('an index follows updates, modify and deletes', async () => {
+    const { store, byTag } = await fixture();
+    await store.set('1', { name: 'Al', tags: ['red', 'red'] });
+    assert.equal(await byTag.get('red'), [{ key: '1', inlineValue: { name: 'Al' } }]);
+    await store.set('1', { name: 'Al2', tags: ['blue'] });
+    assert.equal(await byTag.get('red'), []);
+    assert.equal(await byTag.get('blue'), [{ key: '1', inlineValue: { name: 'Al2' } }]);
+    await store.modify('1', (old) => ({ ...old!, tags: ['green'] }));
+    assert.equal(await byTag.get('blue'), []);
+    assert.equal(await byTag.get('green'), [{ key: '1', inlineValue: { name: 'Al2' } }]);
+    await store.del('1');
+    assert.equal(await byTag.get('green'), []);
+  });
+
+  test('an indexer that throws fails the write and changes nothing', async () => {
+    const root = rootId(`contract-${run}-${counter++}`);
+    const store = new Store<Item>(root`items`);
+    const index = new store.Index(root`by-name`, (item) => {
+      if (item.name === 'bad') throw new Error('indexer refused');
+      return [{ indexKey: item.name }];
+    });
+    const platform = await harness.platform(appOf(root));
+    platforms.push(platform);
+    appOf(root).enter('runtime', platform);
+    await store.set('k', { name: 'good' });
+    await rejects(store.set('k', { name: 'bad' }), /indexer refused/);
+    assert.equal(await store.get('k'), { name: 'good' });
+    assert.equal(await index.get('good'), [{ key: 'k', inlineValue: undefined }]);
+  });
+
+  test('an index key PostgreSQL cannot hold fails the write in every mode', async () => {
+    const { store, byTag } = await fixture();
+    await store.set('k', { name: 'kept', tags: ['ok'] });
+    await rejects(store.set('k', { name: 'bad', tags: ['fine', 'nul\u0000'] }), /Index contract-.*\.items-by-tag: key/, 'INFRA_INVALID_KEY');
+    assert.equal(await store.get('k'), { name: 'kept', tags: ['ok'] });
+    assert.equal(await byTag.get('fine'), []);
+  });
+
+  test('20 concurrent writers on overlapping keys leave the index matching the values', async () => {
+    const { store, byTag } = await fixture();
+    const tags = ['a', 'b', 'c', 'd'];
+    await Promise.all(
+      Array.from({ length: 20 }, (_, w) =>
+        (async () => {
+          for (let i = 0; i < 10; i++) {
+            const key = `k${(w + i) % 6}`;
+            await store.modify(key, (old) => ({ name: key, n: (old?.n ?? 0) + 1, tags: [tags[(w + i) % 4], tags[(w * i) % 4]] }));
+          }
+        })(),
+      ),
+    );
+    let total = 0;
+    const expected = new Map<string, string[]>();
+    for await (const key of store.allKeys()) {
+      const value = (await store.get(key))!;
+      total += value.n!;
+      for (const tag of new Set(value.tags)) expected.set(tag, [...(expected.get(tag) ?? []), key]);
+    }
+    assert.is(total, 200);
+    for (const tag of tags) {
+      const hits = (await byTag.get(tag)).map((h) => h.key);
+      assert.equal(hits, (expected.get(tag) ?? []).sort(), `index entries for tag ${tag}`);
+    }
+  });
+
+  test('store calls at startup fail with the store and the phase named', async () => {
+    const root = rootId(`contract-${run}-${counter++}`);
+    const store = new Store(root`early`);
+    await rejects(store.get('x'), new RegExp(`^Store ${root.value}\\.early: get\\(\\) is a runtime call, but the app is still starting up`), 'INFRA_WRONG_PHASE');
+  });
+
+  test.run();
+}
