@@ -78,14 +78,19 @@ export function readAppState(appDir: string): AppState {
   const manifestText = readIfExists(manifestPath);
   const main = readIfExists(mainPath) ?? '';
   const root = /rootId\(\s*(['"`])([^'"`$]+)\1\s*\)/.exec(main)?.[2] ?? 'my-app';
-  const call = /createComponents\(\s*[A-Za-z_$][\w$]*\s*(?:`([^`$]+)`|\(\s*(['"])([^'"]+)\2\s*\))\s*(,\s*[^\s)])?/.exec(main);
+  const call = /createComponents\(\s*[A-Za-z_$][\w$]*\s*(?:`([^`$]+)`|\(\s*(['"])([^'"]+)\2\s*\))\s*(,\s*[^\s)])?/.exec(
+    main,
+  );
   return {
     appDir,
     componentsDir,
     manifestPath,
     registryPath,
     mainPath,
-    manifest: manifestText === undefined ? { provided: [], components: [] } : parseManifest(manifestText, relative(process.cwd(), manifestPath) || manifestPath),
+    manifest:
+      manifestText === undefined
+        ? { provided: [], components: [] }
+        : parseManifest(manifestText, relative(process.cwd(), manifestPath) || manifestPath),
     manifestText,
     registryText: readIfExists(registryPath),
     scope: [root, call?.[1] ?? call?.[3] ?? 'components'],
@@ -111,18 +116,33 @@ export function parseManifest(text: string, path: string): Manifest {
   const seen = new Map<string, Kind>();
   const provided = givenList.map((entry: unknown, i): ProvidedEntry => {
     const at = `provided[${i}]`;
-    const { kind, name, module, example } = (entry ?? {}) as { kind?: unknown; name?: unknown; module?: unknown; example?: { put?: unknown; get?: unknown } };
-    if (typeof name !== 'string' || !kebabCase.test(name)) throw errors.manifest(path, `${at}.name is ${JSON.stringify(name)}; it must be a kebab-case name`);
+    const { kind, name, module, example } = (entry ?? {}) as {
+      kind?: unknown;
+      name?: unknown;
+      module?: unknown;
+      example?: { put?: unknown; get?: unknown };
+    };
+    if (typeof name !== 'string' || !kebabCase.test(name))
+      throw errors.manifest(path, `${at}.name is ${JSON.stringify(name)}; it must be a kebab-case name`);
     if (kind !== 'api') {
-      throw errors.manifest(path, `${at}.kind is ${JSON.stringify(kind)}; only an API can be provided (a store belongs to its owner's subtree: provide an API in front of it)`);
+      throw errors.manifest(
+        path,
+        `${at}.kind is ${JSON.stringify(kind)}; only an API can be provided (a store belongs to its owner's subtree: provide an API in front of it)`,
+      );
     }
     if (seen.has(name)) throw errors.manifest(path, `${at}: ${name} is listed twice`);
     if (typeof module !== 'string' || !/^\.\.?\/.*\.ts$/.test(module)) {
-      throw errors.manifest(path, `${at}.module is ${JSON.stringify(module)}; it must be the path of a .ts module from the components folder, e.g. "../${name}.ts"`);
+      throw errors.manifest(
+        path,
+        `${at}.module is ${JSON.stringify(module)}; it must be the path of a .ts module from the components folder, e.g. "../${name}.ts"`,
+      );
     }
     const { put, get } = example ?? {};
     if (![put, get].every((fn) => typeof fn === 'string' && identifier.test(fn))) {
-      throw errors.manifest(path, `${at}.example must name two of its client functions, e.g. { "put": "postCustomer", "get": "getCustomer" }`);
+      throw errors.manifest(
+        path,
+        `${at}.example must name two of its client functions, e.g. { "put": "postCustomer", "get": "getCustomer" }`,
+      );
     }
     seen.set(name, kind);
     return { kind, name, module, example: { put: put as string, get: get as string } };
@@ -130,14 +150,20 @@ export function parseManifest(text: string, path: string): Manifest {
   const components = list.map((entry: unknown, i): ComponentEntry => {
     const at = `components[${i}]`;
     const { kind, name, uses = [] } = (entry ?? {}) as { kind?: unknown; name?: unknown; uses?: unknown };
-    if (!isKind(kind)) throw errors.manifest(path, `${at}.kind is ${JSON.stringify(kind)}; it must be store, api, task or worker`);
-    if (typeof name !== 'string' || !kebabCase.test(name)) throw errors.manifest(path, `${at}.name is ${JSON.stringify(name)}; it must be a kebab-case name`);
+    if (!isKind(kind))
+      throw errors.manifest(path, `${at}.kind is ${JSON.stringify(kind)}; it must be store, api, task or worker`);
+    if (typeof name !== 'string' || !kebabCase.test(name))
+      throw errors.manifest(path, `${at}.name is ${JSON.stringify(name)}; it must be a kebab-case name`);
     if (seen.has(name)) throw errors.manifest(path, `${at}: ${name} is listed twice`);
-    if (!Array.isArray(uses) || uses.some((u) => typeof u !== 'string')) throw errors.manifest(path, `${at}.uses must be an array of component names`);
+    if (!Array.isArray(uses) || uses.some((u) => typeof u !== 'string'))
+      throw errors.manifest(path, `${at}.uses must be an array of component names`);
     for (const used of uses as string[]) {
       const usedKind = seen.get(used);
       if (usedKind !== 'store' && usedKind !== 'api') {
-        throw errors.manifest(path, `${at} (${name}) uses ${JSON.stringify(used)}, which is not provided, nor a store or an API listed before it`);
+        throw errors.manifest(
+          path,
+          `${at} (${name}) uses ${JSON.stringify(used)}, which is not provided, nor a store or an API listed before it`,
+        );
       }
     }
     seen.set(name, kind);
@@ -147,5 +173,11 @@ export function parseManifest(text: string, path: string): Manifest {
 }
 
 export function renderManifest(manifest: Manifest): string {
-  return JSON.stringify({ $comment: manifestComment, provided: manifest.provided, components: manifest.components }, null, 2) + '\n';
+  return (
+    JSON.stringify(
+      { $comment: manifestComment, provided: manifest.provided, components: manifest.components },
+      null,
+      2,
+    ) + '\n'
+  );
 }

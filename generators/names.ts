@@ -4,9 +4,19 @@
  * and the names the runtime derives from its ID (DNS label, SQL identifier). `checkName`
  * says everything that is wrong with a name, each with what to do.
  */
+// By path, not as `infra-generator/internal/*`: `npx plop` loads the plopfile without the
+// `source` export condition, so that entry point would resolve to the runtime's built dist/
+// (absent in a clone) instead of its TypeScript source; the ID rules must be the runtime's own.
 import { makeRootId } from '../runtime/src/core/id.ts';
 import type { ID } from '../runtime/src/core/id.ts';
-import { jsGlobals, runtimeExportNames, runtimeNames, sqlReserved, templateIdentifiers, tsKeywords } from './reserved.ts';
+import {
+  jsGlobals,
+  runtimeExportNames,
+  runtimeNames,
+  sqlReserved,
+  templateIdentifiers,
+  tsKeywords,
+} from './reserved.ts';
 
 export const kinds = ['store', 'api', 'task', 'worker'] as const;
 export type Kind = (typeof kinds)[number];
@@ -61,7 +71,12 @@ export function providedIdentifiers(name: string): string[] {
 }
 
 /** The child IDs the runtime creates under a component of each kind. */
-const runtimeChildren: Record<Kind, readonly string[]> = { store: ['password'], api: ['port', 'token'], task: [], worker: [] };
+const runtimeChildren: Record<Kind, readonly string[]> = {
+  store: ['password'],
+  api: ['port', 'token'],
+  task: [],
+  worker: [],
+};
 
 export const DNS_LABEL_MAX = 63;
 
@@ -97,15 +112,24 @@ export function checkName(name: unknown, kind: Kind | undefined, context: NameCo
   const camel = camelCase(name);
   const pascal = pascalCase(name);
   const sql = name.replace(/-/g, '_');
-  const reserved = (why: string) => problems.push(`${JSON.stringify(name)} ${why}: choose another name, e.g. ${JSON.stringify(`${name}-${kind ?? 'component'}`)}`);
+  const reserved = (why: string) =>
+    problems.push(
+      `${JSON.stringify(name)} ${why}: choose another name, e.g. ${JSON.stringify(`${name}-${kind ?? 'component'}`)}`,
+    );
   if (tsKeywords.has(name) || tsKeywords.has(camel)) reserved('is a JavaScript/TypeScript keyword');
   else if (sqlReserved.has(sql)) reserved('is a reserved word in SQL');
   else if (runtimeNames.has(name)) reserved('is a name the runtime or the starter app already uses');
   else {
     const runtime = runtimeExportNames(context.repoRoot);
-    const clash = [camel, pascal].find((form) => runtime.has(form) || jsGlobals.has(form) || templateIdentifiers.has(form));
+    const clash = [camel, pascal].find(
+      (form) => runtime.has(form) || jsGlobals.has(form) || templateIdentifiers.has(form),
+    );
     if (clash) {
-      const what = runtime.has(clash) ? "the runtime's export" : jsGlobals.has(clash) ? 'the JavaScript global' : 'the generated code\'s own';
+      const what = runtime.has(clash)
+        ? "the runtime's export"
+        : jsGlobals.has(clash)
+          ? 'the JavaScript global'
+          : "the generated code's own";
       reserved(`would shadow ${what} ${clash}`);
     }
   }

@@ -6,7 +6,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { errors } from './errors.ts';
-import { camelCase, checkName, componentId, declaredIdentifiers, isKind, kinds, providedIdentifiers, type Kind } from './names.ts';
+import {
+  camelCase,
+  checkName,
+  componentId,
+  declaredIdentifiers,
+  isKind,
+  kinds,
+  providedIdentifiers,
+  type Kind,
+} from './names.ts';
 import { renderManifest, type AppState, type ComponentEntry, type Manifest } from './app-state.ts';
 import { moduleData, registryData } from './template-data.ts';
 
@@ -69,7 +78,9 @@ export function usableComponents(state: AppState, name: string): Usable[] {
 function checkUnused(kind: Kind, name: string, state: AppState): string[] {
   const given = state.manifest.provided.find((p) => p.name === name);
   if (given) {
-    return [`${JSON.stringify(name)} is already used by the ${given.kind} main.ts provides (${given.module}, listed in ${display(state.manifestPath)}): choose another name`];
+    return [
+      `${JSON.stringify(name)} is already used by the ${given.kind} main.ts provides (${given.module}, listed in ${display(state.manifestPath)}): choose another name`,
+    ];
   }
   const existing = state.manifest.components.find((c) => c.name === name);
   if (existing) {
@@ -85,37 +96,66 @@ function checkUnused(kind: Kind, name: string, state: AppState): string[] {
   }
   const mine = declaredIdentifiers(kind, name);
   const others = [
-    ...state.manifest.provided.map((p) => ({ what: `the ${p.kind} main.ts provides, ${p.name},`, declares: providedIdentifiers(p.name) })),
-    ...state.manifest.components.map((c) => ({ what: `the ${c.kind} ${c.name}`, declares: declaredIdentifiers(c.kind, c.name) })),
+    ...state.manifest.provided.map((p) => ({
+      what: `the ${p.kind} main.ts provides, ${p.name},`,
+      declares: providedIdentifiers(p.name),
+    })),
+    ...state.manifest.components.map((c) => ({
+      what: `the ${c.kind} ${c.name}`,
+      declares: declaredIdentifiers(c.kind, c.name),
+    })),
   ];
   for (const other of others) {
     const clash = other.declares.find((n) => mine.includes(n));
-    if (clash) problems.push(`${JSON.stringify(name)} would declare ${clash}, which ${other.what} already declares: choose another name`);
+    if (clash)
+      problems.push(
+        `${JSON.stringify(name)} would declare ${clash}, which ${other.what} already declares: choose another name`,
+      );
   }
   return problems;
 }
 
-/** Everything wrong with `name` for a new component of `kind` in this app (empty when it is fine). */
-export function nameProblems(kind: Kind, name: unknown, state: AppState, context: Pick<PlanContext, 'repoRoot'>): string[] {
+/**
+ * Everything wrong with `name` for a new component of `kind` in this app (empty when it is fine);
+ * with the kind not known yet, what is wrong with the name alone (the planner checks the rest).
+ */
+export function nameProblems(
+  kind: Kind | undefined,
+  name: unknown,
+  state: AppState,
+  context: Pick<PlanContext, 'repoRoot'>,
+): string[] {
   const problems = checkName(name, kind, { repoRoot: context.repoRoot, scope: state.scope });
-  return problems.length ? problems : checkUnused(kind, name as string, state);
+  return problems.length || kind === undefined ? problems : checkUnused(kind, name as string, state);
 }
 
 function checkUses(kind: Kind, name: string, uses: unknown, state: AppState): { uses: string[]; problems: string[] } {
   if (uses === undefined) return { uses: [], problems: [] };
-  if (!Array.isArray(uses) || uses.some((u) => typeof u !== 'string')) return { uses: [], problems: ['uses must be a list of component names'] };
+  if (!Array.isArray(uses) || uses.some((u) => typeof u !== 'string'))
+    return { uses: [], problems: ['uses must be a list of component names'] };
   const list = [...new Set(uses as string[])];
   if (kind === 'store' && list.length) {
-    return { uses: [], problems: [`a store uses nothing (it is used): leave out ${list.join(', ')}, or make a task, worker or api that uses them`] };
+    return {
+      uses: [],
+      problems: [
+        `a store uses nothing (it is used): leave out ${list.join(', ')}, or make a task, worker or api that uses them`,
+      ],
+    };
   }
   const usable = usableComponents(state, name);
-  const choices = usable.length ? `choose from ${usable.map((c) => `${c.name} (${c.kind})`).join(', ')}` : 'there are no stores or APIs yet: make one first';
+  const choices = usable.length
+    ? `choose from ${usable.map((c) => `${c.name} (${c.kind})`).join(', ')}`
+    : 'there are no stores or APIs yet: make one first';
   const problems: string[] = [];
   for (const used of list) {
-    const target = state.manifest.provided.find((p) => p.name === used) ?? state.manifest.components.find((c) => c.name === used);
+    const target =
+      state.manifest.provided.find((p) => p.name === used) ?? state.manifest.components.find((c) => c.name === used);
     if (used === name) problems.push(`${name} cannot use itself`);
     else if (!target) problems.push(`there is no component named ${JSON.stringify(used)} to use: ${choices}`);
-    else if (target.kind !== 'store' && target.kind !== 'api') problems.push(`${used} is a ${target.kind}: it has nothing to call; a component uses stores and APIs (${choices})`);
+    else if (target.kind !== 'store' && target.kind !== 'api')
+      problems.push(
+        `${used} is a ${target.kind}: it has nothing to call; a component uses stores and APIs (${choices})`,
+      );
     else if (!usable.some((u) => u.name === used)) {
       const owner = componentId(state.scope, used).parent!.value;
       problems.push(`store ${used} may be used only by components under ${owner}: reach it through an API there`);
@@ -130,7 +170,11 @@ function template(context: PlanContext, file: string): string {
 
 /** Keeps generated code tidy whatever the templates' whitespace: no trailing spaces, no runs of blank lines. */
 export function tidy(code: string): string {
-  return code.replace(/[ \t]+$/gm, '').replace(/\n{3,}/g, '\n\n').replace(/^\n+/, '').replace(/\n*$/, '\n');
+  return code
+    .replace(/[ \t]+$/gm, '')
+    .replace(/\n{3,}/g, '\n\n')
+    .replace(/^\n+/, '')
+    .replace(/\n*$/, '\n');
 }
 
 function registryWrite(state: AppState, manifest: Manifest, context: PlanContext): FileWrite {
@@ -145,8 +189,9 @@ function registryWrite(state: AppState, manifest: Manifest, context: PlanContext
 function checkProvided(state: AppState): string[] {
   return state.manifest.provided
     .filter((p) => !existsSync(join(state.componentsDir, p.module)))
-    .map((p) =>
-      `${display(state.manifestPath)} provides ${p.name} from ${p.module}, which does not exist (${display(join(state.componentsDir, p.module))}): ` +
+    .map(
+      (p) =>
+        `${display(state.manifestPath)} provides ${p.name} from ${p.module}, which does not exist (${display(join(state.componentsDir, p.module))}): ` +
         'restore the module, or fix its "module" there',
     );
 }
@@ -177,8 +222,14 @@ function providedArgument(state: AppState): string {
 export function planComponent(answers: ComponentInput, state: AppState, context: PlanContext): Plan {
   const { kind, name } = answers;
   const problems: string[] = [];
-  if (!isKind(kind)) problems.push(`the kind must be one of ${kinds.join(', ')}${kind === undefined ? '' : `, not ${JSON.stringify(kind)}`}`);
-  const nameProblems = checkName(name, isKind(kind) ? kind : undefined, { repoRoot: context.repoRoot, scope: state.scope });
+  if (!isKind(kind))
+    problems.push(
+      `the kind must be one of ${kinds.join(', ')}${kind === undefined ? '' : `, not ${JSON.stringify(kind)}`}`,
+    );
+  const nameProblems = checkName(name, isKind(kind) ? kind : undefined, {
+    repoRoot: context.repoRoot,
+    scope: state.scope,
+  });
   problems.push(...nameProblems);
   if (!isKind(kind) || nameProblems.length) throw errors.invalid(problems);
   const kebab = name as string;
@@ -208,11 +259,15 @@ export function planRegistry(state: AppState, context: PlanContext): Plan {
   const missing = state.manifest.components
     .map((c) => join(state.componentsDir, `${c.name}.ts`))
     .filter((path) => !existsSync(path))
-    .map((path) => `${display(state.manifestPath)} lists ${display(path)}, which does not exist: restore the file, or remove its entry (and its name from the uses of others)`);
+    .map(
+      (path) =>
+        `${display(state.manifestPath)} lists ${display(path)}, which does not exist: restore the file, or remove its entry (and its name from the uses of others)`,
+    );
   missing.push(...checkProvided(state));
   if (missing.length) throw errors.invalid(missing);
   const write = registryWrite(state, state.manifest, context);
   const writes = write.content === write.before ? [] : [write];
-  if (state.manifestText === undefined) writes.unshift({ path: state.manifestPath, content: renderManifest(state.manifest), before: undefined });
+  if (state.manifestText === undefined)
+    writes.unshift({ path: state.manifestPath, content: renderManifest(state.manifest), before: undefined });
   return { writes, notes: wiringNotes(state) };
 }

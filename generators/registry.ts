@@ -4,21 +4,24 @@
  */
 import type { NodePlopAPI } from 'node-plop';
 import { readAppState } from './app-state.ts';
-import { readCommandLine } from './cli-input.ts';
-import { describePlan, type GeneratorOptions } from './component.ts';
+import { describePlan } from './component.ts';
 import { planRegistry } from './plan.ts';
+import { dryRunPrompt, isDryRun, type GeneratorOptions } from './prompts.ts';
 import { writePlan } from './write-plan.ts';
 
 export function registryGenerator(plop: NodePlopAPI, options: GeneratorOptions): void {
   plop.setActionType('infra-registry', async (answers, _config, api) => {
-    const plan = planRegistry(readAppState(options.appDir), { repoRoot: options.repoRoot, render: (t, d) => api.renderString(t, d) });
-    if (!answers.dryRun) writePlan(plan.writes);
-    return describePlan(plan, answers.dryRun === true);
+    const render = (template: string, data: unknown) => api.renderString(template, data);
+    const plan = planRegistry(readAppState(options.appDir), { repoRoot: options.repoRoot, render });
+    const dryRun = isDryRun(answers, options);
+    if (!dryRun) writePlan(plan.writes);
+    return describePlan(plan, dryRun);
   });
 
   plop.setGenerator('registry', {
     description: 'regenerate src/components/index.ts from components.json',
-    prompts: async () => ({ dryRun: readCommandLine(options.argv, 'registry', options.env).dryRun }),
+    // Nothing to ask: `-- --dry-run` is its only answer.
+    prompts: [dryRunPrompt],
     actions: [{ type: 'infra-registry' }],
   });
 }

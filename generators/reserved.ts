@@ -45,17 +45,59 @@ export const sqlReserved: ReadonlySet<string> = new Set(
  * `<api>.token`); and the starter's own files beside the components (`index.ts` is the
  * registry, `main.ts` the entry module).
  */
-export const runtimeNames: ReadonlySet<string> = new Set(['build', 'local', 'password', 'port', 'token', 'index', 'main', 'components']);
+export const runtimeNames: ReadonlySet<string> = new Set([
+  'build',
+  'local',
+  'password',
+  'port',
+  'token',
+  'index',
+  'main',
+  'components',
+]);
 
 /**
  * The identifiers the templates declare or import (in modules, tests and the registry). A
  * component whose camelCase or PascalCase form is one of these would shadow it.
  */
 export const templateIdentifiers: ReadonlySet<string> = new Set([
-  'id', 'deps', 'server', 'store', 'items', 'item', 'itemId', 'key', 'record', 'records', 'handled', 'pending', 'example',
-  'put', 'get', 'list', 'remove', 'signal', 'run', 'lines', 'log', 'args', 'failure', 'refusal', 'create', 'captureLog', 'test', 'assert', 'uvu',
-  'Type', 'Static',
-  'Components', 'createComponents', 'Provided', 'provided', 'startInProcess', 'rootId',
+  'id',
+  'deps',
+  'server',
+  'store',
+  'items',
+  'item',
+  'itemId',
+  'key',
+  'record',
+  'records',
+  'handled',
+  'pending',
+  'example',
+  'put',
+  'get',
+  'list',
+  'remove',
+  'signal',
+  'run',
+  'lines',
+  'log',
+  'args',
+  'failure',
+  'refusal',
+  'create',
+  'captureLog',
+  'test',
+  'assert',
+  'uvu',
+  'Type',
+  'Static',
+  'Components',
+  'createComponents',
+  'Provided',
+  'provided',
+  'startInProcess',
+  'rootId',
 ]);
 
 /** JavaScript's globals (`Promise`, `Map`, `console`, `process`...): a type or const of that name would shadow one. */
@@ -73,7 +115,12 @@ export function runtimeExportNames(repoRoot: string): ReadonlySet<string> {
   const names = new Set<string>();
   for (const match of index.matchAll(/export\s+(?:type\s+)?\{([^}]*)\}/g)) {
     for (const entry of match[1].split(',')) {
-      const name = entry.trim().replace(/^type\s+/, '').split(/\s+as\s+/).pop()?.trim();
+      const name = entry
+        .trim()
+        .replace(/^type\s+/, '')
+        .split(/\s+as\s+/)
+        .pop()
+        ?.trim();
       if (name) names.add(name);
     }
   }

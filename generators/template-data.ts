@@ -76,8 +76,18 @@ function find(name: string, manifest: Manifest): ComponentEntry | ProvidedEntry 
 
 export function view(entry: ComponentEntry, manifest: Manifest): ComponentView {
   const pascal = pascalCase(entry.name);
-  const typeNames: Record<Kind, string> = { store: `${pascal}Store`, api: pascal, task: 'DeployTask', worker: 'Worker' };
-  const recordTypes: Record<Kind, string | undefined> = { store: `${pascal}Record`, api: `${pascal}Item`, task: undefined, worker: undefined };
+  const typeNames: Record<Kind, string> = {
+    store: `${pascal}Store`,
+    api: pascal,
+    task: 'DeployTask',
+    worker: 'Worker',
+  };
+  const recordTypes: Record<Kind, string | undefined> = {
+    store: `${pascal}Record`,
+    api: `${pascal}Item`,
+    task: undefined,
+    worker: undefined,
+  };
   const deps = entry.uses.map((name) => {
     const dep = find(name, manifest);
     if (!dep) throw new Error(`${entry.name} uses ${name}, which is not in the manifest`);
@@ -124,7 +134,10 @@ export function moduleData(entry: ComponentEntry, manifest: Manifest): ModuleDat
   return {
     ...self,
     typeImports,
-    apiUses: self.deps.filter((d) => d.isApi).map((d) => `deps.${d.camel}`).join(', '),
+    apiUses: self.deps
+      .filter((d) => d.isApi)
+      .map((d) => `deps.${d.camel}`)
+      .join(', '),
     primary,
     others: self.deps.filter((d) => d !== primary),
     setup: closure(entry, manifest),
@@ -136,7 +149,11 @@ export function registryData(manifest: Manifest) {
   const components = manifest.components.map((c) => view(c, manifest));
   const provided = manifest.provided.map(providedView);
   const used = provided.filter((p) => manifest.components.some((c) => c.uses.includes(p.name)));
-  const runtimeTypes = ['ID', ...(components.some((c) => c.kind === 'task') ? ['DeployTask'] : []), ...(components.some((c) => c.kind === 'worker') ? ['Worker'] : [])];
+  const runtimeTypes = [
+    'ID',
+    ...(components.some((c) => c.kind === 'task') ? ['DeployTask'] : []),
+    ...(components.some((c) => c.kind === 'worker') ? ['Worker'] : []),
+  ];
   const returned = components.length ? `{ ${components.map((c) => c.camel).join(', ')} }` : '{}';
   return {
     components,

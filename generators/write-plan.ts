@@ -5,7 +5,18 @@
  * checking they still hold what the plan read). On any failure, every file already placed is
  * removed or restored, so the app is as it was.
  */
-import { copyFileSync, constants, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  constants,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { errors, GeneratorError } from './errors.ts';
@@ -66,7 +77,8 @@ export function writePlan(writes: readonly FileWrite[]): void {
         created.push(write.path);
         removeQuietly(temp);
       } else {
-        if (!existsSync(write.path) || readFileSync(write.path, 'utf8') !== write.before) throw errors.changedMeanwhile(display(write.path));
+        if (!existsSync(write.path) || readFileSync(write.path, 'utf8') !== write.before)
+          throw errors.changedMeanwhile(display(write.path));
         renameSync(temp, write.path);
         replaced.push({ path: write.path, before: write.before });
       }
@@ -76,12 +88,20 @@ export function writePlan(writes: readonly FileWrite[]): void {
     rollback(created, replaced, [...temps.values()], createdDirs);
     if (err instanceof GeneratorError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw errors.invalid([`${display(current)} appeared while the generator ran: choose another name, or move that file away`]);
+    if (code === 'EEXIST')
+      throw errors.invalid([
+        `${display(current)} appeared while the generator ran: choose another name, or move that file away`,
+      ]);
     throw errors.writeFailed(display(current), err);
   }
 }
 
-function rollback(created: string[], replaced: { path: string; before: string }[], temps: string[], createdDirs: string[]): void {
+function rollback(
+  created: string[],
+  replaced: { path: string; before: string }[],
+  temps: string[],
+  createdDirs: string[],
+): void {
   for (const path of created) removeQuietly(path);
   for (const { path, before } of replaced) {
     const temp = tempBeside(path);

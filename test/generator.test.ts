@@ -9,7 +9,17 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import nodePlop, { type PlopCfg } from 'node-plop';
@@ -17,14 +27,15 @@ import { appOf, onDeploy, rootId, startInProcess, Store, Worker, type ApiServer 
 import { repoRoot, seedExample } from './support/seed.ts';
 import { readEnvFile } from './support/env-file.ts';
 import { rawRequest, serveApi } from './support/serve-api.ts';
-import { helpRequested, readCommandLine } from '../generators/cli-input.ts';
+import { checkGeneratorArguments, readCommandLine } from '../generators/command-line.ts';
 import { checkName } from '../generators/names.ts';
 import { readAppState, renderManifest } from '../generators/app-state.ts';
 import { planComponent } from '../generators/plan.ts';
 import { writePlan } from '../generators/write-plan.ts';
 import { GeneratorError } from '../generators/errors.ts';
 import type { PlopfileConfig } from '../generators/index.ts';
-import { usesChoices } from '../generators/component.ts';
+import { componentPrompts, usesChoices } from '../generators/component.ts';
+import type { Prompt } from '../generators/prompts.ts';
 import { parse } from 'yaml';
 
 const run = promisify(execFile);
@@ -34,7 +45,8 @@ interface Answers {
   kind: string;
   name: string;
   uses?: string[];
-  dryRun?: boolean;
+  /** `-- --dry-run`: plop hands it to the prompt of that name. */
+  'dry-run'?: boolean;
 }
 
 const starterSrc = join(repoRoot, 'starter', 'src');
@@ -52,21 +64,24 @@ async function copyStarter(dir: string): Promise<void> {
   mkdirSync(join(dir, 'src', 'components'));
   writeFileSync(join(dir, 'src', 'components', 'components.json'), renderManifest({ provided, components: [] }));
   // Type-checks the tests too (the starter's own tsconfig leaves them out of its build).
-  writeFileSync(join(dir, 'tsconfig.check.json'), JSON.stringify({ extends: '../tsconfig.base.json', compilerOptions: { noEmit: true }, include: ['src'] }));
+  writeFileSync(
+    join(dir, 'tsconfig.check.json'),
+    JSON.stringify({ extends: '../tsconfig.base.json', compilerOptions: { noEmit: true }, include: ['src'] }),
+  );
   const plop = await loadPlop(dir);
-  const { failures } = await plop.getGenerator('registry').runActions({ dryRun: false });
+  const { failures } = await plop.getGenerator('registry').runActions({});
   assert.equal(failures, [], 'the registry generator makes an empty registry');
 }
 
 /** The plopfile as plop's CLI loads it, with the command line and the terminal given here. */
-function loadPlop(appDir: string, argv: string[] = []) {
-  const config: PlopfileConfig & PlopCfg = { destBasePath: appDir, force: false, argv, interactive: false };
+function loadPlop(appDir: string, argv: string[] = [], interactive = false) {
+  const config: PlopfileConfig & PlopCfg = { destBasePath: appDir, force: false, argv, interactive };
   return nodePlop(plopfile, config);
 }
 
 async function generate(appDir: string, answers: Answers) {
   const plop = await loadPlop(appDir);
-  return plop.getGenerator('component').runActions({ uses: [], dryRun: false, ...answers });
+  return plop.getGenerator('component').runActions({ uses: [], ...answers });
 }
 
 /** Every file under `dir` with its content and mode, to prove that nothing changed. */
@@ -114,20 +129,37 @@ test('every kind, with and without uses: the result typechecks, passes its gener
       assert.ok(existsSync(join(dir, 'src', 'components', `${answers.name}.test.ts`)));
     }
     const manifest = JSON.parse(readFileSync(join(dir, 'src', 'components', 'components.json'), 'utf8'));
-    assert.equal(manifest.components, made.map(({ kind, name, uses = [] }) => ({ kind, name, uses })));
+    assert.equal(
+      manifest.components,
+      made.map(({ kind, name, uses = [] }) => ({ kind, name, uses })),
+    );
 
-    await run(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.check.json')]);
+    await run(process.execPath, [
+      join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '-p',
+      join(dir, 'tsconfig.check.json'),
+    ]);
 
-    const tests = await run(process.execPath, ['--conditions=source', join(repoRoot, 'node_modules', 'uvu', 'bin.js'), join(dir, 'src'), '\\.test\\.ts$'], {
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
-    });
+    const tests = await run(
+      process.execPath,
+      ['--conditions=source', join(repoRoot, 'node_modules', 'uvu', 'bin.js'), join(dir, 'src'), '\\.test\\.ts$'],
+      {
+        env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+      },
+    );
     assert.match(tests.stdout, /Total:\s+10\b/, tests.stdout);
     assert.match(tests.stdout, /Passed:\s+10\b/, tests.stdout);
     // Among them, in one process: each API answers a wrong argument with 400 and keeps nothing.
     for (const api of ['orders-api', 'shop-api']) {
       const generatedTest = readFileSync(join(dir, 'src', 'components', `${api}.test.ts`), 'utf8');
-      assert.match(generatedTest, `test('${api} answers 400 to an argument its schema refuses, before the handler runs'`);
-      assert.match(generatedTest, `assert.is(failure.message, 'Invalid argument to test.${api} (POST /${api}/items): /name must be string');`);
+      assert.match(
+        generatedTest,
+        `test('${api} answers 400 to an argument its schema refuses, before the handler runs'`,
+      );
+      assert.match(
+        generatedTest,
+        `assert.is(failure.message, 'Invalid argument to test.${api} (POST /${api}/items): /name must be string');`,
+      );
     }
 
     // The scaffolded API deployed (its own HTTP server, as in a container): a wrong argument
@@ -140,7 +172,8 @@ test('every kind, with and without uses: the result typechecks, passes its gener
     try {
       const items = `${server.url}/orders-api/items`;
       const post = (body: string) => rawRequest(items, 'POST', { body, type: 'application/json', token });
-      const get = (key: unknown) => rawRequest(`${items}?arg=${encodeURIComponent(JSON.stringify(key))}`, 'GET', { token });
+      const get = (key: unknown) =>
+        rawRequest(`${items}?arg=${encodeURIComponent(JSON.stringify(key))}`, 'GET', { token });
       assert.equal((await post('{"id":"1","name":42}')).json, {
         error: 'Invalid argument to generated-http.orders-api (POST /orders-api/items): /name must be string',
         status: 400,
@@ -156,16 +189,32 @@ test('every kind, with and without uses: the result typechecks, passes its gener
     }
 
     const env = { ...process.env, INFRA_PROJECT_ROOT: dir, INFRA_BUILD_DIR: join(dir, 'build') };
-    const started = await run(process.execPath, ['--conditions=source', join(dir, 'src', 'main.ts')], { env: { ...env, PERSONA: '' } });
+    const started = await run(process.execPath, ['--conditions=source', join(dir, 'src', 'main.ts')], {
+      env: { ...env, PERSONA: '' },
+    });
     const lines = started.stdout.split('\n');
     assert.ok(lines.includes('Loaded customer: {"id":"1","name":"John Doe"}'), started.stdout);
     assert.ok(lines.includes('my-app.components.seed-orders: ran for this deployment'), started.stdout);
     assert.ok(lines.includes('my-app.components.order-mailer: one round of work done'), started.stdout);
-    assert.ok(lines.includes('my-app.components.seed-shop: shop-api has {"id":"example","name":"Example from seed-shop"}'), started.stdout);
+    assert.ok(
+      lines.includes('my-app.components.seed-shop: shop-api has {"id":"example","name":"Example from seed-shop"}'),
+      started.stdout,
+    );
 
-    const built = await run(process.execPath, ['--conditions=source', join(dir, 'src', 'main.ts')], { env: { ...env, PERSONA: 'build' } });
-    for (const [name, kind] of [['orders', 'Store'], ['orders-api', 'ApiServer'], ['seed-orders', 'DeployTask'], ['order-mailer', 'Worker']]) {
-      assert.match(built.stdout, new RegExp(`\\n\\s+${name}\\s+${kind}\\n`), `the build sees ${kind} ${name}:\n${built.stdout}`);
+    const built = await run(process.execPath, ['--conditions=source', join(dir, 'src', 'main.ts')], {
+      env: { ...env, PERSONA: 'build' },
+    });
+    for (const [name, kind] of [
+      ['orders', 'Store'],
+      ['orders-api', 'ApiServer'],
+      ['seed-orders', 'DeployTask'],
+      ['order-mailer', 'Worker'],
+    ]) {
+      assert.match(
+        built.stdout,
+        new RegExp(`\\n\\s+${name}\\s+${kind}\\n`),
+        `the build sees ${kind} ${name}:\n${built.stdout}`,
+      );
     }
   });
 });
@@ -176,20 +225,38 @@ test('a name already used, a bad name, a reserved word or a bad use: refused wit
     assert.equal(failed(await generate(dir, { kind: 'task', name: 'seed-orders' })), '');
     const before = snapshot(dir);
     const refused: [Answers, RegExp][] = [
-      [{ kind: 'store', name: 'orders' }, /"orders" is already used by the store in .*components\.json: choose another name/],
+      [
+        { kind: 'store', name: 'orders' },
+        /"orders" is already used by the store in .*components\.json: choose another name/,
+      ],
       [{ kind: 'api', name: 'orders' }, /"orders" is already used/],
       [{ kind: 'store', name: 'Bad Name!' }, /"Bad Name!" is not a kebab-case name.*e\.g\. "bad-name"/],
-      [{ kind: 'store', name: 'order' }, /"order" is a reserved word in SQL: choose another name, e\.g\. "order-store"/],
+      [
+        { kind: 'store', name: 'order' },
+        /"order" is a reserved word in SQL: choose another name, e\.g\. "order-store"/,
+      ],
       [{ kind: 'store', name: 'user' }, /reserved word in SQL/],
       [{ kind: 'worker', name: 'class' }, /JavaScript\/TypeScript keyword/],
       [{ kind: 'api', name: 'api-server' }, /would shadow the runtime's export ApiServer/],
       [{ kind: 'api', name: 'build' }, /a name the runtime or the starter app already uses/],
       [{ kind: 'store', name: 'create-orders' }, /would declare createOrders, which the store orders already declares/],
-      [{ kind: 'api', name: 'x'.repeat(40) }, /is too long: .* \(\d+ characters, at most 63\); use a name of at most \d+ characters/],
+      [
+        { kind: 'api', name: 'x'.repeat(40) },
+        /is too long: .* \(\d+ characters, at most 63\); use a name of at most \d+ characters/,
+      ],
       [{ kind: 'queue', name: 'jobs' }, /the kind must be one of store, api, task, worker, not "queue"/],
-      [{ kind: 'task', name: 'report', uses: ['nope'] }, /there is no component named "nope" to use: choose from customer-server \(api\), orders \(store\)$/m],
-      [{ kind: 'api', name: 'customer-server' }, /"customer-server" is already used by the api main\.ts provides \(\.\.\/customer-server\.ts, listed in .*components\.json\): choose another name/],
-      [{ kind: 'store', name: 'create-customer-server' }, /would declare createCustomerServer, which the api main\.ts provides, customer-server, already declares/],
+      [
+        { kind: 'task', name: 'report', uses: ['nope'] },
+        /there is no component named "nope" to use: choose from customer-server \(api\), orders \(store\)$/m,
+      ],
+      [
+        { kind: 'api', name: 'customer-server' },
+        /"customer-server" is already used by the api main\.ts provides \(\.\.\/customer-server\.ts, listed in .*components\.json\): choose another name/,
+      ],
+      [
+        { kind: 'store', name: 'create-customer-server' },
+        /would declare createCustomerServer, which the api main\.ts provides, customer-server, already declares/,
+      ],
       [{ kind: 'store', name: 'archive', uses: ['customer-server'] }, /a store uses nothing/],
       [{ kind: 'task', name: 'report', uses: ['seed-orders'] }, /seed-orders is a task: it has nothing to call/],
       [{ kind: 'store', name: 'archive', uses: ['orders'] }, /a store uses nothing/],
@@ -203,7 +270,10 @@ test('a name already used, a bad name, a reserved word or a bad use: refused wit
     // A file in the way (not made by the generator) is never overwritten.
     writeFileSync(join(dir, 'src', 'components', 'invoices.test.ts'), '// mine\n');
     const inTheWay = snapshot(dir);
-    assert.match(failed(await generate(dir, { kind: 'store', name: 'invoices' })), /invoices\.test\.ts already exists: choose another name, or move that file away/);
+    assert.match(
+      failed(await generate(dir, { kind: 'store', name: 'invoices' })),
+      /invoices\.test\.ts already exists: choose another name, or move that file away/,
+    );
     assert.equal(snapshot(dir), inTheWay);
     rmSync(join(dir, 'src', 'components', 'invoices.test.ts'));
     assert.equal(snapshot(dir), before);
@@ -213,10 +283,16 @@ test('a name already used, a bad name, a reserved word or a bad use: refused wit
 test('a dry run lists every file it would create or change, and writes nothing', async () => {
   await withCopy(async (dir) => {
     const before = snapshot(dir);
-    const result = await generate(dir, { kind: 'worker', name: 'order-mailer', dryRun: true });
+    const result = await generate(dir, { kind: 'worker', name: 'order-mailer', 'dry-run': true });
     assert.equal(failed(result), '');
     const listed = result.changes.map((c) => c.path).join('\n');
-    for (const line of [/would create \S*order-mailer\.ts/, /would create \S*order-mailer\.test\.ts/, /would change \S*components\.json/, /would change \S*index\.ts/, /dry run: nothing was written/]) {
+    for (const line of [
+      /would create \S*order-mailer\.ts/,
+      /would create \S*order-mailer\.test\.ts/,
+      /would change \S*components\.json/,
+      /would change \S*index\.ts/,
+      /dry run: nothing was written/,
+    ]) {
       assert.match(listed, line);
     }
     assert.equal(snapshot(dir), before);
@@ -232,8 +308,10 @@ test("with the seed's example as main.ts (no registry call) it still generates, 
       result.changes[0].path,
       /main\.ts does not call createComponents\(\).*add `import \{ createComponents \} from '\.\/components\/index\.ts';` and `createComponents\(id`components`, \{ customerServer: … \}\);` before runPersona\(\)/,
     );
-    assert.is(readFileSync(join(dir, 'src', 'main.ts'), 'utf8'), seedExample(), 'main.ts is the user\'s: never changed');
-    const started = await run(process.execPath, ['--conditions=source', join(dir, 'src', 'main.ts')], { env: { ...process.env, PERSONA: '' } });
+    assert.is(readFileSync(join(dir, 'src', 'main.ts'), 'utf8'), seedExample(), "main.ts is the user's: never changed");
+    const started = await run(process.execPath, ['--conditions=source', join(dir, 'src', 'main.ts')], {
+      env: { ...process.env, PERSONA: '' },
+    });
     assert.is(started.stdout.trim(), 'Loaded customer: {"id":"1","name":"John Doe"}');
   });
 });
@@ -247,7 +325,8 @@ test('components that use the customer server main.ts provides: a typed client, 
       { kind: 'worker', name: 'customer-watcher', uses: ['customer-server'] },
       { kind: 'worker', name: 'order-copier', uses: ['orders', 'customer-server'] },
     ];
-    for (const answers of made) assert.equal(failed(await generate(dir, answers)), '', `${answers.kind} ${answers.name}`);
+    for (const answers of made)
+      assert.equal(failed(await generate(dir, answers)), '', `${answers.kind} ${answers.name}`);
     const components = join(dir, 'src', 'components');
     const task = readFileSync(join(components, 'seed-customers.ts'), 'utf8');
     assert.match(task, "import type { CustomerServer } from '../customer-server.ts';");
@@ -260,11 +339,19 @@ test('components that use the customer server main.ts provides: a typed client, 
     assert.match(registry, 'createSeedCustomers(id`seed-customers`, { customerServer })');
     assert.match(registry, 'createOrderCopier(id`order-copier`, { orders, customerServer })');
 
-    await run(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.check.json')]);
+    await run(process.execPath, [
+      join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '-p',
+      join(dir, 'tsconfig.check.json'),
+    ]);
 
-    const tests = await run(process.execPath, ['--conditions=source', join(repoRoot, 'node_modules', 'uvu', 'bin.js'), join(dir, 'src'), '\\.test\\.ts$'], {
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
-    });
+    const tests = await run(
+      process.execPath,
+      ['--conditions=source', join(repoRoot, 'node_modules', 'uvu', 'bin.js'), join(dir, 'src'), '\\.test\\.ts$'],
+      {
+        env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+      },
+    );
     assert.match(tests.stdout, /Total:\s+6\b/, tests.stdout);
     assert.match(tests.stdout, /Passed:\s+6\b/, tests.stdout);
 
@@ -273,11 +360,21 @@ test('components that use the customer server main.ts provides: a typed client, 
     const started = await run('npm', ['start', '--silent'], { cwd: dir, env: { ...env, PERSONA: '' } });
     const lines = started.stdout.split('\n');
     assert.ok(lines.includes('Loaded customer: {"id":"1","name":"John Doe"}'), started.stdout);
-    assert.ok(lines.includes('my-app.components.seed-customers: customer-server has {"id":"example","name":"Example from seed-customers"}'), started.stdout);
+    assert.ok(
+      lines.includes(
+        'my-app.components.seed-customers: customer-server has {"id":"example","name":"Example from seed-customers"}',
+      ),
+      started.stdout,
+    );
 
-    // Least privilege: a generated persona that declared its uses gets the customer server's token and network, and no other API's.
-    await run(process.execPath, ['--conditions=source', join(dir, 'src', 'main.ts')], { env: { ...env, PERSONA: 'build' } });
-    const compose = parse(readFileSync(join(dir, 'compose.yaml'), 'utf8')) as { services: Record<string, { networks: string[]; env_file: string | string[] }> };
+    // Least privilege: a generated persona that declared its uses gets the customer server's token and network,
+    // and no other API's.
+    await run(process.execPath, ['--conditions=source', join(dir, 'src', 'main.ts')], {
+      env: { ...env, PERSONA: 'build' },
+    });
+    const compose = parse(readFileSync(join(dir, 'compose.yaml'), 'utf8')) as {
+      services: Record<string, { networks: string[]; env_file: string | string[] }>;
+    };
     // The API tokens a service's container receives: those in every env file compose gives it.
     const tokens = (service: string) =>
       [compose.services[service].env_file]
@@ -290,7 +387,11 @@ test('components that use the customer server main.ts provides: a typed client, 
     assert.equal(tokens('my-app--components--seed-customers'), [serverToken]);
     assert.equal(tokens('my-app--components--customer-watcher'), [serverToken]);
     assert.equal(tokens('my-app--components--order-copier'), [serverToken]);
-    assert.equal(tokens('my-app--components--customers-api'), [apiToken, serverToken], 'its own token, and the one it calls with');
+    assert.equal(
+      tokens('my-app--components--customers-api'),
+      [apiToken, serverToken],
+      'its own token, and the one it calls with',
+    );
     // The seed's example client declares nothing, so it may call every API: the declaration is what narrows the task's.
     assert.equal(tokens('my-app--example-client'), [apiToken, serverToken]);
     const networks = compose.services['my-app--components--seed-customers'].networks;
@@ -311,10 +412,19 @@ test("components.json's provided entries are checked, offered first in the check
 
     const main = join(dir, 'src', 'main.ts');
     const starterMain = readFileSync(main, 'utf8');
-    writeFileSync(main, starterMain.replace('createComponents(id`components`, { customerServer: server });', 'createComponents(id`components`);'));
+    writeFileSync(
+      main,
+      starterMain.replace(
+        'createComponents(id`components`, { customerServer: server });',
+        'createComponents(id`components`);',
+      ),
+    );
     const unpassed = await generate(dir, { kind: 'task', name: 'report', uses: ['customer-server'] });
     assert.equal(failed(unpassed), '');
-    assert.match(unpassed.changes[0].path, /main\.ts calls createComponents\(\) without what .*components\.json provides: pass \{ customerServer: … \} as its second argument/);
+    assert.match(
+      unpassed.changes[0].path,
+      /main\.ts calls createComponents\(\) without what .*components\.json provides: pass \{ customerServer: … \} as its second argument/,
+    );
     writeFileSync(main, starterMain);
     const passed = await generate(dir, { kind: 'task', name: 'report-again', uses: ['customer-server'] });
     assert.not.match(passed.changes[0].path, /note:/);
@@ -324,9 +434,18 @@ test("components.json's provided entries are checked, offered first in the check
     const manifest = JSON.parse(manifestText);
     const before = snapshot(dir);
     const broken: [unknown, RegExp][] = [
-      [{ ...manifest.provided[0], module: '../gone.ts' }, /provides customer-server from \.\.\/gone\.ts, which does not exist .*: restore the module, or fix its "module" there/],
-      [{ ...manifest.provided[0], kind: 'store' }, /provided\[0\]\.kind is "store"; only an API can be provided \(a store belongs to its owner's subtree: provide an API in front of it\)/],
-      [{ ...manifest.provided[0], example: { put: 'postCustomer' } }, /provided\[0\]\.example must name two of its client functions/],
+      [
+        { ...manifest.provided[0], module: '../gone.ts' },
+        /provides customer-server from \.\.\/gone\.ts, which does not exist .*: restore the module, or fix its "module" there/,
+      ],
+      [
+        { ...manifest.provided[0], kind: 'store' },
+        /provided\[0\]\.kind is "store"; only an API can be provided \(a store belongs to its owner's subtree: provide an API in front of it\)/,
+      ],
+      [
+        { ...manifest.provided[0], example: { put: 'postCustomer' } },
+        /provided\[0\]\.example must name two of its client functions/,
+      ],
       [{ ...manifest.provided[0], name: 'orders' }, /components\[0\]: orders is listed twice/],
     ];
     for (const [entry, message] of broken) {
@@ -345,14 +464,25 @@ test('a failure while writing removes what was written and restores what was cha
     const before = snapshot(dir);
     const render = (await loadPlop(dir)).renderString;
     const plan = planComponent({ kind: 'store', name: 'orders', uses: [] }, readAppState(dir), { repoRoot, render });
-    assert.equal(plan.writes.map((w) => relative(dir, w.path)), ['src/components/orders.ts', 'src/components/orders.test.ts', 'src/components/components.json', 'src/components/index.ts']);
+    assert.equal(
+      plan.writes.map((w) => relative(dir, w.path)),
+      [
+        'src/components/orders.ts',
+        'src/components/orders.test.ts',
+        'src/components/components.json',
+        'src/components/index.ts',
+      ],
+    );
 
     // The registry changes after planning: the module, its test and the manifest are already placed when this is found.
     const registry = join(dir, 'src', 'components', 'index.ts');
     const original = readFileSync(registry, 'utf8');
     writeFileSync(registry, original + '// edited meanwhile\n');
     const edited = snapshot(dir);
-    assert.throws(() => writePlan(plan.writes), (err: Error) => err instanceof GeneratorError && /index\.ts changed while the generator ran/.test(err.message));
+    assert.throws(
+      () => writePlan(plan.writes),
+      (err: Error) => err instanceof GeneratorError && /index\.ts changed while the generator ran/.test(err.message),
+    );
     assert.equal(snapshot(dir), edited, 'the module, its test and the manifest were taken back');
 
     // A file that appears after planning is not overwritten either.
@@ -364,47 +494,138 @@ test('a failure while writing removes what was written and restores what was cha
     assert.not.ok(existsSync(join(dir, 'src', 'components', 'orders.ts')), 'the module placed before it was removed');
     rmSync(join(dir, 'src', 'components', 'orders.test.ts'));
     assert.equal(snapshot(dir), before);
-    assert.equal(readdirSync(join(dir, 'src', 'components')).filter((f) => f.endsWith('.tmp')), [], 'no temporary files are left');
+    assert.equal(
+      readdirSync(join(dir, 'src', 'components')).filter((f) => f.endsWith('.tmp')),
+      [],
+      'no temporary files are left',
+    );
   });
 });
 
-test('answers from the command line: positional (`_` asks), named after `--`, dry run by flag or PLOP_DRY_RUN', async () => {
-  assert.equal(readCommandLine(['component', 'store', 'orders'], 'component', {}), { kind: 'store', name: 'orders', uses: undefined, dryRun: false });
-  assert.equal(readCommandLine(['component', '_', 'orders', '--dry-run'], 'component', {}), { kind: undefined, name: 'orders', uses: undefined, dryRun: true });
-  assert.equal(readCommandLine(['component', 'task', 'seed', 'orders,orders-api'], 'component', {}).uses, ['orders', 'orders-api']);
-  assert.equal(
-    readCommandLine(['--dest', 'app', 'component', 'task', '--', '--name', 'seed', '--uses', 'a,b', '--uses', 'c'], 'component', { PLOP_DRY_RUN: '1' }),
-    { kind: 'task', name: 'seed', uses: ['a', 'b', 'c'], dryRun: true },
-  );
-  assert.equal(readCommandLine(['component', 'task', 'seed', '--', '--uses', ''], 'component', {}).uses, []);
-  assert.is(readCommandLine(['component', 'task', 'seed'], 'component', { PLOP_DRY_RUN: '0' }).dryRun, false);
-  assert.throws(() => readCommandLine(['component', 'task', 'seed', '--', '--usess', 'x'], 'component', {}), /Unknown option --usess: the component generator takes --kind, --name, --uses, --dry-run/);
-  assert.throws(() => readCommandLine(['component', 'task', 'seed', 'a', 'b'], 'component', {}), /Unexpected argument "b"/);
-  // Before `--` too: an option neither plop nor the generator knows is refused, not ignored.
-  assert.throws(() => readCommandLine(['component', 'store', 'orders', '--bogus'], 'component', {}), /Unknown option --bogus/);
+test('answers from the command line: plop fills the prompts (by position, `_` to ask, by name after `--`); the rest is read strictly', async () => {
+  const names = ['component', 'registry'];
+  const line = (...args: string[]) => readCommandLine(args, names, {});
+  assert.equal(line('component', 'store', 'orders'), {
+    generator: 'component',
+    help: false,
+    dryRun: false,
+    afterDashes: [],
+    optionsBefore: [],
+  });
+  // plop's own options may come first: the generator is the first word that names one.
+  assert.equal(line('--dest', 'app', 'component', '_', 'orders', '--dry-run', '--', '--uses', 'a'), {
+    generator: 'component',
+    help: false,
+    dryRun: true,
+    afterDashes: ['--uses', 'a'],
+    optionsBefore: ['dest'],
+  });
+  assert.is(readCommandLine(['component'], names, { PLOP_DRY_RUN: '1' }).dryRun, true);
+  assert.is(readCommandLine(['component'], names, { PLOP_DRY_RUN: '0' }).dryRun, false);
   // `--help` after the generator's name (before or after `--`) is the generator's; without a name, plop's own.
-  assert.ok(helpRequested(['component', '--help'], 'component'));
-  assert.ok(helpRequested(['component', 'store', '--', '-h'], 'component'));
-  assert.not.ok(helpRequested(['--help'], 'component'));
-  assert.not.ok(helpRequested(['registry', '--help'], 'component'));
+  assert.ok(line('component', '-h').help);
+  assert.is(line('--help').generator, undefined);
+  assert.is(line('registry', '--help').generator, 'registry');
+
+  // After `--`, the options are the prompts' names (and --help), checked strictly.
+  const prompts = componentPrompts({ repoRoot, appDir: join(repoRoot, 'starter'), interactive: false, dryRun: false });
+  const check = (...args: string[]) => checkGeneratorArguments(line(...args), { name: 'component', prompts });
+  assert.equal(check('component', 'task', 'seed', '--', '--uses', 'a,b', '--dry-run'), { help: false });
+  assert.equal(check('component', 'store', '--', '-h'), { help: true });
+  assert.equal(check('component', '--help'), { help: true });
+  const refused: [string[], RegExp][] = [
+    [
+      ['component', 'task', 'seed', '--', '--usess', 'x'],
+      /^Unknown option --usess: the component generator takes --kind, --name, --uses, --dry-run, --help \(after `--`\)\. Usage: .* Run `npx plop component --help` for what each option does\.$/,
+    ],
+    [['component', 'task', 'seed', '--', '-x'], /^Unknown option -x:/],
+    [['component', 'task', 'seed', '--', 'stray'], /^Unexpected argument "stray"\./],
+    [
+      ['component', 'task', 'seed', '--', '--uses', 'a', '--uses', 'b'],
+      /^--uses is given twice: give it once, the names separated by commas/,
+    ],
+    [
+      ['component', 'task', 'seed', '--uses', 'orders'],
+      /^--uses goes after `--`: plop hands the generator only what follows it/,
+    ],
+    [['component', 'task', 'seed', '--', '--uses'], /^Option '--uses <value>' argument missing\. Usage:/],
+    [['component', 'task', 'seed', '--', '--dry-run=yes'], /^Option '--dry-run' does not take an argument\. Usage:/],
+    // --help does not hide a wrong option (as for infra:local).
+    [['component', '--help', '--', '--bogus'], /^Unknown option --bogus/],
+  ];
+  for (const [args, message] of refused) assert.throws(() => check(...args), message, args.join(' '));
 
   await withCopy(async (dir) => {
-    const plop = await loadPlop(dir, ['component', 'task', 'seed-orders', '--', '--uses', 'orders']);
-    assert.equal(await plop.getGenerator('component').runPrompts(), { kind: 'task', name: 'seed-orders', uses: ['orders'], dryRun: false });
-    const provided = await loadPlop(dir, ['component', 'task', 'seed-customers', '--', '--uses', 'customer-server']);
-    assert.equal(await provided.getGenerator('component').runPrompts(), { kind: 'task', name: 'seed-customers', uses: ['customer-server'], dryRun: false });
-    const missing = await loadPlop(dir, ['component', 'store']);
-    await missing
-      .getGenerator('component')
-      .runPrompts()
-      .then(
-        () => assert.unreachable('it must not ask without a terminal'),
-        (err: Error) => assert.match(err.message, /No terminal to ask for the name: give it on the command line/),
+    // What plop's CLI hands runPrompts: the answers by position, with those named after `--` merged
+    // in at their prompt's place (`-- --uses customer-server --dry-run` is [_, _, 'customer-server', 'true']).
+    const component = (await loadPlop(dir)).getGenerator('component');
+    assert.equal(await component.runPrompts(['task', 'seed-orders', 'orders']), {
+      kind: 'task',
+      name: 'seed-orders',
+      uses: ['orders'],
+    });
+    assert.equal(await component.runPrompts(['task', 'seed-customers', 'customer-server', 'true']), {
+      kind: 'task',
+      name: 'seed-customers',
+      uses: ['customer-server'],
+      'dry-run': true,
+    });
+    assert.equal(await component.runPrompts(['task', 'seed', 'orders, customer-server,']), {
+      kind: 'task',
+      name: 'seed',
+      uses: ['orders', 'customer-server'],
+    });
+    assert.equal(await component.runPrompts(['task', 'seed', '']), { kind: 'task', name: 'seed', uses: [] });
+    // A given kind or name is refused as the planner refuses it.
+    const refusal = (bypass: string[]) =>
+      component.runPrompts(bypass).then(
+        () => `answered: ${bypass.join(' ')}`,
+        (err: Error) => err.message,
       );
+    assert.is(
+      await refusal(['queue', 'jobs']),
+      'Nothing was written. Fix this and run it again:\n  - the kind must be one of store, api, task, worker, not "queue"',
+    );
+    assert.match(
+      await refusal(['store', 'Bad Name!']),
+      /^Nothing was written\. Fix this and run it again:\n {2}- "Bad Name!" is not a kebab-case name.*e\.g\. "bad-name"$/,
+    );
+    assert.match(await refusal(['store', 'orders', '', 'maybe']), /The "dry-run" prompt did not recognize "maybe"/);
+    // Without a terminal nothing is asked, and a missing answer stops the actions: nothing written.
+    const before = snapshot(dir);
+    const answers = await component.runPrompts(['store']);
+    assert.equal(answers, { kind: 'store' });
+    await component.runActions(answers).then(
+      () => assert.unreachable('it must not run without a name'),
+      (err: Error) =>
+        assert.match(
+          err.message,
+          /^No terminal to ask for the name: give it on the command line, e.g. npx plop component/,
+        ),
+    );
+    assert.equal(snapshot(dir), before);
+
+    // In a terminal: what the command line gave is not asked, and a store is not asked what it
+    // uses (its checkbox has nothing to offer); none has a `when` function, which plop would not fill.
+    const asking = (await loadPlop(dir, [], true)).getGenerator('component');
+    assert.equal(await asking.runPrompts(['store', 'orders']), { kind: 'store', name: 'orders', uses: [] });
+    const questions = asking.prompts as Prompt[];
+    assert.equal(
+      questions.map((q) => q.name),
+      ['kind', 'name', 'uses', 'dry-run'],
+    );
+    assert.equal(
+      questions.map((q) => typeof q.when),
+      ['undefined', 'undefined', 'undefined', 'boolean'],
+    );
+    // A typed name that is wrong is asked again with the problem (the given one is refused, above).
+    const validateName = questions[1].validate!;
+    assert.is(await validateName('orders', { kind: 'store' }), true);
+    assert.match(String(await validateName('Bad Name!', { kind: 'store' })), /^"Bad Name!" is not a kebab-case name/);
   });
 });
 
-test('names: every derived form is checked with the runtime\'s own ID rules', () => {
+test("names: every derived form is checked with the runtime's own ID rules", () => {
   const context = { repoRoot, scope: ['my-app', 'components'] };
   assert.equal(checkName('orders', 'store', context), []);
   assert.equal(checkName('order-mailer', 'worker', context), []);
@@ -424,7 +645,10 @@ test('the real command line with stdin closed: exit codes, a repeat or a bad nam
     const plop = (...args: string[]) =>
       run('npx', ['plop', ...args], { cwd: repoRoot, env: { ...process.env, NO_COLOR: '1', PLOP_DRY_RUN: '' } }).then(
         ({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }),
-        (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, output: err.stdout + err.stderr }),
+        (err: { code: number; stdout: string; stderr: string }) => ({
+          code: err.code,
+          output: err.stdout + err.stderr,
+        }),
       );
     // execFile gives the child no terminal and an empty, closed stdin (like `</dev/null`).
     const made = await plop('component', 'store', 'orders', '--dest', dir);
@@ -432,10 +656,25 @@ test('the real command line with stdin closed: exit codes, a repeat or a bad nam
     assert.ok(existsSync(join(dir, 'src', 'components', 'orders.ts')));
     const task = await plop('component', 'task', 'seed-orders', '--dest', dir, '--', '--uses', 'orders');
     assert.is(task.code, 0, task.output);
-    assert.match(readFileSync(join(dir, 'src', 'components', 'index.ts'), 'utf8'), /createSeedOrders\(id`seed-orders`, \{ orders \}\)/);
-    const customers = await plop('component', 'task', 'seed-customers', '--dest', dir, '--', '--uses', 'customer-server');
+    assert.match(
+      readFileSync(join(dir, 'src', 'components', 'index.ts'), 'utf8'),
+      /createSeedOrders\(id`seed-orders`, \{ orders \}\)/,
+    );
+    const customers = await plop(
+      'component',
+      'task',
+      'seed-customers',
+      '--dest',
+      dir,
+      '--',
+      '--uses',
+      'customer-server',
+    );
     assert.is(customers.code, 0, customers.output);
-    assert.match(readFileSync(join(dir, 'src', 'components', 'index.ts'), 'utf8'), /createSeedCustomers\(id`seed-customers`, \{ customerServer \}\)/);
+    assert.match(
+      readFileSync(join(dir, 'src', 'components', 'index.ts'), 'utf8'),
+      /createSeedCustomers\(id`seed-customers`, \{ customerServer \}\)/,
+    );
 
     const before = snapshot(dir);
     for (const args of [
@@ -461,7 +700,10 @@ test('startInProcess, which generated tests use: one persona at a time, failures
   const failing = onDeploy(id`failing`, async () => {
     throw new Error('the API said no');
   });
-  const waiting = new Worker(id`waiting`, ({ signal }) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })));
+  const waiting = new Worker(
+    id`waiting`,
+    ({ signal }) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })),
+  );
   const privateStore = new Store<string>(id`inner``db`);
   const run = startInProcess(id);
   await run.start(failing).then(
@@ -469,10 +711,12 @@ test('startInProcess, which generated tests use: one persona at a time, failures
     (err: Error) => assert.match(err.message, /^Deploy task helper\.failing failed: the API said no$/),
   );
   await privateStore.set('k', 'outside any persona, like a debugger');
-  await run.runAs(failing, () => privateStore.get('k')).then(
-    () => assert.unreachable('helper.failing is outside helper.inner'),
-    (err: Error) => assert.match(err.message, /may not use Store helper\.inner\.db/),
-  );
+  await run
+    .runAs(failing, () => privateStore.get('k'))
+    .then(
+      () => assert.unreachable('helper.failing is outside helper.inner'),
+      (err: Error) => assert.match(err.message, /may not use Store helper\.inner\.db/),
+    );
   const worker = run.start(waiting);
   await run.stop();
   await worker;

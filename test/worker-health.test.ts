@@ -53,7 +53,7 @@ test('without INFRA_HEALTH_PORT the worker runs and stops as before; a bad value
   }
   const bad = startPersona(fixture, 'worker-app.ticker', { INFRA_HEALTH_PORT: 'eighty' });
   assert.is(await bad.exited, 1);
-  assert.match(bad.stderr(), 'INFRA_HEALTH_PORT');
+  assert.match(bad.stderr(), 'Worker worker-app.ticker: INFRA_HEALTH_PORT="eighty" is not a TCP port');
 });
 
 test('a deployed worker that returns stays up, idle and healthy, until stopped (no restart loop)', async () => {

@@ -9,12 +9,25 @@ export { Persona, type Lifecycle, type PersonaOptions, type TaskOptions } from '
 export { assertStartup, assertRuntime, assertBuildTime } from './core/phases.ts';
 export { runPersona, type RunPersonaOptions } from './modes/run-persona.ts';
 export { startInProcess, type InProcessRun } from './modes/in-process/testing.ts';
-export { InfraError, type Phase } from './core/errors.ts';
+export {
+  InfraError,
+  errorCodes,
+  messageOf,
+  type ErrorCode,
+  type InfraErrorOptions,
+  type Phase,
+} from './core/errors.ts';
 export type { Json } from './core/json.ts';
 
 export { Store, StoreIndex, type AllKeysOptions, type IndexGetOptions } from './components/store/store.ts';
 export type { Indexer, IndexEntryInput, IndexHit } from './components/store/backend.ts';
-export { ApiServer, type ApiServerOptions, type EndpointOptions, type CheckedEndpointOptions, type EndpointClient } from './components/api/server.ts';
+export {
+  ApiServer,
+  type ApiServerOptions,
+  type EndpointOptions,
+  type CheckedEndpointOptions,
+  type EndpointClient,
+} from './components/api/server.ts';
 export type { HttpMethod } from './components/api/endpoint.ts';
 export { HttpError } from './components/api/http-error.ts';
 export { onDeploy, DeployTask, type DeployFunction } from './components/deploy/deploy.ts';

@@ -225,7 +225,7 @@ export function storeContract(harness: StoreHarness): void {
   test('an index key PostgreSQL cannot hold fails the write in every mode', async () => {
     const { store, byTag } = await fixture();
     await store.set('k', { name: 'kept', tags: ['ok'] });
-    await rejects(store.set('k', { name: 'bad', tags: ['fine', 'nul\u0000'] }), /Index contract-.*\.items-by-tag: key/, 'INFRA_INVALID_KEY');
+    await rejects(store.set('k', { name: 'bad', tags: ['fine', 'nul\u0000'] }), /Index contract-.*\.items-by-tag: key/, 'INFRA_INVALID_INDEX_KEY');
     assert.equal(await store.get('k'), { name: 'kept', tags: ['ok'] });
     assert.equal(await byTag.get('fine'), []);
   });

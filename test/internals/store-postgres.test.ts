@@ -172,10 +172,10 @@ test('keys that PostgreSQL text cannot hold are refused with the store or index 
   }
   await store.set('k', { name: 'kept', tags: ['ok'] });
   const err = await rejection(store.set('k', { name: 'bad', tags: ['fine', 'nul\u0000'] }));
-  assert.is(err.code, 'INFRA_INVALID_KEY');
+  assert.is(err.code, 'INFRA_INVALID_INDEX_KEY');
   assert.match(err.message, `Index ${root.value}.items-by-tag: key`);
   const fromModify = await rejection(store.modify('k', () => ({ name: 'bad', tags: ['\udc00'] })));
-  assert.is(fromModify.code, 'INFRA_INVALID_KEY');
+  assert.is(fromModify.code, 'INFRA_INVALID_INDEX_KEY');
   assert.equal(await store.get('k'), { name: 'kept', tags: ['ok'] });
   assert.equal(await byTag.get('ok'), [{ key: 'k', inlineValue: undefined }]);
   assert.equal(await byTag.get('fine'), []);

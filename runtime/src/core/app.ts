@@ -67,7 +67,7 @@ export class App {
     if (this.#phase !== 'startup') throw errors.alreadyRunning(this.root.value);
     const problems = this.components.flatMap((c) => c.validate().map((p) => `  ${c.kind} ${c.id.value}: ${p}`));
     if (problems.length) {
-      throw Object.assign(new Error(`App ${this.root.value} has problems:\n${problems.join('\n')}`), { code: 'INFRA_INVALID_TREE' });
+      throw errors.invalidTree(this.root.value, problems);
     }
     this.#phase = phase;
     this.#platform = platform;
@@ -75,7 +75,7 @@ export class App {
 
   /** The platform the runtime phase runs on (in-process, or deployed). */
   get platform(): Platform {
-    if (!this.#platform) throw errors.wrongPhase(`App ${this.root.value}`, 'platform', ['runtime'], this.#phase);
+    if (!this.#platform) throw errors.wrongPhase(`App ${this.root.value}`, 'platform', ['runtime'], this.#phase, this.root.value);
     return this.#platform;
   }
 

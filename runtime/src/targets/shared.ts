@@ -1,12 +1,36 @@
 /**
- * What more than one target names the same way: the images, the PostgreSQL data folder, and
- * the name shared by the personas that call every API. A target imports these from here, never
- * from another target.
+ * What more than one target names the same way: the images, the PostgreSQL data folder, the
+ * name shared by the personas that call every API, and the files one target writes and another
+ * names (compose.yaml, the Dockerfile). A target imports these from here, never from another
+ * target.
  */
-import type { DeploymentPlan } from '../plan/plan.ts';
+import { join } from 'node:path';
+import { STORE_PORT, type DeploymentPlan, type StorePlan } from '../plan/plan.ts';
 
 export const POSTGRES_IMAGE = 'postgres:17-bookworm';
 export const POSTGRES_DATA = '/var/lib/postgresql/data';
+
+/**
+ * What a Store's PostgreSQL container is told, in the postgres image's own variables: its user
+ * and database inline, its password kept private (an env file of mode 0600, a Secret).
+ */
+export function postgresEnvironment(store: StorePlan): {
+  readonly inline: Record<string, string>;
+  readonly secret: Record<string, string>;
+} {
+  return {
+    inline: { POSTGRES_USER: store.user, POSTGRES_DB: store.database },
+    secret: { POSTGRES_PASSWORD: store.password },
+  };
+}
+
+/**
+ * Asks a Store's PostgreSQL whether it is ready, over TCP: the temporary server of a first
+ * start listens on the Unix socket only, so it cannot pass for the real one.
+ */
+export function postgresReadyCommand(store: StorePlan): string[] {
+  return ['pg_isready', '-h', '127.0.0.1', '-p', String(STORE_PORT), '-U', store.user, '-d', store.database];
+}
 
 /**
  * The network (compose) or label and Secret (Kubernetes) that joins the personas that call
@@ -17,7 +41,20 @@ export const POSTGRES_DATA = '/var/lib/postgresql/data';
  */
 export const EVERY_API = 'every-api';
 
-/** The one image every persona runs. */
+/** The name of the one image every persona runs (`my-app-app`), without a tag. */
+export function appImageName(plan: DeploymentPlan): string {
+  return `${plan.app.root.dnsLabel}-app`;
+}
+
+/** The one image every persona runs, as compose and the manifests name it. */
 export function appImage(plan: DeploymentPlan): string {
-  return `${plan.app.root.dnsLabel}-app:latest`;
+  return `${appImageName(plan)}:latest`;
+}
+
+/** compose.yaml, at the project root (the compose target writes it; the build context leaves it out). */
+export const COMPOSE_FILE = 'compose.yaml';
+
+/** The app's Dockerfile: the dockerfile target writes it, compose builds from it, the Kubernetes next steps name it. */
+export function dockerfilePath(buildDir: string): string {
+  return join(buildDir, 'Dockerfile');
 }

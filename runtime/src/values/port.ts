@@ -6,6 +6,7 @@
 import { shortHash } from '../private/hash.ts';
 import type { ID } from '../core/id.ts';
 import type { Json } from '../core/json.ts';
+import { errors } from '../core/errors.ts';
 import { BuildTimeValue, type BuildTimeValueOptions, type GenerateContext } from './build-time-value.ts';
 
 const FIRST = 20000;
@@ -19,7 +20,7 @@ function choosePort(id: ID, { taken }: GenerateContext<number>): number {
     const port = FIRST + ((start + i) % COUNT);
     if (!used.has(port)) return port;
   }
-  throw new Error(`Port ${id.value}: all ${COUNT} ports from ${FIRST} are taken`);
+  throw errors.portsExhausted(id.value, COUNT, FIRST);
 }
 
 export class Port extends BuildTimeValue<number> {

@@ -9,6 +9,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, un
 import { dirname } from 'node:path';
 import type { Json } from '../core/json.ts';
 import type { App } from '../core/app.ts';
+import { errors, messageOf } from '../core/errors.ts';
 import { BuildTimeValue } from './build-time-value.ts';
 import { tempPathFor } from '../private/atomic-write.ts';
 
@@ -54,13 +55,13 @@ export class ValueFile {
     let parsed: FileShape;
     try {
       parsed = JSON.parse(text) as FileShape;
-      if (typeof parsed?.values !== 'object' || parsed.values === null) throw new Error('no "values" object');
-      const bindings = parsed.bindings ?? {};
-      if (typeof bindings !== 'object' || bindings === null || Object.values(bindings).some((url) => typeof url !== 'string')) throw new Error('"bindings" is not an object of URLs and env:NAME references');
     } catch (err) {
-      throw new Error(
-        `The value file ${path} is damaged (${(err as Error).message}). Restore it from a backup; deleting it makes new passwords, which existing database volumes will refuse`,
-      );
+      throw errors.valueFileDamaged(path, messageOf(err));
+    }
+    if (typeof parsed?.values !== 'object' || parsed.values === null) throw errors.valueFileDamaged(path, 'no "values" object');
+    const bindings = parsed.bindings ?? {};
+    if (typeof bindings !== 'object' || bindings === null || Object.values(bindings).some((url) => typeof url !== 'string')) {
+      throw errors.valueFileDamaged(path, '"bindings" is not an object of URLs and env:NAME references');
     }
     return new ValueFile(path, new Map(Object.entries(parsed.values)), new Map(Object.entries(parsed.bindings ?? {})));
   }

@@ -6,6 +6,7 @@ import type { ApiServer } from './server.ts';
 import { HttpError } from './http-error.ts';
 import type { ArgumentSchema } from './argument-schema.ts';
 import { toJsonText } from '../../core/json.ts';
+import { errorCodes } from '../../core/errors.ts';
 
 /**
  * Answers 200 `{ status: 'ok', id }` without a token, for container healthchecks and the local
@@ -56,13 +57,13 @@ export async function invokeEndpoint(endpoint: Endpoint, arg: unknown, options: 
   }
   try {
     const value = await server.app.runAs(server, () => endpoint.handler(arg));
-    const body = toJsonText(value, server.toString(), `the value ${endpoint.method} ${endpoint.route} returned`);
+    const body = toJsonText(value, server.toString(), `the value ${endpoint.method} ${endpoint.route} returned`, server.id.value);
     return { status: body === undefined ? 204 : 200, body };
   } catch (err) {
     if (err instanceof HttpError) return { status: err.status, body: JSON.stringify({ error: err.message, status: err.status }) };
     options.log(`${server} ${endpoint.method} ${endpoint.route}: handler failed`, err);
     // A database outage is temporary: say so (503) so callers may retry, still without internal text.
-    if ((err as { code?: unknown } | null)?.code === 'INFRA_STORE_UNAVAILABLE') {
+    if ((err as { code?: unknown } | null)?.code === errorCodes.INFRA_STORE_UNAVAILABLE) {
       const error = `Service unavailable in ${server.id.value} (${endpoint.method} ${endpoint.route}): a database it needs is unreachable; try again shortly`;
       return { status: 503, body: JSON.stringify({ error, status: 503 }) };
     }

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiServer } from './server.ts';
 import { argumentInQuery, resultValue, type Endpoint, type HttpMethod } from './endpoint.ts';
 import { ARG_PARAM, bearer } from './http-wire.ts';
-import { errors } from '../../core/errors.ts';
+import { errors, messageOf } from '../../core/errors.ts';
 
 export interface HttpClientOptions {
   /** The server's bearer token, sent with every call; none for a public API. */
@@ -124,7 +124,7 @@ export class HttpApiClient {
       case 'UND_ERR_CLOSED':
         return 'the client was closed (the app is stopping)';
       default:
-        return err instanceof Error ? err.message : String(err);
+        return messageOf(err);
     }
   }
 }

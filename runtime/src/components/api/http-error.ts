@@ -1,3 +1,5 @@
+import { errors } from '../../core/errors.ts';
+
 /**
  * An error with an HTTP status. Throw one from a handler to answer the caller with that
  * status and message; the caller's client function rejects with an HttpError just like it.
@@ -9,7 +11,7 @@ export class HttpError extends Error {
   constructor(status: number, message: string, options?: ErrorOptions) {
     super(message, options);
     if (!Number.isInteger(status) || status < 400 || status > 599) {
-      throw new RangeError(`HttpError status must be an integer from 400 to 599, got ${status}`);
+      throw errors.invalidHttpStatus(status);
     }
     this.name = 'HttpError';
     this.status = status;

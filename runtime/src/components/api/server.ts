@@ -5,7 +5,7 @@
 import { brand, hasBrand } from '../../core/brands.ts';
 import { componentPlatform } from '../platform.ts';
 import type { ID } from '../../core/id.ts';
-import { errors } from '../../core/errors.ts';
+import { errors, messageOf } from '../../core/errors.ts';
 import { toJsonText } from '../../core/json.ts';
 import { HEALTH_ROUTE, httpMethods, type Endpoint, type HttpMethod } from './endpoint.ts';
 import { ArgumentSchema, isSchemaLike } from './argument-schema.ts';
@@ -107,7 +107,7 @@ export class ApiServer extends PersonaBase {
     if (typeof route !== 'string' || !routePattern.test(route) || route.includes('//') || /[:*]/.test(route)) throw errors.invalidRoute(this.id.value, String(route));
     if (route === HEALTH_ROUTE) throw errors.reservedRoute(this.id.value, route);
     if (this.#endpoints.some((e) => e.method === method && e.route === route)) throw errors.duplicateEndpoint(this.id.value, method, route);
-    if (typeof handler !== 'function') throw new TypeError(`${this}: the handler of ${method} ${route} must be a function`);
+    if (typeof handler !== 'function') throw errors.notAFunction(this.kind, this.id.value, `the handler of ${method} ${route} must be a function`);
     if (options.input !== undefined && !isSchemaLike(options.input)) throw errors.invalidInputSchema(this.id.value, method, route, 'it is not a schema object');
     const input = options.input === undefined ? undefined : new ArgumentSchema(options.input);
     const endpoint: Endpoint = { server: this, method, route, handler: handler as (arg: unknown) => unknown, input };
@@ -116,7 +116,7 @@ export class ApiServer extends PersonaBase {
       this.assertPhase(`${method} ${route}`, 'runtime');
       assertMayCallApi(this, `${method} ${route}`);
       // Checked once, as the text both modes start from (a value JSON cannot hold fails here, alike).
-      const text = toJsonText(args[0], this.toString(), `the argument of ${method} ${route}`);
+      const text = toJsonText(args[0], this.toString(), `the argument of ${method} ${route}`, this.id.value);
       return (await componentPlatform(this.app).call(endpoint, text)) as Awaited<R>;
     };
     Object.defineProperties(client, { name: { value: `${method} ${route}` }, [endpointOfClient]: { value: endpoint } });
@@ -130,7 +130,7 @@ export class ApiServer extends PersonaBase {
       try {
         await input.compile();
       } catch (err) {
-        throw errors.invalidInputSchema(this.id.value, method, route, err instanceof Error ? err.message : String(err), err);
+        throw errors.invalidInputSchema(this.id.value, method, route, messageOf(err), err);
       }
     }
     await componentPlatform(this.app).serve(this, signal);

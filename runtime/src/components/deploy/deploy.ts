@@ -5,6 +5,7 @@
 import { brand, hasBrand } from '../../core/brands.ts';
 import { Persona, type TaskOptions } from '../../core/persona.ts';
 import type { ID } from '../../core/id.ts';
+import { errors } from '../../core/errors.ts';
 
 export type DeployFunction = (context: { signal: AbortSignal }) => void | Promise<void>;
 
@@ -19,7 +20,7 @@ export class DeployTask extends Persona {
 
   constructor(id: ID, fn: DeployFunction, options: TaskOptions = {}) {
     super(id, 'DeployTask', options);
-    if (typeof fn !== 'function') throw new TypeError(`${this}: onDeploy() takes a function to run at deployment`);
+    if (typeof fn !== 'function') throw errors.notAFunction(this.kind, this.id.value, 'onDeploy() takes a function to run at deployment');
     this.fn = fn;
   }
 

@@ -48,10 +48,10 @@ export function indexEntries(index: IndexDefinition, key: string, value: Json): 
   const out = new Map<string, Json | undefined>();
   for (const entry of index.indexer(value, key)) {
     if (typeof entry?.indexKey !== 'string') {
-      throw new TypeError(`Index ${index.id.value}: the indexer must yield { indexKey: string, inlineValue? }, got ${JSON.stringify(entry)}`);
+      throw errors.invalidIndexEntry(index.id.value, entry);
     }
     // Every backend refuses what PostgreSQL text cannot hold, so memory and PostgreSQL agree.
-    if (entry.indexKey.includes('\u0000') || !entry.indexKey.isWellFormed()) throw errors.unstorableKey(`Index ${index.id.value}`, entry.indexKey);
+    if (entry.indexKey.includes('\u0000') || !entry.indexKey.isWellFormed()) throw errors.invalidIndexKey(index.id.value, entry.indexKey);
     const inline = entry.inlineValue === undefined ? undefined : (JSON.parse(JSON.stringify(entry.inlineValue)) as Json);
     out.set(entry.indexKey, inline);
   }

@@ -251,17 +251,17 @@ class PostgresStoreBackend implements StoreBackend {
 
   #indexTable(index: IndexDefinition): IndexTable {
     const position = this.#store.indexes.findIndex((candidate) => candidate === index || candidate.id.value === index.id.value);
-    if (position < 0) throw new TypeError(`Store ${this.#id}: ${index.id.value} is not one of its indexes`);
+    if (position < 0) throw errors.unknownIndex(this.#id, index.id.value);
     return this.#tables.indexes[position];
   }
 
   /** PostgreSQL text holds neither NUL nor unpaired surrogates (the driver would turn those into U+FFFD, merging keys). */
   #checkKey(key: string): void {
-    if (key.includes('\u0000') || !key.isWellFormed()) throw errors.unstorableKey(`Store ${this.#id}`, key);
+    if (key.includes('\u0000') || !key.isWellFormed()) throw errors.invalidKey(this.#id, key);
   }
 
   #checkIndexKey(index: IndexDefinition, indexKey: string): void {
-    if (indexKey.includes('\u0000') || !indexKey.isWellFormed()) throw errors.unstorableKey(`Index ${index.id.value}`, indexKey);
+    if (indexKey.includes('\u0000') || !indexKey.isWellFormed()) throw errors.invalidIndexKey(index.id.value, indexKey);
   }
 
   /** The pool, opened (and the tables created) on first use, again after a failed attempt. */

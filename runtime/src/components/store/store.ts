@@ -29,7 +29,9 @@ export class StoreIndex<T = any, I = any> extends Component implements IndexDefi
 
   constructor(store: Store<T>, id: ID, indexer: Indexer<T, I>) {
     super(id, 'Index');
-    if (typeof indexer !== 'function') throw new TypeError(`Index ${id.value}: the indexer must be a function (value, key) => Iterable<{ indexKey, inlineValue? }>`);
+    if (typeof indexer !== 'function') {
+      throw errors.notAFunction('Index', id.value, 'the indexer must be a function (value, key) => Iterable<{ indexKey, inlineValue? }>');
+    }
     this.store = store;
     this.indexer = indexer;
     store.indexes.push(this);
@@ -39,7 +41,7 @@ export class StoreIndex<T = any, I = any> extends Component implements IndexDefi
   async get(indexKey: string, options: IndexGetOptions = {}): Promise<IndexHit<T, I>[]> {
     this.assertPhase('get()', 'runtime');
     assertMayUseStore(this.store);
-    if (typeof indexKey !== 'string') throw new TypeError(`Index ${this.id.value}: get() takes a string index key`);
+    if (typeof indexKey !== 'string') throw errors.invalidIndexKey(this.id.value, indexKey);
     return (await this.store.backend.indexGet(this, indexKey, options.retrieveValues ?? false)) as IndexHit<T, I>[];
   }
 }
@@ -122,7 +124,7 @@ export class Store<T = any> extends Component {
     this.assertPhase('allKeys()', 'runtime');
     assertMayUseStore(this);
     const batchSize = options.batchSize ?? 100;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`${this}: allKeys() batchSize must be a positive integer`);
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw errors.invalidBatchSize(this.id.value);
     let after: string | undefined;
     for (;;) {
       const batch = await this.backend.keys(after, batchSize);
@@ -140,7 +142,7 @@ export class Store<T = any> extends Component {
   }
 
   #json(value: T | undefined, what: string): Json | undefined {
-    return jsonRoundTrip(value, this.toString(), what) as Json | undefined;
+    return jsonRoundTrip(value, this.toString(), what, this.id.value) as Json | undefined;
   }
 }
 

@@ -6,6 +6,7 @@
 import { brand, hasBrand } from '../../core/brands.ts';
 import { Persona, type PersonaOptions } from '../../core/persona.ts';
 import type { ID } from '../../core/id.ts';
+import { errors } from '../../core/errors.ts';
 
 export type WorkerFunction = (context: { signal: AbortSignal }) => void | Promise<void>;
 
@@ -20,7 +21,7 @@ export class Worker extends Persona {
 
   constructor(id: ID, fn: WorkerFunction, options: PersonaOptions = {}) {
     super(id, 'Worker', options);
-    if (typeof fn !== 'function') throw new TypeError(`${this}: Worker takes a function ({ signal }) => Promise<void>`);
+    if (typeof fn !== 'function') throw errors.notAFunction(this.kind, this.id.value, 'Worker takes a function ({ signal }) => Promise<void>');
     this.fn = fn;
   }
 

@@ -3,19 +3,27 @@
  * anything, resolves the build-time values and writes the deployment files:
  *
  *   <build>/values.json        every value and secret, kept across builds (0600)
- *   <build>/env/<service>.env  each service's secrets (0600)
- *   <build>/Dockerfile         the one app image
- *   .dockerignore              at the project root: the build context without secrets
- *   <build>/architecture.md    a Mermaid picture of personas, stores, APIs and who may use whom
  *   <build>/resources.json     the Stores' volumes and local databases, to warn about orphans
- *   compose.yaml               at the project root, so `docker compose up` works there
- *   <build>/kubernetes/        with `--target kubernetes`: the manifests (kubernetes.ts)
  *
- * `--bind-store` and `--unbind-store` (store-bindings.ts) are kept in the value file; the
- * command line is read strictly (build-args.ts).
+ * and the files of each target (targets/target.ts): compose.yaml at the project root and
+ * <build>/env/<service>.env (0600); <build>/Dockerfile and .dockerignore at the project root;
+ * <build>/architecture.md; with `--target kubernetes`, <build>/kubernetes/.
  *
- * Everything is computed before anything is written, so an invalid tree (or any other
- * problem) writes nothing; each file is written atomically.
+ * `build()` is a list of steps, each a function named for what it does (as aws-cdk-lib's
+ * `synthesize()` reads):
+ *
+ *   compute   loadTargets, loadValues, planBuild, targetFiles (each target checks its own:
+ *             the Kubernetes manifests against their schemas and the tree)
+ *   check     refuseClashingOutputs, refuseNewPasswordForExistingVolume
+ *   read      staleFiles, nextResourcesRecord, findHandEdits: what is on disk now
+ *   write     reportTree, writeValues, keepHandEdits, writeFiles, removeStaleFiles,
+ *             reportBindings, writeResourcesRecord
+ *   report    reportOrphans, reportWarnings, reportNextSteps
+ *
+ * Everything is computed and checked before anything is written, so an invalid tree (or any
+ * other problem) writes nothing; each file is written atomically. `--bind-store` and
+ * `--unbind-store` (store-bindings.ts) are kept in the value file; the command line is read
+ * strictly (command-line.ts).
  *
  * One build (or prune) at a time per build folder: each holds the build lock (build-lock.ts) from
  * before it loads the value file until it has written the last file. A compose.yaml edited by
@@ -24,111 +32,29 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { RunContext } from '../context.ts';
-import type { ComponentPlatform } from '../../components/platform.ts';
-import type { App } from '../../core/app.ts';
-import type { AppPaths } from '../../core/paths.ts';
 import { BuildPlatform } from '../../plan/build-platform.ts';
 import { ValueFile } from '../../values/value-file.ts';
 import { valueFilePath } from '../../core/paths.ts';
-import type { BuildTimeValue } from '../../values/build-time-value.ts';
 import { errors } from '../../core/errors.ts';
 import { describeTree } from './tree.ts';
-import { planDeployment, type BindingLookup, type DeploymentPlan } from '../../plan/plan.ts';
-import { composeFile } from '../../targets/compose/compose.ts';
-import { envFolder } from '../../targets/compose/env-files.ts';
-import { readProjectLayout } from '../../targets/dockerfile/project.ts';
-import { imageInstall, renderDockerfile } from '../../targets/dockerfile/dockerfile.ts';
-import { renderDockerignore } from '../../targets/dockerfile/dockerignore.ts';
+import { planDeployment, type DeploymentPlan } from '../../plan/plan.ts';
 import { composePath } from '../../private/project-path.ts';
 import { writeFileAtomic } from '../../private/atomic-write.ts';
-import { architectureMarkdown } from '../../targets/diagram/diagram.ts';
-import { buildNextSteps, parseBuildArgs, type BuildArgs } from '../command-line.ts';
-import { kubernetesFiles, kubernetesFolder } from '../../targets/kubernetes/kubernetes.ts';
+import { parseBuildArgs, type BuildArgs } from '../command-line.ts';
 import { applyBindings, bindingRequests } from './store-bindings.ts';
-import { composeProjectName, currentResources, nextRecord, readRecord, resourcesPath, writeRecord } from '../../resources/resources.ts';
+import {
+  composeProjectName,
+  currentResources,
+  nextRecord,
+  readRecord,
+  resourcesPath,
+  writeRecord,
+  type ResourceRecord,
+} from '../../resources/resources.ts';
 import { dockerAvailable, volumeNames } from './prune.ts';
 import { lockTimeoutMs, withBuildLock, type BuildLock } from './build-lock.ts';
-import { findHandEdit, keepHandEdit } from '../../targets/hand-edits.ts';
-
-export interface BuildOutput {
-  readonly path: string;
-  readonly text: string;
-  readonly mode: number;
-}
-
-export interface BuildResult {
-  readonly plan: DeploymentPlan;
-  /** The files to write, in the order they are written (compose.yaml, which names the others, last). */
-  readonly files: readonly BuildOutput[];
-  readonly warnings: readonly string[];
-}
-
-/**
- * The files of a build of `app` (whose values `file` holds, and whose bound Stores' checked URLs
- * `bindings` gives), computed without writing anything.
- */
-export async function buildOutputs(app: App, file: ValueFile, paths: AppPaths, bindings: BindingLookup): Promise<BuildResult> {
-  const plan = planDeployment(app, (id) => file.get(id), file.path, bindings);
-  const layout = await readProjectLayout(paths);
-  const install = imageInstall(paths.projectRoot);
-  const dockerfile = join(paths.buildDir, 'Dockerfile');
-  const compose = composeFile({ plan, projectRoot: paths.projectRoot, buildDir: paths.buildDir, dockerfile });
-  const files: BuildOutput[] = [
-    ...compose.envFiles.map((f) => ({ path: f.path, text: f.text, mode: 0o600 })),
-    { path: dockerfile, text: renderDockerfile(app.root.value, layout, install), mode: 0o644 },
-    { path: join(paths.projectRoot, '.dockerignore'), text: renderDockerignore(paths.projectRoot, paths.buildDir), mode: 0o644 },
-    { path: join(paths.buildDir, 'architecture.md'), text: architectureMarkdown(app), mode: 0o644 },
-    { path: join(paths.projectRoot, 'compose.yaml'), text: compose.text, mode: 0o644 },
-  ];
-  return { plan, files, warnings: [...layout.warnings, ...install.warnings] };
-}
-
-/**
- * Files of `folder` ending in `suffix` that this build does not write: env files and manifests
- * of services that no longer exist (secrets nobody should keep, objects `kubectl apply -k` must
- * not see).
- */
-function staleFiles(folder: string, suffix: string, files: readonly BuildOutput[]): string[] {
-  if (!existsSync(folder)) return [];
-  const current = new Set(files.map((f) => f.path));
-  return readdirSync(folder)
-    .filter((name) => name.endsWith(suffix))
-    .map((name) => join(folder, name))
-    .filter((path) => !current.has(path));
-}
-
-/**
- * Two outputs at one path would leave only the second: a component whose name is one the build
- * uses itself (`every-api`, `kustomization`, `network-policies`) as the root of its app.
- */
-function refuseClashingOutputs(plan: DeploymentPlan, outputs: readonly BuildOutput[], projectRoot: string): void {
-  const seen = new Set<string>();
-  for (const { path } of outputs) {
-    if (!seen.has(path)) {
-      seen.add(path);
-      continue;
-    }
-    const name = basename(path).replace(/\.[^.]*$/, '');
-    const component = [...plan.personas.map((p) => p.persona), ...plan.stores.map((s) => s.store)].find((c) => c.id.dnsLabel === name);
-    throw errors.outputClash(composePath(projectRoot, path), component ? `${component.kind} ${component.id.value}` : name);
-  }
-}
-
-/**
- * PostgreSQL fixes a password when its volume is first initialised, so a new password for a
- * store whose volume exists (the value file was deleted or lost) would lock the app out of its
- * own data. Refuse before writing anything.
- */
-function refuseNewPasswordForExistingVolume(plan: DeploymentPlan, made: readonly string[], projectRoot: string, env: NodeJS.ProcessEnv): void {
-  const renewed = plan.stores.filter((s) => s.binding === undefined && made.includes(s.store.password.id.value));
-  if (renewed.length === 0 || !dockerAvailable()) return;
-  const project = composeProjectName(projectRoot, env);
-  const volumes = volumeNames();
-  for (const s of renewed) {
-    const volume = `${project}_${s.volume}`;
-    if (volumes.has(volume)) throw errors.passwordWouldChange(s.store.id.value, volume);
-  }
-}
+import { findHandEdit, keepHandEdit, type HandEdit } from '../../targets/hand-edits.ts';
+import { loadTargets, type BuildTargets, type OutputFile, type TargetContext } from '../../targets/target.ts';
 
 export async function runBuild(context: RunContext): Promise<number> {
   const { app, paths, log } = context;
@@ -138,57 +64,229 @@ export async function runBuild(context: RunContext): Promise<number> {
     return 0;
   }
   // One build at a time: the value file is loaded, completed and saved holding the lock (build-lock.ts).
-  const lockOptions = { app: app.root.value, log, show: (path: string) => composePath(paths.projectRoot, path), timeoutMs: lockTimeoutMs(context.env) };
-  return withBuildLock(paths.buildDir, lockOptions, (lock) => buildLocked(context, args, lock));
-}
-
-/** The build (or, with --prune, the prune), run holding the build lock. */
-async function buildLocked(context: RunContext, args: BuildArgs, lock: BuildLock): Promise<number> {
-  const { app, paths, log } = context;
-  if (args.prune) {
+  const lockOptions = {
+    app: app.root.value,
+    log,
+    show: (path: string) => show(context, path),
+    timeoutMs: lockTimeoutMs(context.env),
+  };
+  return withBuildLock(paths.buildDir, lockOptions, async (lock) => {
+    if (!args.prune) return build(context, args, lock);
     const { runPrune } = await import('./prune.ts');
     return runPrune(context, args.yes);
-  }
+  });
+}
+
+/** The build, run holding the build lock: its steps in order (see the top of this file). */
+async function build(context: RunContext, args: BuildArgs, lock: BuildLock): Promise<number> {
+  // Compute: nothing is written before every check has passed.
+  const targets = await loadTargets(args.target);
+  const values = loadValues(context, args);
+  const plan = planBuild(context, values);
+  const files = await targetFiles(plan, targets, context);
+  // Check.
+  refuseClashingOutputs(plan, files.outputs, context);
+  refuseNewPasswordForExistingVolume(plan, values.made, context);
+  // Read what is on disk now.
+  const stale = staleFiles(targets, files.outputs, context);
+  const record = nextResourcesRecord(plan, context);
+  const handEdits = findHandEdits(files.outputs);
+  // Write.
+  reportTree(context);
+  lock.assertHeld();
+  writeValues(values, context);
+  keepHandEdits(handEdits, context);
+  writeFiles(files.outputs, context);
+  removeStaleFiles(stale, context);
+  reportBindings(values, context);
+  writeResourcesRecord(record, context);
+  // Report.
+  reportOrphans(record, context);
+  reportWarnings([...values.bindings.warnings, ...files.warnings], context);
+  reportNextSteps(plan, targets, context);
+  return 0;
+}
+
+/** `path` as the build's messages show it: relative to the project root. */
+function show({ paths }: RunContext, path: string): string {
+  return composePath(paths.projectRoot, path);
+}
+
+/** The value file, completed: `made` the IDs of the values this build made; the Stores' bindings applied. */
+interface Values {
+  readonly file: ValueFile;
+  readonly made: readonly string[];
+  readonly bindings: ReturnType<typeof applyBindings>;
+}
+
+/**
+ * Loads the value file, enters the build phase (the tree is frozen; values are read from the
+ * file), makes the values it does not hold yet and applies `--bind-store` and `--unbind-store`.
+ */
+function loadValues({ app, paths, env }: RunContext, args: BuildArgs): Values {
   const file = ValueFile.load(valueFilePath(paths.buildDir));
   app.enter('build', new BuildPlatform(file));
   const made = file.resolve(app);
-  const bindings = applyBindings(app, file, bindingRequests(args.bindStore, args.unbindStore, context.env));
-  const result = await buildOutputs(app, file, paths, (id) => bindings.urls.get(id));
-  // The kubernetes target adds its manifests to the files every build writes (values, image, compose).
-  const kubernetes = args.target === 'kubernetes';
-  const outputs = kubernetes ? [...result.files, ...kubernetesFiles(result.plan, paths.buildDir)] : result.files;
-  refuseClashingOutputs(result.plan, outputs, paths.projectRoot);
-  const stale = [...staleFiles(envFolder(paths.buildDir), '.env', outputs), ...(kubernetes ? staleFiles(kubernetesFolder(paths.buildDir), '.yaml', outputs) : [])];
-  const record = nextRecord(readRecord(paths.buildDir), currentResources(result.plan, paths.buildDir));
-  refuseNewPasswordForExistingVolume(result.plan, made, paths.projectRoot, context.env);
-  // A compose.yaml changed by hand since the build wrote it is kept before it is replaced (hand-edits.ts).
-  const handEdit = findHandEdit(outputs.find((o) => o.path === join(paths.projectRoot, 'compose.yaml'))!);
+  const bindings = applyBindings(app, file, bindingRequests(args.bindStore, args.unbindStore, env));
+  return { file, made, bindings };
+}
 
+/** The deployment plan (plan/plan.ts) of the app, with the values and bindings just loaded. */
+function planBuild({ app }: RunContext, { file, bindings }: Values): DeploymentPlan {
+  return planDeployment(
+    app,
+    (id) => file.get(id),
+    file.path,
+    (id) => bindings.urls.get(id),
+  );
+}
+
+/** The files of every target of the build, in the order they are written, and the targets' warnings. */
+interface TargetFiles {
+  readonly outputs: readonly OutputFile[];
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Asks each target for its files, in the order of TARGETS. They are written group by group
+ * (every build's targets, then the chosen one), in each a file that names others after them.
+ */
+async function targetFiles(plan: DeploymentPlan, targets: BuildTargets, { paths }: RunContext): Promise<TargetFiles> {
+  const warnings: string[] = [];
+  const context: TargetContext = { paths, warn: (message) => warnings.push(message) };
+  const outputs: OutputFile[] = [];
+  for (const group of targets.groups) {
+    const files: OutputFile[] = [];
+    for (const target of group) files.push(...(await target.files(plan, context)));
+    outputs.push(...files.filter((f) => !f.namesOthers), ...files.filter((f) => f.namesOthers));
+  }
+  return { outputs, warnings };
+}
+
+/**
+ * Two outputs at one path would leave only the second: a component whose name is one the build
+ * uses itself (`every-api`, `kustomization`, `network-policies`) as the root of its app.
+ */
+function refuseClashingOutputs(plan: DeploymentPlan, outputs: readonly OutputFile[], context: RunContext): void {
+  const seen = new Set<string>();
+  for (const { path } of outputs) {
+    if (!seen.has(path)) {
+      seen.add(path);
+      continue;
+    }
+    const name = basename(path).replace(/\.[^.]*$/, '');
+    const component = [...plan.personas.map((p) => p.persona), ...plan.stores.map((s) => s.store)].find(
+      (c) => c.id.dnsLabel === name,
+    );
+    throw errors.outputClash(show(context, path), component ? `${component.kind} ${component.id.value}` : name);
+  }
+}
+
+/**
+ * PostgreSQL fixes a password when its volume is first initialised, so a new password for a
+ * store whose volume exists (the value file was deleted or lost) would lock the app out of its
+ * own data. Refuse before writing anything.
+ */
+function refuseNewPasswordForExistingVolume(
+  plan: DeploymentPlan,
+  made: readonly string[],
+  { paths, env }: RunContext,
+): void {
+  const renewed = plan.stores.filter((s) => s.binding === undefined && made.includes(s.store.password.id.value));
+  if (renewed.length === 0 || !dockerAvailable()) return;
+  const project = composeProjectName(paths.projectRoot, env);
+  const volumes = volumeNames();
+  for (const s of renewed) {
+    const volume = `${project}_${s.volume}`;
+    if (volumes.has(volume)) throw errors.passwordWouldChange(s.store.id.value, volume);
+  }
+}
+
+/**
+ * The files in the targets' own folders that this build does not write: env files and manifests
+ * of services that no longer exist (secrets nobody should keep, objects `kubectl apply -k` must
+ * not see).
+ */
+function staleFiles(targets: BuildTargets, outputs: readonly OutputFile[], { paths }: RunContext): string[] {
+  const current = new Set(outputs.map((f) => f.path));
+  return targets.groups.flat().flatMap((target) => {
+    const own = target.ownFolder?.(paths);
+    if (own === undefined || !existsSync(own.path)) return [];
+    return readdirSync(own.path)
+      .filter((name) => name.endsWith(own.suffix))
+      .map((name) => join(own.path, name))
+      .filter((path) => !current.has(path));
+  });
+}
+
+/** The Stores' resources record after this build: what the plan uses, and each earlier one it no longer names. */
+function nextResourcesRecord(plan: DeploymentPlan, { paths }: RunContext): ResourceRecord {
+  return nextRecord(readRecord(paths.buildDir), currentResources(plan, paths.buildDir));
+}
+
+/** The files about to be replaced that were changed by hand since the build wrote them (hand-edits.ts). */
+function findHandEdits(outputs: readonly OutputFile[]): HandEdit[] {
+  return outputs.filter((o) => o.keepsHandEdits).flatMap((o) => findHandEdit(o) ?? []);
+}
+
+function reportTree({ app, log }: RunContext): void {
   log.info(`Component tree of ${app.root.value}:\n${describeTree(app)}`);
-  const show = (path: string) => composePath(paths.projectRoot, path);
-  lock.assertHeld();
+}
+
+function writeValues({ file, made }: Values, context: RunContext): void {
   file.save();
-  log.info(`${made.length ? `Made ${made.length} new value(s); kept` : 'Kept'} ${file.ids.length - made.length} in ${show(file.path)} (mode 0600)`);
-  if (handEdit) log.info(`Warning: ${keepHandEdit(handEdit, paths.buildDir, show)}`);
+  context.log.info(
+    `${made.length ? `Made ${made.length} new value(s); kept` : 'Kept'} ${file.ids.length - made.length} in ${show(context, file.path)} (mode 0600)`,
+  );
+}
+
+/** Keeps a copy of each hand-edited file in the build folder, and says so. */
+function keepHandEdits(edits: readonly HandEdit[], context: RunContext): void {
+  for (const edit of edits)
+    context.log.info(`Warning: ${keepHandEdit(edit, context.paths.buildDir, (path) => show(context, path))}`);
+}
+
+function writeFiles(outputs: readonly OutputFile[], context: RunContext): void {
   for (const output of outputs) {
     writeFileAtomic(output.path, output.text, output.mode);
-    log.info(`Wrote ${show(output.path)}${output.mode === 0o600 ? ' (mode 0600)' : ''}`);
+    context.log.info(`Wrote ${show(context, output.path)}${output.mode === 0o600 ? ' (mode 0600)' : ''}`);
   }
+}
+
+function removeStaleFiles(stale: readonly string[], context: RunContext): void {
   for (const path of stale) {
     rmSync(path, { force: true });
-    log.info(`Removed ${show(path)} (its service is gone)`);
+    context.log.info(`Removed ${show(context, path)} (its service is gone)`);
   }
+}
+
+/** What `--bind-store` and `--unbind-store` changed. */
+function reportBindings({ bindings }: Values, { log }: RunContext): void {
   for (const line of bindings.lines) log.info(line);
-  writeRecord(paths.buildDir, record);
-  log.info(`Wrote ${show(resourcesPath(paths.buildDir))}`);
-  const project = composeProjectName(paths.projectRoot, context.env);
+}
+
+function writeResourcesRecord(record: ResourceRecord, context: RunContext): void {
+  writeRecord(context.paths.buildDir, record);
+  context.log.info(`Wrote ${show(context, resourcesPath(context.paths.buildDir))}`);
+}
+
+/** Stores gone from the code whose data remains, until `npm run infra:prune` removes it. */
+function reportOrphans(record: ResourceRecord, { paths, env, log }: RunContext): void {
+  const project = composeProjectName(paths.projectRoot, env);
   for (const orphan of record.orphaned) {
     log.info(
       `Warning: Store ${orphan.store} is no longer in the code, but its data remains: docker volume ${project}_${orphan.volume} ` +
         `(compose volume ${orphan.volume}) and local database ${orphan.database}. Run \`npm run infra:prune\` to remove them.`,
     );
   }
-  for (const warning of [...bindings.warnings, ...result.warnings]) log.info(`Warning: ${warning}`);
-  log.info(buildNextSteps(args.target, { root: app.root.dnsLabel, dockerfile: show(join(paths.buildDir, 'Dockerfile')), kubernetesFolder: show(kubernetesFolder(paths.buildDir)) }));
-  return 0;
+}
+
+function reportWarnings(warnings: readonly string[], { log }: RunContext): void {
+  for (const warning of warnings) log.info(`Warning: ${warning}`);
+}
+
+/** The build's last line: what to run next for the deployment `--target` chose. */
+function reportNextSteps(plan: DeploymentPlan, targets: BuildTargets, { paths, log }: RunContext): void {
+  const next = targets.chosen.nextSteps?.(plan, paths);
+  if (next !== undefined) log.info(next);
 }

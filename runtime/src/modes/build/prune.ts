@@ -10,7 +10,7 @@ import type { RunContext } from '../context.ts';
 import { redactUrl } from '../../resources/databases.ts';
 import { localPostgres } from '../../resources/local-postgres.ts';
 import { composeProjectName, readRecord, writeRecord, type Resource } from '../../resources/resources.ts';
-import { errors } from '../../core/errors.ts';
+import { errors, messageOf } from '../../core/errors.ts';
 
 async function confirm(question: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stdout });
@@ -43,14 +43,14 @@ async function dropDatabases(resources: readonly Resource[], adminUrl: string): 
   try {
     pool = await createPool(adminUrl, { maxPoolSize: 1, connectionRetryLimit: 0, connectionTimeout: 5_000 });
   } catch (err) {
-    throw errors.pruneFailed(`local databases on ${redactUrl(adminUrl)}`, err instanceof Error ? err.message : String(err));
+    throw errors.pruneFailed(`local databases on ${redactUrl(adminUrl)}`, messageOf(err));
   }
   try {
     for (const r of resources) {
       try {
         await pool.query(sql.unsafe`DROP DATABASE IF EXISTS ${sql.identifier([r.database])} WITH (FORCE)`);
       } catch (err) {
-        throw errors.pruneFailed(`local database ${r.database} of Store ${r.store}`, err instanceof Error ? err.message : String(err));
+        throw errors.pruneFailed(`local database ${r.database} of Store ${r.store}`, messageOf(err));
       }
     }
   } finally {

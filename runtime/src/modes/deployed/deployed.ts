@@ -18,7 +18,9 @@ async function workerHealth(worker: Persona, env: NodeJS.ProcessEnv): Promise<{ 
   const text = env[wiring.healthPort];
   if (text === undefined || text === '') return undefined;
   const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw errors.invalidPort(worker.id.value, wiring.healthPort, text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw errors.invalidPort(worker.kind, worker.id.value, wiring.healthPort, text);
+  }
   const stopping = new AbortController();
   return { server: await serveWorkerHealth(worker, env[wiring.listenHost] || '0.0.0.0', port, stopping.signal), stopping };
 }

@@ -75,7 +75,9 @@ export class DeployedPlatform implements ComponentPlatform {
     const portEnv = wiring.apiPort(server.id);
     const portText = this.#env[portEnv];
     const port = portText === undefined || portText === '' ? this.value<number>(server.port) : Number(portText);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw errors.invalidPort(server.id.value, portEnv, String(portText));
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw errors.invalidPort(server.kind, server.id.value, portEnv, String(portText));
+    }
     const { serveHttp } = await loadHttpServer();
     const serving = await serveHttp(server, signal, {
       ...this.#options.server,

@@ -45,7 +45,7 @@ export function startInProcess(root: ID, options: { log?: Logger } = {}): InProc
   let stopped: Promise<void> | undefined;
 
   const start = async (persona: Persona): Promise<void> => {
-    if (controller.signal.aborted) throw new Error(`${persona}: cannot start it, the in-process run of ${app.root.value} was stopped`);
+    if (controller.signal.aborted) throw errors.runStopped(persona.kind, persona.id.value, app.root.value);
     const done = app.runAs(persona, () => persona.start(controller.signal));
     running.add(done);
     try {

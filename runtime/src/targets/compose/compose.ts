@@ -17,14 +17,16 @@
  * - Its first line holds a checksum of the rest, so the next build notices a hand edit and keeps
  *   a copy before replacing it (hand-edits.ts); local changes go in compose.override.yaml.
  */
+import { join } from 'node:path';
 import YAML from 'yaml';
 import type { Persona } from '../../core/persona.ts';
 import { HEALTH_ROUTE } from '../../components/api/http-wire.ts';
-import { containerAddresses, everyApiEnvironment, personaEnvironment, splitEnvironment, STORE_PORT, WORKER_HEALTH_PORT, type ApiPlan, type DeploymentPlan, type PersonaPlan, type StorePlan } from '../../plan/plan.ts';
-import { envFilePath, envFileText } from './env-files.ts';
+import { containerAddresses, everyApiEnvironment, personaEnvironment, splitEnvironment, WORKER_HEALTH_PORT, type ApiPlan, type DeploymentPlan, type PersonaPlan, type StorePlan } from '../../plan/plan.ts';
+import { envFilePath, envFileText, envFolder } from './env-files.ts';
 import { composePath } from '../../private/project-path.ts';
 import { OVERRIDE_FILE, withChecksum } from '../hand-edits.ts';
-import { appImage, EVERY_API, POSTGRES_DATA, POSTGRES_IMAGE } from '../shared.ts';
+import { appImage, COMPOSE_FILE, dockerfilePath, EVERY_API, POSTGRES_DATA, POSTGRES_IMAGE, postgresEnvironment, postgresReadyCommand } from '../shared.ts';
+import type { OutputFile, Target } from '../target.ts';
 
 /** Compose's implicit network: joined by personas that would otherwise have no way out. */
 const DEFAULT_NETWORK = 'default';
@@ -57,26 +59,18 @@ export interface ComposeFile {
   volumes?: Record<string, Record<string, never>>;
 }
 
-export interface EnvFile {
-  readonly service: string;
-  readonly path: string;
-  readonly text: string;
-}
-
 export interface ComposeInput {
   plan: DeploymentPlan;
   projectRoot: string;
   buildDir: string;
-  /** The generated Dockerfile (absolute path). */
-  dockerfile: string;
 }
 
 export interface ComposeOutput {
   file: ComposeFile;
   text: string;
-  envFiles: EnvFile[];
+  /** The env files it names (mode 0600). */
+  envFiles: OutputFile[];
 }
-
 
 const restartPolicy: Record<Persona['lifecycle'], ComposeService['restart']> = {
   server: 'unless-stopped',
@@ -89,7 +83,7 @@ const timing = { interval: '2s', timeout: '5s', retries: 30 };
 
 function postgresHealthcheck(store: StorePlan): Healthcheck {
   return {
-    test: ['CMD', 'pg_isready', '-h', '127.0.0.1', '-p', String(STORE_PORT), '-U', store.user, '-d', store.database],
+    test: ['CMD', ...postgresReadyCommand(store)],
     ...timing,
     start_period: '60s',
   };
@@ -122,7 +116,7 @@ function personaService(plan: DeploymentPlan, persona: PersonaPlan, input: Compo
   networks.push(...ownStores.map((s) => s.network));
   const service: ComposeService = {
     image: appImage(plan),
-    build: { context: '.', dockerfile: composePath(input.projectRoot, input.dockerfile) },
+    build: { context: '.', dockerfile: composePath(input.projectRoot, dockerfilePath(input.buildDir)) },
     init: true,
     restart: restartPolicy[persona.persona.lifecycle],
     environment: inline,
@@ -142,7 +136,7 @@ function storeService(store: StorePlan, envFile: string): ComposeService {
   return {
     image: POSTGRES_IMAGE,
     restart: 'unless-stopped',
-    environment: { POSTGRES_USER: store.user, POSTGRES_DB: store.database },
+    environment: postgresEnvironment(store).inline,
     env_file: [envFile],
     volumes: [`${store.volume}:${POSTGRES_DATA}`],
     healthcheck: postgresHealthcheck(store),
@@ -159,14 +153,15 @@ function escapeInterpolation(_key: unknown, value: unknown): unknown {
 export function composeFile(input: ComposeInput): ComposeOutput {
   const { plan, projectRoot, buildDir } = input;
   const services: Record<string, ComposeService> = {};
-  const envFiles: EnvFile[] = [];
+  const envFiles: OutputFile[] = [];
   const networks: Record<string, { internal?: boolean }> = {};
   const volumes: Record<string, Record<string, never>> = {};
 
   for (const store of plan.stores) {
     if (store.binding !== undefined) continue;
     const path = envFilePath(buildDir, store.service);
-    envFiles.push({ service: store.service, path, text: envFileText(store.service, [{ name: 'POSTGRES_PASSWORD', value: store.password }]) });
+    const secret = Object.entries(postgresEnvironment(store).secret).map(([name, value]) => ({ name, value }));
+    envFiles.push({ path, text: envFileText(store.service, secret), mode: 0o600 });
     services[store.service] = storeService(store, composePath(projectRoot, path));
     volumes[store.volume] = {};
     // Internal: the database is reachable from its owners only, and reaches nothing outside.
@@ -177,12 +172,13 @@ export function composeFile(input: ComposeInput): ComposeOutput {
   const declaredApis = plan.apis.filter((a) => a.server.uses !== undefined);
   if (plan.someCallEveryApi) {
     networks[EVERY_API] = {};
-    envFiles.push({ service: EVERY_API, path: everyApiFile, text: envFileText(EVERY_API, everyApiEnvironment(plan, containerAddresses)) });
+    const everyApiText = envFileText(EVERY_API, everyApiEnvironment(plan, containerAddresses));
+    envFiles.push({ path: everyApiFile, text: everyApiText, mode: 0o600 });
   }
   for (const persona of plan.personas) {
     const path = envFilePath(buildDir, persona.service);
     const { inline, secret } = splitEnvironment(personaEnvironment(plan, persona, containerAddresses, { withoutEveryApi: true }));
-    envFiles.push({ service: persona.service, path, text: envFileText(persona.service, secret) });
+    envFiles.push({ path, text: envFileText(persona.service, secret), mode: 0o600 });
     // The persona's own file last: where both name a variable (its own API's), they agree.
     const files = [...(persona.callsEveryApi && plan.someCallEveryApi ? [everyApiFile] : []), path].map((f) => composePath(projectRoot, f));
     services[persona.service] = personaService(plan, persona, input, Object.fromEntries(inline.map((v) => [v.name, v.value])), files, declaredApis);
@@ -200,3 +196,20 @@ export function composeFile(input: ComposeInput): ComposeOutput {
   const text = withChecksum(document.toString({ lineWidth: 0 }), (sum) => `Generated by \`npm run infra:build\` from the component tree of ${plan.app.root.value} (${sum} of the lines below).`);
   return { file, text, envFiles };
 }
+
+/**
+ * The compose target: compose.yaml at the project root (written after the env files and the
+ * Dockerfile it names, its hand edits kept) and the env files in `<build>/env/`, the target's own
+ * folder.
+ */
+export const target: Target = {
+  name: 'compose',
+  files(plan, { paths }) {
+    const compose = composeFile({ plan, projectRoot: paths.projectRoot, buildDir: paths.buildDir });
+    const composeYaml = { path: join(paths.projectRoot, COMPOSE_FILE), text: compose.text, mode: 0o644 };
+    return [...compose.envFiles, { ...composeYaml, namesOthers: true, keepsHandEdits: true }];
+  },
+  ownFolder: (paths) => ({ path: envFolder(paths.buildDir), suffix: '.env' }),
+  nextSteps: () =>
+    'Next: docker compose up --build   (or npm run infra:local: every persona as a local process, no Docker)',
+};

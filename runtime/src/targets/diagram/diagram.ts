@@ -2,11 +2,13 @@
  * build/architecture.md: a Mermaid flowchart of the personas, stores and APIs, with the
  * edges access.ts allows, so the picture cannot disagree with what the build enforces.
  */
+import { join } from 'node:path';
 import type { App } from '../../core/app.ts';
 import type { Component } from '../../core/component.ts';
 import { edges, type Edge } from '../../core/access.ts';
 import { ApiServer } from '../../components/api/server.ts';
 import { Store } from '../../components/store/store.ts';
+import type { Target } from '../target.ts';
 
 export interface DiagramNode {
   readonly id: string;
@@ -76,3 +78,11 @@ export function architectureMarkdown(app: App): string {
     '',
   ].join('\n');
 }
+
+/** The diagram target: `<build>/architecture.md`. */
+export const target: Target = {
+  name: 'diagram',
+  files: (plan, { paths }) => [
+    { path: join(paths.buildDir, 'architecture.md'), text: architectureMarkdown(plan.app), mode: 0o644 },
+  ],
+};

@@ -15,7 +15,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import Handlebars from 'handlebars';
-import type { ProjectLayout } from './project.ts';
+import { readProjectLayout, type ProjectLayout } from './project.ts';
+import { renderDockerignore } from './dockerignore.ts';
+import { dockerfilePath } from '../shared.ts';
+import type { Target } from '../target.ts';
 
 export const NODE_IMAGE = 'node:24-bookworm-slim';
 
@@ -129,3 +132,23 @@ export function renderDockerfile(root: string, layout: ProjectLayout, install: I
     command: JSON.stringify(layout.command),
   });
 }
+
+/**
+ * The dockerfile target: `<build>/Dockerfile`, the one image of every persona, and
+ * `.dockerignore` at the project root, its build context without secrets. What the project
+ * lacks for the image to build (a lock file, say) it reports as warnings.
+ */
+export const target: Target = {
+  name: 'dockerfile',
+  async files(plan, { paths, warn }) {
+    const layout = await readProjectLayout(paths);
+    const install = imageInstall(paths.projectRoot);
+    for (const warning of [...layout.warnings, ...install.warnings]) warn(warning);
+    const dockerfile = renderDockerfile(plan.app.root.value, layout, install);
+    const dockerignore = renderDockerignore(paths.projectRoot, paths.buildDir);
+    return [
+      { path: dockerfilePath(paths.buildDir), text: dockerfile, mode: 0o644 },
+      { path: join(paths.projectRoot, '.dockerignore'), text: dockerignore, mode: 0o644 },
+    ];
+  },
+};

@@ -5,6 +5,7 @@
  * the Dockerfile's `COPY . .`.
  */
 import { inProject } from '../../private/project-path.ts';
+import { COMPOSE_FILE } from '../shared.ts';
 
 export function renderDockerignore(projectRoot: string, buildDir: string): string {
   const build = inProject(projectRoot, buildDir);
@@ -15,7 +16,7 @@ export function renderDockerignore(projectRoot: string, buildDir: string): strin
     '**/node_modules',
     '**/dist',
     '**/*.tsbuildinfo',
-    'compose.yaml',
+    COMPOSE_FILE,
     '**/.env',
     '.tmp-*',
     // Any app's build folder, by the files only a build folder holds.

@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { AppPaths } from '../../core/paths.ts';
-import { errors } from '../../core/errors.ts';
+import { errors, messageOf } from '../../core/errors.ts';
 import { inProject } from '../../private/project-path.ts';
 
 export interface TypeScriptProject {
@@ -34,16 +34,15 @@ export interface ProjectLayout {
   readonly warnings: readonly string[];
 }
 
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
-
 function readJson(file: string): Record<string, any> {
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not a JSON object');
-    return value as Record<string, any>;
+    value = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw errors.unreadableConfig(file, message(err));
+    throw errors.unreadableConfig(file, messageOf(err));
   }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw errors.unreadableConfig(file, 'not a JSON object');
+  return value as Record<string, any>;
 }
 
 type MapWorkspaces = (options: { cwd: string; pkg: Record<string, unknown> }) => Promise<Map<string, string>>;
@@ -61,7 +60,7 @@ async function workspaceFolders(projectRoot: string, manifestPath: string, manif
   try {
     found = await mapWorkspaces({ cwd: projectRoot, pkg: manifest });
   } catch (err) {
-    throw errors.unreadableConfig(manifestPath, `its workspaces: ${message(err)}`);
+    throw errors.unreadableConfig(manifestPath, `its workspaces: ${messageOf(err)}`);
   }
   const folders = [...new Set([...found.values()].map((folder) => resolve(projectRoot, folder)))];
   for (const folder of folders) {
@@ -86,9 +85,9 @@ function readTsconfig(parseTsconfig: ParseTsconfig, file: string, cache: Map<str
     readFileSync(file);
     options = parseTsconfig(file, cache).compilerOptions ?? {};
   } catch (err) {
-    const missing = /^File '(.*)' not found\.$/.exec(message(err));
+    const missing = /^File '(.*)' not found\.$/.exec(messageOf(err));
     // get-tsconfig trips over a path setting that is no string (in this config or one it extends).
-    const reason = missing ? `its extends "${missing[1]}" cannot be resolved` : err instanceof TypeError ? `a setting has a value of the wrong type: ${err.message}` : message(err);
+    const reason = missing ? `its extends "${missing[1]}" cannot be resolved` : err instanceof TypeError ? `a setting has a value of the wrong type: ${err.message}` : messageOf(err);
     throw errors.unreadableConfig(file, reason);
   }
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw errors.unreadableConfig(file, 'compilerOptions must be an object');

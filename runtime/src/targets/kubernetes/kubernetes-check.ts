@@ -5,7 +5,7 @@
  * and every edge of the tree with its NetworkPolicy.
  */
 import { createHash } from 'node:crypto';
-import { errors } from '../../core/errors.ts';
+import { errors, messageOf } from '../../core/errors.ts';
 
 /** The label that ties a component's pods, Services and policies together (its DNS label). */
 export const COMPONENT_LABEL = 'infra-generator/component';
@@ -60,7 +60,7 @@ export function checkManifests(component: string, objects: readonly Manifest[], 
     try {
       object.validate();
     } catch (error) {
-      fail(object, `does not match its schema (${(error as Error).message})`);
+      fail(object, `does not match its schema (${messageOf(error)})`);
     }
     const name = object.metadata?.name ?? '';
     if (!isDnsLabel(name)) fail(object, 'has a name that is not a DNS label (lowercase letters, digits and -, at most 63)');
