@@ -32,11 +32,26 @@ export async function benchApi(): Promise<void> {
   const [oursPort, fastifyPort, expressPort] = [await freePort(), await freePort(), await freePort()];
   const servers: ServerProcess[] = [];
   try {
-    const ours = await startServer(join(benchDir, 'servers', 'app.ts'), oursPort, personaEnv(oursPort), personaReady(oursPort));
+    const ours = await startServer(
+      join(benchDir, 'servers', 'app.ts'),
+      oursPort,
+      personaEnv(oursPort),
+      personaReady(oursPort),
+    );
     servers.push(ours);
-    const fastify = await startServer(join(benchDir, 'servers', 'fastify-raw.ts'), fastifyPort, { PORT: String(fastifyPort) }, 'listening on');
+    const fastify = await startServer(
+      join(benchDir, 'servers', 'fastify-raw.ts'),
+      fastifyPort,
+      { PORT: String(fastifyPort) },
+      'listening on',
+    );
     servers.push(fastify);
-    const express = await startServer(join(benchDir, 'servers', 'express.ts'), expressPort, { PORT: String(expressPort) }, 'listening on');
+    const express = await startServer(
+      join(benchDir, 'servers', 'express.ts'),
+      expressPort,
+      { PORT: String(expressPort) },
+      'listening on',
+    );
     servers.push(express);
 
     // Ours: this process plays the task that may call the API, as a deployed task would.
@@ -52,18 +67,31 @@ export async function benchApi(): Promise<void> {
     const pool = new Pool(fastify.url, { connections: 64 });
     const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
     const callFastify = async () => {
-      const response = await pool.request({ method: 'POST', path: '/customer', headers, body: JSON.stringify(customer) });
+      const response = await pool.request({
+        method: 'POST',
+        path: '/customer',
+        headers,
+        body: JSON.stringify(customer),
+      });
       const text = await response.body.text();
       if (response.statusCode !== 200) throw new Error(`raw Fastify answered ${response.statusCode}: ${text}`);
       return JSON.parse(text) as unknown;
     };
 
     const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-    const axiosClient = axios.create({ baseURL: express.url, httpAgent: agent, headers: { authorization: `Bearer ${TOKEN}` } });
+    const axiosClient = axios.create({
+      baseURL: express.url,
+      httpAgent: agent,
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     const callExpress = async () => (await axiosClient.post('/customer', customer)).data as unknown;
 
     try {
-      for (const [side, call] of [['ours', callOurs], ['raw Fastify', callFastify], ['Express', callExpress]] as const) {
+      for (const [side, call] of [
+        ['ours', callOurs],
+        ['raw Fastify', callFastify],
+        ['Express', callExpress],
+      ] as const) {
         const answer = JSON.stringify(await call());
         if (answer !== JSON.stringify({ ...customer, seen: true })) throw new Error(`${side} answered ${answer}`);
       }
@@ -80,7 +108,11 @@ export async function benchApi(): Promise<void> {
         cpu[side].calls += CALLS;
         return rate;
       };
-      const vsFastify = await alternate(ROUNDS, () => timed('ours', ours, callOurs), () => timed('fastify', fastify, callFastify));
+      const vsFastify = await alternate(
+        ROUNDS,
+        () => timed('ours', ours, callOurs),
+        () => timed('fastify', fastify, callFastify),
+      );
       report({
         name: `API round trip (POST, ${IN_FLIGHT} in flight, keep-alive)`,
         ours: { value: vsFastify.ours, unit: 'req/s' },
@@ -92,11 +124,18 @@ export async function benchApi(): Promise<void> {
         report({
           name: `API round trip, ${part} CPU per call`,
           ours: { value: (cpu.ours[part] / cpu.ours.calls) * 1000, unit: 'µs' },
-          baseline: { value: (cpu.fastify[part] / cpu.fastify.calls) * 1000, unit: `µs (${part === 'client' ? 'undici' : 'raw Fastify'})` },
+          baseline: {
+            value: (cpu.fastify[part] / cpu.fastify.calls) * 1000,
+            unit: `µs (${part === 'client' ? 'undici' : 'raw Fastify'})`,
+          },
           better: 'lower',
         });
       }
-      const vsExpress = await alternate(ROUNDS, () => throughput(CALLS, IN_FLIGHT, callOurs), () => throughput(CALLS, IN_FLIGHT, callExpress));
+      const vsExpress = await alternate(
+        ROUNDS,
+        () => throughput(CALLS, IN_FLIGHT, callOurs),
+        () => throughput(CALLS, IN_FLIGHT, callExpress),
+      );
       report({
         name: `API round trip vs the proof of concept's stack (POST, ${IN_FLIGHT} in flight, keep-alive)`,
         ours: { value: vsExpress.ours, unit: 'req/s' },
@@ -108,7 +147,6 @@ export async function benchApi(): Promise<void> {
       await pool.close();
       agent.destroy();
     }
-
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
   }

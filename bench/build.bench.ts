@@ -62,12 +62,15 @@ async function buildSeconds(n: number, shape: Shape, rounds: number, args: strin
 
 export async function benchBuild(): Promise<void> {
   for (const shape of ['declared', 'undeclared'] as const) {
-    const label = shape === 'declared' ? 'personas declare the APIs they call' : 'no persona declares its APIs (each may call all)';
+    const label =
+      shape === 'declared' ? 'personas declare the APIs they call' : 'no persona declares its APIs (each may call all)';
     const t10 = await buildSeconds(10, shape, 5);
     const t100 = await buildSeconds(100, shape, 5);
     const t300 = await buildSeconds(300, shape, 5);
     const t1000 = await buildSeconds(1000, shape, 3);
-    console.log(`build (${label}): 10 components ${t10.toFixed(2)} s, 100 ${t100.toFixed(2)} s, 300 ${t300.toFixed(2)} s, 1000 ${t1000.toFixed(2)} s`);
+    console.log(
+      `build (${label}): 10 components ${t10.toFixed(2)} s, 100 ${t100.toFixed(2)} s, 300 ${t300.toFixed(2)} s, 1000 ${t1000.toFixed(2)} s`,
+    );
     report({
       name: `build of 1000 components (${label})`,
       ours: { value: t1000, unit: 's' },
@@ -89,7 +92,9 @@ export async function benchBuild(): Promise<void> {
   // The Kubernetes target writes and checks a manifest file per component besides compose's files.
   const k300 = await buildSeconds(300, 'undeclared', 3, ['--target', 'kubernetes']);
   const k1000 = await buildSeconds(1000, 'undeclared', 3, ['--target', 'kubernetes']);
-  console.log(`build --target kubernetes (no persona declares its APIs): 300 components ${k300.toFixed(2)} s, 1000 ${k1000.toFixed(2)} s`);
+  console.log(
+    `build --target kubernetes (no persona declares its APIs): 300 components ${k300.toFixed(2)} s, 1000 ${k1000.toFixed(2)} s`,
+  );
   report({
     name: 'build of 1000 components with --target kubernetes (no persona declares its APIs)',
     ours: { value: k1000, unit: 's' },

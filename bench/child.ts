@@ -23,7 +23,12 @@ export interface ServerProcess {
 }
 
 /** Starts `script` (a .ts file under bench/ or test/) with `env`; resolves once its stdout shows `ready`. */
-export async function startServer(script: string, port: number, env: Record<string, string>, ready: string): Promise<ServerProcess> {
+export async function startServer(
+  script: string,
+  port: number,
+  env: Record<string, string>,
+  ready: string,
+): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--conditions=source', script], {
     cwd: repoRoot,
     env: { ...process.env, ...env },

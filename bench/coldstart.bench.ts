@@ -21,7 +21,11 @@ const ROUNDS = 11;
 async function coldStart(script: string, env: (port: number) => Record<string, string>): Promise<number> {
   const port = await freePort();
   const start = performance.now();
-  const child = spawn(process.execPath, ['--conditions=source', script], { cwd: repoRoot, env: { ...process.env, ...env(port) }, stdio: 'ignore' });
+  const child = spawn(process.execPath, ['--conditions=source', script], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env(port) },
+    stdio: 'ignore',
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     for (;;) {
@@ -52,7 +56,10 @@ async function coldStart(script: string, env: (port: number) => Record<string, s
 export async function benchColdStart(): Promise<void> {
   const compiled = await compiledServers();
   const source = { app: join(benchDir, 'servers', 'app.ts'), fastify: join(benchDir, 'servers', 'fastify-raw.ts') };
-  for (const [mode, scripts] of [['compiled JS, as in the image', compiled], ['TypeScript source', source]] as const) {
+  for (const [mode, scripts] of [
+    ['compiled JS, as in the image', compiled],
+    ['TypeScript source', source],
+  ] as const) {
     const result = await alternate(
       ROUNDS,
       () => coldStart(scripts.app, personaEnv),

@@ -33,12 +33,21 @@ async function compile(): Promise<CompiledServers> {
     JSON.stringify({
       extends: join(repoRoot, 'tsconfig.base.json'),
       compilerOptions: { rootDir: repoRoot, outDir: out, noCheck: true, declaration: false, sourceMap: false },
-      files: [join(repoRoot, 'runtime', 'src', 'index.ts'), join(repoRoot, 'bench', 'servers', 'app.ts'), join(repoRoot, 'bench', 'servers', 'fastify-raw.ts')],
+      files: [
+        join(repoRoot, 'runtime', 'src', 'index.ts'),
+        join(repoRoot, 'bench', 'servers', 'app.ts'),
+        join(repoRoot, 'bench', 'servers', 'fastify-raw.ts'),
+      ],
     }),
   );
-  await run(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', tsconfig], { cwd: repoRoot });
+  await run(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', tsconfig], {
+    cwd: repoRoot,
+  });
   // The compiled app imports `infra-generator`: point that name at the compiled runtime.
-  writeFileSync(join(out, 'runtime', 'package.json'), JSON.stringify({ name: 'infra-generator', type: 'module', exports: './src/index.js' }));
+  writeFileSync(
+    join(out, 'runtime', 'package.json'),
+    JSON.stringify({ name: 'infra-generator', type: 'module', exports: './src/index.js' }),
+  );
   writeFileSync(join(out, 'package.json'), JSON.stringify({ type: 'module' }));
   mkdirSync(join(out, 'node_modules'));
   symlinkSync(join(out, 'runtime'), join(out, 'node_modules', 'infra-generator'));

@@ -36,7 +36,9 @@ export function ratioOf(c: Comparison): number {
 export function report(c: Comparison): string {
   const ratio = ratioOf(c);
   const line = `${c.name}: ours ${fmt(c.ours.value)} ${c.ours.unit}, baseline ${fmt(c.baseline.value)} ${c.baseline.unit}, ratio ${ratio.toFixed(2)}${
-    c.target === undefined ? '' : ` (target ratio >= ${c.target.toFixed(2)}${c.targetText ? `, ${c.targetText}` : ''}: ${metTarget(c) ? 'met' : 'NOT met'})`
+    c.target === undefined
+      ? ''
+      : ` (target ratio >= ${c.target.toFixed(2)}${c.targetText ? `, ${c.targetText}` : ''}: ${metTarget(c) ? 'met' : 'NOT met'})`
   }`;
   reported.push({ comparison: c, line });
   console.log(line);
@@ -57,7 +59,11 @@ export function median(values: number[]): number {
  * Runs `ours` and `baseline` alternately for `rounds` rounds (after one warm-up each) and
  * returns each side's median. Each function returns its own measurement of one round.
  */
-export async function alternate(rounds: number, ours: () => Promise<number>, baseline: () => Promise<number>): Promise<{ ours: number; baseline: number }> {
+export async function alternate(
+  rounds: number,
+  ours: () => Promise<number>,
+  baseline: () => Promise<number>,
+): Promise<{ ours: number; baseline: number }> {
   await ours();
   await baseline();
   const a: number[] = [];
@@ -76,7 +82,11 @@ export async function alternate(rounds: number, ours: () => Promise<number>, bas
 }
 
 /** Operations per second of `op` run `count` times with `concurrency` in flight. */
-export async function throughput(count: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<number> {
+export async function throughput(
+  count: number,
+  concurrency: number,
+  op: (i: number) => Promise<unknown>,
+): Promise<number> {
   let next = 0;
   const start = performance.now();
   await Promise.all(

@@ -33,8 +33,15 @@ export async function benchImage(): Promise<void> {
   let made: string[] = [];
   try {
     // The classic builder (this engine has no BuildKit): it prints each step's image ID.
-    const { stdout } = await run('docker', ['build', '--pull=false', '-f', dockerfile, '-t', tag, '.'], { cwd: repoRoot, env, maxBuffer: 64 * 1024 * 1024, timeout: 20 * 60_000 });
-    made = [...stdout.matchAll(/(?:---> |Successfully built )([0-9a-f]{12})\b/g)].map((m) => m[1]).filter((id) => !existing.has(id));
+    const { stdout } = await run('docker', ['build', '--pull=false', '-f', dockerfile, '-t', tag, '.'], {
+      cwd: repoRoot,
+      env,
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 20 * 60_000,
+    });
+    made = [...stdout.matchAll(/(?:---> |Successfully built )([0-9a-f]{12})\b/g)]
+      .map((m) => m[1])
+      .filter((id) => !existing.has(id));
     const [ours, base] = [await imageBytes(tag), await imageBytes(BASE)];
     const MB = 1e6;
     report({
@@ -53,7 +60,8 @@ export async function benchImage(): Promise<void> {
     );
   } finally {
     await run('docker', ['image', 'rm', tag]).catch(() => {});
-    // The build stage's image is left untagged: remove what this build made (newest first), never an image that was there before.
+    // The build stage's image is left untagged: remove what this build made (newest first), never
+    // an image that was there before.
     for (const id of made.reverse()) await run('docker', ['image', 'rm', id]).catch(() => {});
   }
 }

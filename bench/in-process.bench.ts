@@ -20,7 +20,12 @@ export async function benchInProcess(): Promise<void> {
     );
   });
   await runPersona({ root: id, persona: '', setExitCode: false });
-  report({ name: 'in-process endpoint call vs direct handler call', ours: { value: result!.ours, unit: 'calls/s' }, baseline: { value: result!.baseline, unit: 'calls/s' }, better: 'higher' });
+  report({
+    name: 'in-process endpoint call vs direct handler call',
+    ours: { value: result!.ours, unit: 'calls/s' },
+    baseline: { value: result!.baseline, unit: 'calls/s' },
+    better: 'higher',
+  });
 }
 
 if (import.meta.main) await benchInProcess();

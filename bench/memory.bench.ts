@@ -53,7 +53,10 @@ async function compare(mode: string, oursScript: string, fastifyScript: string):
     ours.push(await measure((port) => startServer(oursScript, port, personaEnv(port), personaReady(port))));
     bare.push(await measure((port) => startServer(fastifyScript, port, { PORT: String(port) }, 'listening on')));
   }
-  for (const [when, pick] of [['idle', (r: Rss) => r.idle], [`after ${LOAD_CALLS / 1000}k calls`, (r: Rss) => r.loaded]] as const) {
+  for (const [when, pick] of [
+    ['idle', (r: Rss) => r.idle],
+    [`after ${LOAD_CALLS / 1000}k calls`, (r: Rss) => r.loaded],
+  ] as const) {
     report({
       name: `memory, API persona ${when} (${mode})`,
       ours: { value: median(ours.map(pick)), unit: 'MiB' },

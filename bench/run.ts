@@ -60,7 +60,9 @@ async function machine(): Promise<string> {
     `Node.js ${process.version}`,
     await postgresVersion(),
     dockerVersion(),
-    `load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `load average at start: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
   ].join('; ');
 }
 
@@ -70,15 +72,19 @@ function table(rows: Comparison[]): string {
   const lines = ['| Benchmark | Ours | Baseline | Ratio | Target |', '|---|---|---|---|---|'];
   for (const c of rows) {
     const met = metTarget(c);
-    const target = c.target === undefined ? '' : `${c.targetText ?? `≥ ${c.target.toFixed(2)}`}: ${met ? 'met' : '**not met**'}`;
-    lines.push(`| ${c.name} | ${fmt(c.ours.value)} ${c.ours.unit} | ${fmt(c.baseline.value)} ${c.baseline.unit} | ${ratioOf(c).toFixed(2)} | ${target} |`);
+    const target =
+      c.target === undefined ? '' : `${c.targetText ?? `≥ ${c.target.toFixed(2)}`}: ${met ? 'met' : '**not met**'}`;
+    lines.push(
+      `| ${c.name} | ${fmt(c.ours.value)} ${c.ours.unit} | ${fmt(c.baseline.value)} ${c.baseline.unit} | ${ratioOf(c).toFixed(2)} | ${target} |`,
+    );
   }
   return lines.join('\n');
 }
 
 const only = process.argv.slice(2);
 const unknown = only.filter((name) => !benches.some(([n]) => n === name));
-if (unknown.length) throw new Error(`Unknown benchmark(s) ${unknown.join(', ')}; known: ${benches.map(([n]) => n).join(', ')}`);
+if (unknown.length)
+  throw new Error(`Unknown benchmark(s) ${unknown.join(', ')}; known: ${benches.map(([n]) => n).join(', ')}`);
 
 const about = await machine();
 console.log(`Machine: ${about}`);

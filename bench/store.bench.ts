@@ -43,8 +43,14 @@ type RawStore = ReturnType<typeof rawStore>;
 function rawStore(pool: pg.Pool, table: string, named: boolean) {
   const q = (name: string, text: string) => (named ? { name: `${table}_${name}`, text } : { text });
   const select = q('get', `SELECT value::text FROM ${table} WHERE key = $1`);
-  const upsert = q('set', `INSERT INTO ${table} AS t (key, value) VALUES ($1, $2::json) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`);
-  const lock = q('lock', `INSERT INTO ${table} AS t (key, value) VALUES ($1, NULL) ON CONFLICT (key) DO UPDATE SET value = t.value RETURNING value::text`);
+  const upsert = q(
+    'set',
+    `INSERT INTO ${table} AS t (key, value) VALUES ($1, $2::json) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
+  );
+  const lock = q(
+    'lock',
+    `INSERT INTO ${table} AS t (key, value) VALUES ($1, NULL) ON CONFLICT (key) DO UPDATE SET value = t.value RETURNING value::text`,
+  );
   const update = q('update', `UPDATE ${table} SET value = $2::json WHERE key = $1`);
   return {
     async get(key: string): Promise<unknown> {
@@ -83,7 +89,11 @@ export async function benchStore(): Promise<void> {
   const id = rootId('bench-store');
   const api = new ApiServer(id`api`);
   const store = new Store<Customer>(id`customers`);
-  const platform = new DeployedPlatform({ env: { [wiring.storeUrl(store.id)]: url.toString() }, persona: api, log: { info() {}, error: console.error } });
+  const platform = new DeployedPlatform({
+    env: { [wiring.storeUrl(store.id)]: url.toString() },
+    persona: api,
+    log: { info() {}, error: console.error },
+  });
   appOf(id).enter('runtime', platform);
   const pool = new pg.Pool({ connectionString: url.toString(), max: POOL_SIZE });
   const raw = rawStore(pool, 'raw_customers', false);
@@ -103,7 +113,11 @@ export async function benchStore(): Promise<void> {
       ['modify', 5_000, (i) => ours(() => store.modify(keyOf(i), bump)), (r, i) => r.modify(keyOf(i), bump)],
     ];
     for (const [name, count, oursOp, rawOp] of cases) {
-      const result = await alternate(5, () => throughput(count, IN_FLIGHT, oursOp), () => throughput(count, IN_FLIGHT, (i) => rawOp(raw, i)));
+      const result = await alternate(
+        5,
+        () => throughput(count, IN_FLIGHT, oursOp),
+        () => throughput(count, IN_FLIGHT, (i) => rawOp(raw, i)),
+      );
       report({
         name: `store ${name} (PostgreSQL, ${IN_FLIGHT} in flight, pool ${POOL_SIZE})`,
         ours: { value: result.ours, unit: 'ops/s' },
@@ -114,7 +128,11 @@ export async function benchStore(): Promise<void> {
     }
     // The store sends named prepared statements; raw pg can too, by hand. For the record.
     for (const [name, count, oursOp, rawOp] of cases) {
-      const result = await alternate(5, () => throughput(count, IN_FLIGHT, oursOp), () => throughput(count, IN_FLIGHT, (i) => rawOp(rawNamed, i)));
+      const result = await alternate(
+        5,
+        () => throughput(count, IN_FLIGHT, oursOp),
+        () => throughput(count, IN_FLIGHT, (i) => rawOp(rawNamed, i)),
+      );
       report({
         name: `store ${name} vs named statements (PostgreSQL, ${IN_FLIGHT} in flight, pool ${POOL_SIZE})`,
         ours: { value: result.ours, unit: 'ops/s' },

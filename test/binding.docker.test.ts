@@ -27,7 +27,8 @@ const PASSWORD = 's3cr@t:/ x';
 const MINUTE = 60_000;
 
 const env = () => ({ ...cleanEnv(), INFRA_BUILD_DIR: buildDir });
-const compose = (args: string[], timeoutMs = 2 * MINUTE) => run('docker', ['compose', '-p', project, ...args], { cwd: repoRoot, env: env(), timeoutMs });
+const compose = (args: string[], timeoutMs = 2 * MINUTE) =>
+  run('docker', ['compose', '-p', project, ...args], { cwd: repoRoot, env: env(), timeoutMs });
 
 let cluster: ThrowawayCluster | undefined;
 
@@ -41,7 +42,9 @@ test.after(async () => {
   // compose.yaml still names the removed folder's env files: build the repository's own build again.
   const rebuilt = await run('npm', ['run', '--silent', 'infra:build'], { cwd: repoRoot, env: cleanEnv() });
   assert.is(rebuilt.code, 0, `npm run infra:build after the test: ${rebuilt.stdout}${rebuilt.stderr}`);
-  const services = Object.values(YAML.parse(readFileSync(join(repoRoot, 'compose.yaml'), 'utf8')).services) as { env_file?: string[] }[];
+  const services = Object.values(YAML.parse(readFileSync(join(repoRoot, 'compose.yaml'), 'utf8')).services) as {
+    env_file?: string[];
+  }[];
   const missing = services.flatMap((s) => s.env_file ?? []).filter((f) => !existsSync(join(repoRoot, f)));
   assert.equal(missing, [], 'compose.yaml names only env files that exist');
 });
@@ -66,16 +69,23 @@ test('docker compose up with the store bound: no database container, the data in
   }
   const url = `postgres://ext:${encodeURIComponent(PASSWORD)}@${host}:${cluster.port}/customers`;
 
-  const built = await run('npm', ['run', '--silent', 'infra:build', '--', '--bind-store', `${STORE}=env:CUSTOMERS_DB_URL`], {
-    cwd: repoRoot,
-    env: { ...env(), CUSTOMERS_DB_URL: url },
-  });
+  const built = await run(
+    'npm',
+    ['run', '--silent', 'infra:build', '--', '--bind-store', `${STORE}=env:CUSTOMERS_DB_URL`],
+    {
+      cwd: repoRoot,
+      env: { ...env(), CUSTOMERS_DB_URL: url },
+    },
+  );
   assert.is(built.code, 0, built.stdout + built.stderr);
   assert.match(built.stdout, `Store ${STORE}: bound to postgres://ext:***@${host}:${cluster.port}/customers`);
 
   const result = await compose(['up', '--build', '--no-color', '--exit-code-from', CLIENT], 15 * MINUTE);
   const clientLine = result.stdout.split('\n').find((l) => l.startsWith(CLIENT) && l.includes('Loaded customer:'));
-  assert.ok(clientLine?.endsWith('Loaded customer: {"id":"1","name":"John Doe"}'), `the client's line, in:\n${result.stdout.slice(-4000)}\n${result.stderr.slice(-4000)}`);
+  assert.ok(
+    clientLine?.endsWith('Loaded customer: {"id":"1","name":"John Doe"}'),
+    `the client's line, in:\n${result.stdout.slice(-4000)}\n${result.stderr.slice(-4000)}`,
+  );
   assert.is(result.code, 0, result.stderr.slice(-4000));
 
   const services = await compose(['ps', '--services']);

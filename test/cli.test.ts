@@ -28,10 +28,17 @@ test.after(() => project.remove());
 
 /** `npm run <script> -- <args>` in the temporary project, as a user runs it (no --silent); killed after 60 s. */
 const npmRun = (script: string, ...args: string[]) =>
-  run('npm', ['run', script, ...(args.length ? ['--', ...args] : [])], { cwd: project.root, env: env(), timeoutMs: 60_000 });
+  run('npm', ['run', script, ...(args.length ? ['--', ...args] : [])], {
+    cwd: project.root,
+    env: env(),
+    timeoutMs: 60_000,
+  });
 
 const output = (r: CommandResult) => `${r.stdout}${r.stderr}`;
-const npmErrorLines = (r: CommandResult) => output(r).split('\n').filter((l) => l.startsWith('npm error') || l.startsWith('npm ERR!'));
+const npmErrorLines = (r: CommandResult) =>
+  output(r)
+    .split('\n')
+    .filter((l) => l.startsWith('npm error') || l.startsWith('npm ERR!'));
 /** What the program printed, without npm's `> script` banner (which npm prints before running any script). */
 const programLines = (text: string) =>
   text
@@ -40,7 +47,8 @@ const programLines = (text: string) =>
     .join('\n')
     .trim();
 /** A line a persona process or a Store would print: the local mode started something. */
-const startedSomething = (r: CommandResult) => /^my-app\.\S+\s+\||^Store my-app|^Serving:|^Running; press Ctrl-C/m.test(output(r));
+const startedSomething = (r: CommandResult) =>
+  /^my-app\.\S+\s+\||^Store my-app|^Serving:|^Running; press Ctrl-C/m.test(output(r));
 
 test('npm run infra:build -- --bogus: the message, the usage line, and no `npm error` lines', async () => {
   const result = await npmRun('infra:build', '--bogus');
@@ -62,7 +70,15 @@ test('npm run infra:build -- --help: the usage with options and examples, nothin
   assert.is(result.code, 0, output(result));
   const text = programLines(result.stdout);
   assert.match(text, /^Usage: npm run infra:build -- \[--target compose\|kubernetes\]/);
-  for (const part of ['Options:', '--bind-store STORE_ID=URL', '--unbind-store STORE_ID', '-h, --help', 'Examples:', 'npm run infra:build -- --target kubernetes']) assert.ok(text.includes(part), part);
+  for (const part of [
+    'Options:',
+    '--bind-store STORE_ID=URL',
+    '--unbind-store STORE_ID',
+    '-h, --help',
+    'Examples:',
+    'npm run infra:build -- --target kubernetes',
+  ])
+    assert.ok(text.includes(part), part);
   assert.not.ok(existsSync(project.buildDir), 'help builds nothing');
 });
 
@@ -87,13 +103,16 @@ test('a build ends with what to run next: docker compose for compose, the kubect
   const text = kubernetes.stdout.trimEnd();
   const next = text.slice(text.lastIndexOf('\nNext: ') + 1).split('\n');
   assert.match(next[0], /^Next: /);
-  assert.equal(next.slice(1).map((l) => l.trim()), [
-    'docker build -f starter/build/Dockerfile -t registry.example.com/my-app-app:1 .',
-    'docker push registry.example.com/my-app-app:1',
-    '(cd starter/build/kubernetes && kustomize edit set image my-app-app=registry.example.com/my-app-app:1)',
-    'kubectl delete jobs -l infra-generator/app=my-app,infra-generator/lifecycle=task --ignore-not-found',
-    'kubectl apply -k starter/build/kubernetes',
-  ]);
+  assert.equal(
+    next.slice(1).map((l) => l.trim()),
+    [
+      'docker build -f starter/build/Dockerfile -t registry.example.com/my-app-app:1 .',
+      'docker push registry.example.com/my-app-app:1',
+      '(cd starter/build/kubernetes && kustomize edit set image my-app-app=registry.example.com/my-app-app:1)',
+      'kubectl delete jobs -l infra-generator/app=my-app,infra-generator/lifecycle=task --ignore-not-found',
+      'kubectl apply -k starter/build/kubernetes',
+    ],
+  );
 });
 
 test('with a build: npm run infra:local -- --help --bogus refuses the option and starts nothing; --help alone starts nothing', async () => {
@@ -132,7 +151,8 @@ test('npm run infra:prune -- --help: its own usage (--yes), nothing removed; an 
 function snapshot(dir: string): Record<string, string> {
   const files: Record<string, string> = {};
   for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) files[join(entry.parentPath, entry.name)] = readFileSync(join(entry.parentPath, entry.name), 'utf8');
+    if (entry.isFile())
+      files[join(entry.parentPath, entry.name)] = readFileSync(join(entry.parentPath, entry.name), 'utf8');
   }
   return files;
 }
@@ -141,12 +161,18 @@ test('npx plop component --help (and -- --help): the kinds, options and examples
   const components = join(repoRoot, 'starter', 'src', 'components');
   const before = snapshot(components);
   for (const args of [['--help'], ['--', '--help'], ['-h']]) {
-    const result = await run('npx', ['plop', 'component', ...args], { cwd: repoRoot, env: { ...env(), PLOP_DRY_RUN: '' }, timeoutMs: 60_000 });
+    const result = await run('npx', ['plop', 'component', ...args], {
+      cwd: repoRoot,
+      env: { ...env(), PLOP_DRY_RUN: '' },
+      timeoutMs: 60_000,
+    });
     const label = `npx plop component ${args.join(' ')}`;
     assert.is(result.code, 0, `${label}: ${output(result)}`);
     assert.match(result.stdout, /^Usage: npx plop component /, label);
-    for (const kind of ['store', 'api', 'task', 'worker']) assert.match(result.stdout, new RegExp(`^  ${kind} +\\S`, 'm'), `${label}: kind ${kind}`);
-    for (const option of ['--uses', '--dry-run', '--kind', '--name', '--help', '--dest']) assert.match(result.stdout, new RegExp(`^  (-h, )?${option} `, 'm'), `${label}: ${option}`);
+    for (const kind of ['store', 'api', 'task', 'worker'])
+      assert.match(result.stdout, new RegExp(`^  ${kind} +\\S`, 'm'), `${label}: kind ${kind}`);
+    for (const option of ['--uses', '--dry-run', '--kind', '--name', '--help', '--dest'])
+      assert.match(result.stdout, new RegExp(`^  (-h, )?${option} `, 'm'), `${label}: ${option}`);
     assert.ok(result.stdout.includes('Examples:\n  npx plop component'), label);
     assert.ok(result.stdout.includes('npx plop component api orders-api -- --uses orders'), label);
     assert.not.match(output(result), /ERROR|No terminal|infra-component/, label);

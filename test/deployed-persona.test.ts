@@ -17,7 +17,6 @@ const database = `deployed_persona_${randomBytes(4).toString('hex')}`;
 
 const start = (persona: string, env: Record<string, string>) => startPersona(fixture, persona, env);
 
-
 const deployed = suite('deployed persona');
 let port: number;
 let server: PersonaProcess | undefined;
@@ -44,7 +43,10 @@ deployed.after(async () => {
   await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
 });
 
-const clientEnv = () => ({ FIXTURE__COUNTER__API__URL: `http://127.0.0.1:${port}`, FIXTURE__COUNTER__API__TOKEN: token });
+const clientEnv = () => ({
+  FIXTURE__COUNTER__API__URL: `http://127.0.0.1:${port}`,
+  FIXTURE__COUNTER__API__TOKEN: token,
+});
 
 deployed('a task calls the API, which keeps its count in PostgreSQL; the task exits 0', async () => {
   const client = start('fixture.client', clientEnv());
@@ -58,14 +60,21 @@ deployed('a failing task exits 1 with its error', async () => {
   const failing = start('fixture.failing', clientEnv());
   const code = await failing.exited;
   assert.is(code, 1);
-  assert.ok(failing.stderr().includes('Deploy task fixture.failing failed: Counter locked is locked'), failing.stderr());
+  assert.ok(
+    failing.stderr().includes('Deploy task fixture.failing failed: Counter locked is locked'),
+    failing.stderr(),
+  );
 });
 
 deployed('a task without the API URL exits 1, naming the persona and the API', async () => {
   const lost = start('fixture.client', { FIXTURE__COUNTER__API__TOKEN: token });
   assert.is(await lost.exited, 1);
   assert.ok(
-    lost.stderr().includes('Persona fixture.client does not know where ApiServer fixture.counter.api is (environment variable FIXTURE__COUNTER__API__URL is not set)'),
+    lost
+      .stderr()
+      .includes(
+        'Persona fixture.client does not know where ApiServer fixture.counter.api is (environment variable FIXTURE__COUNTER__API__URL is not set)',
+      ),
     lost.stderr(),
   );
 });
@@ -73,13 +82,29 @@ deployed('a task without the API URL exits 1, naming the persona and the API', a
 deployed('an unknown PERSONA lists the known ones and exits 1', async () => {
   const unknown = start('fixture.nope', {});
   assert.is(await unknown.exited, 1);
-  assert.ok(unknown.stderr().includes('Unknown persona "fixture.nope" (from PERSONA). Known personas: fixture.counter.api, fixture.client, fixture.failing;'), unknown.stderr());
+  assert.ok(
+    unknown
+      .stderr()
+      .includes(
+        'Unknown persona "fixture.nope" (from PERSONA). Known personas: fixture.counter.api, fixture.client, fixture.failing;',
+      ),
+    unknown.stderr(),
+  );
 });
 
-deployed('a persona whose tree differs from the build\'s refuses to run', async () => {
-  const drifted = start('fixture.client', { ...clientEnv(), INFRA_TREE_FINGERPRINT: '0000000000000000', INFRA_TREE: JSON.stringify(['Store fixture.gone']) });
+deployed("a persona whose tree differs from the build's refuses to run", async () => {
+  const drifted = start('fixture.client', {
+    ...clientEnv(),
+    INFRA_TREE_FINGERPRINT: '0000000000000000',
+    INFRA_TREE: JSON.stringify(['Store fixture.gone']),
+  });
   assert.is(await drifted.exited, 1);
-  assert.ok(drifted.stderr().includes('Persona fixture.client refuses to run: its component tree differs from the one the build saw'), drifted.stderr());
+  assert.ok(
+    drifted
+      .stderr()
+      .includes('Persona fixture.client refuses to run: its component tree differs from the one the build saw'),
+    drifted.stderr(),
+  );
   assert.is(drifted.stdout(), '');
 });
 

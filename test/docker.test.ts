@@ -40,7 +40,10 @@ async function volumes(): Promise<string[]> {
 async function upUntilClientExits(extra: string[] = []): Promise<void> {
   const result = await compose(['up', '--no-color', ...extra, '--exit-code-from', CLIENT], 15 * MINUTE);
   const clientLine = result.stdout.split('\n').find((l) => l.startsWith(CLIENT) && l.includes('Loaded customer:'));
-  assert.ok(clientLine?.endsWith(`Loaded customer: ${CUSTOMER}`), `the client's line, in:\n${result.stdout.slice(-4000)}\n${result.stderr.slice(-4000)}`);
+  assert.ok(
+    clientLine?.endsWith(`Loaded customer: ${CUSTOMER}`),
+    `the client's line, in:\n${result.stdout.slice(-4000)}\n${result.stderr.slice(-4000)}`,
+  );
   assert.is(result.code, 0, result.stderr.slice(-4000));
 }
 
@@ -48,7 +51,11 @@ async function upUntilClientExits(extra: string[] = []): Promise<void> {
 function containerFilesContain(container: string, needle: string): Promise<boolean> {
   const wanted = Buffer.from(needle);
   return new Promise((resolve, reject) => {
-    const child = spawn('docker', ['export', container], { cwd: repoRoot, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('docker', ['export', container], {
+      cwd: repoRoot,
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let found = false;
     let tail = Buffer.alloc(0);
     let stderr = '';
@@ -60,7 +67,9 @@ function containerFilesContain(container: string, needle: string): Promise<boole
     });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve(found) : reject(new Error(`docker export ${container} failed: ${stderr}`))));
+    child.once('close', (code) =>
+      code === 0 ? resolve(found) : reject(new Error(`docker export ${container} failed: ${stderr}`)),
+    );
   });
 }
 
@@ -77,7 +86,9 @@ const lookup = (host: string) => `require('dns').lookup(${JSON.stringify(host)},
 async function apiHealthy(): Promise<void> {
   const deadline = Date.now() + 3 * MINUTE;
   for (;;) {
-    const result = await nodeInApi(`fetch('http://127.0.0.1:' + process.env.MY_APP__CUSTOMER_SERVER__API__PORT + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`);
+    const result = await nodeInApi(
+      `fetch('http://127.0.0.1:' + process.env.MY_APP__CUSTOMER_SERVER__API__PORT + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
+    );
     if (result.code === 0) return;
     if (Date.now() > deadline) assert.unreachable(`the API never became healthy: ${result.stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -111,12 +122,25 @@ test('docker compose up runs the seed example; the customer survives down and up
   await upUntilClientExits(['--build']);
 
   // The client container never saw the database's URL or password.
-  const password = JSON.parse(readFileSync(join(repoRoot, 'starter', 'build', 'values.json'), 'utf8')).values['my-app.customer-server.db.password'];
-  const ids = await docker(['ps', '-a', '-q', '--filter', `label=com.docker.compose.project=${project}`, '--filter', `label=com.docker.compose.service=${CLIENT}`]);
+  const password = JSON.parse(readFileSync(join(repoRoot, 'starter', 'build', 'values.json'), 'utf8')).values[
+    'my-app.customer-server.db.password'
+  ];
+  const ids = await docker([
+    'ps',
+    '-a',
+    '-q',
+    '--filter',
+    `label=com.docker.compose.project=${project}`,
+    '--filter',
+    `label=com.docker.compose.service=${CLIENT}`,
+  ]);
   const env = await docker(['inspect', '-f', '{{json .Config.Env}}', ...ids.stdout.split('\n').filter(Boolean)]);
   assert.is(env.code, 0, env.stderr);
   assert.ok(env.stdout.includes('PERSONA=my-app.example-client'), env.stdout);
-  assert.not.ok(env.stdout.includes(password) || env.stdout.includes('DB__URL'), 'no database credentials in the client');
+  assert.not.ok(
+    env.stdout.includes(password) || env.stdout.includes('DB__URL'),
+    'no database credentials in the client',
+  );
   // Nor in any file it has: nothing is mounted, and its whole file system lacks the password.
   const clientId = ids.stdout.split('\n').filter(Boolean)[0];
   const mounts = await docker(['inspect', '-f', '{{json .Mounts}}', clientId]);
@@ -159,9 +183,24 @@ test('docker compose up runs the seed example; the customer survives down and up
   // A persona whose build saw another tree (here: one more Store, since removed from the code)
   // refuses to run, naming the ID where the trees differ.
   const apiEnv = readFileSync(join(repoRoot, 'starter', 'build', 'env', `${API}.env`), 'utf8');
-  const listing = JSON.parse(apiEnv.split('\n').find((l) => l.startsWith('INFRA_TREE='))!.slice('INFRA_TREE='.length)) as string[];
+  const listing = JSON.parse(
+    apiEnv
+      .split('\n')
+      .find((l) => l.startsWith('INFRA_TREE='))!
+      .slice('INFRA_TREE='.length),
+  ) as string[];
   const buildSaw = JSON.stringify([...listing, 'Store my-app.old-store'].sort());
-  const drifted = await compose(['run', '--rm', '--no-deps', '-T', '-e', 'INFRA_TREE_FINGERPRINT=0000', '-e', `INFRA_TREE=${buildSaw}`, API]);
+  const drifted = await compose([
+    'run',
+    '--rm',
+    '--no-deps',
+    '-T',
+    '-e',
+    'INFRA_TREE_FINGERPRINT=0000',
+    '-e',
+    `INFRA_TREE=${buildSaw}`,
+    API,
+  ]);
   assert.is.not(drifted.code, 0, drifted.stdout);
   const said = drifted.stdout + drifted.stderr;
   assert.ok(said.includes('Persona my-app.customer-server.api refuses to run'), said.slice(-2000));

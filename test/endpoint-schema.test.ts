@@ -42,42 +42,74 @@ function createApp(root: string) {
   const api = new ApiServer(id`api`);
   const seen: unknown[] = [];
   const clients = {
-    postCustomer: api.defineEndpoint('/customer', (c) => {
-      seen.push(c);
-      // The parameter's type comes from the schema.
-      const name: string = c.name;
-      const zip: string | undefined = c.address?.zip;
-      return { id: c.id, name, zip: zip ?? null };
-    }, { method: 'POST', input: Customer }),
-    putStrict: api.defineEndpoint('/customer', (c) => {
-      seen.push(c);
-      return { stored: c.id };
-    }, { method: 'PUT', input: StrictCustomer }),
-    getCustomer: api.defineEndpoint('/customer', (customerId) => {
-      seen.push(customerId);
-      return { id: customerId.toUpperCase() };
-    }, { method: 'GET', input: Type.String({ minLength: 1 }) }),
-    deleteOrder: api.defineEndpoint('/order', (o) => {
-      seen.push(o);
-      return o.id * 2;
-    }, { method: 'DELETE', input: Type.Object({ id: Type.Integer({ minimum: 1 }) }) }),
-    patchMode: api.defineEndpoint('/mode', (mode) => {
-      seen.push(mode);
-      return mode;
-    }, { method: 'PATCH', input: Type.Union([Type.Literal('fast'), Type.Literal('safe')]) }),
-    area: api.defineEndpoint('/area', (s) => {
-      seen.push(s);
-      return s.kind === 'circle' ? Math.round(Math.PI * s.r ** 2) : s.side ** 2;
-    }, { input: Shape }),
-    maybe: api.defineEndpoint('/maybe', (v) => {
-      seen.push(v);
-      return v;
-    }, { input: Type.Union([Type.String(), Type.Null()]) }),
+    postCustomer: api.defineEndpoint(
+      '/customer',
+      (c) => {
+        seen.push(c);
+        // The parameter's type comes from the schema.
+        const name: string = c.name;
+        const zip: string | undefined = c.address?.zip;
+        return { id: c.id, name, zip: zip ?? null };
+      },
+      { method: 'POST', input: Customer },
+    ),
+    putStrict: api.defineEndpoint(
+      '/customer',
+      (c) => {
+        seen.push(c);
+        return { stored: c.id };
+      },
+      { method: 'PUT', input: StrictCustomer },
+    ),
+    getCustomer: api.defineEndpoint(
+      '/customer',
+      (customerId) => {
+        seen.push(customerId);
+        return { id: customerId.toUpperCase() };
+      },
+      { method: 'GET', input: Type.String({ minLength: 1 }) },
+    ),
+    deleteOrder: api.defineEndpoint(
+      '/order',
+      (o) => {
+        seen.push(o);
+        return o.id * 2;
+      },
+      { method: 'DELETE', input: Type.Object({ id: Type.Integer({ minimum: 1 }) }) },
+    ),
+    patchMode: api.defineEndpoint(
+      '/mode',
+      (mode) => {
+        seen.push(mode);
+        return mode;
+      },
+      { method: 'PATCH', input: Type.Union([Type.Literal('fast'), Type.Literal('safe')]) },
+    ),
+    area: api.defineEndpoint(
+      '/area',
+      (s) => {
+        seen.push(s);
+        return s.kind === 'circle' ? Math.round(Math.PI * s.r ** 2) : s.side ** 2;
+      },
+      { input: Shape },
+    ),
+    maybe: api.defineEndpoint(
+      '/maybe',
+      (v) => {
+        seen.push(v);
+        return v;
+      },
+      { input: Type.Union([Type.String(), Type.Null()]) },
+    ),
     // No schema: the handler's type is not checked at run time, as before.
-    unchecked: api.defineEndpoint('/unchecked', (customerId: string) => {
-      seen.push(customerId);
-      return typeof customerId;
-    }, { method: 'GET' }),
+    unchecked: api.defineEndpoint(
+      '/unchecked',
+      (customerId: string) => {
+        seen.push(customerId);
+        return typeof customerId;
+      },
+      { method: 'GET' },
+    ),
   };
   return { id, api, seen, clients };
 }
@@ -116,36 +148,106 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'a good body', client: 'postCustomer', arg: { id: '1', name: 'Ann', address: { city: 'Oslo', zip: '01234' }, tags: ['a'] }, ok: { id: '1', name: 'Ann', zip: '01234' } },
+  {
+    name: 'a good body',
+    client: 'postCustomer',
+    arg: { id: '1', name: 'Ann', address: { city: 'Oslo', zip: '01234' }, tags: ['a'] },
+    ok: { id: '1', name: 'Ann', zip: '01234' },
+  },
   { name: 'a wrong type', client: 'postCustomer', arg: { id: 1, name: 'Ann' }, problem: '/id must be string' },
   { name: 'a missing property', client: 'postCustomer', arg: { id: '1' }, problem: '/name is required' },
   { name: 'two missing properties', client: 'postCustomer', arg: {}, problem: '/id and /name are required' },
-  { name: 'a constraint', client: 'postCustomer', arg: { id: '1', name: '' }, problem: '/name must not have fewer than 1 characters' },
-  { name: 'a nested path', client: 'postCustomer', arg: { id: '1', name: 'A', address: { city: 'Oslo', zip: 'abc' } }, problem: '/address/zip must match pattern "^[0-9]{5}$"' },
-  { name: 'a nested missing property', client: 'postCustomer', arg: { id: '1', name: 'A', address: { zip: '01234' } }, problem: '/address/city is required' },
-  { name: 'an array item', client: 'postCustomer', arg: { id: '1', name: 'A', tags: ['a', 2] }, problem: '/tags/1 must be string' },
+  {
+    name: 'a constraint',
+    client: 'postCustomer',
+    arg: { id: '1', name: '' },
+    problem: '/name must not have fewer than 1 characters',
+  },
+  {
+    name: 'a nested path',
+    client: 'postCustomer',
+    arg: { id: '1', name: 'A', address: { city: 'Oslo', zip: 'abc' } },
+    problem: '/address/zip must match pattern "^[0-9]{5}$"',
+  },
+  {
+    name: 'a nested missing property',
+    client: 'postCustomer',
+    arg: { id: '1', name: 'A', address: { zip: '01234' } },
+    problem: '/address/city is required',
+  },
+  {
+    name: 'an array item',
+    client: 'postCustomer',
+    arg: { id: '1', name: 'A', tags: ['a', 2] },
+    problem: '/tags/1 must be string',
+  },
   { name: 'the wrong kind of argument', client: 'postCustomer', arg: '1', problem: 'the argument must be object' },
   { name: 'no argument at all', client: 'postCustomer', arg: undefined, problem: 'the argument must be object' },
   { name: 'null', client: 'postCustomer', arg: null, problem: 'the argument must be object' },
-  { name: 'extra properties pass an open object', client: 'postCustomer', arg: { id: '2', name: 'B', extra: true }, ok: { id: '2', name: 'B', zip: null } },
+  {
+    name: 'extra properties pass an open object',
+    client: 'postCustomer',
+    arg: { id: '2', name: 'B', extra: true },
+    ok: { id: '2', name: 'B', zip: null },
+  },
   { name: 'a closed object', client: 'putStrict', arg: { id: '1', name: 'A' }, ok: { stored: '1' } },
-  { name: 'an extra property on a closed object', client: 'putStrict', arg: { id: '1', name: 'A', admin: true }, problem: '/admin is not allowed' },
-  { name: 'an extra nested property', client: 'putStrict', arg: { id: '1', name: 'A', address: { city: 'Oslo', zip: '1' } }, problem: '/address/zip is not allowed' },
-  { name: 'a key that needs escaping', client: 'putStrict', arg: { id: '1', name: 'A', 'a/b~c': 1 }, problem: '/a~1b~0c is not allowed' },
+  {
+    name: 'an extra property on a closed object',
+    client: 'putStrict',
+    arg: { id: '1', name: 'A', admin: true },
+    problem: '/admin is not allowed',
+  },
+  {
+    name: 'an extra nested property',
+    client: 'putStrict',
+    arg: { id: '1', name: 'A', address: { city: 'Oslo', zip: '1' } },
+    problem: '/address/zip is not allowed',
+  },
+  {
+    name: 'a key that needs escaping',
+    client: 'putStrict',
+    arg: { id: '1', name: 'A', 'a/b~c': 1 },
+    problem: '/a~1b~0c is not allowed',
+  },
   { name: 'a good query argument', client: 'getCustomer', arg: 'abc', ok: { id: 'ABC' } },
   { name: 'a wrong query argument', client: 'getCustomer', arg: 7, problem: 'the argument must be string' },
-  { name: 'a short query argument', client: 'getCustomer', arg: '', problem: 'the argument must not have fewer than 1 characters' },
+  {
+    name: 'a short query argument',
+    client: 'getCustomer',
+    arg: '',
+    problem: 'the argument must not have fewer than 1 characters',
+  },
   { name: 'a good DELETE', client: 'deleteOrder', arg: { id: 21 }, ok: 42 },
   { name: 'a fraction for an integer', client: 'deleteOrder', arg: { id: 1.5 }, problem: '/id must be integer' },
   { name: 'a minimum', client: 'deleteOrder', arg: { id: 0 }, problem: '/id must be >= 1' },
   { name: 'a number as text is not coerced', client: 'deleteOrder', arg: { id: '3' }, problem: '/id must be integer' },
   { name: 'a literal union', client: 'patchMode', arg: 'safe', ok: 'safe' },
-  { name: 'a value outside a literal union', client: 'patchMode', arg: 'slow', problem: 'the argument must be one of "fast" or "safe"' },
+  {
+    name: 'a value outside a literal union',
+    client: 'patchMode',
+    arg: 'slow',
+    problem: 'the argument must be one of "fast" or "safe"',
+  },
   { name: 'a tagged union', client: 'area', arg: { kind: 'square', side: 3 }, ok: 9 },
-  { name: 'a tagged union, its tag matched', client: 'area', arg: { kind: 'circle', r: 'x' }, problem: '/r must be number' },
-  { name: 'a tagged union, no tag matched', client: 'area', arg: { kind: 'triangle' }, problem: '/kind must be one of "circle" or "square"' },
+  {
+    name: 'a tagged union, its tag matched',
+    client: 'area',
+    arg: { kind: 'circle', r: 'x' },
+    problem: '/r must be number',
+  },
+  {
+    name: 'a tagged union, no tag matched',
+    client: 'area',
+    arg: { kind: 'triangle' },
+    problem: '/kind must be one of "circle" or "square"',
+  },
   { name: 'a nullable value', client: 'maybe', arg: null, ok: null },
-  { name: 'a nullable value of the wrong type', client: 'maybe', arg: 5, problem: 'the argument must be string or null' },
+  {
+    name: 'a nullable value of the wrong type',
+    client: 'maybe',
+    arg: 5,
+    problem: 'the argument must be string or null',
+  },
   { name: 'no schema: a wrong type reaches the handler', client: 'unchecked', arg: 5, ok: 'number' },
 ];
 
@@ -227,22 +329,39 @@ http('good arguments reach the handler; bad ones get 400 naming the endpoint and
 
 /** A raw request, with the token unless `auth` is false. */
 const raw = (path: string, method: string, options: { body?: string; auth?: boolean } = {}) =>
-  rawRequest(`${server.url}${path}`, method, { body: options.body, type: options.body === undefined ? undefined : 'application/json', token: options.auth === false ? undefined : TOKEN });
+  rawRequest(`${server.url}${path}`, method, {
+    body: options.body,
+    type: options.body === undefined ? undefined : 'application/json',
+    token: options.auth === false ? undefined : TOKEN,
+  });
 
 http('the 400 body is { error, status } with no internal text', async () => {
   const before = deployed.seen.length;
   const answer = await raw('/customer', 'POST', { body: '{"id":"1","name":"A","address":{"city":"Oslo","zip":5}}' });
   assert.is(answer.status, 400);
-  assert.equal(answer.json, { error: 'Invalid argument to schema-http.api (POST /customer): /address/zip must be string', status: 400 });
+  assert.equal(answer.json, {
+    error: 'Invalid argument to schema-http.api (POST /customer): /address/zip must be string',
+    status: 400,
+  });
   for (const leak of ['    at ', 'Error', 'FST_', 'node_modules', 'schemaPath', 'keyword', 'typebox']) {
     assert.not.ok(answer.text.includes(leak), `${leak} leaked: ${answer.text}`);
   }
   const query = await raw(`/customer?arg=${encodeURIComponent('{"id":1}')}`, 'GET');
-  assert.equal(query.json, { error: 'Invalid argument to schema-http.api (GET /customer): the argument must be string', status: 400 });
+  assert.equal(query.json, {
+    error: 'Invalid argument to schema-http.api (GET /customer): the argument must be string',
+    status: 400,
+  });
   const empty = await raw('/customer', 'POST', { body: '' });
-  assert.equal(empty.json, { error: 'Invalid argument to schema-http.api (POST /customer): the argument must be object', status: 400 });
+  assert.equal(empty.json, {
+    error: 'Invalid argument to schema-http.api (POST /customer): the argument must be object',
+    status: 400,
+  });
   assert.is(deployed.seen.length, before, 'no handler ran');
-  assert.equal(server.lines.filter((l) => !l.includes('listening on')), [], 'a refused argument is not a server fault: nothing logged');
+  assert.equal(
+    server.lines.filter((l) => !l.includes('listening on')),
+    [],
+    'a refused argument is not a server fault: nothing logged',
+  );
 });
 
 http('a long property name is cut short in the message', async () => {
@@ -287,7 +406,10 @@ test('an input that is not a schema is refused at startup, naming the endpoint',
     })();
     assert.instance(err, InfraError, String(input));
     assert.is((err as InfraError).code, 'INFRA_INVALID_INPUT_SCHEMA');
-    assert.match((err as InfraError).message, 'ApiServer schema-misuse.api: the input schema of POST /x cannot be used');
+    assert.match(
+      (err as InfraError).message,
+      'ApiServer schema-misuse.api: the input schema of POST /x cannot be used',
+    );
   }
 });
 
@@ -295,14 +417,22 @@ test('a schema the checker cannot compile stops the server at start, naming the 
   const id: ID = rootId('schema-bad-compile');
   const api = new ApiServer(id`api`);
   // A getter that throws stands for any schema TypeBox's compiler refuses.
-  const broken = Object.defineProperty({}, 'type', { enumerable: true, get: () => { throw new Error('no type here'); } });
+  const broken = Object.defineProperty({}, 'type', {
+    enumerable: true,
+    get: () => {
+      throw new Error('no type here');
+    },
+  });
   api.defineEndpoint('/x', (x: unknown) => x, { input: broken as never });
   const run = startInProcess(id);
   try {
     const err = await run.start(api).catch((e: unknown) => e);
     assert.instance(err, InfraError);
     assert.is((err as InfraError).code, 'INFRA_INVALID_INPUT_SCHEMA');
-    assert.match((err as InfraError).message, 'ApiServer schema-bad-compile.api: the input schema of POST /x cannot be used (no type here)');
+    assert.match(
+      (err as InfraError).message,
+      'ApiServer schema-bad-compile.api: the input schema of POST /x cannot be used (no type here)',
+    );
   } finally {
     await run.stop();
   }

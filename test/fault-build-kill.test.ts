@@ -41,7 +41,13 @@ function build(dir: string, extra: number, killAfterMs?: number): Promise<Build>
   const start = performance.now();
   const child = spawn(process.execPath, ['--conditions=source', join(dir, 'main.ts')], {
     cwd: dir,
-    env: { ...process.env, PERSONA: 'build', INFRA_BUILD_DIR: join(dir, 'build'), INFRA_PROJECT_ROOT: dir, FAULT_EXTRA: String(extra) },
+    env: {
+      ...process.env,
+      PERSONA: 'build',
+      INFRA_BUILD_DIR: join(dir, 'build'),
+      INFRA_PROJECT_ROOT: dir,
+      FAULT_EXTRA: String(extra),
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -73,7 +79,9 @@ function readValues(path: string, what: string): Record<string, unknown> {
 
 /** The `*.tmp` files under `dir` (one level of subfolders too), relative to it. */
 function tempFiles(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((name) => name.endsWith('.tmp')).sort();
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith('.tmp'))
+    .sort();
 }
 
 /** The process ID of a process that has exited. */
@@ -97,7 +105,8 @@ test('a build removes the temporary files killed builds left, and not those of a
     const live = [`values.json.${process.pid}.tmp`, join('env', `${envFile}.${process.pid}.tmp`)];
     // Not of the build's naming: kept whatever its number.
     const foreign = ['notes.tmp', join('env', 'draft.tmp')];
-    for (const name of [...stale, ...live, ...foreign]) writeFileSync(join(dir, 'build', name), 'partial', { mode: 0o600 });
+    for (const name of [...stale, ...live, ...foreign])
+      writeFileSync(join(dir, 'build', name), 'partial', { mode: 0o600 });
 
     const second = await build(dir, 0);
     assert.is(second.code, 0, second.stderr);
@@ -139,25 +148,33 @@ test('a build killed at random points always leaves the previous value file whol
         completed++;
       }
       const values = readValues(valuesPath, what);
-      for (const [id, value] of Object.entries(previous)) assert.equal(values[id], value, `${what}: ${id} kept its value`);
+      for (const [id, value] of Object.entries(previous))
+        assert.equal(values[id], value, `${what}: ${id} kept its value`);
       const extras = Array.from({ length: round }, (_, i) => `kill-app.extra-${i}.password`);
       const added = Object.keys(values).filter((id) => !(id in previous));
       for (const id of added) assert.ok(extras.includes(id), `${what}: ${id} is one of the new stores' passwords`);
       if (added.length > 0) rewritten++;
-      if (result.signal !== 'SIGKILL') for (const id of extras) assert.ok(id in values, `${what}: a build that finished wrote ${id}`);
+      if (result.signal !== 'SIGKILL')
+        for (const id of extras) assert.ok(id in values, `${what}: a build that finished wrote ${id}`);
       previous = values;
       // A killed build may leave its temporary file; it is as private as the file itself.
-      for (const name of readdirSync(join(dir, 'build')).filter((n) => n.startsWith('values.json.') && n.endsWith('.tmp'))) {
+      for (const name of readdirSync(join(dir, 'build')).filter(
+        (n) => n.startsWith('values.json.') && n.endsWith('.tmp'),
+      )) {
         assert.is(statSync(join(dir, 'build', name)).mode & 0o777, 0o600, `${what}: ${name} is private`);
       }
     }
     // The seeded delays spread over the whole build: some builds are killed, some get to write.
-    assert.ok(killed > 0 && rewritten > 0, `killed ${killed}, completed ${completed}, rewrote the file ${rewritten} times`);
+    assert.ok(
+      killed > 0 && rewritten > 0,
+      `killed ${killed}, completed ${completed}, rewrote the file ${rewritten} times`,
+    );
     // A build that finishes leaves no temporary file of a killed one, in the build folder or its env folder.
     const last = await build(dir, ROUNDS);
     assert.is(last.code, 0, last.stderr);
     assert.equal(tempFiles(join(dir, 'build')), [], 'no temporary file left after a finished build');
-    if (process.env.FAULT_VERBOSE) console.log(`killed ${killed}, completed ${completed}, rewrote the file ${rewritten} times`);
+    if (process.env.FAULT_VERBOSE)
+      console.log(`killed ${killed}, completed ${completed}, rewrote the file ${rewritten} times`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -34,7 +34,17 @@ function assertCleanFailure(answer: { status: number; text: string; body: any },
   assert.is(answer.status, 503, `${what}: status ${answer.status} ${answer.text}`);
   assert.equal(Object.keys(answer.body ?? {}).sort(), ['error', 'status'], `${what}: ${answer.text}`);
   assert.is(answer.body.status, answer.status);
-  for (const leak of ['    at ', 'PostgreSQL', 'postgres', 'ECONNREFUSED', 'INFRA_', 'slonik', 'node_modules', '127.0.0.1', String(cluster!.port)]) {
+  for (const leak of [
+    '    at ',
+    'PostgreSQL',
+    'postgres',
+    'ECONNREFUSED',
+    'INFRA_',
+    'slonik',
+    'node_modules',
+    '127.0.0.1',
+    String(cluster!.port),
+  ]) {
     assert.not.ok(answer.text.includes(leak), `${what}: "${leak}" leaked: ${answer.text}`);
   }
 }

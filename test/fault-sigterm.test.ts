@@ -55,7 +55,9 @@ test('SIGTERM with calls in flight: new connections are refused, every call in f
     const before = await api.put({ key: 'before', n: -1 });
     assert.is(before.status, 200, before.text);
 
-    const inFlight = Array.from({ length: IN_FLIGHT }, (_, i) => api!.put({ key: `in-flight-${i}`, n: i, hold: release }));
+    const inFlight = Array.from({ length: IN_FLIGHT }, (_, i) =>
+      api!.put({ key: `in-flight-${i}`, n: i, hold: release }),
+    );
     await api.persona.waitFor('started in-flight-', IN_FLIGHT);
     api.persona.child.kill('SIGTERM');
 
@@ -63,7 +65,9 @@ test('SIGTERM with calls in flight: new connections are refused, every call in f
     let closed = false;
     for (let i = 0; i < 200 && !closed; i++) closed = await refused(port);
     assert.ok(closed, 'new connections are refused after SIGTERM');
-    const fresh = await request(`${api.url}/entry?arg=%22before%22`).catch((err: unknown) => err as Error & { code?: string });
+    const fresh = await request(`${api.url}/entry?arg=%22before%22`).catch(
+      (err: unknown) => err as Error & { code?: string },
+    );
     assert.instance(fresh, Error, 'a new request after SIGTERM gets no answer');
     assert.is((fresh as { code?: string }).code, 'ECONNREFUSED');
     assert.is(api.persona.child.exitCode, null, 'the process waits for the calls in flight');
@@ -79,7 +83,13 @@ test('SIGTERM with calls in flight: new connections are refused, every call in f
     assert.is(api.persona.stderr(), '');
 
     // Every acknowledged write is in the database: the store closed after the server.
-    const rows = await admin((c) => c.query<{ key: string; value: string }>(`SELECT key, value::text AS value FROM ${faultIds.db.sqlName} ORDER BY key`), dbUrl.toString());
+    const rows = await admin(
+      (c) =>
+        c.query<{ key: string; value: string }>(
+          `SELECT key, value::text AS value FROM ${faultIds.db.sqlName} ORDER BY key`,
+        ),
+      dbUrl.toString(),
+    );
     const stored = new Map(rows.rows.map((r) => [r.key, JSON.parse(r.value) as { n: number }]));
     assert.equal(stored.get('before'), { n: -1 });
     for (let i = 0; i < IN_FLIGHT; i++) assert.equal(stored.get(`in-flight-${i}`), { n: i }, `in-flight-${i}`);

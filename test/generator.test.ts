@@ -110,6 +110,19 @@ async function withCopy(fn: (dir: string) => Promise<void>): Promise<void> {
 
 const failed = (result: { failures: { error: string }[] }) => result.failures.map((f) => f.error).join('\n');
 
+/** Type-checks the app copy in `dir`, then runs its components' generated tests; resolves to their output. */
+async function typecheckAndTest(dir: string) {
+  await run(process.execPath, [
+    join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'),
+    '-p',
+    join(dir, 'tsconfig.check.json'),
+  ]);
+  const uvu = join(repoRoot, 'node_modules', 'uvu', 'bin.js');
+  return run(process.execPath, ['--conditions=source', uvu, join(dir, 'src'), '\\.test\\.ts$'], {
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+  });
+}
+
 test('every kind, with and without uses: the result typechecks, passes its generated tests, runs and builds; its APIs answer a wrong argument with 400', async () => {
   await withCopy(async (dir) => {
     const made: Answers[] = [
@@ -134,19 +147,7 @@ test('every kind, with and without uses: the result typechecks, passes its gener
       made.map(({ kind, name, uses = [] }) => ({ kind, name, uses })),
     );
 
-    await run(process.execPath, [
-      join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'),
-      '-p',
-      join(dir, 'tsconfig.check.json'),
-    ]);
-
-    const tests = await run(
-      process.execPath,
-      ['--conditions=source', join(repoRoot, 'node_modules', 'uvu', 'bin.js'), join(dir, 'src'), '\\.test\\.ts$'],
-      {
-        env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
-      },
-    );
+    const tests = await typecheckAndTest(dir);
     assert.match(tests.stdout, /Total:\s+10\b/, tests.stdout);
     assert.match(tests.stdout, /Passed:\s+10\b/, tests.stdout);
     // Among them, in one process: each API answers a wrong argument with 400 and keeps nothing.
@@ -339,19 +340,7 @@ test('components that use the customer server main.ts provides: a typed client, 
     assert.match(registry, 'createSeedCustomers(id`seed-customers`, { customerServer })');
     assert.match(registry, 'createOrderCopier(id`order-copier`, { orders, customerServer })');
 
-    await run(process.execPath, [
-      join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'),
-      '-p',
-      join(dir, 'tsconfig.check.json'),
-    ]);
-
-    const tests = await run(
-      process.execPath,
-      ['--conditions=source', join(repoRoot, 'node_modules', 'uvu', 'bin.js'), join(dir, 'src'), '\\.test\\.ts$'],
-      {
-        env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
-      },
-    );
+    const tests = await typecheckAndTest(dir);
     assert.match(tests.stdout, /Total:\s+6\b/, tests.stdout);
     assert.match(tests.stdout, /Passed:\s+6\b/, tests.stdout);
 

@@ -75,11 +75,14 @@ test('an empty part is refused', () => {
 test('two components under one ID is an error naming both', () => {
   const id = rootId('dup');
   new Store(id`db`);
-  assert.throws(() => new Store(id`db`), (err: Error & { code?: string }) => {
-    assert.is(err.code, 'INFRA_DUPLICATE_ID');
-    assert.match(err.message, /Cannot create Store dup\.db: Store dup\.db already has that ID/);
-    return true;
-  });
+  assert.throws(
+    () => new Store(id`db`),
+    (err: Error & { code?: string }) => {
+      assert.is(err.code, 'INFRA_DUPLICATE_ID');
+      assert.match(err.message, /Cannot create Store dup\.db: Store dup\.db already has that ID/);
+      return true;
+    },
+  );
   assert.is(appOf(id).components.filter((c) => c.kind === 'Store').length, 1);
 });
 

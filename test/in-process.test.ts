@@ -4,7 +4,13 @@ import { rootId, ApiServer, HttpError, Store, onDeploy, Worker, runPersona } fro
 
 function capture() {
   const lines: string[] = [];
-  return { lines, log: { info: (m: string) => lines.push(m), error: (m: string, e?: unknown) => lines.push(m + (e ? ` [${(e as Error).message}]` : '')) } };
+  return {
+    lines,
+    log: {
+      info: (m: string) => lines.push(m),
+      error: (m: string, e?: unknown) => lines.push(m + (e ? ` [${(e as Error).message}]` : '')),
+    },
+  };
 }
 
 async function runApp(id: ReturnType<typeof rootId>, log = capture().log): Promise<number> {
@@ -35,16 +41,20 @@ test('endpoint calls go through a JSON round trip both ways', async () => {
   assert.is(await runApp(id), 0);
   assert.equal(received, { when: '2026-02-03T04:05:06.000Z', list: [1, 2] });
   assert.equal(result, { when: '2026-02-03T04:05:06.000Z', list: [1, 2, 99], at: '2026-01-01T00:00:00.000Z' });
-  assert.equal(kept[0].list, [1, 2], 'the handler\'s object is not shared with the caller');
-  assert.equal(arg.list, [1, 2], 'the caller\'s argument is not shared with the handler');
+  assert.equal(kept[0].list, [1, 2], "the handler's object is not shared with the caller");
+  assert.equal(arg.list, [1, 2], "the caller's argument is not shared with the handler");
 });
 
 test('an HttpError reaches the caller with its status and message', async () => {
   const id = rootId('errs');
   const api = new ApiServer(id`api`);
-  const find = api.defineEndpoint('/find', (name: string) => {
-    throw new HttpError(404, `No customer named ${name}`);
-  }, { method: 'GET' });
+  const find = api.defineEndpoint(
+    '/find',
+    (name: string) => {
+      throw new HttpError(404, `No customer named ${name}`);
+    },
+    { method: 'GET' },
+  );
   let caught: unknown;
   onDeploy(id`client`, async () => {
     try {
@@ -67,14 +77,20 @@ test('any other error becomes a 500 with a generic message; the internal text is
   });
   let caught: HttpError | undefined;
   onDeploy(id`client`, async () => {
-    caught = await explode().then(() => undefined, (err: HttpError) => err);
+    caught = await explode().then(
+      () => undefined,
+      (err: HttpError) => err,
+    );
   });
   const { lines, log } = capture();
   assert.is(await runApp(id, log), 0);
   assert.is(caught!.status, 500);
   assert.not.match(caught!.message, /secret internal detail/);
   assert.match(caught!.message, /Internal error in boom\.api \(POST \/explode\)/);
-  assert.ok(lines.some((l) => l.includes('secret internal detail')), 'logged for the developer');
+  assert.ok(
+    lines.some((l) => l.includes('secret internal detail')),
+    'logged for the developer',
+  );
 });
 
 test('an argument JSON cannot carry is refused before the handler runs', async () => {
@@ -96,7 +112,10 @@ test('endpoint definitions are checked', () => {
   const api = new ApiServer(id`api`);
   api.defineEndpoint('/a', () => 1, { method: 'GET' });
   api.defineEndpoint('/a', () => 1, { method: 'POST' });
-  assert.throws(() => api.defineEndpoint('/a', () => 1, { method: 'GET' }), /ApiServer defs\.api: GET \/a is already defined/);
+  assert.throws(
+    () => api.defineEndpoint('/a', () => 1, { method: 'GET' }),
+    /ApiServer defs\.api: GET \/a is already defined/,
+  );
   assert.throws(() => api.defineEndpoint('no-slash', () => 1), /route "no-slash" must start with "\/"/);
   assert.throws(() => api.defineEndpoint('/x', () => 1, { method: 'TRACE' as 'GET' }), /method "TRACE" must be one of/);
 });
@@ -109,7 +128,10 @@ test('a failing deploy task makes the run exit 1 with the task named', async () 
   });
   const { lines, log } = capture();
   assert.is(await runApp(id, log), 1);
-  assert.ok(lines.some((l) => l.startsWith('Deploy task fail.bad failed: could not seed')), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.startsWith('Deploy task fail.bad failed: could not seed')),
+    lines.join('\n'),
+  );
 });
 
 test('workers run until they return; a task failure stops them', async () => {

@@ -35,7 +35,8 @@ test.after(async () => {
   project.remove();
 });
 
-const runLocal = () => run('npm', ['run', '--silent', 'infra:local', '--', '--exit-with-tasks'], { cwd: project.root, env: cleanEnv() });
+const runLocal = () =>
+  run('npm', ['run', '--silent', 'infra:local', '--', '--exit-with-tasks'], { cwd: project.root, env: cleanEnv() });
 
 /** Runs `fn` on the store's database of the embedded cluster, started for the purpose and stopped after. */
 async function onStoreDatabase<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
@@ -56,8 +57,14 @@ async function onStoreDatabase<T>(fn: (client: pg.Client) => Promise<T>): Promis
 test('with no INFRA_LOCAL_PG_URL it starts an embedded PostgreSQL under the build folder, says so, and stops it at the end', async () => {
   const result = await runLocal();
   assert.is(result.code, 0, `${result.stdout}\n${result.stderr}`);
-  assert.match(result.stdout, /PostgreSQL: embedded, on 127\.0\.0\.1:\d+, data in \S*starter\/build\/postgres \(set INFRA_LOCAL_PG_URL/);
-  assert.ok(result.stdout.split('\n').some((l) => /^my-app\.example-client\s+\| /.test(l) && l.endsWith(CUSTOMER_LINE)), result.stdout);
+  assert.match(
+    result.stdout,
+    /PostgreSQL: embedded, on 127\.0\.0\.1:\d+, data in \S*starter\/build\/postgres \(set INFRA_LOCAL_PG_URL/,
+  );
+  assert.ok(
+    result.stdout.split('\n').some((l) => /^my-app\.example-client\s+\| /.test(l) && l.endsWith(CUSTOMER_LINE)),
+    result.stdout,
+  );
   const data = join(embeddedPostgresDir(project.buildDir), 'data');
   assert.ok(existsSync(join(data, 'PG_VERSION')), 'the cluster is in the build folder');
   assert.not.ok(existsSync(join(data, 'postmaster.pid')), 'the server was stopped with the run');
@@ -94,7 +101,10 @@ test('INFRA_LOCAL_PG_URL still wins, and the run says which server it uses', asy
     env: cleanEnv({ INFRA_LOCAL_PG_URL: 'postgres://nobody:secret@127.0.0.1:1/postgres' }),
   });
   assert.is(result.code, 1);
-  assert.ok(result.stdout.includes('PostgreSQL: postgres://nobody:***@127.0.0.1:1/postgres (from INFRA_LOCAL_PG_URL)'), result.stdout);
+  assert.ok(
+    result.stdout.includes('PostgreSQL: postgres://nobody:***@127.0.0.1:1/postgres (from INFRA_LOCAL_PG_URL)'),
+    result.stdout,
+  );
   assert.not.ok(`${result.stdout}${result.stderr}`.includes('secret'), 'the password is not shown');
 });
 

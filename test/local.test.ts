@@ -6,7 +6,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import pg from 'pg';
 import { cleanEnv, run, tempProject, type TempProject } from './support/temp-project.ts';
@@ -36,7 +37,10 @@ test.after(async () => {
 });
 
 test('without a build, it says to build first', async () => {
-  const result = await run('npm', ['run', '--silent', 'infra:local', '--', '--exit-with-tasks'], { cwd: project.root, env: cleanEnv({ INFRA_LOCAL_PG_URL: adminUrl }) });
+  const result = await run('npm', ['run', '--silent', 'infra:local', '--', '--exit-with-tasks'], {
+    cwd: project.root,
+    env: cleanEnv({ INFRA_LOCAL_PG_URL: adminUrl }),
+  });
   assert.is(result.code, 1);
   assert.ok(result.stderr.includes('Run `npm run infra:build` first'), result.stderr);
 });
@@ -54,22 +58,57 @@ test('each persona runs as its own process; the client loads its customer throug
     assert.is(result.code, 0, `round ${round}:\n${result.stdout}\n${result.stderr}`);
     const lines = result.stdout.split('\n');
     // The client's own line, prefixed with its name; the server's too.
-    assert.ok(lines.some((l) => /^my-app\.example-client\s+\| /.test(l) && l.endsWith(CUSTOMER_LINE)), result.stdout);
-    assert.ok(lines.some((l) => /^my-app\.customer-server\.api \| .*listening on http:\/\/127\.0\.0\.1:/.test(l)), result.stdout);
+    assert.ok(
+      lines.some((l) => /^my-app\.example-client\s+\| /.test(l) && l.endsWith(CUSTOMER_LINE)),
+      result.stdout,
+    );
+    assert.ok(
+      lines.some((l) => /^my-app\.customer-server\.api \| .*listening on http:\/\/127\.0\.0\.1:/.test(l)),
+      result.stdout,
+    );
     // Everything it started has stopped.
     assert.ok(result.stdout.includes('my-app.customer-server.api | exited with code 0'), result.stdout);
   }
 });
 
-test('the customer is in the store\'s own database', async () => {
+test("the customer is in the store's own database", async () => {
   const database = localDatabaseName('my_app__customer_server__db', project.buildDir);
   const client = new pg.Client({ connectionString: adminUrl.replace(/\/[^/]*$/, `/${database}`) });
   await client.connect();
   try {
-    const { rows } = await client.query('SELECT value::text AS value FROM my_app__customer_server__db WHERE key = $1', ['1']);
-    assert.equal(rows.map((r) => JSON.parse(r.value)), [{ id: '1', name: 'John Doe' }]);
+    const { rows } = await client.query('SELECT value::text AS value FROM my_app__customer_server__db WHERE key = $1', [
+      '1',
+    ]);
+    assert.equal(
+      rows.map((r) => JSON.parse(r.value)),
+      [{ id: '1', name: 'John Doe' }],
+    );
   } finally {
     await client.end();
+  }
+});
+
+test('a port taken by another program (another local run of the app) is refused before anything starts', async () => {
+  const values = JSON.parse(readFileSync(join(project.buildDir, 'values.json'), 'utf8')).values;
+  const port: number = values['my-app.customer-server.api.port'];
+  // What a server of another run would do: answer the health route as this app's API.
+  const impostor = createServer((_request, response) =>
+    response.end(JSON.stringify({ id: 'my-app.customer-server.api' })),
+  );
+  await new Promise<void>((resolve) => impostor.listen(port, '127.0.0.1', resolve));
+  try {
+    const result = await run('npm', ['run', '--silent', 'infra:local', '--', '--exit-with-tasks'], {
+      cwd: project.root,
+      env: cleanEnv({ INFRA_LOCAL_PG_URL: adminUrl }),
+    });
+    assert.is(result.code, 1, result.stdout);
+    assert.ok(
+      result.stderr.includes(`ApiServer my-app.customer-server.api: port ${port} of 127.0.0.1 is already in use`),
+      result.stderr,
+    );
+    assert.not.ok(result.stdout.includes('my-app.example-client'), 'no persona was started');
+  } finally {
+    await new Promise((resolve) => impostor.close(resolve));
   }
 });
 

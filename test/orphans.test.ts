@@ -16,7 +16,8 @@ import { buildInto, seedApp } from './support/seed-app.ts';
 
 import { adminUrl } from './support/pg-admin.ts';
 const test = suite('orphaned resources');
-const record = (p: TempProject) => JSON.parse(readFileSync(join(p.buildDir, 'resources.json'), 'utf8')) as ResourceRecord;
+const record = (p: TempProject) =>
+  JSON.parse(readFileSync(join(p.buildDir, 'resources.json'), 'utf8')) as ResourceRecord;
 
 async function databaseExists(name: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: adminUrl });

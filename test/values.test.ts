@@ -3,7 +3,17 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rootId, Store, ApiServer, Password, Port, Secret, BuildTimeValue, onDeploy, runPersona } from 'infra-generator';
+import {
+  rootId,
+  Store,
+  ApiServer,
+  Password,
+  Port,
+  Secret,
+  BuildTimeValue,
+  onDeploy,
+  runPersona,
+} from 'infra-generator';
 
 const quiet = { info() {}, error() {} };
 
@@ -23,7 +33,14 @@ function defineApp() {
 
 async function build(buildDir: string): Promise<Record<string, unknown>> {
   const id = defineApp();
-  const code = await runPersona({ root: id, persona: 'build', args: [], paths: { buildDir, entry: join(buildDir, 'main.ts'), projectRoot: buildDir, appDir: buildDir }, log: quiet, setExitCode: false });
+  const code = await runPersona({
+    root: id,
+    persona: 'build',
+    args: [],
+    paths: { buildDir, entry: join(buildDir, 'main.ts'), projectRoot: buildDir, appDir: buildDir },
+    log: quiet,
+    setExitCode: false,
+  });
   assert.is(code, 0);
   return JSON.parse(readFileSync(join(buildDir, 'values.json'), 'utf8')).values;
 }
@@ -41,7 +58,10 @@ test('the build makes every value once, keeps it across builds, in a 0600 file',
     const second = await build(dir);
     assert.equal(second, first);
     // No temporary file is left behind.
-    assert.equal(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+    assert.equal(
+      readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -53,7 +73,14 @@ test('a value whose component went away is kept, so it comes back unchanged', as
     const first = await build(dir);
     const id = rootId('vals');
     new Store(id`other`);
-    await runPersona({ root: id, persona: 'build', args: [], paths: { buildDir: dir, entry: join(dir, 'main.ts'), projectRoot: dir, appDir: dir }, log: quiet, setExitCode: false });
+    await runPersona({
+      root: id,
+      persona: 'build',
+      args: [],
+      paths: { buildDir: dir, entry: join(dir, 'main.ts'), projectRoot: dir, appDir: dir },
+      log: quiet,
+      setExitCode: false,
+    });
     const again = await build(dir);
     assert.is(again['vals.svc.db.password'], first['vals.svc.db.password']);
     assert.type(again['vals.other.password'], 'string');
@@ -67,7 +94,14 @@ test('ports are distinct', async () => {
   try {
     const id = rootId('ports');
     for (let i = 0; i < 200; i++) new Port(id`p${i}`);
-    await runPersona({ root: id, persona: 'build', args: [], paths: { buildDir: dir, entry: join(dir, 'main.ts'), projectRoot: dir, appDir: dir }, log: quiet, setExitCode: false });
+    await runPersona({
+      root: id,
+      persona: 'build',
+      args: [],
+      paths: { buildDir: dir, entry: join(dir, 'main.ts'), projectRoot: dir, appDir: dir },
+      log: quiet,
+      setExitCode: false,
+    });
     const values = Object.values(JSON.parse(readFileSync(join(dir, 'values.json'), 'utf8')).values) as number[];
     assert.is(values.length, 200);
     assert.is(new Set(values).size, 200);
@@ -83,7 +117,14 @@ test('a damaged value file stops the build with a message, and is left as it was
     writeFileSync(join(dir, 'values.json'), '{ not json');
     const id = defineApp();
     const errors: string[] = [];
-    const code = await runPersona({ root: id, persona: 'build', args: [], paths: { buildDir: dir, entry: join(dir, 'main.ts'), projectRoot: dir, appDir: dir }, log: { info() {}, error: (m) => errors.push(m) }, setExitCode: false });
+    const code = await runPersona({
+      root: id,
+      persona: 'build',
+      args: [],
+      paths: { buildDir: dir, entry: join(dir, 'main.ts'), projectRoot: dir, appDir: dir },
+      log: { info() {}, error: (m) => errors.push(m) },
+      setExitCode: false,
+    });
     assert.is(code, 1);
     assert.match(errors[0], /values\.json is damaged .*Restore it from a backup/);
     assert.is(readFileSync(join(dir, 'values.json'), 'utf8'), '{ not json');
@@ -102,7 +143,13 @@ test('in one process, values come from the build when there is one', async () =>
     onDeploy(id`reader`, () => {
       seen = [password.get().length, new Set([password.get()]).size];
     });
-    await runPersona({ root: id, persona: '', paths: { buildDir: dir, entry: join(dir, 'main.ts'), projectRoot: dir, appDir: dir }, log: quiet, setExitCode: false });
+    await runPersona({
+      root: id,
+      persona: '',
+      paths: { buildDir: dir, entry: join(dir, 'main.ts'), projectRoot: dir, appDir: dir },
+      log: quiet,
+      setExitCode: false,
+    });
     assert.equal(seen, [32, 1]);
     assert.ok(built['vals.token']);
   } finally {

@@ -21,7 +21,10 @@ const get = async (url: string, method = 'GET') => {
 
 test('200 while running, 503 while finishing after SIGTERM, then exit 0', async () => {
   const port = await freePort();
-  const worker = startPersona(fixture, 'worker-app.ticker', { INFRA_HEALTH_PORT: String(port), INFRA_LISTEN_HOST: '127.0.0.1' });
+  const worker = startPersona(fixture, 'worker-app.ticker', {
+    INFRA_HEALTH_PORT: String(port),
+    INFRA_LISTEN_HOST: '127.0.0.1',
+  });
   try {
     await worker.waitFor('ticker started\n');
     const url = `http://127.0.0.1:${port}`;
@@ -35,7 +38,10 @@ test('200 while running, 503 while finishing after SIGTERM, then exit 0', async 
     assert.equal(during, { status: 503, body: '{"status":"stopping","persona":"worker-app.ticker"}' });
     assert.is(await worker.exited, 0, worker.stderr());
     assert.match(worker.stdout(), 'ticker stopped\n');
-    const after = await get(`${url}/healthz`).then(() => 'answered', (err: NodeJS.ErrnoException) => err.code);
+    const after = await get(`${url}/healthz`).then(
+      () => 'answered',
+      (err: NodeJS.ErrnoException) => err.code,
+    );
     assert.is(after, 'ECONNREFUSED', 'nothing listens once the worker is gone');
   } finally {
     await worker.kill();
@@ -58,7 +64,10 @@ test('without INFRA_HEALTH_PORT the worker runs and stops as before; a bad value
 
 test('a deployed worker that returns stays up, idle and healthy, until stopped (no restart loop)', async () => {
   const port = await freePort();
-  const worker = startPersona(fixture, 'worker-app.once', { INFRA_HEALTH_PORT: String(port), INFRA_LISTEN_HOST: '127.0.0.1' });
+  const worker = startPersona(fixture, 'worker-app.once', {
+    INFRA_HEALTH_PORT: String(port),
+    INFRA_LISTEN_HOST: '127.0.0.1',
+  });
   try {
     await worker.waitFor('Worker worker-app.once has returned; it stays up, idle, until stopped');
     assert.match(worker.stdout(), 'once: done\n');

@@ -28,7 +28,7 @@ export function createCustomerServer(id: ID): CustomerServer {
     async (customer: Customer) => {
       await db.set(customer.id, customer);
     },
-    { method: 'POST' }
+    { method: 'POST' },
   );
 
   // Endpoint to get a customer from the database
@@ -37,11 +37,11 @@ export function createCustomerServer(id: ID): CustomerServer {
     async (id: string) => {
       return db.get(id);
     },
-    { method: 'GET' }
+    { method: 'GET' },
   );
 
   return {
     postCustomer,
     getCustomer,
-  }
+  };
 }

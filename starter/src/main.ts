@@ -27,5 +27,5 @@ function createExampleClient(id: ID, server: CustomerServer) {
     const customer = await server.getCustomer('1');
 
     console.log(`Loaded customer: ${JSON.stringify(customer)}`);
-  })
+  });
 }

@@ -17,11 +17,13 @@ function customerServer(id: ID) {
   const db = new Store(id`db`);
   const api = new ApiServer(id`api`);
   const getCustomer = api.defineEndpoint('/api/customer', async (key: string) => db.get(key), { method: 'GET' });
-  const postCustomer = api.defineEndpoint('/api/customer', async (c: { id: string; name: string }) => db.set(c.id, c), { method: 'POST' });
+  const postCustomer = api.defineEndpoint('/api/customer', async (c: { id: string; name: string }) => db.set(c.id, c), {
+    method: 'POST',
+  });
   return { db, client: { getCustomer, postCustomer } };
 }
 
-test('a client reading another subtree\'s store fails with the persona, the store and the fix', async () => {
+test("a client reading another subtree's store fails with the persona, the store and the fix", async () => {
   const id = rootId('my-app');
   const { db, client } = customerServer(id`customer-server`);
   onDeploy(id`example-client`, async () => {
@@ -36,7 +38,7 @@ test('a client reading another subtree\'s store fails with the persona, the stor
   );
 });
 
-test('the server\'s own handlers, and tasks in its subtree, may use its store', async () => {
+test("the server's own handlers, and tasks in its subtree, may use its store", async () => {
   const id = rootId('my-app');
   const { db, client } = customerServer(id`customer-server`);
   let seen: unknown;
@@ -58,14 +60,21 @@ test('declared use: a persona calls only the APIs it lists', async () => {
   const pingA = a.defineEndpoint('/ping', () => 'a', { method: 'GET' });
   const pingB = b.defineEndpoint('/ping', () => 'b', { method: 'GET' });
   let got = '';
-  onDeploy(id`client`, async () => {
-    got = await pingA();
-    await pingB();
-  }, { uses: [{ pingA }] });
+  onDeploy(
+    id`client`,
+    async () => {
+      got = await pingA();
+      await pingB();
+    },
+    { uses: [{ pingA }] },
+  );
   const { lines, log } = capture();
   assert.is(await runPersona({ root: id, persona: '', log, setExitCode: false }), 1);
   assert.is(got, 'a');
-  assert.match(lines.join('\n'), 'Persona uses.client may not call ApiServer uses.b (GET /ping): its uses option lists uses.a. Add the client you were given to it, e.g. onDeploy(id, fn, { uses: [client] })');
+  assert.match(
+    lines.join('\n'),
+    'Persona uses.client may not call ApiServer uses.b (GET /ping): its uses option lists uses.a. Add the client you were given to it, e.g. onDeploy(id, fn, { uses: [client] })',
+  );
 });
 
 test('uses accepts ApiServers, client functions and objects of them, and refuses anything else', () => {
@@ -75,7 +84,10 @@ test('uses accepts ApiServers, client functions and objects of them, and refuses
   const getA = a.defineEndpoint('/x', () => 1, { method: 'GET' });
   const w = new Worker(id`w`, () => {}, { uses: [b, { nested: { getA } }] });
   assert.equal(w.uses!.map((s) => s.id.value).sort(), ['forms.a', 'forms.b']);
-  assert.throws(() => onDeploy(id`bad`, () => {}, { uses: [{ name: 'not an api' }] }), /forms\.bad: uses\[0\]\.name is not an API/);
+  assert.throws(
+    () => onDeploy(id`bad`, () => {}, { uses: [{ name: 'not an api' }] }),
+    /forms\.bad: uses\[0\]\.name is not an API/,
+  );
   assert.throws(() => onDeploy(id`bad2`, () => {}, { uses: [() => 1] }), /forms\.bad2: uses\[0\] is not an API/);
 });
 
@@ -126,7 +138,12 @@ test('the tree fingerprint changes with the tree and names the differing IDs', (
 
 test('storesUsable finds by owner exactly the Stores mayUseStore allows', () => {
   const id = rootId('own');
-  const stores = [new Store(id`a`.child('db')), new Store(id`a`.child('b').child('db')), new Store(id`top`), new Store(id`c`.child('db'))];
+  const stores = [
+    new Store(id`a`.child('db')),
+    new Store(id`a`.child('b').child('db')),
+    new Store(id`top`),
+    new Store(id`c`.child('db')),
+  ];
   const personas = [
     onDeploy(id`a`.child('task'), () => {}),
     onDeploy(id`a`.child('b').child('task'), () => {}),
@@ -139,7 +156,12 @@ test('storesUsable finds by owner exactly the Stores mayUseStore allows', () => 
     const names = (list: Store[]) => list.map((s) => s.id.value).sort();
     assert.equal(names(usable(p)), names(stores.filter((s) => mayUseStore(p, s))), p.id.value);
   }
-  assert.equal(usable(personas[1]).map((s) => s.id.value).sort(), ['own.a.b.db', 'own.a.db', 'own.top'].sort());
+  assert.equal(
+    usable(personas[1])
+      .map((s) => s.id.value)
+      .sort(),
+    ['own.a.b.db', 'own.a.db', 'own.top'].sort(),
+  );
 });
 
 test('the listing says once that a persona without `uses` calls every API; declaring some changes it', () => {
@@ -152,7 +174,10 @@ test('the listing says once that a persona without `uses` calls every API; decla
   };
   const open = treeListing(make(false));
   assert.ok(open.includes('fp2.client calls *'), open.join('\n'));
-  assert.not.ok(open.some((l) => l.startsWith('fp2.client calls fp2.')), 'not one line per API');
+  assert.not.ok(
+    open.some((l) => l.startsWith('fp2.client calls fp2.')),
+    'not one line per API',
+  );
   const declared = treeListing(make(true));
   assert.ok(declared.includes('fp2.client calls fp2.a'));
   assert.equal(differingIds(open, declared), ['fp2.a', 'fp2.client']);

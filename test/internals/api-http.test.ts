@@ -22,7 +22,10 @@ interface Customer {
 function capture() {
   const lines: string[] = [];
   const text = (e: unknown) => (e instanceof Error ? ` [${e.message}]` : '');
-  return { lines, log: { info: (m: string) => lines.push(m), error: (m: string, e?: unknown) => lines.push(m + text(e)) } };
+  return {
+    lines,
+    log: { info: (m: string) => lines.push(m), error: (m: string, e?: unknown) => lines.push(m + text(e)) },
+  };
 }
 
 const TOKEN = 'test-token-not-secret';
@@ -52,24 +55,44 @@ const id = rootId('http-test');
 const api = new ApiServer(id`api`);
 const customers = new Map<string, Customer>();
 const calls: unknown[] = [];
-const postCustomer = api.defineEndpoint('/customer', (c: Customer) => {
-  customers.set(c.id, c);
-}, { method: 'POST' });
-const getCustomer = api.defineEndpoint('/customer', (customerId: string) => {
-  const c = customers.get(customerId);
-  if (!c) throw new HttpError(404, `No customer ${customerId}`);
-  return c;
-}, { method: 'GET' });
-const putCustomer = api.defineEndpoint('/customer', (c: Customer) => {
-  customers.set(c.id, c);
-  return { replaced: c.id };
-}, { method: 'PUT' });
-const deleteCustomer = api.defineEndpoint('/customer', (customerId: string) => customers.delete(customerId), { method: 'DELETE' });
-const patchName = api.defineEndpoint('/customer/name', (p: { id: string; name: string }) => {
-  customers.get(p.id)!.name = p.name;
-  return customers.get(p.id);
-}, { method: 'PATCH' });
-const whatArg = api.defineEndpoint('/what-arg', (arg?: unknown) => ({ got: arg === undefined ? 'undefined' : arg }), { method: 'GET' });
+const postCustomer = api.defineEndpoint(
+  '/customer',
+  (c: Customer) => {
+    customers.set(c.id, c);
+  },
+  { method: 'POST' },
+);
+const getCustomer = api.defineEndpoint(
+  '/customer',
+  (customerId: string) => {
+    const c = customers.get(customerId);
+    if (!c) throw new HttpError(404, `No customer ${customerId}`);
+    return c;
+  },
+  { method: 'GET' },
+);
+const putCustomer = api.defineEndpoint(
+  '/customer',
+  (c: Customer) => {
+    customers.set(c.id, c);
+    return { replaced: c.id };
+  },
+  { method: 'PUT' },
+);
+const deleteCustomer = api.defineEndpoint('/customer', (customerId: string) => customers.delete(customerId), {
+  method: 'DELETE',
+});
+const patchName = api.defineEndpoint(
+  '/customer/name',
+  (p: { id: string; name: string }) => {
+    customers.get(p.id)!.name = p.name;
+    return customers.get(p.id);
+  },
+  { method: 'PATCH' },
+);
+const whatArg = api.defineEndpoint('/what-arg', (arg?: unknown) => ({ got: arg === undefined ? 'undefined' : arg }), {
+  method: 'GET',
+});
 const postNothing = api.defineEndpoint('/nothing', (arg?: unknown) => ({ got: arg === undefined ? 'undefined' : arg }));
 const echo = api.defineEndpoint('/echo', (arg: unknown) => {
   calls.push(arg);
@@ -78,9 +101,13 @@ const echo = api.defineEndpoint('/echo', (arg: unknown) => {
 const fail = api.defineEndpoint('/fail', () => {
   throw new Error('cannot reach db with password hunter2');
 });
-const teapot = api.defineEndpoint('/teapot', () => {
-  throw new HttpError(418, 'I am a teapot');
-}, { method: 'GET' });
+const teapot = api.defineEndpoint(
+  '/teapot',
+  () => {
+    throw new HttpError(418, 'I am a teapot');
+  },
+  { method: 'GET' },
+);
 
 let server: Awaited<ReturnType<typeof serve>>;
 
@@ -124,7 +151,10 @@ http('an absent argument is undefined in the query string and in an empty body',
 });
 
 http('undefined comes back as 204 and as undefined', async () => {
-  const answer = await raw(`${server.url}/customer`, 'POST', { body: JSON.stringify({ id: '2', name: 'x' }), type: 'application/json' });
+  const answer = await raw(`${server.url}/customer`, 'POST', {
+    body: JSON.stringify({ id: '2', name: 'x' }),
+    type: 'application/json',
+  });
   assert.is(answer.status, 204);
   assert.is(answer.text, '');
   assert.is(await echo(undefined), undefined);
@@ -156,24 +186,53 @@ http('any other error is a 500 with a generic message; the internal text is only
 
 http('malformed JSON gets 400, in the body and in the query string', async () => {
   for (const body of ['{"id":', 'undefined', "{'a':1}", '[1,]']) {
-    assertCleanError(await raw(`${server.url}/echo`, 'POST', { body, type: 'application/json' }), 400, 'the request body is not valid JSON');
+    assertCleanError(
+      await raw(`${server.url}/echo`, 'POST', { body, type: 'application/json' }),
+      400,
+      'the request body is not valid JSON',
+    );
   }
-  assertCleanError(await raw(`${server.url}/what-arg?arg=%7Bnope`, 'GET'), 400, 'the query parameter "arg" is not valid JSON');
+  assertCleanError(
+    await raw(`${server.url}/what-arg?arg=%7Bnope`, 'GET'),
+    400,
+    'the query parameter "arg" is not valid JSON',
+  );
   assertCleanError(await raw(`${server.url}/what-arg?arg=1&arg=2`, 'GET'), 400, 'must be given once');
-  assert.equal(calls, [{ text: 'a&b=c?d#e f+g%20 é 😀 "q"', list: [1, 2.5, null, true], nested: { '': 'empty key' } }, false, null, undefined]);
+  assert.equal(calls, [
+    { text: 'a&b=c?d#e f+g%20 é 😀 "q"', list: [1, 2.5, null, true], nested: { '': 'empty key' } },
+    false,
+    null,
+    undefined,
+  ]);
 });
 
 http('a content type other than JSON gets 415', async () => {
-  assertCleanError(await raw(`${server.url}/echo`, 'POST', { body: '"hi"', type: 'text/plain' }), 415, 'content type "text/plain" is not accepted');
-  assertCleanError(await raw(`${server.url}/echo`, 'POST', { body: 'a=1', type: 'application/x-www-form-urlencoded' }), 415, 'application/json');
-  assertCleanError(await raw(`${server.url}/echo`, 'POST', { body: '"hi"' }), 415, 'content type (none) is not accepted');
+  assertCleanError(
+    await raw(`${server.url}/echo`, 'POST', { body: '"hi"', type: 'text/plain' }),
+    415,
+    'content type "text/plain" is not accepted',
+  );
+  assertCleanError(
+    await raw(`${server.url}/echo`, 'POST', { body: 'a=1', type: 'application/x-www-form-urlencoded' }),
+    415,
+    'application/json',
+  );
+  assertCleanError(
+    await raw(`${server.url}/echo`, 'POST', { body: '"hi"' }),
+    415,
+    'content type (none) is not accepted',
+  );
   const charset = await raw(`${server.url}/echo`, 'POST', { body: '"hi"', type: 'application/json; charset=utf-8' });
   assert.is(charset.text, '"hi"');
 });
 
 http('a body over the limit gets 413', async () => {
   const big = JSON.stringify('x'.repeat(1024 * 1024 + 10));
-  assertCleanError(await raw(`${server.url}/echo`, 'POST', { body: big, type: 'application/json' }), 413, 'larger than the limit of 1048576 bytes');
+  assertCleanError(
+    await raw(`${server.url}/echo`, 'POST', { body: big, type: 'application/json' }),
+    413,
+    'larger than the limit of 1048576 bytes',
+  );
   const justUnder = JSON.stringify('y'.repeat(1024 * 1024 - 10));
   assert.is((await raw(`${server.url}/echo`, 'POST', { body: justUnder, type: 'application/json' })).status, 200);
   calls.pop();
@@ -181,9 +240,17 @@ http('a body over the limit gets 413', async () => {
 
 http('prototype-pollution payloads are refused in the body and in the query string', async () => {
   const count = calls.length;
-  const payloads = ['{"__proto__":{"polluted":true}}', '{"a":{"__proto__":{"polluted":true}}}', '{"constructor":{"prototype":{"polluted":true}}}'];
+  const payloads = [
+    '{"__proto__":{"polluted":true}}',
+    '{"a":{"__proto__":{"polluted":true}}}',
+    '{"constructor":{"prototype":{"polluted":true}}}',
+  ];
   for (const body of payloads) {
-    assertCleanError(await raw(`${server.url}/echo`, 'POST', { body, type: 'application/json' }), 400, '"__proto__" or "constructor.prototype" key');
+    assertCleanError(
+      await raw(`${server.url}/echo`, 'POST', { body, type: 'application/json' }),
+      400,
+      '"__proto__" or "constructor.prototype" key',
+    );
     const query = `${server.url}/what-arg?arg=${encodeURIComponent(body)}`;
     assertCleanError(await raw(query, 'GET'), 400, 'the query parameter "arg" has a "__proto__"');
   }
@@ -191,25 +258,36 @@ http('prototype-pollution payloads are refused in the body and in the query stri
   assert.is(({} as Record<string, unknown>).polluted, undefined);
 });
 
-http('JSON nested deeper than 256 levels is refused with 400 in the body and in the query string; 256 levels pass', async () => {
-  const count = calls.length;
-  const nested = (depth: number) => '['.repeat(depth) + '"]]"' + ']'.repeat(depth);
-  const deepObject = '{"a":'.repeat(257) + '1' + '}'.repeat(257);
-  for (const body of [nested(257), deepObject, nested(100_000)]) {
-    assertCleanError(await raw(`${server.url}/echo`, 'POST', { body, type: 'application/json' }), 400, 'the request body nests arrays and objects deeper than 256 levels');
-  }
-  assertCleanError(await raw(`${server.url}/what-arg?arg=${encodeURIComponent(nested(257))}`, 'GET'), 400, 'the query parameter "arg" nests arrays and objects deeper than 256 levels');
-  assert.is(calls.length, count, 'no handler ran');
-  // Brackets inside strings do not count, and the limit itself is accepted.
-  const deepest = nested(256);
-  const ok = await raw(`${server.url}/echo`, 'POST', { body: deepest, type: 'application/json' });
-  assert.is(ok.status, 200, ok.text);
-  assert.is(ok.text, deepest);
-  calls.pop();
-  const inString = JSON.stringify('['.repeat(1000));
-  assert.is((await raw(`${server.url}/echo`, 'POST', { body: inString, type: 'application/json' })).text, inString);
-  calls.pop();
-});
+http(
+  'JSON nested deeper than 256 levels is refused with 400 in the body and in the query string; 256 levels pass',
+  async () => {
+    const count = calls.length;
+    const nested = (depth: number) => '['.repeat(depth) + '"]]"' + ']'.repeat(depth);
+    const deepObject = '{"a":'.repeat(257) + '1' + '}'.repeat(257);
+    for (const body of [nested(257), deepObject, nested(100_000)]) {
+      assertCleanError(
+        await raw(`${server.url}/echo`, 'POST', { body, type: 'application/json' }),
+        400,
+        'the request body nests arrays and objects deeper than 256 levels',
+      );
+    }
+    assertCleanError(
+      await raw(`${server.url}/what-arg?arg=${encodeURIComponent(nested(257))}`, 'GET'),
+      400,
+      'the query parameter "arg" nests arrays and objects deeper than 256 levels',
+    );
+    assert.is(calls.length, count, 'no handler ran');
+    // Brackets inside strings do not count, and the limit itself is accepted.
+    const deepest = nested(256);
+    const ok = await raw(`${server.url}/echo`, 'POST', { body: deepest, type: 'application/json' });
+    assert.is(ok.status, 200, ok.text);
+    assert.is(ok.text, deepest);
+    calls.pop();
+    const inString = JSON.stringify('['.repeat(1000));
+    assert.is((await raw(`${server.url}/echo`, 'POST', { body: inString, type: 'application/json' })).text, inString);
+    calls.pop();
+  },
+);
 
 http('CONNECT gets a 405 answer, not a dropped connection', async () => {
   const answer = await new Promise<string>((resolve, reject) => {
@@ -234,7 +312,11 @@ http('an unknown route gets 404 and a known route with another method 405', asyn
 });
 
 http('endpoint calls need the bearer token; the health check does not', async () => {
-  assertCleanError(await raw(`${server.url}/echo`, 'POST', { body: '1', type: 'application/json', auth: false }), 401, 'none was sent');
+  assertCleanError(
+    await raw(`${server.url}/echo`, 'POST', { body: '1', type: 'application/json', auth: false }),
+    401,
+    'none was sent',
+  );
   const wrong = await request(`${server.url}/customer?arg=%221%22`, { headers: { authorization: 'Bearer wrong' } });
   assert.is(wrong.statusCode, 401);
   assert.ok((await wrong.body.text()).includes('the one sent is wrong'));
@@ -288,14 +370,24 @@ test('an unreachable server: the error names the API and its URL; a refused conn
   const post = down.defineEndpoint('/x', () => 1, { method: 'POST' });
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const platform = new DeployedPlatform({ env: { [wiring.apiUrl(down.id)]: url, [wiring.apiToken(down.id)]: TOKEN }, persona: down, log: capture().log });
+  const platform = new DeployedPlatform({
+    env: { [wiring.apiUrl(down.id)]: url, [wiring.apiToken(down.id)]: TOKEN },
+    persona: down,
+    log: capture().log,
+  });
   down.app.enter('runtime', platform);
   try {
     const getErr = (await get().catch((e: unknown) => e)) as Error & { code: string };
     assert.is(getErr.code, 'INFRA_API_UNREACHABLE');
-    assert.is(getErr.message, `ApiServer http-down.api at ${url}: GET /x failed, the connection was refused (3 attempts). Check that the server is running and that its URL is right`);
+    assert.is(
+      getErr.message,
+      `ApiServer http-down.api at ${url}: GET /x failed, the connection was refused (3 attempts). Check that the server is running and that its URL is right`,
+    );
     const postErr = (await post().catch((e: unknown) => e)) as Error;
-    assert.is(postErr.message, `ApiServer http-down.api at ${url}: POST /x failed, the connection was refused (3 attempts). Check that the server is running and that its URL is right`);
+    assert.is(
+      postErr.message,
+      `ApiServer http-down.api at ${url}: POST /x failed, the connection was refused (3 attempts). Check that the server is running and that its URL is right`,
+    );
   } finally {
     await platform.close();
   }
@@ -306,10 +398,16 @@ test('a port in use: serving fails with an error naming the API and the address'
   const s = await serve(first);
   const root = rootId('http-second');
   const second = new ApiServer(root`api`, { public: true });
-  const platform = new DeployedPlatform({ env: { [wiring.apiPort(second.id)]: String(s.port), [wiring.listenHost]: '127.0.0.1' }, persona: second, log: capture().log });
+  const platform = new DeployedPlatform({
+    env: { [wiring.apiPort(second.id)]: String(s.port), [wiring.listenHost]: '127.0.0.1' },
+    persona: second,
+    log: capture().log,
+  });
   second.app.enter('runtime', platform);
   try {
-    const err = (await second.app.runAs(second, () => second.start(new AbortController().signal)).catch((e: unknown) => e)) as Error & { code: string };
+    const err = (await second.app
+      .runAs(second, () => second.start(new AbortController().signal))
+      .catch((e: unknown) => e)) as Error & { code: string };
     assert.is(err.code, 'INFRA_LISTEN_FAILED');
     assert.ok(err.message.startsWith(`ApiServer http-second.api cannot listen on 127.0.0.1:${s.port} (`), err.message);
   } finally {
@@ -327,10 +425,20 @@ test('a missing API URL or token names the persona and the API', async () => {
   const platform = new DeployedPlatform({ env, persona: unwired, log: capture().log });
   unwired.app.enter('runtime', platform);
   const noUrl = (await get().catch((e: unknown) => e)) as Error;
-  assert.ok(noUrl.message.startsWith('Persona http-unwired.api does not know where ApiServer http-unwired.api is (environment variable HTTP_UNWIRED__API__URL is not set)'), noUrl.message);
+  assert.ok(
+    noUrl.message.startsWith(
+      'Persona http-unwired.api does not know where ApiServer http-unwired.api is (environment variable HTTP_UNWIRED__API__URL is not set)',
+    ),
+    noUrl.message,
+  );
   env[wiring.apiUrl(unwired.id)] = 'http://127.0.0.1:1';
   const noToken = (await get().catch((e: unknown) => e)) as Error;
-  assert.ok(noToken.message.startsWith('Secret http-unwired.api.token has no value in persona http-unwired.api (environment variable HTTP_UNWIRED__API__TOKEN is not set)'), noToken.message);
+  assert.ok(
+    noToken.message.startsWith(
+      'Secret http-unwired.api.token has no value in persona http-unwired.api (environment variable HTTP_UNWIRED__API__TOKEN is not set)',
+    ),
+    noToken.message,
+  );
   await platform.close();
 });
 

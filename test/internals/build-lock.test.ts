@@ -7,7 +7,16 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { repoRoot } from '../support/seed.ts';
@@ -65,7 +74,14 @@ interface Build {
 }
 
 /** Runs the build persona of `p` as its own process. `started` is told the child's process. */
-function build(p: Project, options: { args?: string[]; env?: Record<string, string>; started?: (kill: (signal: NodeJS.Signals) => void) => void } = {}): Promise<Build> {
+function build(
+  p: Project,
+  options: {
+    args?: string[];
+    env?: Record<string, string>;
+    started?: (kill: (signal: NodeJS.Signals) => void) => void;
+  } = {},
+): Promise<Build> {
   const start = performance.now();
   const child = spawn(process.execPath, ['--conditions=source', join(p.dir, 'main.ts'), ...(options.args ?? [])], {
     cwd: p.dir,
@@ -76,10 +92,15 @@ function build(p: Project, options: { args?: string[]; env?: Record<string, stri
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   options.started?.((signal) => child.kill(signal));
-  return new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal, output, ms: performance.now() - start, pid: child.pid! })));
+  return new Promise((resolve) =>
+    child.once('close', (code, signal) =>
+      resolve({ code, signal, output, ms: performance.now() - start, pid: child.pid! }),
+    ),
+  );
 }
 
-const values = (p: Project) => JSON.parse(readFileSync(join(p.buildDir, 'values.json'), 'utf8')).values as Record<string, unknown>;
+const values = (p: Project) =>
+  JSON.parse(readFileSync(join(p.buildDir, 'values.json'), 'utf8')).values as Record<string, unknown>;
 
 /** The ID a variable name derives from (`LOCK_APP__GROUP_0__DB__PASSWORD`: lock-app.group-0.db.password). */
 const idOf = (name: string) =>
@@ -116,11 +137,18 @@ test(`${BUILDS} builds started at once end with one set of secrets`, async () =>
     const builds = await Promise.all(Array.from({ length: BUILDS }, () => build(p)));
     for (const b of builds) assert.is(b.code, 0, b.output);
     const made = builds.filter((b) => /^Made \d+ new value/m.test(b.output));
-    assert.is(made.length, 1, `exactly one build made the values:\n${builds.map((b) => b.output.split('\n').find((l) => /^(Made|Kept) /.test(l))).join('\n')}`);
+    assert.is(
+      made.length,
+      1,
+      `exactly one build made the values:\n${builds.map((b) => b.output.split('\n').find((l) => /^(Made|Kept) /.test(l))).join('\n')}`,
+    );
     for (const b of builds) if (b !== made[0]) assert.match(b.output, /^Kept \d+ in build\/values\.json/m);
     const waited = builds.filter((b) => b.output.includes('Waiting for another build of lock-app (pid '));
     assert.ok(waited.length >= 1, 'at least one build waited for another');
-    assert.match(waited[0].output, /Waiting for another build of lock-app \(pid \d+, started \d{4}-\d\d-\d\dT[\d:]+Z\) to finish: build\/values\.json\.lock$/m);
+    assert.match(
+      waited[0].output,
+      /Waiting for another build of lock-app \(pid \d+, started \d{4}-\d\d-\d\dT[\d:]+Z\) to finish: build\/values\.json\.lock$/m,
+    );
     assertEnvFilesAgree(p);
     assert.not.ok(existsSync(buildLockPath(p.buildDir)), 'the lock is released');
   } finally {
@@ -162,7 +190,10 @@ test('a lock not renewed for its staleness period is taken over, whoever holds i
     const lock = buildLockPath(p.buildDir);
     const old = new Date(Date.now() - 2 * STALE_MS);
     // One without a holder (killed as it was made), one of a build on another machine.
-    for (const holder of [undefined, { pid: 1, host: 'another-machine', app: 'lock-app', started: old.toISOString(), token: 'x' }]) {
+    for (const holder of [
+      undefined,
+      { pid: 1, host: 'another-machine', app: 'lock-app', started: old.toISOString(), token: 'x' },
+    ]) {
       mkdirSync(lock, { recursive: true });
       if (holder) writeFileSync(join(lock, 'holder.json'), JSON.stringify(holder));
       utimesSync(lock, old, old);
@@ -185,7 +216,10 @@ test('a build (or prune) that waits too long gives up, naming the holder and the
       const refused = await build(p, { args, env: { INFRA_BUILD_LOCK_TIMEOUT: '1' } });
       assert.is(refused.code, 1, refused.output);
       assert.match(refused.output, `Waiting for another build of lock-app (pid ${process.pid}, started `);
-      assert.match(refused.output, /Gave up after waiting 1 s for another build of lock-app \(pid \d+, started [^)]+\) to finish: it holds the build lock build\/values\.json\.lock/);
+      assert.match(
+        refused.output,
+        /Gave up after waiting 1 s for another build of lock-app \(pid \d+, started [^)]+\) to finish: it holds the build lock build\/values\.json\.lock/,
+      );
       assert.ok(refused.ms < 20_000, `gave up after ${refused.ms.toFixed(0)} ms`);
       assert.equal(readdirSync(p.buildDir), ['values.json.lock'], 'nothing written');
     }

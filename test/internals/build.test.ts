@@ -7,7 +7,16 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { shopApp } from '../support/shop-app.ts';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +47,10 @@ function fixtureProject(): Fixture {
   write('runtime/package.json', JSON.stringify({ name: 'infra-generator' }));
   write('runtime/tsconfig.json', JSON.stringify({ compilerOptions: { rootDir: 'src', outDir: 'dist' } }));
   write('app/package.json', JSON.stringify({ name: 'app' }));
-  write('app/tsconfig.json', '{\n  // the app compiles to dist/\n  "compilerOptions": { "rootDir": "src", "outDir": "dist", },\n}\n');
+  write(
+    'app/tsconfig.json',
+    '{\n  // the app compiles to dist/\n  "compilerOptions": { "rootDir": "src", "outDir": "dist", },\n}\n',
+  );
   write('app/src/main.ts', '// the entry module (not run: the tests build apps defined in the test)\n');
   const appDir = join(root, 'app');
   return {
@@ -54,7 +66,9 @@ function seedApp(): ID {
   const server = id`customer-server`;
   const db = new Store<{ id: string; name: string }>(server`db`);
   const api = new ApiServer(server`api`);
-  const post = api.defineEndpoint('/api/customer', async (c: { id: string; name: string }) => db.set(c.id, c), { method: 'POST' });
+  const post = api.defineEndpoint('/api/customer', async (c: { id: string; name: string }) => db.set(c.id, c), {
+    method: 'POST',
+  });
   const get = api.defineEndpoint('/api/customer', async (key: string) => db.get(key), { method: 'GET' });
   onDeploy(id`example-client`, async () => {
     await post({ id: '1', name: 'John Doe' });
@@ -65,14 +79,18 @@ function seedApp(): ID {
 
 async function build(root: ID, fixture: Fixture): Promise<{ code: number; output: string }> {
   const lines: string[] = [];
-  const log = { info: (m: string) => lines.push(m), error: (m: string, e?: unknown) => lines.push(e === undefined ? m : `${m} ${String(e)}`) };
+  const log = {
+    info: (m: string) => lines.push(m),
+    error: (m: string, e?: unknown) => lines.push(e === undefined ? m : `${m} ${String(e)}`),
+  };
   const code = await runPersona({ root, persona: 'build', paths: fixture.paths, args: [], log, setExitCode: false });
   return { code, output: lines.join('\n') };
 }
 
 const read = (path: string) => readFileSync(path, 'utf8');
 const mode = (path: string) => statSync(path).mode & 0o777;
-const values = (f: Fixture) => JSON.parse(read(join(f.paths.buildDir, 'values.json'))).values as Record<string, unknown>;
+const values = (f: Fixture) =>
+  JSON.parse(read(join(f.paths.buildDir, 'values.json'))).values as Record<string, unknown>;
 const compose = (f: Fixture) => YAML.parse(read(join(f.root, 'compose.yaml'))) as ComposeFile;
 const envFile = (f: Fixture, service: string) => join(f.paths.buildDir, 'env', `${service}.env`);
 
@@ -170,14 +188,25 @@ test('secrets: only in 0600 env files, and the database password only where the 
 
     assert.ok(read(envFile(f, DB)).includes(`POSTGRES_PASSWORD=${password}\n`));
     const apiEnv = read(envFile(f, API));
-    assert.ok(apiEnv.includes(`MY_APP__CUSTOMER_SERVER__DB__URL=postgres://app:${password}@${DB}:5432/my_app__customer_server__db\n`), apiEnv);
+    assert.ok(
+      apiEnv.includes(
+        `MY_APP__CUSTOMER_SERVER__DB__URL=postgres://app:${password}@${DB}:5432/my_app__customer_server__db\n`,
+      ),
+      apiEnv,
+    );
     assert.ok(apiEnv.includes(`MY_APP__CUSTOMER_SERVER__API__TOKEN=${token}\n`));
 
     const clientEnv = read(envFile(f, CLIENT));
     assert.not.ok(clientEnv.includes(password), 'the client never gets the database password');
     assert.not.ok(clientEnv.includes('DB__URL'), 'nor the database URL');
-    assert.ok(read(envFile(f, 'every-api')).includes(`MY_APP__CUSTOMER_SERVER__API__TOKEN=${token}\n`), 'it may call the API');
-    assert.ok(compose(f).services[CLIENT].env_file.some((p: string) => p.endsWith('/every-api.env')), 'through the shared env file');
+    assert.ok(
+      read(envFile(f, 'every-api')).includes(`MY_APP__CUSTOMER_SERVER__API__TOKEN=${token}\n`),
+      'it may call the API',
+    );
+    assert.ok(
+      compose(f).services[CLIENT].env_file.some((p: string) => p.endsWith('/every-api.env')),
+      'through the shared env file',
+    );
     assert.not.ok(read(envFile(f, 'every-api')).includes(password), 'which has no database password');
 
     const dockerfile = read(join(f.paths.buildDir, 'Dockerfile'));
@@ -215,7 +244,10 @@ test('docker-compose (v1.29) accepts the file and reads the env files back uncha
   const f = fixtureProject();
   try {
     assert.is((await build(seedApp(), f)).code, 0);
-    const result = spawnSync('docker-compose', ['-f', join(f.root, 'compose.yaml'), 'config'], { cwd: f.root, encoding: 'utf8' });
+    const result = spawnSync('docker-compose', ['-f', join(f.root, 'compose.yaml'), 'config'], {
+      cwd: f.root,
+      encoding: 'utf8',
+    });
     assert.is(result.status, 0, result.stderr);
     const resolved = YAML.parse(result.stdout) as ComposeFile;
     const v = values(f);
@@ -262,16 +294,29 @@ test('the Dockerfile: multi-stage, npm ci, compiled JavaScript run as node on th
     assert.ok(stage1.indexOf('COPY package.json package-lock.json ./') < stage1.indexOf('RUN npm ci'));
     assert.ok(stage1.includes('COPY runtime/package.json runtime/') && stage1.includes('COPY app/package.json app/'));
     assert.ok(stage1.indexOf('RUN npm ci') < stage1.indexOf('COPY . .'));
-    assert.ok(stage1.includes('RUN npx tsc -p runtime/tsconfig.json') && stage1.includes('RUN npx tsc -p app/tsconfig.json'));
+    assert.ok(
+      stage1.includes('RUN npx tsc -p runtime/tsconfig.json') && stage1.includes('RUN npx tsc -p app/tsconfig.json'),
+    );
     // Stage 2: production dependencies and compiled output only.
     assert.ok(/RUN npm ci --omit=dev/.test(stage2));
-    assert.equal(stage2.match(/^COPY --from=build .*$/gm), ['COPY --from=build /app/runtime/dist runtime/dist', 'COPY --from=build /app/app/dist app/dist']);
+    assert.equal(stage2.match(/^COPY --from=build .*$/gm), [
+      'COPY --from=build /app/runtime/dist runtime/dist',
+      'COPY --from=build /app/app/dist app/dist',
+    ]);
     assert.not.ok(/^COPY \. /m.test(stage2), 'the final image takes no sources');
     assert.ok(/^USER node$/m.test(stage2));
     assert.ok(stage2.trimEnd().endsWith('CMD ["node","app/dist/main.js"]'), stage2);
 
     const ignore = read(join(f.root, '.dockerignore')).split('\n');
-    for (const entry of ['.git', '**/node_modules', '**/dist', 'compose.yaml', 'app/build', '**/build/values.json', '**/build/env']) {
+    for (const entry of [
+      '.git',
+      '**/node_modules',
+      '**/dist',
+      'compose.yaml',
+      'app/build',
+      '**/build/values.json',
+      '**/build/env',
+    ]) {
       assert.ok(ignore.includes(entry), `.dockerignore lists ${entry}`);
     }
   } finally {
@@ -310,7 +355,10 @@ test('reach follows declared use; workers restart; a public API publishes its po
     assert.equal(report.depends_on, { 'shop--orders': { condition: 'service_healthy' } });
     assert.is(report.environment.SHOP__CATALOG__URL, undefined, 'nor where the catalog API is');
     assert.ok(read(envFile(f, 'shop--report')).includes('SHOP__ORDERS__TOKEN='));
-    assert.is(file.services['shop--catalog'].environment.SHOP__CATALOG__URL, `http://shop--catalog:${values(f)['shop.catalog.port']}`);
+    assert.is(
+      file.services['shop--catalog'].environment.SHOP__CATALOG__URL,
+      `http://shop--catalog:${values(f)['shop.catalog.port']}`,
+    );
     // The others declared nothing: one network joins them to every API.
     assert.equal(file.services['shop--catalog--indexer'].networks, ['every-api', 'shop--catalog--stock-net']);
     assert.equal(file.services['shop--orders'].networks, ['shop--orders-net', 'every-api']);
@@ -333,7 +381,13 @@ test('reach follows declared use; workers restart; a public API publishes its po
     assert.is(code, 0);
     assert.not.ok(existsSync(envFile(f, 'shop--report')));
     assert.ok(output.includes('Removed app/build/env/shop--report.env'), output);
-    assert.equal(readdirSync(join(f.paths.buildDir, 'env')).sort(), ['every-api.env', 'shop--catalog--indexer.env', 'shop--catalog--stock.env', 'shop--catalog.env', 'shop--orders.env']);
+    assert.equal(readdirSync(join(f.paths.buildDir, 'env')).sort(), [
+      'every-api.env',
+      'shop--catalog--indexer.env',
+      'shop--catalog--stock.env',
+      'shop--catalog.env',
+      'shop--orders.env',
+    ]);
   } finally {
     f.remove();
   }
@@ -353,12 +407,20 @@ test('an API that declares its uses shares no network with other APIs, while per
     const nets = (name: string) => new Set(services[`mixed--${name}`].networks);
     const shared = (a: string, b: string) => [...nets(a)].filter((n) => nets(b).has(n));
     assert.equal(shared('payments', 'restricted'), [], 'declared APIs are apart');
-    assert.equal(shared('payments', 'open'), ['mixed--payments-net'], 'the open API declared nothing: it may call payments');
+    assert.equal(
+      shared('payments', 'open'),
+      ['mixed--payments-net'],
+      'the open API declared nothing: it may call payments',
+    );
     assert.equal(shared('restricted', 'open'), ['mixed--restricted-net']);
     // The seed task (declared nothing) reaches all three, and waits for them.
     assert.equal([...nets('seed')].sort(), ['every-api', 'mixed--payments-net', 'mixed--restricted-net']);
     assert.ok(nets('open').has('every-api'));
-    assert.equal(Object.keys(services['mixed--seed'].depends_on ?? {}).sort(), ['mixed--open', 'mixed--payments', 'mixed--restricted']);
+    assert.equal(Object.keys(services['mixed--seed'].depends_on ?? {}).sort(), [
+      'mixed--open',
+      'mixed--payments',
+      'mixed--restricted',
+    ]);
   } finally {
     f.remove();
   }
@@ -389,9 +451,13 @@ test('a "$" in a value stays literal: compose.yaml doubles it against interpolat
     const service = Object.keys(compose(f).services)[0];
     assert.is(compose(f).services[service].environment.PERSONA, 'prices.cost-$$5');
     const probe = spawnSync('docker-compose', ['version', '--short'], { encoding: 'utf8' });
-    if (probe.error || probe.status !== 0) return console.log('  (docker-compose not available: its reading is not checked)');
+    if (probe.error || probe.status !== 0)
+      return console.log('  (docker-compose not available: its reading is not checked)');
     // Unescaped, `$5` would be an invalid interpolation and docker-compose would refuse the file.
-    const result = spawnSync('docker-compose', ['-f', join(f.root, 'compose.yaml'), 'config'], { cwd: f.root, encoding: 'utf8' });
+    const result = spawnSync('docker-compose', ['-f', join(f.root, 'compose.yaml'), 'config'], {
+      cwd: f.root,
+      encoding: 'utf8',
+    });
     assert.is(result.status, 0, result.stderr + text);
   } finally {
     f.remove();

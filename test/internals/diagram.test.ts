@@ -3,7 +3,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { diagramOf, EVERY_API_ARROWS_UP_TO, EVERY_API_NODE, renderMermaid } from 'infra-generator/internal/targets/diagram/diagram';
+import {
+  diagramOf,
+  EVERY_API_ARROWS_UP_TO,
+  EVERY_API_NODE,
+  renderMermaid,
+} from 'infra-generator/internal/targets/diagram/diagram';
 import { ApiServer, onDeploy, rootId } from 'infra-generator';
 import { appOf } from 'infra-generator/internal/core/app';
 import { tempProject } from '../support/temp-project.ts';

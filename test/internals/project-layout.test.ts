@@ -45,7 +45,12 @@ function project(files: Record<string, string | object>, appDir = 'app'): Projec
     root,
     layout: (dir = appDir) => {
       const app = join(root, dir);
-      return readProjectLayout({ entry: join(app, 'src', 'main.ts'), appDir: app, buildDir: join(app, 'build'), projectRoot: root });
+      return readProjectLayout({
+        entry: join(app, 'src', 'main.ts'),
+        appDir: app,
+        buildDir: join(app, 'build'),
+        projectRoot: root,
+      });
     },
     remove: () => rmSync(root, { recursive: true, force: true }),
   };
@@ -57,14 +62,23 @@ function tscSays(root: string, tsconfig: string): { outDir?: string; rootDir?: s
   const result = spawnSync(process.execPath, [tscBin, '--showConfig', '-p', file], { encoding: 'utf8' });
   assert.is(result.status, 0, result.stdout + result.stderr);
   const options = JSON.parse(result.stdout).compilerOptions ?? {};
-  const inRoot = (path?: string) => (path === undefined ? undefined : relative(root, resolve(dirname(file), path)).split('\\').join('/'));
+  const inRoot = (path?: string) =>
+    path === undefined
+      ? undefined
+      : relative(root, resolve(dirname(file), path))
+          .split('\\')
+          .join('/');
   return { outDir: inRoot(options.outDir), rootDir: inRoot(options.rootDir) };
 }
 
 /** The workspace folders npm itself runs a command in (`npm exec --workspaces`), in its order, relative to `root`. */
 function npmWorkspaces(root: string): string[] {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)));
-  const result = spawnSync('npm', ['exec', '--workspaces', '--no-update-notifier', '-c', 'pwd'], { cwd: root, encoding: 'utf8', env });
+  const result = spawnSync('npm', ['exec', '--workspaces', '--no-update-notifier', '-c', 'pwd'], {
+    cwd: root,
+    encoding: 'utf8',
+    env,
+  });
   assert.is(result.status, 0, result.stdout + result.stderr);
   return result.stdout
     .split('\n')
@@ -105,7 +119,9 @@ test('extends from packages: "pkg" with a package.json tsconfig field, "pkg/file
   const p = project({
     'package.json': { name: 'fixture', private: true, workspaces: ['app', 'lib', 'tool'] },
     'node_modules/base-field/package.json': { name: 'base-field', tsconfig: 'configs/strict.json' },
-    'node_modules/base-field/configs/strict.json': { compilerOptions: { outDir: '${configDir}/built', rootDir: '${configDir}/src' } },
+    'node_modules/base-field/configs/strict.json': {
+      compilerOptions: { outDir: '${configDir}/built', rootDir: '${configDir}/src' },
+    },
     'node_modules/base-file/package.json': { name: 'base-file' },
     'node_modules/base-file/node.json': { compilerOptions: { outDir: '${configDir}/dist' } },
     // A package config's plain relative outDir is relative to the package, as tsc has it.
@@ -168,7 +184,8 @@ test('JSON with comments: line and block comments, trailing commas, and strings 
 
 test('a tsconfig without extends: a string ending in ",]" or ",}" is not cut', async () => {
   const p = project({
-    'app/tsconfig.json': '{ "compilerOptions": { "rootDir": "src", "outDir": "dist,}", }, "include": ["src,]", "src"], }',
+    'app/tsconfig.json':
+      '{ "compilerOptions": { "rootDir": "src", "outDir": "dist,}", }, "include": ["src,]", "src"], }',
   });
   try {
     assert.equal((await p.layout()).compile, [{ tsconfig: 'app/tsconfig.json', outDir: 'app/dist,}' }]);
@@ -182,7 +199,11 @@ test('workspaces as npm finds them: globs, braces, "**", a negation, and folders
   const pkg = (name: string) => ({ [`${name}/package.json`]: { name: name.replaceAll('/', '-') } });
   const p = project(
     {
-      'package.json': { name: 'fixture', private: true, workspaces: ['packages/*', '!packages/skip', 'tools/{lint,fmt}', 'apps/**'] },
+      'package.json': {
+        name: 'fixture',
+        private: true,
+        workspaces: ['packages/*', '!packages/skip', 'tools/{lint,fmt}', 'apps/**'],
+      },
       ...pkg('packages/b'),
       ...pkg('packages/a'),
       ...pkg('packages/skip'),
@@ -232,17 +253,41 @@ test('workspaces as an object ({ packages: [...] }): "**" reaches nested folders
 });
 
 test('an extends that cannot be resolved, a setting of the wrong type, or an outDir outside the project stops the build with the file and the problem', async () => {
-  const missing = project({ 'app/tsconfig.json': { extends: './missing.json', compilerOptions: { rootDir: 'src', outDir: 'dist' } } });
-  const noPackage = project({ 'app/tsconfig.json': { extends: '@acme/no-such-config', compilerOptions: { rootDir: 'src', outDir: 'dist' } } });
-  const badType = project({ 'configs/base.json': { compilerOptions: { outDir: 5 } }, 'app/tsconfig.json': { extends: '../configs/base.json' } });
-  const badNoEmit = project({ 'app/tsconfig.json': { compilerOptions: { rootDir: 'src', outDir: 'dist', noEmit: 'no' } } });
-  const outside = project({ 'configs/base.json': { compilerOptions: { outDir: '../../elsewhere' } }, 'app/tsconfig.json': { extends: '../configs/base.json', compilerOptions: { rootDir: 'src' } } });
+  const missing = project({
+    'app/tsconfig.json': { extends: './missing.json', compilerOptions: { rootDir: 'src', outDir: 'dist' } },
+  });
+  const noPackage = project({
+    'app/tsconfig.json': { extends: '@acme/no-such-config', compilerOptions: { rootDir: 'src', outDir: 'dist' } },
+  });
+  const badType = project({
+    'configs/base.json': { compilerOptions: { outDir: 5 } },
+    'app/tsconfig.json': { extends: '../configs/base.json' },
+  });
+  const badNoEmit = project({
+    'app/tsconfig.json': { compilerOptions: { rootDir: 'src', outDir: 'dist', noEmit: 'no' } },
+  });
+  const outside = project({
+    'configs/base.json': { compilerOptions: { outDir: '../../elsewhere' } },
+    'app/tsconfig.json': { extends: '../configs/base.json', compilerOptions: { rootDir: 'src' } },
+  });
   try {
-    await rejects(missing.layout(), /Cannot read .*app\/tsconfig\.json \(its extends "\.\/missing\.json" cannot be resolved\)/);
-    await rejects(noPackage.layout(), /Cannot read .*app\/tsconfig\.json \(its extends "@acme\/no-such-config" cannot be resolved\)/);
+    await rejects(
+      missing.layout(),
+      /Cannot read .*app\/tsconfig\.json \(its extends "\.\/missing\.json" cannot be resolved\)/,
+    );
+    await rejects(
+      noPackage.layout(),
+      /Cannot read .*app\/tsconfig\.json \(its extends "@acme\/no-such-config" cannot be resolved\)/,
+    );
     await rejects(badType.layout(), /Cannot read .*app\/tsconfig\.json \(a setting has a value of the wrong type/);
-    await rejects(badNoEmit.layout(), /Cannot read .*app\/tsconfig\.json \(compilerOptions\.noEmit must be a boolean\)/);
-    await rejects(outside.layout(), /Cannot read .*app\/tsconfig\.json \(its outDir .*elsewhere is outside the project root/);
+    await rejects(
+      badNoEmit.layout(),
+      /Cannot read .*app\/tsconfig\.json \(compilerOptions\.noEmit must be a boolean\)/,
+    );
+    await rejects(
+      outside.layout(),
+      /Cannot read .*app\/tsconfig\.json \(its outDir .*elsewhere is outside the project root/,
+    );
   } finally {
     missing.remove();
     noPackage.remove();

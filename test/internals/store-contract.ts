@@ -32,7 +32,9 @@ export function storeContract(harness: StoreHarness): void {
   async function fixture() {
     const root = rootId(`contract-${run}-${counter++}`);
     const store = new Store<Item>(root`items`);
-    const byTag = new store.Index(root`items-by-tag`, (item) => (item?.tags ?? []).map((tag) => ({ indexKey: tag, inlineValue: { name: item.name } })));
+    const byTag = new store.Index(root`items-by-tag`, (item) =>
+      (item?.tags ?? []).map((tag) => ({ indexKey: tag, inlineValue: { name: item.name } })),
+    );
     const app = appOf(root);
     const platform = await harness.platform(app);
     platforms.push(platform);
@@ -77,8 +79,19 @@ export function storeContract(harness: StoreHarness): void {
   test('values are what a JSON round trip gives', async () => {
     const { store } = await fixture();
     const when = new Date('2026-01-02T03:04:05.000Z');
-    await store.set('j', { name: 'J', when, gone: undefined, nan: NaN, nested: [1, 'two', null, { deep: true }] } as unknown as Item);
-    assert.equal(await store.get('j'), { name: 'J', when: '2026-01-02T03:04:05.000Z', nan: null, nested: [1, 'two', null, { deep: true }] });
+    await store.set('j', {
+      name: 'J',
+      when,
+      gone: undefined,
+      nan: NaN,
+      nested: [1, 'two', null, { deep: true }],
+    } as unknown as Item);
+    assert.equal(await store.get('j'), {
+      name: 'J',
+      when: '2026-01-02T03:04:05.000Z',
+      nan: null,
+      nested: [1, 'two', null, { deep: true }],
+    });
     await store.set('s', 'a plain string' as unknown as Item);
     assert.is(await store.get('s'), 'a plain string');
     await store.set('zero', 0 as unknown as Item);
@@ -113,10 +126,18 @@ export function storeContract(harness: StoreHarness): void {
     const { store } = await fixture();
     await rejects(store.get(''), /Store contract-.*\.items: a key must be a non-empty string/, 'INFRA_INVALID_KEY');
     await rejects(store.set(42 as unknown as string, { name: 'x' }), /non-empty string/, 'INFRA_INVALID_KEY');
-    await rejects(store.set('nul\u0000key', { name: 'x' }), /contains U\+0000 or an unpaired surrogate/, 'INFRA_INVALID_KEY');
+    await rejects(
+      store.set('nul\u0000key', { name: 'x' }),
+      /contains U\+0000 or an unpaired surrogate/,
+      'INFRA_INVALID_KEY',
+    );
     await rejects(store.get('lone\ud800'), /contains U\+0000 or an unpaired surrogate/, 'INFRA_INVALID_KEY');
     await store.set('k', { name: 'kept' });
-    await rejects(store.set('k', { name: 'big', n: 10n } as unknown as Item), /not JSON-serialisable/, 'INFRA_NOT_JSON');
+    await rejects(
+      store.set('k', { name: 'big', n: 10n } as unknown as Item),
+      /not JSON-serialisable/,
+      'INFRA_NOT_JSON',
+    );
     const cyclic: Record<string, unknown> = { name: 'c' };
     cyclic.self = cyclic;
     await rejects(store.set('k', cyclic as unknown as Item), /not JSON-serialisable/, 'INFRA_NOT_JSON');
@@ -162,7 +183,14 @@ export function storeContract(harness: StoreHarness): void {
     const empty: string[] = [];
     for await (const key of store.allKeys()) empty.push(key);
     assert.equal(empty, []);
-    const keys = Array.from({ length: 57 }, (_, i) => `key-${String(i).padStart(3, '0')}`).concat(['B', 'a', 'Z', 'é', '😀', '\uffff']);
+    const keys = Array.from({ length: 57 }, (_, i) => `key-${String(i).padStart(3, '0')}`).concat([
+      'B',
+      'a',
+      'Z',
+      'é',
+      '😀',
+      '\uffff',
+    ]);
     for (const key of keys) await store.set(key, { name: key });
     const seen: string[] = [];
     for await (const key of store.allKeys({ batchSize: 7 })) seen.push(key);
@@ -176,7 +204,12 @@ export function storeContract(harness: StoreHarness): void {
     const exact: string[] = [];
     for await (const key of store.allKeys({ batchSize: keys.length })) exact.push(key);
     assert.is(exact.length, keys.length);
-    await rejects((async () => { for await (const _ of store.allKeys({ batchSize: 0 })) void _; })(), /batchSize must be a positive integer/);
+    await rejects(
+      (async () => {
+        for await (const _ of store.allKeys({ batchSize: 0 })) void _;
+      })(),
+      /batchSize must be a positive integer/,
+    );
   });
 
   test('an index finds keys by each of the index keys a value yields', async () => {
@@ -188,7 +221,9 @@ export function storeContract(harness: StoreHarness): void {
       { key: '1', inlineValue: { name: 'Al' } },
       { key: '2', inlineValue: { name: 'Bo' } },
     ]);
-    assert.equal(await byTag.get('blue', { retrieveValues: true }), [{ key: '2', inlineValue: { name: 'Bo' }, value: { name: 'Bo', tags: ['red', 'blue'] } }]);
+    assert.equal(await byTag.get('blue', { retrieveValues: true }), [
+      { key: '2', inlineValue: { name: 'Bo' }, value: { name: 'Bo', tags: ['red', 'blue'] } },
+    ]);
     assert.equal(await byTag.get('green'), []);
   });
 
@@ -225,7 +260,11 @@ export function storeContract(harness: StoreHarness): void {
   test('an index key PostgreSQL cannot hold fails the write in every mode', async () => {
     const { store, byTag } = await fixture();
     await store.set('k', { name: 'kept', tags: ['ok'] });
-    await rejects(store.set('k', { name: 'bad', tags: ['fine', 'nul\u0000'] }), /Index contract-.*\.items-by-tag: key/, 'INFRA_INVALID_INDEX_KEY');
+    await rejects(
+      store.set('k', { name: 'bad', tags: ['fine', 'nul\u0000'] }),
+      /Index contract-.*\.items-by-tag: key/,
+      'INFRA_INVALID_INDEX_KEY',
+    );
     assert.equal(await store.get('k'), { name: 'kept', tags: ['ok'] });
     assert.equal(await byTag.get('fine'), []);
   });
@@ -238,7 +277,11 @@ export function storeContract(harness: StoreHarness): void {
         (async () => {
           for (let i = 0; i < 10; i++) {
             const key = `k${(w + i) % 6}`;
-            await store.modify(key, (old) => ({ name: key, n: (old?.n ?? 0) + 1, tags: [tags[(w + i) % 4], tags[(w * i) % 4]] }));
+            await store.modify(key, (old) => ({
+              name: key,
+              n: (old?.n ?? 0) + 1,
+              tags: [tags[(w + i) % 4], tags[(w * i) % 4]],
+            }));
           }
         })(),
       ),
@@ -260,7 +303,11 @@ export function storeContract(harness: StoreHarness): void {
   test('store calls at startup fail with the store and the phase named', async () => {
     const root = rootId(`contract-${run}-${counter++}`);
     const store = new Store(root`early`);
-    await rejects(store.get('x'), new RegExp(`^Store ${root.value}\\.early: get\\(\\) is a runtime call, but the app is still starting up`), 'INFRA_WRONG_PHASE');
+    await rejects(
+      store.get('x'),
+      new RegExp(`^Store ${root.value}\\.early: get\\(\\) is a runtime call, but the app is still starting up`),
+      'INFRA_WRONG_PHASE',
+    );
   });
 
   test.run();

@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rootId, appOf, Store } from 'infra-generator';
 import { StorePlatform } from '../support/store-platform.ts';
-import type { Logger } from 'infra-generator/internal/core/run-personas';
+import type { Logger } from 'infra-generator/internal/core/logger';
 import { createPostgresStoreBackend } from 'infra-generator/internal/components/store/postgres';
 import { ThrowawayCluster, settlesWithin } from '../support/throwaway-cluster.ts';
 
@@ -49,7 +49,9 @@ const platform = new PostgresStorePlatform(() => cluster!.url, log);
 
 const root = rootId('outage');
 const orders = new Store<Order>(root`orders`);
-const byStatus = new orders.Index(root`orders-by-status`, (order) => [{ indexKey: order.status, inlineValue: order.i }]);
+const byStatus = new orders.Index(root`orders-by-status`, (order) => [
+  { indexKey: order.status, inlineValue: order.i },
+]);
 const counters = new Store<Counter>(root`counters`);
 /** First used while the database is down: opening its pool and tables must be retried later. */
 const late = new Store<Counter>(root`late`);
@@ -125,14 +127,22 @@ test('while the database is down, every call fails fast with the store named', a
     ['set', () => orders.set('during', { writer: -2, i: 0, status: 'even' })],
     ['del', () => orders.del('before-2')],
     ['modify', () => counters.modify('orders', (old) => ({ n: (old?.n ?? 0) + 1000 }))],
-    ['allKeys', async () => { for await (const key of orders.allKeys()) void key; }],
+    [
+      'allKeys',
+      async () => {
+        for await (const key of orders.allKeys()) void key;
+      },
+    ],
     ['index get', () => byStatus.get('odd', { retrieveValues: true })],
     ['first use of another store', () => late.set('x', { n: 1 })],
   ];
   for (const [what, call] of calls) {
     const err = await rejection(call(), what);
     assert.is(err.code, 'INFRA_STORE_UNAVAILABLE', `${what}: ${err.message}`);
-    assert.match(err.message, /^Store outage\.(orders|counters|late): its PostgreSQL database cannot be reached \(.+\)\. Check that the database is running/);
+    assert.match(
+      err.message,
+      /^Store outage\.(orders|counters|late): its PostgreSQL database cannot be reached \(.+\)\. Check that the database is running/,
+    );
   }
 });
 
@@ -146,16 +156,27 @@ test('after the database starts again, every acknowledged write is there and the
   }
   assert.is(await orders.has('during'), false, 'a write refused during the outage was not applied later');
   const { n } = (await counters.get('orders'))!;
-  assert.ok(n >= acknowledgedIncrements && n <= attemptedIncrements, `counter ${n} counts every acknowledged increment (${acknowledgedIncrements}) and no more than were tried (${attemptedIncrements})`);
+  assert.ok(
+    n >= acknowledgedIncrements && n <= attemptedIncrements,
+    `counter ${n} counts every acknowledged increment (${acknowledgedIncrements}) and no more than were tried (${attemptedIncrements})`,
+  );
   // The index matches the main table after the crash recovery.
   const byStatusExpected = { odd: [] as string[], even: [] as string[] };
-  for await (const key of orders.allKeys({ batchSize: 50 })) byStatusExpected[(await orders.get(key))!.status].push(key);
+  for await (const key of orders.allKeys({ batchSize: 50 }))
+    byStatusExpected[(await orders.get(key))!.status].push(key);
   for (const status of ['odd', 'even'] as const) {
-    assert.equal((await byStatus.get(status)).map((hit) => hit.key), byStatusExpected[status], `index entries for ${status}`);
+    assert.equal(
+      (await byStatus.get(status)).map((hit) => hit.key),
+      byStatusExpected[status],
+      `index entries for ${status}`,
+    );
   }
   // New calls work, on the store objects (and pools) that went through the outage.
   await orders.set('after', { writer: -3, i: 1, status: 'odd' });
-  assert.equal((await byStatus.get('odd', { retrieveValues: true })).find((hit) => hit.key === 'after'), { key: 'after', inlineValue: 1, value: { writer: -3, i: 1, status: 'odd' } });
+  assert.equal(
+    (await byStatus.get('odd', { retrieveValues: true })).find((hit) => hit.key === 'after'),
+    { key: 'after', inlineValue: 1, value: { writer: -3, i: 1, status: 'odd' } },
+  );
   assert.equal(await counters.modify('orders', (old) => ({ n: old!.n + 1 })), { n: n + 1 });
   await late.set('x', { n: 1 });
   assert.equal(await late.get('x'), { n: 1 });
@@ -163,7 +184,10 @@ test('after the database starts again, every acknowledged write is there and the
   for (const store of ['orders', 'counters', 'late']) {
     assert.equal(
       logged.filter((line) => line.includes(`Store outage.${store}:`)),
-      [`error: Store outage.${store}: PostgreSQL cannot be reached; its calls fail until it is back`, `info: Store outage.${store}: PostgreSQL is reachable again`],
+      [
+        `error: Store outage.${store}: PostgreSQL cannot be reached; its calls fail until it is back`,
+        `info: Store outage.${store}: PostgreSQL is reachable again`,
+      ],
     );
   }
 });

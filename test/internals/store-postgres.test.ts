@@ -15,7 +15,7 @@ import { currentContext } from 'infra-generator/internal/core/app';
 import { StorePlatform } from '../support/store-platform.ts';
 import type { StoreBackend } from 'infra-generator/internal/components/store/backend';
 import type { Json } from 'infra-generator/internal/core/json';
-import type { Logger } from 'infra-generator/internal/core/run-personas';
+import type { Logger } from 'infra-generator/internal/core/logger';
 import { createPostgresStoreBackend } from 'infra-generator/internal/components/store/postgres';
 
 import { adminUrl as url } from '../support/pg-admin.ts';
@@ -44,7 +44,12 @@ async function dropTables(): Promise<void> {
   if (tables.size === 0) return;
   const pool = await createPool(url);
   try {
-    await pool.query(sql.unsafe`DROP TABLE IF EXISTS ${sql.join([...tables].map((t) => sql.identifier([t])), sql.fragment`, `)}`);
+    await pool.query(
+      sql.unsafe`DROP TABLE IF EXISTS ${sql.join(
+        [...tables].map((t) => sql.identifier([t])),
+        sql.fragment`, `,
+      )}`,
+    );
   } finally {
     await pool.end();
   }
@@ -147,7 +152,10 @@ test('several pools writing, modifying and deleting overlapping keys leave every
           const value: Json = { n: i, tags: [tags[(w + i) % 5], tags[(w * i) % 5]] };
           if (i % 5 === 4) await backend.set(key, undefined);
           else if (i % 2 === 0) await backend.set(key, value);
-          else await backend.modify(key, async (old) => (old === undefined ? value : { ...(old as object), tags: [tags[i % 5]] }));
+          else
+            await backend.modify(key, async (old) =>
+              old === undefined ? value : { ...(old as object), tags: [tags[i % 5]] },
+            );
         }
       })(),
     ),
@@ -158,7 +166,11 @@ test('several pools writing, modifying and deleting overlapping keys leave every
   }
   for (const tag of tags) {
     const hits = await byTag.get(tag, { retrieveValues: true });
-    assert.equal(hits.map((h) => h.key), expected.get(tag) ?? [], `index entries for tag ${tag}`);
+    assert.equal(
+      hits.map((h) => h.key),
+      expected.get(tag) ?? [],
+      `index entries for tag ${tag}`,
+    );
     for (const hit of hits) assert.ok(hit.value!.tags!.includes(tag), `${hit.key}'s value has tag ${tag}`);
   }
 });
@@ -168,7 +180,10 @@ test('keys that PostgreSQL text cannot hold are refused with the store or index 
   for (const key of ['a\u0000b', 'lone \ud800 surrogate']) {
     const err = await rejection(store.set(key, { name: 'x' }));
     assert.is(err.code, 'INFRA_INVALID_KEY');
-    assert.match(err.message, `Store ${root.value}.items: key ${JSON.stringify(key)} contains U+0000 or an unpaired surrogate`);
+    assert.match(
+      err.message,
+      `Store ${root.value}.items: key ${JSON.stringify(key)} contains U+0000 or an unpaired surrogate`,
+    );
   }
   await store.set('k', { name: 'kept', tags: ['ok'] });
   const err = await rejection(store.set('k', { name: 'bad', tags: ['fine', 'nul\u0000'] }));
@@ -181,7 +196,7 @@ test('keys that PostgreSQL text cannot hold are refused with the store or index 
   assert.equal(await byTag.get('fine'), []);
 });
 
-test('a modify function runs in its caller\'s context, and may use the store itself and other stores', async () => {
+test("a modify function runs in its caller's context, and may use the store itself and other stores", async () => {
   const root = rootId(`pgtest-${run}-${counter++}`);
   const store = new Store<Item>(root`items`);
   const other = new Store<Item>(root`other`);
@@ -240,20 +255,29 @@ test('modify functions that throw, more of them than the pool has connections, l
 test('a database nobody listens on fails the call with the store named, and logs the outage once', async () => {
   const logged: string[] = [];
   const log: Logger = { info: (m) => logged.push(`info: ${m}`), error: (m) => logged.push(`error: ${m}`) };
-  const { root, store } = fixture(new PostgresStorePlatform({ url: `postgres://postgres@127.0.0.1:${await freePort()}/postgres`, log }));
+  const { root, store } = fixture(
+    new PostgresStorePlatform({ url: `postgres://postgres@127.0.0.1:${await freePort()}/postgres`, log }),
+  );
   for (const call of [store.get('a'), store.set('a', { n: 1 }), store.modify('a', () => ({ n: 1 })), store.has('a')]) {
     const err = await rejection(call);
     assert.is(err.code, 'INFRA_STORE_UNAVAILABLE');
     assert.match(err.message, `Store ${root.value}.items: its PostgreSQL database cannot be reached`);
   }
-  assert.equal(logged, [`error: Store ${root.value}.items: PostgreSQL cannot be reached; its calls fail until it is back`]);
+  assert.equal(logged, [
+    `error: Store ${root.value}.items: PostgreSQL cannot be reached; its calls fail until it is back`,
+  ]);
 });
 
 test('a database error that is not an outage names the store and the call', async () => {
-  const { root, store } = fixture(new PostgresStorePlatform({ url: url.replace(/\/[^/]*$/, `/no_such_database_${run}`), log: quiet }));
+  const { root, store } = fixture(
+    new PostgresStorePlatform({ url: url.replace(/\/[^/]*$/, `/no_such_database_${run}`), log: quiet }),
+  );
   const err = await rejection(store.get('a'));
   assert.is(err.code, 'INFRA_STORE_FAILED');
-  assert.match(err.message, `Store ${root.value}.items: get() failed in PostgreSQL: database "no_such_database_${run}" does not exist`);
+  assert.match(
+    err.message,
+    `Store ${root.value}.items: get() failed in PostgreSQL: database "no_such_database_${run}" does not exist`,
+  );
 });
 
 test('after close(), calls fail with the store named', async () => {

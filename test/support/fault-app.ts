@@ -44,8 +44,18 @@ export async function startFaultApi(port: number, databaseUrl: string, token: st
     url,
     pool,
     put: async (entry) =>
-      answer(await pool.request({ method: 'PUT', path: '/entry', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(entry) })),
-    get: async (key) => answer(await pool.request({ method: 'GET', path: `/entry?arg=${encodeURIComponent(JSON.stringify(key))}`, headers })),
+      answer(
+        await pool.request({
+          method: 'PUT',
+          path: '/entry',
+          headers: { ...headers, 'content-type': 'application/json' },
+          body: JSON.stringify(entry),
+        }),
+      ),
+    get: async (key) =>
+      answer(
+        await pool.request({ method: 'GET', path: `/entry?arg=${encodeURIComponent(JSON.stringify(key))}`, headers }),
+      ),
     stop: async () => {
       await pool.destroy();
       await persona.kill();

@@ -53,7 +53,9 @@ export function startPersona(entry: string, persona: string, env: Record<string,
         ? Promise.resolve()
         : new Promise<void>((resolve, reject) => {
             waiters.push({ text, count, resolve });
-            void exited.then((code) => reject(new Error(`${persona} exited (${code}) before printing ${JSON.stringify(text)}\n${out}\n${err}`)));
+            void exited.then((code) =>
+              reject(new Error(`${persona} exited (${code}) before printing ${JSON.stringify(text)}\n${out}\n${err}`)),
+            );
           }),
     kill: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -13,5 +13,8 @@ export function seedExample(): string {
   const code = readFileSync(seedExamplePath, 'utf8');
   const original = "import { rootId, Store, ApiServer, ID, runPersona } from '@coder-mike/poc-infra-generator';";
   if (!code.includes(original)) throw new Error(`${seedExamplePath}: the example's import line changed`);
-  return code.replace(original, "import { rootId, Store, ApiServer, ID, runPersona, onDeploy } from 'infra-generator';");
+  return code.replace(
+    original,
+    "import { rootId, Store, ApiServer, ID, runPersona, onDeploy } from 'infra-generator';",
+  );
 }

@@ -19,7 +19,11 @@ export interface ServedApi {
 }
 
 /** Starts `api` (its app enters the runtime phase) with bearer `token`. */
-export async function serveApi(api: ApiServer, token: string, extraEnv: Record<string, string> = {}): Promise<ServedApi> {
+export async function serveApi(
+  api: ApiServer,
+  token: string,
+  extraEnv: Record<string, string> = {},
+): Promise<ServedApi> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const env = {
@@ -31,7 +35,11 @@ export async function serveApi(api: ApiServer, token: string, extraEnv: Record<s
   };
   const lines: string[] = [];
   const text = (e: unknown) => (e instanceof Error ? ` [${e.message}]` : '');
-  const platform = new DeployedPlatform({ env, persona: api, log: { info: (m: string) => lines.push(m), error: (m: string, e?: unknown) => lines.push(m + text(e)) } });
+  const platform = new DeployedPlatform({
+    env,
+    persona: api,
+    log: { info: (m: string) => lines.push(m), error: (m: string, e?: unknown) => lines.push(m + text(e)) },
+  });
   api.app.enter('runtime', platform);
   const controller = new AbortController();
   await api.app.runAs(api, () => api.start(controller.signal));
@@ -53,5 +61,10 @@ export async function rawRequest(url: string, method: string, options: RawOption
   if (options.type) headers['content-type'] = options.type;
   const response = await request(url, { method: method as 'GET', headers, body: options.body });
   const text = await response.body.text();
-  return { status: response.statusCode, text, json: text ? (JSON.parse(text) as { error: string; status: number } & Record<string, unknown>) : undefined, headers: response.headers };
+  return {
+    status: response.statusCode,
+    text,
+    json: text ? (JSON.parse(text) as { error: string; status: number } & Record<string, unknown>) : undefined,
+    headers: response.headers,
+  };
 }

@@ -21,13 +21,26 @@ export interface TempProject {
 
 export function tempProject(): TempProject {
   const root = mkdtempSync(join(tmpdir(), 'infra-project-'));
-  for (const name of ['package.json', 'package-lock.json', 'tsconfig.base.json', 'tsconfig.json', 'runtime', 'node_modules']) {
+  for (const name of [
+    'package.json',
+    'package-lock.json',
+    'tsconfig.base.json',
+    'tsconfig.json',
+    'runtime',
+    'node_modules',
+  ]) {
     symlinkSync(join(repoRoot, name), join(root, name));
   }
   const starter = join(root, 'starter');
   mkdirSync(starter);
-  for (const name of ['package.json', 'tsconfig.json', 'src']) symlinkSync(join(repoRoot, 'starter', name), join(starter, name));
-  return { root, starter, buildDir: join(starter, 'build'), remove: () => rmSync(root, { recursive: true, force: true }) };
+  for (const name of ['package.json', 'tsconfig.json', 'src'])
+    symlinkSync(join(repoRoot, 'starter', name), join(starter, name));
+  return {
+    root,
+    starter,
+    buildDir: join(starter, 'build'),
+    remove: () => rmSync(root, { recursive: true, force: true }),
+  };
 }
 
 export interface CommandResult {
@@ -36,17 +49,30 @@ export interface CommandResult {
   stderr: string;
 }
 
-/** The environment of this process without the variables that would redirect a build, pick a persona or a local PostgreSQL. */
+/**
+ * The environment of this process without the variables that would redirect a build, pick a persona
+ * or a local PostgreSQL.
+ */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env, ...extra };
-  for (const name of ['PERSONA', 'INFRA_BUILD_DIR', 'INFRA_PROJECT_ROOT', 'INFRA_LOCAL_PG_URL']) if (!(name in extra)) delete env[name];
+  for (const name of ['PERSONA', 'INFRA_BUILD_DIR', 'INFRA_PROJECT_ROOT', 'INFRA_LOCAL_PG_URL'])
+    if (!(name in extra)) delete env[name];
   return env;
 }
 
 /** Runs a command to its end (killed after `timeoutMs`) and collects its output. */
-export function run(command: string, args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<CommandResult> {
+export function run(
+  command: string,
+  args: readonly string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'], timeout: options.timeoutMs ?? 120_000 });
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: options.timeoutMs ?? 120_000,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -68,7 +68,11 @@ export class ThrowawayCluster {
 export function settlesWithin<T>(promise: Promise<T>, seconds: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${seconds} s while the database was down: it must fail fast`)), seconds * 1000);
+    timer = setTimeout(
+      () =>
+        reject(new Error(`${what} did not settle within ${seconds} s while the database was down: it must fail fast`)),
+      seconds * 1000,
+    );
   });
   return Promise.race([promise, hang]).finally(() => clearTimeout(timer));
 }

@@ -82,14 +82,21 @@ export function mayCallApi(persona: Persona, server: Persona): boolean {
 /** Throws when the persona running this code (in one process, or deployed) may not use `store`. */
 export function assertMayUseStore(store: OwnedComponent): void {
   const persona = currentContext()?.persona;
-  if (persona && !mayUseStore(persona, store)) throw errors.storeNotAllowed(persona.id.value, store.id.value, store.owner.value);
+  if (persona && !mayUseStore(persona, store))
+    throw errors.storeNotAllowed(persona.id.value, store.id.value, store.owner.value);
 }
 
 /** Throws when the persona running this code may not call `server`. */
 export function assertMayCallApi(server: Persona, call: string): void {
   const persona = currentContext()?.persona;
   if (persona && !mayCallApi(persona, server)) {
-    throw errors.apiNotAllowed(persona.id.value, persona.kind, server.id.value, call, (persona.uses ?? []).map((s) => s.id.value));
+    throw errors.apiNotAllowed(
+      persona.id.value,
+      persona.kind,
+      server.id.value,
+      call,
+      (persona.uses ?? []).map((s) => s.id.value),
+    );
   }
 }
 

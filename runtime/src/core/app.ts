@@ -75,7 +75,8 @@ export class App {
 
   /** The platform the runtime phase runs on (in-process, or deployed). */
   get platform(): Platform {
-    if (!this.#platform) throw errors.wrongPhase(`App ${this.root.value}`, 'platform', ['runtime'], this.#phase, this.root.value);
+    if (!this.#platform)
+      throw errors.wrongPhase(`App ${this.root.value}`, 'platform', ['runtime'], this.#phase, this.root.value);
     return this.#platform;
   }
 

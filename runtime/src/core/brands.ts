@@ -25,5 +25,9 @@ export function brand(constructor: abstract new (...args: any[]) => unknown, kin
 
 /** Whether `value` is an instance of a class branded `kind` (from any copy of the package). */
 export function hasBrand(value: unknown, kind: BrandedKind): boolean {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && (value as Record<symbol, unknown>)[brandOf(kind)] === true;
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    (value as Record<symbol, unknown>)[brandOf(kind)] === true
+  );
 }

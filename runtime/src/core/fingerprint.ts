@@ -10,7 +10,7 @@ import { edges } from './access.ts';
 import { errors } from './errors.ts';
 
 /** Stands for every ApiServer in a listing line: `my-app.client calls *`. */
-const EVERY_API = '*';
+const EVERY_API_MARK = '*';
 
 /**
  * One line per component (`Store my-app.db`) and per edge (`my-app.api calls my-app.other`),
@@ -20,7 +20,7 @@ const EVERY_API = '*';
 export function treeListing(app: App): string[] {
   const lines = app.components.map((c) => `${c.kind} ${c.id.value}`);
   for (const e of edges(app, { undeclaredCalls: 'none' })) lines.push(`${e.from.id.value} ${e.kind} ${e.to.id.value}`);
-  for (const p of app.personas) if (p.uses === undefined) lines.push(`${p.id.value} calls ${EVERY_API}`);
+  for (const p of app.personas) if (p.uses === undefined) lines.push(`${p.id.value} calls ${EVERY_API_MARK}`);
   return lines.sort();
 }
 
@@ -39,7 +39,7 @@ export function differingIds(expected: readonly string[], actual: readonly strin
     if (words.length === 2) ids.add(words[1]);
     else ids.add(words[0]).add(words[2]);
   }
-  ids.delete(EVERY_API);
+  ids.delete(EVERY_API_MARK);
   return [...ids].sort();
 }
 
@@ -47,7 +47,12 @@ export function differingIds(expected: readonly string[], actual: readonly strin
  * Throws when `app`'s tree differs from the build's (`expected`: the build's listing, and its
  * fingerprint). Nothing to check when the build passed none (e.g. an older build).
  */
-export function assertSameTree(app: App, persona: string, expectedFingerprint: string | undefined, expectedListing: string | undefined): void {
+export function assertSameTree(
+  app: App,
+  persona: string,
+  expectedFingerprint: string | undefined,
+  expectedListing: string | undefined,
+): void {
   if (!expectedFingerprint) return;
   const listing = treeListing(app);
   if (treeFingerprint(listing) === expectedFingerprint) return;
@@ -59,5 +64,8 @@ export function assertSameTree(app: App, persona: string, expectedFingerprint: s
   }
   const ids = expected.length ? differingIds(expected, listing) : [];
   // The listing may be absent (dropped above 16 KB) or equal while the fingerprint differs (another runtime version).
-  throw errors.treeDrift(persona, ids.length ? ids : [`fingerprint ${treeFingerprint(listing)} (the build saw ${expectedFingerprint})`]);
+  throw errors.treeDrift(
+    persona,
+    ids.length ? ids : [`fingerprint ${treeFingerprint(listing)} (the build saw ${expectedFingerprint})`],
+  );
 }

@@ -62,7 +62,13 @@ function slug(part: string): string {
  * value whenever the readable form could be shared with another ID (a non-canonical part) or
  * was truncated.
  */
-function derive(id: ID, separator: string, transform: (slug: string) => string, max: number, hashSeparator: string): string {
+function derive(
+  id: ID,
+  separator: string,
+  transform: (slug: string) => string,
+  max: number,
+  hashSeparator: string,
+): string {
   const lossy = id.parts.some((p) => !canonicalPart.test(p));
   let text = id.parts.map((p) => transform(slug(p))).join(separator);
   if (/^[0-9]/.test(text)) text = transform('n') + hashSeparator + text;
@@ -91,7 +97,9 @@ const idPrototype = {
     return other.parts.length >= this.parts.length && this.parts.every((p, i) => other.parts[i] === p);
   },
   get envName(): string {
-    return memo(this as unknown as ID, 'envName', (id) => derive(id, '__', (s) => s.replace(/-/g, '_').toUpperCase(), Infinity, '__'));
+    return memo(this as unknown as ID, 'envName', (id) =>
+      derive(id, '__', (s) => s.replace(/-/g, '_').toUpperCase(), Infinity, '__'),
+    );
   },
   get dnsLabel(): string {
     return memo(this as unknown as ID, 'dnsLabel', (id) => derive(id, '--', (s) => s, DNS_MAX, '-'));

@@ -12,7 +12,10 @@ export interface AppPaths {
   appDir: string;
   /** Build outputs and the value file: `<appDir>/build`. */
   buildDir: string;
-  /** The folder holding package-lock.json (the npm workspace root), e.g. the repository root; env INFRA_PROJECT_ROOT overrides. */
+  /**
+   * The folder holding package-lock.json (the npm workspace root), e.g. the repository root; env
+   * INFRA_PROJECT_ROOT overrides.
+   */
   projectRoot: string;
 }
 
@@ -28,7 +31,8 @@ export function appPaths(overrides: Partial<AppPaths> = {}, env: NodeJS.ProcessE
   const appDir = overrides.appDir ?? findUp(dirname(entry), 'package.json') ?? dirname(entry);
   const buildDir = overrides.buildDir ?? (env.INFRA_BUILD_DIR ? resolve(env.INFRA_BUILD_DIR) : join(appDir, 'build'));
   const projectRoot =
-    overrides.projectRoot ?? (env.INFRA_PROJECT_ROOT ? resolve(env.INFRA_PROJECT_ROOT) : (findUp(appDir, 'package-lock.json') ?? appDir));
+    overrides.projectRoot ??
+    (env.INFRA_PROJECT_ROOT ? resolve(env.INFRA_PROJECT_ROOT) : (findUp(appDir, 'package-lock.json') ?? appDir));
   return { entry, appDir, buildDir, projectRoot };
 }
 

@@ -21,7 +21,10 @@ export const wiring = {
   /** The build's tree fingerprint, and its listing (JSON array of lines), checked by every persona at start. */
   treeFingerprint: 'INFRA_TREE_FINGERPRINT',
   treeListing: 'INFRA_TREE',
-  /** The address an ApiServer (or a worker's health endpoint) binds to (default 0.0.0.0 in containers, 127.0.0.1 locally). */
+  /**
+   * The address an ApiServer (or a worker's health endpoint) binds to (default 0.0.0.0 in
+   * containers, 127.0.0.1 locally).
+   */
   listenHost: 'INFRA_LISTEN_HOST',
   /** Where a deployed worker answers `GET /healthz` for its container's probes; unset, it serves none. */
   healthPort: 'INFRA_HEALTH_PORT',

@@ -33,7 +33,14 @@ export interface Usage {
   readonly text: string;
 }
 
-function usage(command: string, options: string, about: string, table: readonly [string, string][], examples: readonly string[], seeAlso?: string): Usage {
+function usage(
+  command: string,
+  options: string,
+  about: string,
+  table: readonly [string, string][],
+  examples: readonly string[],
+  seeAlso?: string,
+): Usage {
   const synopsis = `${command} -- ${options}`;
   const width = Math.max(...table.map(([flag]) => flag.length));
   const text = [
@@ -56,7 +63,7 @@ const targetOption = `--target ${TARGET_CHOICES.join('|')}`;
 export const BUILD_USAGE = usage(
   'npm run infra:build',
   `[${targetOption}] [--bind-store STORE_ID=URL|env:VARIABLE]… [--unbind-store STORE_ID]…`,
-  'Runs the app\'s startup as the build persona and writes compose.yaml, starter/build/Dockerfile, the\n' +
+  "Runs the app's startup as the build persona and writes compose.yaml, starter/build/Dockerfile, the\n" +
     'env files and the kept values (starter/build/values.json); with --target kubernetes also\n' +
     'starter/build/kubernetes/. Writes nothing if the component tree is invalid.',
   [
@@ -96,10 +103,17 @@ export const LOCAL_USAGE = usage(
     ['--exit-with-tasks', 'stop everything once the deploy tasks are done and exit with their status'],
     ['-h, --help', 'print this help and start nothing'],
   ],
-  ['npm run infra:local', 'npm run infra:local -- --exit-with-tasks', 'INFRA_LOCAL_PG_URL=postgres://postgres@db.internal:5432/postgres npm run infra:local'],
+  [
+    'npm run infra:local',
+    'npm run infra:local -- --exit-with-tasks',
+    'INFRA_LOCAL_PG_URL=postgres://postgres@db.internal:5432/postgres npm run infra:local',
+  ],
 );
 
-/** `parse()` (a strict parseArgs), with its error said the way every command says it: what, the synopsis, where to read more. */
+/**
+ * `parse()` (a strict parseArgs), with its error said the way every command says it: what, the
+ * synopsis, where to read more.
+ */
 export function parseStrictly<T>(of: Usage, parse: () => T): T {
   try {
     return parse();
@@ -112,9 +126,22 @@ export function parseBuildArgs(args: readonly string[]): BuildArgs {
   // `npm run infra:prune` is the build persona with `--prune`: it takes only its own options.
   if (args.includes('--prune')) {
     const { values } = parseStrictly(PRUNE_USAGE, () =>
-      parseArgs({ args: [...args], strict: true, allowPositionals: false, options: { prune: { type: 'boolean' }, yes: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }),
+      parseArgs({
+        args: [...args],
+        strict: true,
+        allowPositionals: false,
+        options: { prune: { type: 'boolean' }, yes: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      }),
     );
-    return { target: DEFAULT_TARGET, bindStore: [], unbindStore: [], prune: true, yes: values.yes ?? false, help: values.help ?? false, usage: PRUNE_USAGE };
+    return {
+      target: DEFAULT_TARGET,
+      bindStore: [],
+      unbindStore: [],
+      prune: true,
+      yes: values.yes ?? false,
+      help: values.help ?? false,
+      usage: PRUNE_USAGE,
+    };
   }
   const { values } = parseStrictly(BUILD_USAGE, () =>
     parseArgs({
@@ -150,7 +177,12 @@ export interface LocalArgs {
 
 export function parseLocalArgs(args: readonly string[]): LocalArgs {
   const { values } = parseStrictly(LOCAL_USAGE, () =>
-    parseArgs({ args: [...args], strict: true, allowPositionals: false, options: { 'exit-with-tasks': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }),
+    parseArgs({
+      args: [...args],
+      strict: true,
+      allowPositionals: false,
+      options: { 'exit-with-tasks': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    }),
   );
   return { exitWithTasks: values['exit-with-tasks'] ?? false, help: values.help ?? false };
 }

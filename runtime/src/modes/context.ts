@@ -1,7 +1,7 @@
 /** What `runPersona()` hands the runner of each mode (modes/<mode>/). */
 import type { App } from '../core/app.ts';
 import type { AppPaths } from '../core/paths.ts';
-import type { Logger } from '../core/run-personas.ts';
+import type { Logger } from '../core/logger.ts';
 
 export interface RunContext {
   app: App;

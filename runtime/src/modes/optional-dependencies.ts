@@ -15,9 +15,13 @@ import { errors } from '../core/errors.ts';
 
 let declared: Readonly<Record<string, string>> | undefined;
 
-/** Name → version range of each optional dependency, from this package's package.json (one folder above src/ and dist/). */
+/**
+ * Name → version range of each optional dependency, from this package's package.json (one folder
+ * above src/ and dist/).
+ */
 export function optionalDependencies(): Readonly<Record<string, string>> {
-  declared ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).optionalDependencies ?? {}) as Record<string, string>;
+  declared ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).optionalDependencies ??
+    {}) as Record<string, string>;
   return declared;
 }
 

@@ -7,11 +7,11 @@
  *   local          every persona as its own process on this machine, from the last build
  *   <persona ID>   that one persona, deployed (inside a container, or a local process)
  */
-import { defaultApp, appOf, type App } from '../core/app.ts';
+import { defaultApp, appOf } from '../core/app.ts';
 import type { ID } from '../core/id.ts';
 import { errors, messageOf } from '../core/errors.ts';
 import { appPaths, valueFilePath, type AppPaths } from '../core/paths.ts';
-import { consoleLogger, type Logger } from '../core/run-personas.ts';
+import { consoleLogger, type Logger } from '../core/logger.ts';
 import type { RunContext } from './context.ts';
 import { runInProcess } from './in-process/in-process.ts';
 import { withOptionalDependencies } from './optional-dependencies.ts';
@@ -60,19 +60,33 @@ async function dispatch(options: RunPersonaOptions, log: Logger): Promise<number
   const app = options.root ? appOf(options.root) : defaultApp();
   if (!app) throw errors.noApp();
   const env = options.env ?? process.env;
-  const context: RunContext = { app, env, paths: appPaths(options.paths, env), args: options.args ?? process.argv.slice(2), log };
+  const context: RunContext = {
+    app,
+    env,
+    paths: appPaths(options.paths, env),
+    args: options.args ?? process.argv.slice(2),
+    log,
+  };
   const persona = options.persona ?? env.PERSONA ?? '';
 
   if (persona === '') return runInProcess(app, { valueFile: valueFilePath(context.paths.buildDir), log });
   // The build and the local runner use packages the app image leaves out (optional dependencies).
   if (persona === BUILD_PERSONA) {
-    return withOptionalDependencies('The build (PERSONA=build)', async () => (await import('./build/build.ts')).runBuild(context));
+    return withOptionalDependencies('The build (PERSONA=build)', async () =>
+      (await import('./build/build.ts')).runBuild(context),
+    );
   }
   if (persona === LOCAL_PERSONA) {
-    return withOptionalDependencies('The local runner (PERSONA=local)', async () => (await import('./local/local.ts')).runLocal(context));
+    return withOptionalDependencies('The local runner (PERSONA=local)', async () =>
+      (await import('./local/local.ts')).runLocal(context),
+    );
   }
   const target = app.personas.find((p) => p.id.value === persona);
-  if (!target) throw errors.unknownPersona(persona, app.personas.map((p) => p.id.value));
+  if (!target)
+    throw errors.unknownPersona(
+      persona,
+      app.personas.map((p) => p.id.value),
+    );
   const { runDeployed } = await import('./deployed/deployed.ts');
   return runDeployed(context, target);
 }

@@ -27,4 +27,3 @@ export class BuildPlatform implements ComponentPlatform {
   }
   async close(): Promise<void> {}
 }
-

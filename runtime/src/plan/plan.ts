@@ -136,47 +136,54 @@ export type BindingLookup = (storeId: string) => string | undefined;
  * be there (the build resolves them first; the local runner reads the last build's file,
  * named by `source` in the error when one is missing).
  */
-export function planDeployment(app: App, lookup: ValueLookup, source: string, bindings: BindingLookup = () => undefined): DeploymentPlan {
+export function planDeployment(
+  app: App,
+  lookup: ValueLookup,
+  source: string,
+  bindings: BindingLookup = () => undefined,
+): DeploymentPlan {
   // Each value's variable is made once: large apps hand the same value to many personas.
   const valueVars = new Map<BuildTimeValue<any>, EnvVar>();
   for (const component of app.components) {
     if (!BuildTimeValue.isBuildTimeValue(component)) continue;
     const kept = lookup(component.id.value);
-    if (kept === undefined || !component.accepts(kept)) throw errors.buildOutdated(component.kind, component.id.value, source);
-    valueVars.set(component, { name: wiring.value(component.id), value: component.encode(kept), secret: component.secret });
+    if (kept === undefined || !component.accepts(kept))
+      throw errors.buildOutdated(component.kind, component.id.value, source);
+    valueVars.set(component, {
+      name: wiring.value(component.id),
+      value: component.encode(kept),
+      secret: component.secret,
+    });
   }
   const valueOf = (value: BuildTimeValue<any>) => valueVars.get(value)!;
   const components = app.components;
-  const stores: StorePlan[] = components
-    .filter(Store.isStore)
-    .map((store) => {
-      const service = store.id.dnsLabel;
-      return {
-        store,
-        service,
-        database: store.id.sqlName,
-        user: STORE_USER,
-        password: valueOf(store.password).value,
-        volume: `${service}-data`,
-        network: `${service}-net`,
-        urlVar: wiring.storeUrl(store.id),
-        binding: bindings(store.id.value),
-      };
-    });
-  const apis: ApiPlan[] = components
-    .filter(ApiServer.isApiServer)
-    .map((server) => ({
-      server,
-      service: server.id.dnsLabel,
-      port: Number(valueOf(server.port).value),
-      network: `${server.id.dnsLabel}-net`,
-      urlVar: wiring.apiUrl(server.id),
-      portVar: wiring.apiPort(server.id),
-      token: server.token && { name: wiring.apiToken(server.id), value: valueOf(server.token).value, secret: true },
-    }));
+  const stores: StorePlan[] = components.filter(Store.isStore).map((store) => {
+    const service = store.id.dnsLabel;
+    return {
+      store,
+      service,
+      database: store.id.sqlName,
+      user: STORE_USER,
+      password: valueOf(store.password).value,
+      volume: `${service}-data`,
+      network: `${service}-net`,
+      urlVar: wiring.storeUrl(store.id),
+      binding: bindings(store.id.value),
+    };
+  });
+  const apis: ApiPlan[] = components.filter(ApiServer.isApiServer).map((server) => ({
+    server,
+    service: server.id.dnsLabel,
+    port: Number(valueOf(server.port).value),
+    network: `${server.id.dnsLabel}-net`,
+    urlVar: wiring.apiUrl(server.id),
+    portVar: wiring.apiPort(server.id),
+    token: server.token && { name: wiring.apiToken(server.id), value: valueOf(server.token).value, secret: true },
+  }));
   // An API's port is readable by every persona, but of use only with the network reach to
   // call it; passing every port to every persona would grow each environment with the app.
-  const apiValues = (a: ApiPlan): BuildTimeValue<any>[] => (a.server.token ? [a.server.port, a.server.token] : [a.server.port]);
+  const apiValues = (a: ApiPlan): BuildTimeValue<any>[] =>
+    a.server.token ? [a.server.port, a.server.token] : [a.server.port];
   const apiValueSet = new Set(apis.flatMap(apiValues));
   // Each value by what it belongs to, so a persona's are found from its Stores and APIs rather
   // than by asking every value (which grows as personas times values).
@@ -260,7 +267,12 @@ export interface EnvironmentOptions {
  * it may call are (with their tokens), its Stores' connection URLs, the build-time values it
  * may read, and the tree fingerprint it checks at start. Names come from wiring.ts.
  */
-export function personaEnvironment(plan: DeploymentPlan, persona: PersonaPlan, addresses: Addresses, options: EnvironmentOptions = {}): EnvVar[] {
+export function personaEnvironment(
+  plan: DeploymentPlan,
+  persona: PersonaPlan,
+  addresses: Addresses,
+  options: EnvironmentOptions = {},
+): EnvVar[] {
   const env = new Environment(persona.service);
   env.add({ name: wiring.persona, value: persona.persona.id.value, secret: false });
   const own = persona.api;
@@ -274,7 +286,8 @@ export function personaEnvironment(plan: DeploymentPlan, persona: PersonaPlan, a
     env.add({ name: wiring.healthPort, value: String(addresses.workerHealthPort), secret: false });
   }
   for (const api of persona.calls) env.addApi(api, addresses);
-  if (persona.callsEveryApi && options.withoutEveryApi !== true) for (const v of everyApiEnvironment(plan, addresses)) env.add(v);
+  if (persona.callsEveryApi && options.withoutEveryApi !== true)
+    for (const v of everyApiEnvironment(plan, addresses)) env.add(v);
   for (const store of persona.stores) env.add({ name: store.urlVar, value: addresses.storeUrl(store), secret: true });
   for (const value of persona.values) env.add(plan.valueVars.get(value)!);
   env.add({ name: wiring.treeFingerprint, value: plan.fingerprint, secret: false });

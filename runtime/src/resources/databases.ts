@@ -69,7 +69,8 @@ export function redactUrl(text: string): string {
   if (url.password) url.password = '***';
   if (url.search) {
     const query = new URLSearchParams();
-    for (const [name, value] of url.searchParams) query.append(name, SHOWN_PARAMETERS.has(name.toLowerCase()) ? value : '***');
+    for (const [name, value] of url.searchParams)
+      query.append(name, SHOWN_PARAMETERS.has(name.toLowerCase()) ? value : '***');
     url.search = query.toString();
   }
   url.hash = '';
@@ -80,7 +81,11 @@ export function redactUrl(text: string): string {
  * Creates the missing databases of `stores` through `adminUrl`; resolves to each Store's
  * connection URL (the admin URL's server and role, the Store's own database).
  */
-export async function ensureLocalDatabases(stores: readonly StorePlan[], adminUrl: string, buildDir: string): Promise<Map<StorePlan, string>> {
+export async function ensureLocalDatabases(
+  stores: readonly StorePlan[],
+  adminUrl: string,
+  buildDir: string,
+): Promise<Map<StorePlan, string>> {
   const urls = new Map<StorePlan, string>();
   if (stores.length === 0) return urls;
   let pool;
@@ -99,7 +104,11 @@ export async function ensureLocalDatabases(stores: readonly StorePlan[], adminUr
             await pool.query(sql.unsafe`CREATE DATABASE ${sql.identifier([database])}`);
           } catch (err) {
             // Another runner created it in the meantime (42P04: duplicate_database).
-            if ((err as { cause?: { code?: string } }).cause?.code !== '42P04' && (err as { code?: string }).code !== '42P04') throw err;
+            if (
+              (err as { cause?: { code?: string } }).cause?.code !== '42P04' &&
+              (err as { code?: string }).code !== '42P04'
+            )
+              throw err;
           }
         }
       } catch (err) {

@@ -18,7 +18,17 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { platform, arch } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -120,11 +130,16 @@ const asRoot = () => process.getuid?.() === 0;
 
 /** The uid and gid of the `postgres` user, made first if this machine has none. */
 function postgresUser(): { uid: number; gid: number } {
-  const id = (flag: string) => Number(execFileSync('id', [flag, SUPERUSER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+  const id = (flag: string) =>
+    Number(execFileSync('id', [flag, SUPERUSER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
   try {
     return { uid: id('-u'), gid: id('-g') };
   } catch {
-    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', SUPERUSER], { stdio: 'ignore' });
+    execFileSync(
+      'useradd',
+      ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', SUPERUSER],
+      { stdio: 'ignore' },
+    );
     return { uid: id('-u'), gid: id('-g') };
   }
 }
@@ -200,7 +215,10 @@ export class EmbeddedPostgres {
   /** Also accept clients from `cidrs` (for containers reaching this machine through a gateway). */
   acceptRemote(cidrs: readonly string[]): void {
     const hba = join(this.dataDir, 'pg_hba.conf');
-    writeFileSync(hba, readFileSync(hba, 'utf8') + cidrs.map((cidr) => `host all all ${cidr} scram-sha-256\n`).join(''));
+    writeFileSync(
+      hba,
+      readFileSync(hba, 'utf8') + cidrs.map((cidr) => `host all all ${cidr} scram-sha-256\n`).join(''),
+    );
     this.#listen = '*';
   }
 
@@ -210,7 +228,8 @@ export class EmbeddedPostgres {
     mkdirSync(dirname(this.dir), { recursive: true });
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     if (owner) chownSync(this.dir, owner.uid, owner.gid);
-    if (!existsSync(this.#passwordFile)) writeFileSync(this.#passwordFile, randomBytes(18).toString('base64url') + '\n', { mode: 0o600 });
+    if (!existsSync(this.#passwordFile))
+      writeFileSync(this.#passwordFile, randomBytes(18).toString('base64url') + '\n', { mode: 0o600 });
     // initdb reads the password as the server's user; that copy goes once initdb is done.
     const pwfile = join(this.dir, 'initdb-password');
     writeFileSync(pwfile, readFileSync(this.#passwordFile), { mode: 0o600 });
@@ -220,7 +239,17 @@ export class EmbeddedPostgres {
     rmSync(fresh, { recursive: true, force: true });
     try {
       await this.#tool('initdb', [
-        '-D', fresh, '-U', SUPERUSER, '--pwfile', pwfile, '-A', 'scram-sha-256', '-E', 'UTF8', '--locale=C',
+        '-D',
+        fresh,
+        '-U',
+        SUPERUSER,
+        '--pwfile',
+        pwfile,
+        '-A',
+        'scram-sha-256',
+        '-E',
+        'UTF8',
+        '--locale=C',
         ...(this.#durable ? [] : ['--no-sync']),
       ]);
     } finally {
@@ -248,7 +277,18 @@ export class EmbeddedPostgres {
       // server's crash (the outage tests), not the machine's, and these clusters do not outlive it.
       ...(this.#durable ? [] : ['-c fsync=off', '-c full_page_writes=off']),
     ];
-    await this.#tool('pg_ctl', ['-D', this.dataDir, '-l', join(this.dir, 'server.log'), '-o', settings.join(' '), '-w', '-t', String(START_TIMEOUT_S), 'start']);
+    await this.#tool('pg_ctl', [
+      '-D',
+      this.dataDir,
+      '-l',
+      join(this.dir, 'server.log'),
+      '-o',
+      settings.join(' '),
+      '-w',
+      '-t',
+      String(START_TIMEOUT_S),
+      'start',
+    ]);
     this.#startedHere = true;
   }
 
@@ -315,7 +355,11 @@ export class EmbeddedPostgres {
       } catch {
         // No log yet.
       }
-      throw errors.embeddedPostgresFailed(this.dir, `${tool} ${args.join(' ')}`, `${(stderr || stdout || messageOf(err)).trim()}${log ? `\n${log}` : ''}`);
+      throw errors.embeddedPostgresFailed(
+        this.dir,
+        `${tool} ${args.join(' ')}`,
+        `${(stderr || stdout || messageOf(err)).trim()}${log ? `\n${log}` : ''}`,
+      );
     }
   }
 }

@@ -5,7 +5,7 @@
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../core/run-personas.ts';
+import type { Logger } from '../core/logger.ts';
 import { EmbeddedPostgres, ROOT_SHARED, serverCanReach } from './embedded-postgres.ts';
 import { shortHash } from '../private/hash.ts';
 import { redactUrl } from './databases.ts';

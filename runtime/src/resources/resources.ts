@@ -28,7 +28,11 @@ export const resourcesPath = (buildDir: string) => join(buildDir, 'resources.jso
 
 /** The resources `plan` uses when built into `buildDir`. */
 export function currentResources(plan: DeploymentPlan, buildDir: string): Resource[] {
-  return plan.stores.map((s) => ({ store: s.store.id.value, volume: s.volume, database: localDatabaseName(s.database, buildDir) }));
+  return plan.stores.map((s) => ({
+    store: s.store.id.value,
+    volume: s.volume,
+    database: localDatabaseName(s.database, buildDir),
+  }));
 }
 
 export function readRecord(buildDir: string): ResourceRecord {
@@ -57,5 +61,10 @@ export function nextRecord(previous: ResourceRecord, current: readonly Resource[
  * lowercased, without characters compose does not allow), unless COMPOSE_PROJECT_NAME says otherwise.
  */
 export function composeProjectName(projectRoot: string, env: NodeJS.ProcessEnv = process.env): string {
-  return env.COMPOSE_PROJECT_NAME || basename(projectRoot).toLowerCase().replace(/[^a-z0-9_-]/g, '');
+  return (
+    env.COMPOSE_PROJECT_NAME ||
+    basename(projectRoot)
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]/g, '')
+  );
 }

@@ -70,22 +70,35 @@ export function findHandEdit(output: { readonly path: string; readonly text: str
 }
 
 /** `20250601T120001Z`: a time as a backup's name holds it. */
-const stamp = (time: Date) => time.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+const stamp = (time: Date) =>
+  time
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 
 /**
  * Copies the hand-edited file into `buildDir` (see above for the name; an identical backup is
  * reused) and returns the line that tells the user, with paths as `show` gives them.
  */
-export function keepHandEdit(edit: HandEdit, buildDir: string, show: (path: string) => string, now = new Date()): string {
+export function keepHandEdit(
+  edit: HandEdit,
+  buildDir: string,
+  show: (path: string) => string,
+  now = new Date(),
+): string {
   const name = basename(edit.path);
   let backup = join(buildDir, `${name}.bak`);
   if (!existsSync(backup) || !readFileSync(backup).equals(edit.bytes)) {
-    for (let n = 1; existsSync(backup); n++) backup = join(buildDir, `${name}.${stamp(now)}${n > 1 ? `-${n}` : ''}.bak`);
+    for (let n = 1; existsSync(backup); n++)
+      backup = join(buildDir, `${name}.${stamp(now)}${n > 1 ? `-${n}` : ''}.bak`);
     // `wx`: never over another backup, even one made at this moment.
     writeFileSync(backup, edit.bytes, { mode: 0o600, flag: 'wx' });
     chmodSync(backup, 0o600);
   }
-  const why = edit.state === 'edited' ? 'was changed since the build wrote it' : 'was not written by this build (it has no checksum line; an older build writes none)';
+  const why =
+    edit.state === 'edited'
+      ? 'was changed since the build wrote it'
+      : 'was not written by this build (it has no checksum line; an older build writes none)';
   return (
     `${show(edit.path)} ${why}: kept it as ${show(backup)} and wrote a new one. ` +
     `Put local changes in ${OVERRIDE_FILE} beside it, which \`docker compose up\` merges by itself and the build never touches`

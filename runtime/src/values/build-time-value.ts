@@ -35,7 +35,12 @@ export class BuildTimeValue<T extends Json = Json> extends Component {
   readonly #readers: readonly ID[] | ((persona: ID) => boolean);
   readonly secret: boolean;
 
-  constructor(id: ID, generate: (context: GenerateContext<T>) => T, options: BuildTimeValueOptions = {}, kind = 'BuildTimeValue') {
+  constructor(
+    id: ID,
+    generate: (context: GenerateContext<T>) => T,
+    options: BuildTimeValueOptions = {},
+    kind = 'BuildTimeValue',
+  ) {
     super(id, kind);
     this.generate = generate;
     this.#readers = options.readers ?? [id.parent ?? id];

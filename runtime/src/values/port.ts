@@ -3,6 +3,7 @@
  * Containers each have their own network namespace, but the local-processes mode runs every
  * persona on 127.0.0.1, so ports must not clash.
  */
+import { isTcpPort } from '../private/tcp-port.ts';
 import { shortHash } from '../private/hash.ts';
 import type { ID } from '../core/id.ts';
 import type { Json } from '../core/json.ts';
@@ -37,6 +38,6 @@ export class Port extends BuildTimeValue<number> {
   }
 
   override accepts(value: Json): value is number {
-    return Number.isInteger(value) && (value as number) > 0 && (value as number) < 65536;
+    return isTcpPort(value);
   }
 }

@@ -16,11 +16,10 @@ export interface Provided {
   customerServer: CustomerServer;
 }
 
-/** Each component's interface, by its camelCase name. */
-export interface Components {
-  // None yet: `npx plop component` adds them.
-}
+/** Each component's interface, by its camelCase name. None yet: `npx plop component` adds them. */
+export type Components = Record<string, never>;
 
-export function createComponents(id: ID, provided: Provided): Components {
+// An argument no component needs yet is named with a leading underscore, as unused ones are.
+export function createComponents(_id: ID, _provided: Provided): Components {
   return {};
 }

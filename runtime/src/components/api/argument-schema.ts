@@ -8,6 +8,7 @@
  * schema cannot see it). The checker is TypeBox's compiled one, made once per endpoint when its
  * server starts; TypeBox is loaded only then, so an app without schemas never loads it.
  */
+import { shorten } from '../../private/text.ts';
 import type { TSchema } from 'typebox';
 import type { TLocalizedValidationError } from 'typebox/error';
 
@@ -28,7 +29,8 @@ export class ArgumentSchema {
   compile(): Promise<ArgumentCheck> {
     return (this.#compiling ??= import('typebox/compile').then(({ Compile }) => {
       const validator = Compile(this.schema);
-      const check: ArgumentCheck = (arg) => (validator.Check(arg) ? undefined : describe(this.schema, validator.Errors(arg)));
+      const check: ArgumentCheck = (arg) =>
+        validator.Check(arg) ? undefined : describe(this.schema, validator.Errors(arg));
       return (this.check = check);
     }));
   }
@@ -38,9 +40,6 @@ export class ArgumentSchema {
 export function isSchemaLike(value: unknown): value is TSchema {
   return typeof value === 'boolean' || (typeof value === 'object' && value !== null && !Array.isArray(value));
 }
-
-/** Request text echoed in a message (a property name in a path) stays short. */
-const MAX_PATH = 200;
 
 /**
  * One sentence for the first error, at the place that failed: `/id must be string`,
@@ -77,7 +76,9 @@ function describe(schema: TSchema, errors: TLocalizedValidationError[]): string 
     case 'additionalProperties':
       return `${shorten(`${error.instancePath}/${escapeKey(error.params.additionalProperties[0] ?? '')}`)} is not allowed`;
     case 'boolean':
-      return error.instancePath === '' ? 'the argument is not allowed' : `${shorten(error.instancePath)} is not allowed`;
+      return error.instancePath === ''
+        ? 'the argument is not allowed'
+        : `${shorten(error.instancePath)} is not allowed`;
     case 'const':
       return `${place(error.instancePath)} must be ${valueText(error.params.allowedValue)}`;
     case 'enum':
@@ -103,7 +104,10 @@ function alternativePath(union: TLocalizedValidationError, inner: TLocalizedVali
  * one did: for `{ kind: 'circle', r } | { kind: 'square', side }`, `{ kind: 'circle', r: 'x' }`
  * is told as `/r must be number`.
  */
-function taggedAlternative(errors: TLocalizedValidationError[], union: TLocalizedValidationError): TLocalizedValidationError | undefined {
+function taggedAlternative(
+  errors: TLocalizedValidationError[],
+  union: TLocalizedValidationError,
+): TLocalizedValidationError | undefined {
   const byAlternative = new Map<string, TLocalizedValidationError[]>();
   for (const e of errors) {
     if (!within(e, union)) continue;
@@ -112,7 +116,11 @@ function taggedAlternative(errors: TLocalizedValidationError[], union: TLocalize
   }
   // A literal refused inside a union of the alternative is a value, not the alternative's tag.
   const literalRefused = (list: TLocalizedValidationError[]) =>
-    list.some((e) => (e.keyword === 'const' || e.keyword === 'enum') && !list.some((u) => (u.keyword === 'anyOf' || u.keyword === 'oneOf') && within(e, u)));
+    list.some(
+      (e) =>
+        (e.keyword === 'const' || e.keyword === 'enum') &&
+        !list.some((u) => (u.keyword === 'anyOf' || u.keyword === 'oneOf') && within(e, u)),
+    );
   const untagged = [...byAlternative.values()].filter((list) => !literalRefused(list));
   // A tag only tells when the others were refused by theirs.
   if (untagged.length !== 1 || byAlternative.size < 2) return undefined;
@@ -124,22 +132,38 @@ function taggedAlternative(errors: TLocalizedValidationError[], union: TLocalize
  * alternative's tag matched), `must be string or null` (every alternative refused the value's
  * type), or else a count of the alternatives; `at` when the place is not the union's own.
  */
-function unionText(schema: TSchema, errors: TLocalizedValidationError[], union: TLocalizedValidationError): { at?: string; text: string } {
+function unionText(
+  schema: TSchema,
+  errors: TLocalizedValidationError[],
+  union: TLocalizedValidationError,
+): { at?: string; text: string } {
   const alternatives = (resolve(schema, union.schemaPath) as Record<string, unknown> | undefined)?.[union.keyword];
   if (!Array.isArray(alternatives)) return { text: 'must match one of the allowed forms' };
   const literals = alternatives.every((a) => typeof a === 'object' && a !== null && 'const' in a);
-  if (literals) return { text: `must be one of ${listed(alternatives.map((a) => valueText(a.const)), 'or')}` };
+  if (literals)
+    return {
+      text: `must be one of ${listed(
+        alternatives.map((a) => valueText(a.const)),
+        'or',
+      )}`,
+    };
   // A tagged union whose every alternative refused the same property's literal: name that property.
   const inners = errors.filter((e) => (e.keyword === 'anyOf' || e.keyword === 'oneOf') && within(e, union));
   const tagRefusals = errors.filter(
-    (e) => e.keyword === 'const' && within(e, union) && e.instancePath !== union.instancePath && !inners.some((u) => within(e, u)),
+    (e) =>
+      e.keyword === 'const' &&
+      within(e, union) &&
+      e.instancePath !== union.instancePath &&
+      !inners.some((u) => within(e, u)),
   );
   const tagPaths = new Set(tagRefusals.map((e) => e.instancePath));
   if (tagPaths.size === 1 && new Set(tagRefusals.map((e) => alternativePath(union, e))).size === alternatives.length) {
     const values = tagRefusals.map((e) => (e.keyword === 'const' ? valueText(e.params.allowedValue) : ''));
     return { at: tagRefusals[0].instancePath, text: `must be one of ${listed([...new Set(values)], 'or')}` };
   }
-  const typeRefusals = errors.filter((e) => e.keyword === 'type' && e.instancePath === union.instancePath && within(e, union));
+  const typeRefusals = errors.filter(
+    (e) => e.keyword === 'type' && e.instancePath === union.instancePath && within(e, union),
+  );
   const refusedBy = new Set(typeRefusals.map((e) => alternativePath(union, e)));
   if (refusedBy.size === alternatives.length) {
     const types = [...new Set(typeRefusals.flatMap((e) => (e.keyword === 'type' ? [e.params.type].flat() : [])))];
@@ -176,9 +200,7 @@ function valueText(value: unknown): string {
 /** `a`, `a and b`, `a, b and c` (at most 10, then `…`). */
 function listed(items: string[], conjunction = 'and'): string {
   const shown = items.length > 10 ? [...items.slice(0, 10), '…'] : items;
-  return shown.length <= 1 ? (shown[0] ?? '') : `${shown.slice(0, -1).join(', ')} ${conjunction} ${shown[shown.length - 1]}`;
-}
-
-function shorten(text: string): string {
-  return text.length > MAX_PATH ? `${text.slice(0, MAX_PATH)}…` : text;
+  return shown.length <= 1
+    ? (shown[0] ?? '')
+    : `${shown.slice(0, -1).join(', ')} ${conjunction} ${shown[shown.length - 1]}`;
 }

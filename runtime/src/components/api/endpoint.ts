@@ -48,26 +48,35 @@ export interface InvokeOptions {
  * the status of an HttpError, or 500 with a generic message for anything else. An argument
  * that does not match the endpoint's input schema gets 400 and never reaches the handler.
  */
-export async function invokeEndpoint(endpoint: Endpoint, arg: unknown, options: InvokeOptions): Promise<EndpointResult> {
+export async function invokeEndpoint(
+  endpoint: Endpoint,
+  arg: unknown,
+  options: InvokeOptions,
+): Promise<EndpointResult> {
   const { server, input } = endpoint;
   if (input !== undefined) {
     // Compiled when the server started; the await is only for a call made before that.
     const problem = (input.check ?? (await input.compile()))(arg);
-    if (problem !== undefined) return { status: 400, body: JSON.stringify({ error: invalidArgumentMessage(endpoint, problem), status: 400 }) };
+    if (problem !== undefined) return { status: 400, body: errorBody(400, invalidArgumentMessage(endpoint, problem)) };
   }
   try {
     const value = await server.app.runAs(server, () => endpoint.handler(arg));
-    const body = toJsonText(value, server.toString(), `the value ${endpoint.method} ${endpoint.route} returned`, server.id.value);
+    const body = toJsonText(
+      value,
+      server.toString(),
+      `the value ${endpoint.method} ${endpoint.route} returned`,
+      server.id.value,
+    );
     return { status: body === undefined ? 204 : 200, body };
   } catch (err) {
-    if (err instanceof HttpError) return { status: err.status, body: JSON.stringify({ error: err.message, status: err.status }) };
+    if (err instanceof HttpError) return { status: err.status, body: errorBody(err.status, err.message) };
     options.log(`${server} ${endpoint.method} ${endpoint.route}: handler failed`, err);
     // A database outage is temporary: say so (503) so callers may retry, still without internal text.
     if ((err as { code?: unknown } | null)?.code === errorCodes.INFRA_STORE_UNAVAILABLE) {
       const error = `Service unavailable in ${server.id.value} (${endpoint.method} ${endpoint.route}): a database it needs is unreachable; try again shortly`;
-      return { status: 503, body: JSON.stringify({ error, status: 503 }) };
+      return { status: 503, body: errorBody(503, error) };
     }
-    return { status: 500, body: JSON.stringify({ error: internalErrorMessage(endpoint), status: 500 }) };
+    return { status: 500, body: errorBody(500, internalErrorMessage(endpoint)) };
   }
 }
 
@@ -88,4 +97,9 @@ export function resultValue(endpoint: Endpoint, result: EndpointResult): unknown
       ? (parsed as { error: string }).error
       : `${endpoint.method} ${endpoint.route} on ${endpoint.server.id.value} answered ${result.status}`;
   throw new HttpError(result.status, message);
+}
+
+/** The JSON text of an error answer (`{ error, status }`), in one process and over HTTP alike. */
+export function errorBody(status: number, message: string): string {
+  return JSON.stringify({ error: message, status });
 }

@@ -30,7 +30,15 @@ export interface HttpClientOptions {
 const idempotent: ReadonlySet<HttpMethod> = new Set(['GET', 'PUT', 'DELETE']);
 
 /** Connection failures worth another attempt: the request did not reach a handler, or may not have. */
-const retryable = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+const retryable = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 export class HttpApiClient {
   readonly server: ApiServer;
@@ -68,9 +76,10 @@ export class HttpApiClient {
     const inQuery = argumentInQuery(method);
     const path =
       this.#prefix + (inQuery && text !== undefined ? `${route}?${ARG_PARAM}=${encodeURIComponent(text)}` : route);
-    const request = inQuery || text === undefined
-      ? { method, path, headers: this.#headers }
-      : { method, path, headers: this.#bodyHeaders, body: text };
+    const request =
+      inQuery || text === undefined
+        ? { method, path, headers: this.#headers }
+        : { method, path, headers: this.#bodyHeaders, body: text };
     const attempts = 1 + this.#retries;
     for (let attempt = 1; ; attempt++) {
       let status: number;
@@ -83,17 +92,26 @@ export class HttpApiClient {
         const code = errorCode(err);
         // Any call may be retried when the connection was never made (the server cannot have seen
         // it); only idempotent ones after a failure that may have reached a handler.
-        const neverSent = code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'UND_ERR_CONNECT_TIMEOUT';
+        const neverSent =
+          code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'UND_ERR_CONNECT_TIMEOUT';
         if (attempt < attempts && code !== undefined && retryable.has(code) && (neverSent || idempotent.has(method))) {
           await sleep(100 * 3 ** (attempt - 1));
           continue;
         }
-        throw errors.apiUnreachable(this.server.id.value, this.url, `${method} ${route}`, this.#reason(err, code), attempt, err);
+        throw errors.apiUnreachable(
+          this.server.id.value,
+          this.url,
+          `${method} ${route}`,
+          this.#reason(err, code),
+          attempt,
+          err,
+        );
       }
       try {
         return resultValue(endpoint, { status, body });
       } catch (err) {
-        if (err instanceof SyntaxError) throw errors.apiBadAnswer(this.server.id.value, this.url, `${method} ${route}`, status);
+        if (err instanceof SyntaxError)
+          throw errors.apiBadAnswer(this.server.id.value, this.url, `${method} ${route}`, status);
         throw err;
       }
     }

@@ -7,6 +7,7 @@
  * Everything that can be decided per endpoint (its argument source, its token check, its
  * invoke options) is decided once at start, so the request path is a parse, a call and a send.
  */
+import { shorten } from '../../private/text.ts';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
@@ -14,8 +15,17 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ApiServer } from './server.ts';
 import { argumentInQuery, invokeEndpoint, type Endpoint, type InvokeOptions } from './endpoint.ts';
-import { ARG_PARAM, HEALTH_ROUTE, JSON_CONTENT_TYPE, JsonInputError, MAX_JSON_DEPTH, bearer, errorBody, parseUntrustedJson } from './http-wire.ts';
-import type { Logger } from '../../core/run-personas.ts';
+import {
+  ARG_PARAM,
+  HEALTH_ROUTE,
+  JSON_CONTENT_TYPE,
+  JsonInputError,
+  MAX_JSON_DEPTH,
+  bearer,
+  errorBody,
+  parseUntrustedJson,
+} from './http-wire.ts';
+import type { Logger } from '../../core/logger.ts';
 import { errors } from '../../core/errors.ts';
 
 export interface HttpServerOptions {
@@ -59,7 +69,11 @@ class RequestError extends Error {
  * Serves `server`'s endpoints on `options.host:options.port`; resolves once it listens. When
  * `signal` aborts, it stops accepting and finishes the requests in flight (`close()`).
  */
-export async function serveHttp(server: ApiServer, signal: AbortSignal, options: HttpServerOptions): Promise<ServingApi> {
+export async function serveHttp(
+  server: ApiServer,
+  signal: AbortSignal,
+  options: HttpServerOptions,
+): Promise<ServingApi> {
   const { log } = options;
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const name = server.id.value;
@@ -78,7 +92,13 @@ export async function serveHttp(server: ApiServer, signal: AbortSignal, options:
     return503OnClosing: true,
     routerOptions: { compile: true },
     // A URL that cannot be decoded, refused in our words rather than Fastify's.
-    frameworkErrors: (_err, request, reply) => sendError(state, reply, 400, `ApiServer ${name}: the request URL ${JSON.stringify(shorten(request.url))} is not valid`),
+    frameworkErrors: (_err, request, reply) =>
+      sendError(
+        state,
+        reply,
+        400,
+        `ApiServer ${name}: the request URL ${JSON.stringify(shorten(request.url))} is not valid`,
+      ),
   });
 
   // Only JSON bodies; an empty one is the `undefined` argument, as in one process.
@@ -98,7 +118,11 @@ export async function serveHttp(server: ApiServer, signal: AbortSignal, options:
   for (const endpoint of server.endpoints) {
     if (endpoint.route === HEALTH_ROUTE) throw errors.reservedRoute(name, HEALTH_ROUTE);
     methodsByRoute.set(endpoint.route, [...(methodsByRoute.get(endpoint.route) ?? []), endpoint.method]);
-    app.route({ method: endpoint.method, url: endpoint.route, handler: endpointHandler(endpoint, state, invokeOptions, checkToken) });
+    app.route({
+      method: endpoint.method,
+      url: endpoint.route,
+      handler: endpointHandler(endpoint, state, invokeOptions, checkToken),
+    });
   }
 
   const health = JSON.stringify({ status: 'ok', id: name });
@@ -109,7 +133,12 @@ export async function serveHttp(server: ApiServer, signal: AbortSignal, options:
     const allowed = methodsByRoute.get(path);
     if (allowed) {
       reply.header('allow', allowed.join(', '));
-      return sendError(state, reply, 405, `ApiServer ${name}: ${path} does not take ${shorten(request.method)}; it takes ${allowed.join(', ')}`);
+      return sendError(
+        state,
+        reply,
+        405,
+        `ApiServer ${name}: ${path} does not take ${shorten(request.method)}; it takes ${allowed.join(', ')}`,
+      );
     }
     return sendError(state, reply, 404, `ApiServer ${name} has no endpoint ${shorten(request.method)} ${path}`);
   });
@@ -166,7 +195,12 @@ function tokenCheck(token: string): TokenCheck {
     timingSafeEqual(Buffer.from(authorization, 'latin1'), expected);
 }
 
-function endpointHandler(endpoint: Endpoint, state: ServerState, invokeOptions: InvokeOptions, checkToken: TokenCheck | undefined) {
+function endpointHandler(
+  endpoint: Endpoint,
+  state: ServerState,
+  invokeOptions: InvokeOptions,
+  checkToken: TokenCheck | undefined,
+) {
   const inQuery = argumentInQuery(endpoint.method);
   const name = endpoint.server.id.value;
   return async (request: FastifyRequest, reply: FastifyReply) => {
@@ -200,25 +234,40 @@ function bodyError(err: unknown): RequestError {
 
 function inputError(err: unknown, what: string): RequestError {
   const problem = err instanceof JsonInputError ? err.problem : 'syntax';
-  if (problem === 'forbiddenKey') return new RequestError(400, `${what} has a "__proto__" or "constructor.prototype" key, which is not accepted`);
-  if (problem === 'tooDeep') return new RequestError(400, `${what} nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels, which is not accepted`);
+  if (problem === 'forbiddenKey')
+    return new RequestError(400, `${what} has a "__proto__" or "constructor.prototype" key, which is not accepted`);
+  if (problem === 'tooDeep')
+    return new RequestError(
+      400,
+      `${what} nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels, which is not accepted`,
+    );
   return new RequestError(400, `${what} is not valid JSON`);
 }
 
 /** The status and message of a request refused before it reached a handler, or undefined for a server fault. */
-function refusal(err: FastifyError | RequestError, bodyLimit: number, request: FastifyRequest): { status: number; message: string } | undefined {
+function refusal(
+  err: FastifyError | RequestError,
+  bodyLimit: number,
+  request: FastifyRequest,
+): { status: number; message: string } | undefined {
   if (err instanceof RequestError) return { status: err.statusCode, message: err.message };
   switch (err.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': {
       const type = request.headers['content-type'];
-      return { status: 415, message: `content type ${type ? JSON.stringify(shorten(type)) : '(none)'} is not accepted; send the argument as JSON with content-type application/json` };
+      return {
+        status: 415,
+        message: `content type ${type ? JSON.stringify(shorten(type)) : '(none)'} is not accepted; send the argument as JSON with content-type application/json`,
+      };
     }
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { status: 413, message: `the request body is larger than the limit of ${bodyLimit} bytes` };
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return { status: 400, message: 'the request body does not match its content-length' };
     case 'FST_ERR_HANDLER_TIMEOUT':
-      return { status: 503, message: `${request.method} ${shorten(request.url.split('?', 1)[0])} did not answer in time` };
+      return {
+        status: 503,
+        message: `${request.method} ${shorten(request.url.split('?', 1)[0])} did not answer in time`,
+      };
   }
   // Other refusals Fastify raises before routing (a bad URL, an aborted body): its status, our words.
   const status = err.statusCode;
@@ -231,9 +280,4 @@ function refusal(err: FastifyError | RequestError, bodyLimit: number, request: F
 function sendError(state: ServerState, reply: FastifyReply, status: number, message: string): FastifyReply {
   if (state.closing) reply.header('connection', 'close');
   return reply.code(status).header('content-type', JSON_CONTENT_TYPE).send(errorBody(status, message));
-}
-
-/** Request text echoed in a message stays short. */
-function shorten(text: string): string {
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }

@@ -8,7 +8,7 @@ import secureJsonParse from 'secure-json-parse';
 /** The query parameter that carries a GET or DELETE argument. */
 export const ARG_PARAM = 'arg';
 
-export { HEALTH_ROUTE } from './endpoint.ts';
+export { HEALTH_ROUTE, errorBody } from './endpoint.ts';
 
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
@@ -28,7 +28,13 @@ export type JsonInputProblem = 'syntax' | 'forbiddenKey' | 'tooDeep';
 export class JsonInputError extends Error {
   readonly problem: JsonInputProblem;
   constructor(problem: JsonInputProblem) {
-    super(problem === 'forbiddenKey' ? 'JSON with a forbidden key' : problem === 'tooDeep' ? `JSON nested deeper than ${MAX_JSON_DEPTH}` : 'not JSON');
+    super(
+      problem === 'forbiddenKey'
+        ? 'JSON with a forbidden key'
+        : problem === 'tooDeep'
+          ? `JSON nested deeper than ${MAX_JSON_DEPTH}`
+          : 'not JSON',
+    );
     this.problem = problem;
   }
   /** True when the text was JSON but carried a prototype-pollution key. */
@@ -44,7 +50,9 @@ export function parseUntrustedJson(text: string): unknown {
     return secureJsonParse(text, null, parseOptions);
   } catch (err) {
     // secure-json-parse parses first and then scans, so a scan failure means the text was JSON.
-    throw new JsonInputError(err instanceof SyntaxError && err.message.includes('forbidden prototype property') ? 'forbiddenKey' : 'syntax');
+    throw new JsonInputError(
+      err instanceof SyntaxError && err.message.includes('forbidden prototype property') ? 'forbiddenKey' : 'syntax',
+    );
   }
 }
 
@@ -63,11 +71,6 @@ function nestingExceeds(text: string, max: number): boolean {
     } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) depth--;
   }
   return false;
-}
-
-/** The JSON text of an error answer. */
-export function errorBody(status: number, message: string): string {
-  return JSON.stringify({ error: message, status });
 }
 
 export function bearer(token: string): string {

@@ -104,11 +104,15 @@ export class ApiServer extends PersonaBase {
     const method = (options.method ?? 'POST').toUpperCase() as HttpMethod;
     if (!httpMethods.includes(method)) throw errors.invalidMethod(this.id.value, String(options.method));
     // No `:` or `*`: they are Fastify's parameters and wildcards, and would match more than the route says.
-    if (typeof route !== 'string' || !routePattern.test(route) || route.includes('//') || /[:*]/.test(route)) throw errors.invalidRoute(this.id.value, String(route));
+    if (typeof route !== 'string' || !routePattern.test(route) || route.includes('//') || /[:*]/.test(route))
+      throw errors.invalidRoute(this.id.value, String(route));
     if (route === HEALTH_ROUTE) throw errors.reservedRoute(this.id.value, route);
-    if (this.#endpoints.some((e) => e.method === method && e.route === route)) throw errors.duplicateEndpoint(this.id.value, method, route);
-    if (typeof handler !== 'function') throw errors.notAFunction(this.kind, this.id.value, `the handler of ${method} ${route} must be a function`);
-    if (options.input !== undefined && !isSchemaLike(options.input)) throw errors.invalidInputSchema(this.id.value, method, route, 'it is not a schema object');
+    if (this.#endpoints.some((e) => e.method === method && e.route === route))
+      throw errors.duplicateEndpoint(this.id.value, method, route);
+    if (typeof handler !== 'function')
+      throw errors.notAFunction(this.kind, this.id.value, `the handler of ${method} ${route} must be a function`);
+    if (options.input !== undefined && !isSchemaLike(options.input))
+      throw errors.invalidInputSchema(this.id.value, method, route, 'it is not a schema object');
     const input = options.input === undefined ? undefined : new ArgumentSchema(options.input);
     const endpoint: Endpoint = { server: this, method, route, handler: handler as (arg: unknown) => unknown, input };
     this.#endpoints.push(endpoint);

@@ -20,7 +20,8 @@ export class DeployTask extends Persona {
 
   constructor(id: ID, fn: DeployFunction, options: TaskOptions = {}) {
     super(id, 'DeployTask', options);
-    if (typeof fn !== 'function') throw errors.notAFunction(this.kind, this.id.value, 'onDeploy() takes a function to run at deployment');
+    if (typeof fn !== 'function')
+      throw errors.notAFunction(this.kind, this.id.value, 'onDeploy() takes a function to run at deployment');
     this.fn = fn;
   }
 

@@ -51,8 +51,10 @@ export function indexEntries(index: IndexDefinition, key: string, value: Json): 
       throw errors.invalidIndexEntry(index.id.value, entry);
     }
     // Every backend refuses what PostgreSQL text cannot hold, so memory and PostgreSQL agree.
-    if (entry.indexKey.includes('\u0000') || !entry.indexKey.isWellFormed()) throw errors.invalidIndexKey(index.id.value, entry.indexKey);
-    const inline = entry.inlineValue === undefined ? undefined : (JSON.parse(JSON.stringify(entry.inlineValue)) as Json);
+    if (entry.indexKey.includes('\u0000') || !entry.indexKey.isWellFormed())
+      throw errors.invalidIndexKey(index.id.value, entry.indexKey);
+    const inline =
+      entry.inlineValue === undefined ? undefined : (JSON.parse(JSON.stringify(entry.inlineValue)) as Json);
     out.set(entry.indexKey, inline);
   }
   return out;

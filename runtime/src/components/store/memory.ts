@@ -2,6 +2,7 @@
  * The in-memory Store backend, for the one-process mode and tests. Values are kept as JSON
  * text so nothing handed out shares a reference with what is stored.
  */
+import { PerKeyQueue } from '../../private/per-key-queue.ts';
 import type { Json } from '../../core/json.ts';
 import { compareCodePoints, indexEntries, type IndexDefinition, type IndexHit, type StoreBackend } from './backend.ts';
 
@@ -11,7 +12,7 @@ export class MemoryStoreBackend implements StoreBackend {
   readonly #indexes = new Map<string, Map<string, Map<string, string | undefined>>>();
   readonly #indexDefs: readonly IndexDefinition[];
   /** The tail of each key's queue of modify/set calls, so they apply one at a time. */
-  readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #locks = new PerKeyQueue();
 
   constructor(indexes: readonly IndexDefinition[]) {
     this.#indexDefs = indexes;
@@ -24,11 +25,11 @@ export class MemoryStoreBackend implements StoreBackend {
   }
 
   set(key: string, value: Json | undefined): Promise<void> {
-    return this.#locked(key, async () => this.#write(key, value));
+    return this.#locks.run(key, async () => this.#write(key, value));
   }
 
   modify(key: string, fn: (old: Json | undefined) => Promise<Json | undefined>): Promise<Json | undefined> {
-    return this.#locked(key, async () => {
+    return this.#locks.run(key, async () => {
       const next = await fn(await this.get(key));
       this.#write(key, next);
       return next === undefined ? undefined : (JSON.parse(JSON.stringify(next)) as Json);
@@ -57,7 +58,8 @@ export class MemoryStoreBackend implements StoreBackend {
   /** Synchronous, so the value and its index rows change together. */
   #write(key: string, value: Json | undefined): void {
     // Compute every new index row before changing anything: an indexer that throws leaves all as it was.
-    const newEntries = value === undefined ? [] : this.#indexDefs.map((index) => [index, indexEntries(index, key, value)] as const);
+    const newEntries =
+      value === undefined ? [] : this.#indexDefs.map((index) => [index, indexEntries(index, key, value)] as const);
     const old = this.#values.get(key);
     if (old !== undefined) {
       // Indexers are pure (as in the proof of concept), so the old value yields the old rows.
@@ -83,19 +85,5 @@ export class MemoryStoreBackend implements StoreBackend {
         rows.set(key, inline === undefined ? undefined : JSON.stringify(inline));
       }
     }
-  }
-
-  #locked<R>(key: string, fn: () => Promise<R>): Promise<R> {
-    const previous = this.#locks.get(key) ?? Promise.resolve();
-    const result = previous.then(fn, fn);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#locks.set(key, tail);
-    void tail.then(() => {
-      if (this.#locks.get(key) === tail) this.#locks.delete(key);
-    });
-    return result;
   }
 }

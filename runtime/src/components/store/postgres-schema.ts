@@ -35,7 +35,10 @@ export interface StoreTables {
 export function storeTables(storeId: ID, indexIds: readonly ID[]): StoreTables {
   return {
     main: sql.identifier([storeId.sqlName]),
-    indexes: indexIds.map((id) => ({ table: sql.identifier([id.sqlName]), byKey: sql.identifier([derivedName(id.sqlName, 'by-key')]) })),
+    indexes: indexIds.map((id) => ({
+      table: sql.identifier([id.sqlName]),
+      byKey: sql.identifier([derivedName(id.sqlName, 'by-key')]),
+    })),
   };
 }
 
@@ -61,7 +64,9 @@ export async function createTables(pool: DatabasePool, tables: StoreTables): Pro
     await tx.query(sql.unsafe`SELECT pg_advisory_xact_lock(hashtextextended('infra-generator: store schema', 0))`);
     // `value` is NULL only for a moment inside modify()'s own transaction (see postgres.ts); no
     // committed row has it.
-    await tx.query(sql.unsafe`CREATE TABLE IF NOT EXISTS ${tables.main} (key text COLLATE "C" PRIMARY KEY, value json)`);
+    await tx.query(
+      sql.unsafe`CREATE TABLE IF NOT EXISTS ${tables.main} (key text COLLATE "C" PRIMARY KEY, value json)`,
+    );
     for (const index of tables.indexes) {
       await tx.query(sql.unsafe`
         CREATE TABLE IF NOT EXISTS ${index.table} (

@@ -26,14 +26,22 @@
  * wait (for a row lock, or for a free connection), writes of one key queue in this process
  * before taking a connection, and at most POOL_SIZE - 1 modify() functions run at once.
  */
+import { PerKeyQueue } from '../../private/per-key-queue.ts';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
-import { sql, type DatabasePool, type DatabaseTransactionConnection, type FragmentSqlToken, type QuerySqlToken, type ValueExpression } from 'slonik';
+import {
+  sql,
+  type DatabasePool,
+  type DatabaseTransactionConnection,
+  type FragmentSqlToken,
+  type QuerySqlToken,
+  type ValueExpression,
+} from 'slonik';
 import type { Store } from './store.ts';
 import type { IndexDefinition, IndexHit, StoreBackend } from './backend.ts';
 import { indexEntries } from './backend.ts';
 import type { Json } from '../../core/json.ts';
-import type { Logger } from '../../core/run-personas.ts';
+import type { Logger } from '../../core/logger.ts';
 import { errors, InfraError } from '../../core/errors.ts';
 import { createTables, storeTables, type IndexTable, type StoreTables } from './postgres-schema.ts';
 import { createStorePool, isOutage, POOL_SIZE } from './postgres-pool.ts';
@@ -44,7 +52,11 @@ export interface PostgresStoreOptions {
 }
 
 /** The backend of `store` on the PostgreSQL database at `url` (a `postgres://` connection URI). */
-export function createPostgresStoreBackend(store: Store<any>, url: string, options: PostgresStoreOptions = {}): StoreBackend {
+export function createPostgresStoreBackend(
+  store: Store<any>,
+  url: string,
+  options: PostgresStoreOptions = {},
+): StoreBackend {
   return new PostgresStoreBackend(store, url, options.log);
 }
 
@@ -80,7 +92,7 @@ class PostgresStoreBackend implements StoreBackend {
   #closed = false;
   #down = false;
   /** The tail of each key's queue of writes in this process. */
-  readonly #writes = new Map<string, Promise<unknown>>();
+  readonly #writes = new PerKeyQueue();
   readonly #modifySlots = new Slots(POOL_SIZE - 1);
 
   constructor(store: Store<any>, url: string, log: Logger | undefined) {
@@ -95,7 +107,10 @@ class PostgresStoreBackend implements StoreBackend {
 
   /** Read on first use: by then the component tree, and so the list of indexes, is final. */
   get #tables(): StoreTables {
-    return (this.#tablesCache ??= storeTables(this.#store.id, this.#store.indexes.map((index) => index.id)));
+    return (this.#tablesCache ??= storeTables(
+      this.#store.id,
+      this.#store.indexes.map((index) => index.id),
+    ));
   }
 
   async get(key: string): Promise<Json | undefined> {
@@ -135,7 +150,9 @@ class PostgresStoreBackend implements StoreBackend {
     // "foreign connection".
     const inCaller = AsyncLocalStorage.snapshot();
     const call = (old: Json | undefined) => appCode(() => inCaller(() => fn(old)));
-    return this.#run('modify()', key, (pool) => this.#modifySlots.use(() => pool.transaction((tx) => this.#modifyIn(tx, key, call), 0)));
+    return this.#run('modify()', key, (pool) =>
+      this.#modifySlots.use(() => pool.transaction((tx) => this.#modifyIn(tx, key, call), 0)),
+    );
   }
 
   async keys(after: string | undefined, limit: number): Promise<string[]> {
@@ -163,7 +180,10 @@ class PostgresStoreBackend implements StoreBackend {
         : statement`SELECT key, inline_value::text AS inline FROM ${table} WHERE index_key = ${indexKey} ORDER BY key`;
       const rows = (await pool.any(query)) as readonly { key: string; inline: string | null; value?: string }[];
       return rows.map((row) => {
-        const hit: IndexHit = { key: row.key, inlineValue: row.inline === null ? undefined : (JSON.parse(row.inline) as Json) };
+        const hit: IndexHit = {
+          key: row.key,
+          inlineValue: row.inline === null ? undefined : (JSON.parse(row.inline) as Json),
+        };
         if (retrieveValues) hit.value = JSON.parse(row.value!) as Json;
         return hit;
       });
@@ -191,7 +211,11 @@ class PostgresStoreBackend implements StoreBackend {
     });
   }
 
-  async #modifyIn(tx: DatabaseTransactionConnection, key: string, fn: (old: Json | undefined) => Promise<Json | undefined>): Promise<Json | undefined> {
+  async #modifyIn(
+    tx: DatabaseTransactionConnection,
+    key: string,
+    fn: (old: Json | undefined) => Promise<Json | undefined>,
+  ): Promise<Json | undefined> {
     const { main } = this.#tables;
     const oldText = await this.#lockRow(tx, key);
     const next = await fn(oldText === null ? undefined : (JSON.parse(oldText) as Json));
@@ -201,7 +225,9 @@ class PostgresStoreBackend implements StoreBackend {
     }
     const text = JSON.stringify(next);
     const rows = await appCode(() => this.#indexRows(key, next));
-    await tx.query(withCtes(this.#indexWrites(key, rows), sql.fragment`UPDATE ${main} SET value = ${text}::json WHERE key = ${key}`));
+    await tx.query(
+      withCtes(this.#indexWrites(key, rows), sql.fragment`UPDATE ${main} SET value = ${text}::json WHERE key = ${key}`),
+    );
     return JSON.parse(text) as Json;
   }
 
@@ -246,16 +272,23 @@ class PostgresStoreBackend implements StoreBackend {
   }
 
   #indexDeletes(key: string): FragmentSqlToken[] {
-    return this.#tables.indexes.map(({ table }, i) => sql.fragment`${sql.identifier([`gone_${i}`])} AS (DELETE FROM ${table} WHERE key = ${key})`);
+    return this.#tables.indexes.map(
+      ({ table }, i) => sql.fragment`${sql.identifier([`gone_${i}`])} AS (DELETE FROM ${table} WHERE key = ${key})`,
+    );
   }
 
   #indexTable(index: IndexDefinition): IndexTable {
-    const position = this.#store.indexes.findIndex((candidate) => candidate === index || candidate.id.value === index.id.value);
+    const position = this.#store.indexes.findIndex(
+      (candidate) => candidate === index || candidate.id.value === index.id.value,
+    );
     if (position < 0) throw errors.unknownIndex(this.#id, index.id.value);
     return this.#tables.indexes[position];
   }
 
-  /** PostgreSQL text holds neither NUL nor unpaired surrogates (the driver would turn those into U+FFFD, merging keys). */
+  /**
+   * PostgreSQL text holds neither NUL nor unpaired surrogates (the driver would turn those into
+   * U+FFFD, merging keys).
+   */
   #checkKey(key: string): void {
     if (key.includes('\u0000') || !key.isWellFormed()) throw errors.invalidKey(this.#id, key);
   }
@@ -287,12 +320,15 @@ class PostgresStoreBackend implements StoreBackend {
     return pool;
   }
 
-  /** Runs `work` on the pool (after the earlier writes of `writesKey`, when given), turning failures into errors that name the store. */
+  /**
+   * Runs `work` on the pool (after the earlier writes of `writesKey`, when given), turning failures
+   * into errors that name the store.
+   */
   async #run<R>(call: string, writesKey: string | undefined, work: (pool: DatabasePool) => Promise<R>): Promise<R> {
     let result: R;
     try {
       const pool = await this.#ready();
-      result = await (writesKey === undefined ? work(pool) : this.#afterWritesOf(writesKey, () => work(pool)));
+      result = await (writesKey === undefined ? work(pool) : this.#writes.run(writesKey, () => work(pool)));
     } catch (err) {
       throw this.#failure(call, err);
     }
@@ -300,19 +336,6 @@ class PostgresStoreBackend implements StoreBackend {
       this.#down = false;
       this.#log?.info(`Store ${this.#id}: PostgreSQL is reachable again`);
     }
-    return result;
-  }
-
-  #afterWritesOf<R>(key: string, fn: () => Promise<R>): Promise<R> {
-    const result = (this.#writes.get(key) ?? Promise.resolve()).then(fn);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#writes.set(key, tail);
-    void tail.then(() => {
-      if (this.#writes.get(key) === tail) this.#writes.delete(key);
-    });
     return result;
   }
 
@@ -366,6 +389,10 @@ const statementNames = new Map<string, string>();
 function statement(parts: TemplateStringsArray, ...values: ValueExpression[]): QuerySqlToken {
   const query = sql.unsafe(parts, ...values);
   let name = statementNames.get(query.sql);
-  if (name === undefined) statementNames.set(query.sql, (name = `infra_${createHash('sha256').update(query.sql).digest('hex').slice(0, 24)}`));
+  if (name === undefined)
+    statementNames.set(
+      query.sql,
+      (name = `infra_${createHash('sha256').update(query.sql).digest('hex').slice(0, 24)}`),
+    );
   return { ...query, name };
 }

@@ -30,7 +30,11 @@ export class StoreIndex<T = any, I = any> extends Component implements IndexDefi
   constructor(store: Store<T>, id: ID, indexer: Indexer<T, I>) {
     super(id, 'Index');
     if (typeof indexer !== 'function') {
-      throw errors.notAFunction('Index', id.value, 'the indexer must be a function (value, key) => Iterable<{ indexKey, inlineValue? }>');
+      throw errors.notAFunction(
+        'Index',
+        id.value,
+        'the indexer must be a function (value, key) => Iterable<{ indexKey, inlineValue? }>',
+      );
     }
     this.store = store;
     this.indexer = indexer;
@@ -66,6 +70,9 @@ export class Store<T = any> extends Component {
   constructor(id: ID) {
     super(id, 'Store');
     this.password = new Password(id.child('password'), { readers: [this.owner] });
+    // `store.Index` is a class bound to this store, as `new store.Index(id, indexer)` reads; a
+    // class body has its own `this`, so the store goes in by name.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const store = this;
     this.Index = class<I> extends StoreIndex<T, I> {
       constructor(indexId: ID, indexer: Indexer<T, I>) {
@@ -113,10 +120,14 @@ export class Store<T = any> extends Component {
    * one (undefined deletes). Concurrent calls on one key apply one after another; none is lost.
    * Resolves to the value written.
    */
-  async modify(key: string, fn: (old: T | undefined) => T | undefined | Promise<T | undefined>): Promise<T | undefined> {
+  async modify(
+    key: string,
+    fn: (old: T | undefined) => T | undefined | Promise<T | undefined>,
+  ): Promise<T | undefined> {
     this.#check('modify()', key);
     const what = `the value modify() returned for key ${JSON.stringify(key)}`;
-    return (await this.backend.modify(key, async (old) => this.#json(await fn(old as T | undefined), what))) as T | undefined;
+    return (await this.backend.modify(key, async (old) => this.#json(await fn(old as T | undefined), what))) as
+      T | undefined;
   }
 
   /** Every key, in code-point order, fetched `batchSize` at a time. */
@@ -138,7 +149,8 @@ export class Store<T = any> extends Component {
     this.assertPhase(call, 'runtime');
     assertMayUseStore(this);
     // The same keys in every mode: PostgreSQL text cannot hold NUL or a lone surrogate, so memory refuses them too.
-    if (typeof key !== 'string' || key.length === 0 || key.includes('\u0000') || !key.isWellFormed()) throw errors.invalidKey(this.id.value, key);
+    if (typeof key !== 'string' || key.length === 0 || key.includes('\u0000') || !key.isWellFormed())
+      throw errors.invalidKey(this.id.value, key);
   }
 
   #json(value: T | undefined, what: string): Json | undefined {

@@ -21,7 +21,8 @@ export class Worker extends Persona {
 
   constructor(id: ID, fn: WorkerFunction, options: PersonaOptions = {}) {
     super(id, 'Worker', options);
-    if (typeof fn !== 'function') throw errors.notAFunction(this.kind, this.id.value, 'Worker takes a function ({ signal }) => Promise<void>');
+    if (typeof fn !== 'function')
+      throw errors.notAFunction(this.kind, this.id.value, 'Worker takes a function ({ signal }) => Promise<void>');
     this.fn = fn;
   }
 

@@ -20,14 +20,27 @@
  * A build that finds the lock held prints one line naming the holder and the lock, polls, and
  * gives up after INFRA_BUILD_LOCK_TIMEOUT seconds (default 120) with INFRA_BUILD_LOCKED.
  */
-import { closeSync, mkdir, mkdirSync, openSync, readFileSync, rm, rmdir, rmdirSync, rmSync, stat, utimes, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdir,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rm,
+  rmdir,
+  rmdirSync,
+  rmSync,
+  stat,
+  utimes,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { lock } from 'proper-lockfile';
 import { errors } from '../../core/errors.ts';
 import { valueFilePath } from '../../core/paths.ts';
-import type { Logger } from '../../core/run-personas.ts';
+import type { Logger } from '../../core/logger.ts';
 import { processAlive } from '../../private/atomic-write.ts';
 
 /** A lock not renewed for this long is taken over (proper-lockfile's `stale`). */
@@ -104,7 +117,8 @@ type Callback = (err: NodeJS.ErrnoException | null) => void;
  * it wherever proper-lockfile removes the directory (release, take-over, exit hook).
  */
 function lockFs(holder: Holder) {
-  const remove = (path: string, callback: Callback) => rm(join(path, HOLDER_FILE), { force: true }, () => rmdir(path, callback));
+  const remove = (path: string, callback: Callback) =>
+    rm(join(path, HOLDER_FILE), { force: true }, () => rmdir(path, callback));
   return {
     mkdir(path: string, callback: Callback) {
       mkdir(path, (err) => {
@@ -164,7 +178,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function acquireBuildLock(buildDir: string, options: LockOptions): Promise<BuildLock> {
   const show = options.show ?? ((path: string) => path);
   const lockPath = buildLockPath(buildDir);
-  const holder: Holder = { pid: process.pid, host: hostname(), app: options.app, started: new Date().toISOString(), token: randomUUID() };
+  const holder: Holder = {
+    pid: process.pid,
+    host: hostname(),
+    app: options.app,
+    started: new Date().toISOString(),
+    token: randomUUID(),
+  };
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const start = Date.now();
   // The folders this build made, to remove again if they are still empty when it ends (a build
@@ -201,7 +221,8 @@ export async function acquireBuildLock(buildDir: string, options: LockOptions): 
     const current = readHolder(lockPath);
     if (current && holderGone(current) && takeOver(lockPath, current)) continue;
     const who = describeHolder(current);
-    if (Date.now() - start >= timeoutMs) throw errors.buildLocked(who, show(lockPath), Math.round((Date.now() - start) / 1000));
+    if (Date.now() - start >= timeoutMs)
+      throw errors.buildLocked(who, show(lockPath), Math.round((Date.now() - start) / 1000));
     // One line, naming the holder once it has recorded itself (it does so as it takes the lock).
     if (!said && (current || Date.now() - start > 1000)) {
       said = true;
@@ -213,7 +234,8 @@ export async function acquireBuildLock(buildDir: string, options: LockOptions): 
   return {
     path: lockPath,
     assertHeld() {
-      if (compromised || readHolder(lockPath)?.token !== holder.token) throw errors.buildLockLost(show(lockPath), STALE_MS / 1000);
+      if (compromised || readHolder(lockPath)?.token !== holder.token)
+        throw errors.buildLockLost(show(lockPath), STALE_MS / 1000);
     },
     async release() {
       if (released) return;
@@ -239,7 +261,11 @@ export async function acquireBuildLock(buildDir: string, options: LockOptions): 
 }
 
 /** Runs `body` holding the build lock of `buildDir`; releases it however `body` ends. */
-export async function withBuildLock<T>(buildDir: string, options: LockOptions, body: (lock: BuildLock) => Promise<T>): Promise<T> {
+export async function withBuildLock<T>(
+  buildDir: string,
+  options: LockOptions,
+  body: (lock: BuildLock) => Promise<T>,
+): Promise<T> {
   const held = await acquireBuildLock(buildDir, options);
   try {
     return await body(held);

@@ -34,7 +34,8 @@ export function volumeNames(): Set<string> {
 /** Removes the docker volume `name`; one that does not exist counts as removed. */
 function removeVolume(name: string): void {
   const result = spawnSync('docker', ['volume', 'rm', name], { encoding: 'utf8' });
-  if (result.status !== 0 && !/no such volume/i.test(result.stderr)) throw errors.pruneFailed(`docker volume ${name}`, result.stderr.trim());
+  if (result.status !== 0 && !/no such volume/i.test(result.stderr))
+    throw errors.pruneFailed(`docker volume ${name}`, result.stderr.trim());
 }
 
 async function dropDatabases(resources: readonly Resource[], adminUrl: string): Promise<void> {
@@ -67,7 +68,8 @@ export async function runPrune(context: RunContext, yes: boolean): Promise<numbe
   }
   const project = composeProjectName(paths.projectRoot, env);
   log.info('Orphaned resources (their Store is no longer in the code):');
-  for (const r of record.orphaned) log.info(`  ${r.store}: docker volume ${project}_${r.volume}, local database ${r.database}`);
+  for (const r of record.orphaned)
+    log.info(`  ${r.store}: docker volume ${project}_${r.volume}, local database ${r.database}`);
   if (!yes) {
     if (!process.stdin.isTTY) throw errors.pruneNeedsConfirmation();
     if (!(await confirm('Remove them and all their data? [y/N] '))) {

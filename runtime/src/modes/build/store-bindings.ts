@@ -42,22 +42,36 @@ function shownStart(given: string): string | undefined {
 }
 
 /** The requests of `--bind-store STORE_ID=URL|env:NAME` and `--unbind-store STORE_ID` (as parsed by build-args.ts). */
-export function bindingRequests(binds: readonly string[], unbinds: readonly string[], env: NodeJS.ProcessEnv): BindingRequests {
+export function bindingRequests(
+  binds: readonly string[],
+  unbinds: readonly string[],
+  env: NodeJS.ProcessEnv,
+): BindingRequests {
   const bind = new Map<string, string>();
   for (const given of binds) {
     // The ID ends at the first `=` that a scheme follows: an ID may hold `=`, a URL's query does.
     const match = /^(.+?)=([a-z][a-z0-9+.-]*:.*)$/is.exec(given);
     const start = shownStart(given);
     if (!match || start === undefined) {
-      throw errors.bindingArgument('--bind-store', !given ? 'needs a value' : start === undefined ? 'is not understood (the value is not shown: it may hold a password)' : `${JSON.stringify(`${start}=…`)} is not understood`);
+      throw errors.bindingArgument(
+        '--bind-store',
+        !given
+          ? 'needs a value'
+          : start === undefined
+            ? 'is not understood (the value is not shown: it may hold a password)'
+            : `${JSON.stringify(`${start}=…`)} is not understood`,
+      );
     }
     const [, id, kept] = match;
-    if (bindingVariable(kept) === '') throw errors.bindingArgument('--bind-store', `${JSON.stringify(`${id}=env:`)} names no variable`);
+    if (bindingVariable(kept) === '')
+      throw errors.bindingArgument('--bind-store', `${JSON.stringify(`${id}=env:`)} names no variable`);
     if (bind.has(id)) throw errors.bindingArgument('--bind-store', `${JSON.stringify(id)} is given twice`);
     bind.set(id, kept);
   }
   const unbind = new Set(unbinds);
-  for (const id of unbind) if (bind.has(id)) throw errors.bindingArgument('--unbind-store', `${JSON.stringify(id)} is also given to --bind-store`);
+  for (const id of unbind)
+    if (bind.has(id))
+      throw errors.bindingArgument('--unbind-store', `${JSON.stringify(id)} is also given to --bind-store`);
   return { bind, unbind, env };
 }
 
@@ -81,11 +95,15 @@ export function checkStoreUrl(storeId: string, url: string, source = 'the URL gi
   } catch {
     throw refuse('it is not a URL (are /, @, :, # or spaces in the password percent-encoded?)');
   }
-  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') throw refuse(`its scheme is ${parsed.protocol.replace(/:$/, '')}, not postgres`);
-  if (parsed.hash) throw refuse('it has a #… part, which the driver ignores (is a # in the password percent-encoded as %23?)');
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:')
+    throw refuse(`its scheme is ${parsed.protocol.replace(/:$/, '')}, not postgres`);
+  if (parsed.hash)
+    throw refuse('it has a #… part, which the driver ignores (is a # in the password percent-encoded as %23?)');
   for (const [name, value] of parsed.searchParams) {
     if (name === 'user' || name === 'password') {
-      throw refuse(`the driver ignores ?${name}=: put the user and password before the host, postgres://user:password@host:5432/database (percent-encoded)`);
+      throw refuse(
+        `the driver ignores ?${name}=: put the user and password before the host, postgres://user:password@host:5432/database (percent-encoded)`,
+      );
     }
     if (name === 'sslrootcert' || name === 'sslcert' || name === 'sslkey') {
       // The driver reads the file when the Store connects, inside a container whose image has no such file.
@@ -93,9 +111,11 @@ export function checkStoreUrl(storeId: string, url: string, source = 'the URL gi
         `?${name}= names a file, which the deployed app's image does not contain; use ?sslmode=require (the server's certificate checked against the usual CAs) or ?sslmode=no-verify (encrypted, unchecked)`,
       );
     }
-    if (name === 'sslmode' && !SSL_MODES.includes(value)) throw refuse(`the driver knows no sslmode=${value}: use ${SSL_MODES.join(', ')}`);
+    if (name === 'sslmode' && !SSL_MODES.includes(value))
+      throw refuse(`the driver knows no sslmode=${value}: use ${SSL_MODES.join(', ')}`);
     if (name === 'host') throw refuse('?host= is not read when the URL names a host: put the host after the @');
-    if (!DRIVER_PARAMETERS.includes(name)) throw refuse(`the driver ignores ?${name}=; it reads only ${DRIVER_PARAMETERS.join(', ')}`);
+    if (!DRIVER_PARAMETERS.includes(name))
+      throw refuse(`the driver ignores ?${name}=; it reads only ${DRIVER_PARAMETERS.join(', ')}`);
   }
   let options: ReturnType<typeof parseDsn>;
   try {
@@ -104,10 +124,12 @@ export function checkStoreUrl(storeId: string, url: string, source = 'the URL gi
     throw refuse('the driver (slonik) cannot read it');
   }
   if (!options.host) throw refuse('it names no host');
-  if (options.host.startsWith('[')) throw refuse('the driver cannot connect to an IPv6 address; use a host name that resolves to it');
+  if (options.host.startsWith('['))
+    throw refuse('the driver cannot connect to an IPv6 address; use a host name that resolves to it');
   if (options.port === 0) throw refuse('its port is 0');
   // The driver takes the first segment of the path and drops the rest.
-  if (!options.databaseName || parsed.pathname.split('/').length > 2) throw refuse('it names no database (…/DATABASE at the end of the path, nothing after it)');
+  if (!options.databaseName || parsed.pathname.split('/').length > 2)
+    throw refuse('it names no database (…/DATABASE at the end of the path, nothing after it)');
   if (!options.username) throw refuse('it names no user (postgres://user:password@host:5432/database)');
   if (LOOPBACK.test(options.host)) {
     return [
@@ -125,13 +147,18 @@ function shownBinding(kept: string): string {
 /**
  * Applies `requests` to `file` (which keeps the bindings) for the Stores of `app`, then reads
  * and checks the URL of every binding of a Store in the tree. Returns those URLs (for this build
- * only: `env:NAME` is read again by the next) and what to tell the user. A binding of a Store no longer in the tree is kept, like
- * its password, in case it comes back, and can be removed.
+ * only: `env:NAME` is read again by the next) and what to tell the user. A binding of a Store no
+ * longer in the tree is kept, like its password, in case it comes back, and can be removed.
  */
-export function applyBindings(app: App, file: ValueFile, requests: BindingRequests): { urls: Map<string, string>; lines: string[]; warnings: string[] } {
+export function applyBindings(
+  app: App,
+  file: ValueFile,
+  requests: BindingRequests,
+): { urls: Map<string, string>; lines: string[]; warnings: string[] } {
   const stores = app.components.filter((c): c is Store => c instanceof Store).map((s) => s.id.value);
   for (const id of requests.bind.keys()) if (!stores.includes(id)) throw errors.unknownStore(id, stores);
-  for (const id of requests.unbind) if (!stores.includes(id) && file.keptBinding(id) === undefined) throw errors.unknownStore(id, stores);
+  for (const id of requests.unbind)
+    if (!stores.includes(id) && file.keptBinding(id) === undefined) throw errors.unknownStore(id, stores);
   const urls = new Map<string, string>();
   const lines: string[] = [];
   const warnings: string[] = [];
@@ -140,7 +167,9 @@ export function applyBindings(app: App, file: ValueFile, requests: BindingReques
     if (!file.unbind(id)) {
       lines.push(`Store ${id} was not bound; nothing to unbind`);
     } else if (stores.includes(id)) {
-      warnings.push(`Store ${id} is no longer bound: it gets its own database again, which does not have the data of the one it was bound to`);
+      warnings.push(
+        `Store ${id} is no longer bound: it gets its own database again, which does not have the data of the one it was bound to`,
+      );
     } else {
       lines.push(`Store ${id} (no longer in the code) is no longer bound`);
     }
@@ -161,11 +190,18 @@ export function applyBindings(app: App, file: ValueFile, requests: BindingReques
       url = requests.env[variable] ?? '';
       if (url === '') throw errors.bindingEnvMissing(id, variable, !given);
     }
-    const source = variable !== undefined ? `the URL in ${variable}` : given ? 'the URL given' : `the URL kept in ${basename(file.path)}`;
+    const source =
+      variable !== undefined
+        ? `the URL in ${variable}`
+        : given
+          ? 'the URL given'
+          : `the URL kept in ${basename(file.path)}`;
     warnings.push(...checkStoreUrl(id, url, source, !given));
     urls.set(id, url);
     const from = variable === undefined ? '' : `, read from ${variable} at every build`;
-    lines.push(`Store ${id}: bound to ${redactUrl(url)} (no database of its own${from}; \`--unbind-store ${id}\` undoes it)`);
+    lines.push(
+      `Store ${id}: bound to ${redactUrl(url)} (no database of its own${from}; \`--unbind-store ${id}\` undoes it)`,
+    );
   }
   return { urls, lines, warnings };
 }

@@ -4,9 +4,10 @@
  * that persona on the DeployedPlatform (a server until SIGTERM, a task until done) and exits
  * non-zero when the persona failed.
  */
+import { isTcpPort } from '../../private/tcp-port.ts';
 import type { RunContext } from '../context.ts';
 import type { Persona } from '../../core/persona.ts';
-import { runPersonas } from '../../core/run-personas.ts';
+import { runPersonas } from '../run-personas.ts';
 import { assertSameTree } from '../../core/fingerprint.ts';
 import { wiring } from '../../core/wiring.ts';
 import { DeployedPlatform } from './platform.ts';
@@ -14,15 +15,21 @@ import { serveWorkerHealth, type WorkerHealth } from './worker-health.ts';
 import { errors } from '../../core/errors.ts';
 
 /** The worker's health endpoint when its environment names a port (containers do; local processes do not). */
-async function workerHealth(worker: Persona, env: NodeJS.ProcessEnv): Promise<{ server: WorkerHealth; stopping: AbortController } | undefined> {
+async function workerHealth(
+  worker: Persona,
+  env: NodeJS.ProcessEnv,
+): Promise<{ server: WorkerHealth; stopping: AbortController } | undefined> {
   const text = env[wiring.healthPort];
   if (text === undefined || text === '') return undefined;
   const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  if (!isTcpPort(port, { anyPort: true })) {
     throw errors.invalidPort(worker.kind, worker.id.value, wiring.healthPort, text);
   }
   const stopping = new AbortController();
-  return { server: await serveWorkerHealth(worker, env[wiring.listenHost] || '0.0.0.0', port, stopping.signal), stopping };
+  return {
+    server: await serveWorkerHealth(worker, env[wiring.listenHost] || '0.0.0.0', port, stopping.signal),
+    stopping,
+  };
 }
 
 export async function runDeployed(context: RunContext, persona: Persona): Promise<number> {

@@ -5,6 +5,7 @@
  * exactly this persona: a Store's URL only where the Store may be used, an API's token only
  * where the API may be called.
  */
+import { isTcpPort } from '../../private/tcp-port.ts';
 import type { ComponentPlatform } from '../../components/platform.ts';
 import type { Persona } from '../../core/persona.ts';
 import type { Store } from '../../components/store/store.ts';
@@ -14,7 +15,7 @@ import type { ApiServer } from '../../components/api/server.ts';
 import type { HttpServerOptions, ServingApi } from '../../components/api/http-server.ts';
 import type { HttpApiClient, HttpClientOptions } from '../../components/api/http-client.ts';
 import type { BuildTimeValue } from '../../values/build-time-value.ts';
-import type { Logger } from '../../core/run-personas.ts';
+import type { Logger } from '../../core/logger.ts';
 import { currentContext } from '../../core/app.ts';
 import { wiring } from '../../core/wiring.ts';
 import { errors } from '../../core/errors.ts';
@@ -61,7 +62,11 @@ export class DeployedPlatform implements ComponentPlatform {
       const envName = wiring.storeUrl(store.id);
       const url = this.#env[envName];
       if (!url) throw errors.storeUrlMissing(this.#personaName(), store.id.value, store.owner.value, envName);
-      backend = loadingBackend(loadPostgres().then(({ createPostgresStoreBackend }) => createPostgresStoreBackend(store, url, { log: this.#log })));
+      backend = loadingBackend(
+        loadPostgres().then(({ createPostgresStoreBackend }) =>
+          createPostgresStoreBackend(store, url, { log: this.#log }),
+        ),
+      );
       this.#backends.set(store, backend);
     }
     return backend;
@@ -75,7 +80,7 @@ export class DeployedPlatform implements ComponentPlatform {
     const portEnv = wiring.apiPort(server.id);
     const portText = this.#env[portEnv];
     const port = portText === undefined || portText === '' ? this.value<number>(server.port) : Number(portText);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    if (!isTcpPort(port, { anyPort: true })) {
       throw errors.invalidPort(server.kind, server.id.value, portEnv, String(portText));
     }
     const { serveHttp } = await loadHttpServer();
@@ -106,7 +111,10 @@ export class DeployedPlatform implements ComponentPlatform {
       () => Promise.allSettled([...this.#servers].map((s) => s.close())),
       async () => {
         const clients = await Promise.allSettled(this.#clients.values());
-        await this.#closeAll('HTTP client', clients.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : [])));
+        await this.#closeAll(
+          'HTTP client',
+          clients.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : [])),
+        );
       },
       () => this.#closeAll('Store', [...this.#backends.values()]),
     ];
@@ -137,7 +145,13 @@ export class DeployedPlatform implements ComponentPlatform {
   #token(server: ApiServer): string {
     const envName = wiring.apiToken(server.id);
     const token = this.#env[envName];
-    if (!token) throw errors.missingBuildValue('Secret', server.token?.id.value ?? `${server.id.value}.token`, this.#personaName(), envName);
+    if (!token)
+      throw errors.missingBuildValue(
+        'Secret',
+        server.token?.id.value ?? `${server.id.value}.token`,
+        this.#personaName(),
+        envName,
+      );
     return token;
   }
 

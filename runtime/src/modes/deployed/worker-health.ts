@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { Persona } from '../../core/persona.ts';
 import { HEALTH_ROUTE } from '../../components/api/endpoint.ts';
+import { errorBody } from '../../components/api/http-wire.ts';
 import { errors } from '../../core/errors.ts';
 
 export interface WorkerHealth {
@@ -17,14 +18,21 @@ export interface WorkerHealth {
   close(): Promise<void>;
 }
 
-export async function serveWorkerHealth(worker: Persona, host: string, port: number, stopping: AbortSignal): Promise<WorkerHealth> {
+export async function serveWorkerHealth(
+  worker: Persona,
+  host: string,
+  port: number,
+  stopping: AbortSignal,
+): Promise<WorkerHealth> {
   const body = (status: string) => JSON.stringify({ status, persona: worker.id.value });
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '').split('?')[0];
     if (path !== HEALTH_ROUTE) {
-      response.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `Not found: ${path}`, status: 404 }));
+      response.writeHead(404, { 'content-type': 'application/json' }).end(errorBody(404, `Not found: ${path}`));
     } else if (request.method !== 'GET' && request.method !== 'HEAD') {
-      response.writeHead(405, { 'content-type': 'application/json', allow: 'GET, HEAD' }).end(JSON.stringify({ error: `${request.method} is not allowed on ${HEALTH_ROUTE}`, status: 405 }));
+      response
+        .writeHead(405, { 'content-type': 'application/json', allow: 'GET, HEAD' })
+        .end(errorBody(405, `${request.method} is not allowed on ${HEALTH_ROUTE}`));
     } else {
       const ok = !stopping.aborted;
       response.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(body(ok ? 'ok' : 'stopping'));

@@ -13,7 +13,8 @@ import type { ApiServer } from '../../components/api/server.ts';
 import type { BuildTimeValue } from '../../values/build-time-value.ts';
 import { ValueFile } from '../../values/value-file.ts';
 import type { Json } from '../../core/json.ts';
-import { runPersonas, type Logger } from '../../core/run-personas.ts';
+import type { Logger } from '../../core/logger.ts';
+import { runPersonas } from '../run-personas.ts';
 
 export class InProcessPlatform implements ComponentPlatform {
   readonly mode = 'in-process';

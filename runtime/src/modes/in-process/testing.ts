@@ -12,7 +12,7 @@ import { appOf, type App } from '../../core/app.ts';
 import type { ID } from '../../core/id.ts';
 import type { Persona } from '../../core/persona.ts';
 import { InProcessPlatform } from './in-process.ts';
-import { consoleLogger, type Logger } from '../../core/run-personas.ts';
+import { consoleLogger, type Logger } from '../../core/logger.ts';
 import { errors } from '../../core/errors.ts';
 
 export interface InProcessRun extends AsyncDisposable {

@@ -10,6 +10,7 @@
  * process has ended), then stops every process.
  */
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import type { RunContext } from '../context.ts';
 import { ValueFile } from '../../values/value-file.ts';
 import { valueFilePath } from '../../core/paths.ts';
@@ -17,7 +18,15 @@ import { errors } from '../../core/errors.ts';
 import { HEALTH_ROUTE } from '../../components/api/http-wire.ts';
 import { BuildPlatform } from '../../plan/build-platform.ts';
 import { LOCAL_USAGE, parseLocalArgs } from '../command-line.ts';
-import { planDeployment, personaEnvironment, type Addresses, type ApiPlan, type DeploymentPlan, type PersonaPlan, type StorePlan } from '../../plan/plan.ts';
+import {
+  planDeployment,
+  personaEnvironment,
+  type Addresses,
+  type ApiPlan,
+  type DeploymentPlan,
+  type PersonaPlan,
+  type StorePlan,
+} from '../../plan/plan.ts';
 import { ensureLocalDatabases, redactUrl } from '../../resources/databases.ts';
 import { localPostgres } from '../../resources/local-postgres.ts';
 import { startProcess, stopProcesses, type PersonaProcess } from './processes.ts';
@@ -35,19 +44,28 @@ const LOCALHOST = '127.0.0.1';
  */
 export function conditionArgs(execArgv: readonly string[]): string[] {
   return execArgv.flatMap((arg, i) =>
-    /^(?:--conditions|-C)=/.test(arg) ? [arg] : (arg === '--conditions' || arg === '-C') && i + 1 < execArgv.length ? [arg, execArgv[i + 1]] : [],
+    /^(?:--conditions|-C)=/.test(arg)
+      ? [arg]
+      : (arg === '--conditions' || arg === '-C') && i + 1 < execArgv.length
+        ? [arg, execArgv[i + 1]]
+        : [],
   );
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Resolves once `api`'s server answers its health route as itself; throws if its process ends first or it takes too long. */
+/**
+ * Resolves once `api`'s server answers its health route as itself; throws if its process ends
+ * first or it takes too long.
+ */
 async function waitHealthy(api: ApiPlan, process: PersonaProcess, stop: AbortSignal): Promise<void> {
   const url = `http://${LOCALHOST}:${api.port}${HEALTH_ROUTE}`;
   const deadline = Date.now() + HEALTHY_WITHIN_MS;
   while (!stop.aborted) {
-    if (!process.running) throw errors.localNotHealthy(api.server.id.value, url, `its process exited with code ${await process.exited}`);
-    if (Date.now() > deadline) throw errors.localNotHealthy(api.server.id.value, url, `no answer within ${HEALTHY_WITHIN_MS / 1000} s`);
+    if (!process.running)
+      throw errors.localNotHealthy(api.server.id.value, url, `its process exited with code ${await process.exited}`);
+    if (Date.now() > deadline)
+      throw errors.localNotHealthy(api.server.id.value, url, `no answer within ${HEALTHY_WITHIN_MS / 1000} s`);
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
       const body = (await response.json().catch(() => undefined)) as { id?: unknown } | undefined;
@@ -60,9 +78,22 @@ async function waitHealthy(api: ApiPlan, process: PersonaProcess, stop: AbortSig
   }
 }
 
+/** Throws unless nothing listens on the port `persona`'s server is to take on 127.0.0.1. */
+async function refuseTakenPort(persona: PersonaPlan): Promise<void> {
+  const port = persona.api!.port;
+  const probe = createServer();
+  const free = await new Promise<boolean>((resolve) => {
+    probe.once('error', () => resolve(false));
+    probe.listen(port, LOCALHOST, () => probe.close(() => resolve(true)));
+  });
+  if (!free) throw errors.localPortInUse(persona.persona.id.value, port);
+}
+
 /** Resolves when `signal` aborts. */
 const aborted = (signal: AbortSignal) =>
-  new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+  new Promise<void>((resolve) =>
+    signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true }),
+  );
 
 export async function runLocal(context: RunContext): Promise<number> {
   const { app, paths, env, log } = context;
@@ -87,13 +118,23 @@ export async function runLocal(context: RunContext): Promise<number> {
   }
 }
 
-async function runPersonas(context: RunContext, plan: DeploymentPlan, file: ValueFile, adminUrl: string | undefined): Promise<number> {
+async function runPersonas(
+  context: RunContext,
+  plan: DeploymentPlan,
+  file: ValueFile,
+  adminUrl: string | undefined,
+): Promise<number> {
   const { paths, env, args, log } = context;
   const { exitWithTasks } = parseLocalArgs(args);
-  const storeUrls = adminUrl ? await ensureLocalDatabases(plan.stores, adminUrl, paths.buildDir) : new Map<StorePlan, string>();
+  const storeUrls = adminUrl
+    ? await ensureLocalDatabases(plan.stores, adminUrl, paths.buildDir)
+    : new Map<StorePlan, string>();
   // A Store bound with --bind-store (a managed, maybe production, database) is not touched by debugging runs.
   for (const [store, url] of storeUrls) {
-    const bound = file.keptBinding(store.store.id.value) === undefined ? '' : ' (bound to another database when deployed; local runs use their own)';
+    const bound =
+      file.keptBinding(store.store.id.value) === undefined
+        ? ''
+        : ' (bound to another database when deployed; local runs use their own)';
     log.info(`Store ${store.store.id.value}: ${redactUrl(url)}${bound}`);
   }
   const addresses: Addresses = {
@@ -123,12 +164,22 @@ async function runPersonas(context: RunContext, plan: DeploymentPlan, file: Valu
   process.on('SIGTERM', onSignal);
   const processes: PersonaProcess[] = [];
   try {
-    const of = (lifecycle: PersonaPlan['persona']['lifecycle']) => plan.personas.filter((p) => p.persona.lifecycle === lifecycle);
+    const of = (lifecycle: PersonaPlan['persona']['lifecycle']) =>
+      plan.personas.filter((p) => p.persona.lifecycle === lifecycle);
+    // A server of another run of this app on the same port would answer the health check as
+    // ours does, and our callers would talk to it: refuse before starting anything.
+    for (const p of of('server')) await refuseTakenPort(p);
     const servers = of('server').map((p) => ({ plan: p, process: start(p) }));
     processes.push(...servers.map((s) => s.process));
-    await Promise.race([Promise.all(servers.map((s) => waitHealthy(s.plan.api!, s.process, stop.signal))), aborted(stop.signal)]);
+    await Promise.race([
+      Promise.all(servers.map((s) => waitHealthy(s.plan.api!, s.process, stop.signal))),
+      aborted(stop.signal),
+    ]);
     if (stop.signal.aborted) return 130;
-    if (servers.length) log.info(`Serving: ${servers.map((s) => `${s.plan.persona.id.value} on http://${LOCALHOST}:${s.plan.api!.port}`).join(', ')}`);
+    if (servers.length)
+      log.info(
+        `Serving: ${servers.map((s) => `${s.plan.persona.id.value} on http://${LOCALHOST}:${s.plan.api!.port}`).join(', ')}`,
+      );
 
     const workers = of('worker').map(start);
     const tasks = of('task').map(start);

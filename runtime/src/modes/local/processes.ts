@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
-import type { Logger } from '../../core/run-personas.ts';
+import type { Logger } from '../../core/logger.ts';
 
 export interface PersonaProcess {
   readonly name: string;
@@ -29,10 +29,16 @@ export interface StartOptions {
 
 export function startProcess(options: StartOptions): PersonaProcess {
   const { name, label, log } = options;
-  const child = spawn(options.command, options.args, { env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(options.command, options.args, {
+    env: options.env,
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let running = true;
   const prefix = (stream: NodeJS.ReadableStream, write: (line: string) => void) =>
-    new Promise<void>((resolve) => createInterface({ input: stream, crlfDelay: Infinity }).on('line', write).on('close', resolve));
+    new Promise<void>((resolve) =>
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', write).on('close', resolve),
+    );
   const output = Promise.all([
     prefix(child.stdout!, (line) => log.info(`${label} | ${line}`)),
     prefix(child.stderr!, (line) => log.error(`${label} | ${line}`)),

@@ -21,11 +21,30 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import type { Persona } from '../../core/persona.ts';
 import { HEALTH_ROUTE } from '../../components/api/http-wire.ts';
-import { containerAddresses, everyApiEnvironment, personaEnvironment, splitEnvironment, WORKER_HEALTH_PORT, type ApiPlan, type DeploymentPlan, type PersonaPlan, type StorePlan } from '../../plan/plan.ts';
+import {
+  containerAddresses,
+  everyApiEnvironment,
+  personaEnvironment,
+  splitEnvironment,
+  WORKER_HEALTH_PORT,
+  type ApiPlan,
+  type DeploymentPlan,
+  type PersonaPlan,
+  type StorePlan,
+} from '../../plan/plan.ts';
 import { envFilePath, envFileText, envFolder } from './env-files.ts';
 import { composePath } from '../../private/project-path.ts';
 import { OVERRIDE_FILE, withChecksum } from '../hand-edits.ts';
-import { appImage, COMPOSE_FILE, dockerfilePath, EVERY_API, POSTGRES_DATA, POSTGRES_IMAGE, postgresEnvironment, postgresReadyCommand } from '../shared.ts';
+import {
+  appImage,
+  COMPOSE_FILE,
+  dockerfilePath,
+  EVERY_API,
+  POSTGRES_DATA,
+  POSTGRES_IMAGE,
+  postgresEnvironment,
+  postgresReadyCommand,
+} from '../shared.ts';
 import type { OutputFile, Target } from '../target.ts';
 
 /** Compose's implicit network: joined by personas that would otherwise have no way out. */
@@ -100,17 +119,26 @@ function httpHealthcheck(port: number): Healthcheck {
  * `declaredApis`: the networks of the APIs that declared their `uses` (kept off the shared
  * network), which the personas that call every API join one by one.
  */
-function personaService(plan: DeploymentPlan, persona: PersonaPlan, input: ComposeInput, inline: Record<string, string>, envFiles: string[], declaredApis: readonly ApiPlan[]): ComposeService {
+function personaService(
+  plan: DeploymentPlan,
+  persona: PersonaPlan,
+  input: ComposeInput,
+  inline: Record<string, string>,
+  envFiles: string[],
+  declaredApis: readonly ApiPlan[],
+): ComposeService {
   const dependsOn: Record<string, { condition: 'service_healthy' }> = {};
   // A bound Store is outside compose: nothing to wait for, and reached over a network with a way out.
   const ownStores = persona.stores.filter((s) => s.binding === undefined);
   for (const store of ownStores) dependsOn[store.service] = { condition: 'service_healthy' };
   // Servers do not wait for the APIs they call: two servers calling each other would be a cycle.
   if (persona.persona.lifecycle !== 'server') {
-    for (const api of persona.callsEveryApi ? plan.apis : persona.calls) dependsOn[api.service] = { condition: 'service_healthy' };
+    for (const api of persona.callsEveryApi ? plan.apis : persona.calls)
+      dependsOn[api.service] = { condition: 'service_healthy' };
   }
   const networks = persona.api ? [persona.api.network] : [];
-  if (persona.callsEveryApi && plan.someCallEveryApi) networks.push(EVERY_API, ...declaredApis.filter((a) => a !== persona.api).map((a) => a.network));
+  if (persona.callsEveryApi && plan.someCallEveryApi)
+    networks.push(EVERY_API, ...declaredApis.filter((a) => a !== persona.api).map((a) => a.network));
   else networks.push(...persona.calls.map((a) => a.network));
   if (networks.length === 0) networks.push(DEFAULT_NETWORK);
   networks.push(...ownStores.map((s) => s.network));
@@ -177,11 +205,22 @@ export function composeFile(input: ComposeInput): ComposeOutput {
   }
   for (const persona of plan.personas) {
     const path = envFilePath(buildDir, persona.service);
-    const { inline, secret } = splitEnvironment(personaEnvironment(plan, persona, containerAddresses, { withoutEveryApi: true }));
+    const { inline, secret } = splitEnvironment(
+      personaEnvironment(plan, persona, containerAddresses, { withoutEveryApi: true }),
+    );
     envFiles.push({ path, text: envFileText(persona.service, secret), mode: 0o600 });
     // The persona's own file last: where both name a variable (its own API's), they agree.
-    const files = [...(persona.callsEveryApi && plan.someCallEveryApi ? [everyApiFile] : []), path].map((f) => composePath(projectRoot, f));
-    services[persona.service] = personaService(plan, persona, input, Object.fromEntries(inline.map((v) => [v.name, v.value])), files, declaredApis);
+    const files = [...(persona.callsEveryApi && plan.someCallEveryApi ? [everyApiFile] : []), path].map((f) =>
+      composePath(projectRoot, f),
+    );
+    services[persona.service] = personaService(
+      plan,
+      persona,
+      input,
+      Object.fromEntries(inline.map((v) => [v.name, v.value])),
+      files,
+      declaredApis,
+    );
   }
 
   const file: ComposeFile = { services };
@@ -193,7 +232,11 @@ export function composeFile(input: ComposeInput): ComposeOutput {
     ` Put local changes in ${OVERRIDE_FILE}, which \`docker compose up\` in this folder merges over this file by itself.\n` +
     ` Run it with \`docker compose up --build\` (the image must hold the code this was built from); secrets are in the env files it names (mode 0600).`;
   // The first line records a checksum of the rest, so the next build notices a hand edit (hand-edits.ts).
-  const text = withChecksum(document.toString({ lineWidth: 0 }), (sum) => `Generated by \`npm run infra:build\` from the component tree of ${plan.app.root.value} (${sum} of the lines below).`);
+  const text = withChecksum(
+    document.toString({ lineWidth: 0 }),
+    (sum) =>
+      `Generated by \`npm run infra:build\` from the component tree of ${plan.app.root.value} (${sum} of the lines below).`,
+  );
   return { file, text, envFiles };
 }
 

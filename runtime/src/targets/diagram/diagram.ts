@@ -41,8 +41,16 @@ export function diagramOf(app: App): Diagram {
     else if (personas.has(c)) nodes.push({ id: c.id.value, kind: c.kind, role: 'persona' });
   }
   const collapse = nodes.filter((n) => n.role === 'api').length > EVERY_API_ARROWS_UP_TO;
-  const drawn = edges(app, { undeclaredCalls: collapse ? 'none' : 'each' }).map((e) => ({ from: e.from.id.value, to: e.to.id.value, kind: e.kind }));
-  const everyApi = collapse ? app.personas.filter((p) => p.uses === undefined).map((p) => ({ from: p.id.value, to: EVERY_API_NODE, kind: 'calls' as const })) : [];
+  const drawn = edges(app, { undeclaredCalls: collapse ? 'none' : 'each' }).map((e) => ({
+    from: e.from.id.value,
+    to: e.to.id.value,
+    kind: e.kind,
+  }));
+  const everyApi = collapse
+    ? app.personas
+        .filter((p) => p.uses === undefined)
+        .map((p) => ({ from: p.id.value, to: EVERY_API_NODE, kind: 'calls' as const }))
+    : [];
   if (everyApi.length) nodes.push({ id: EVERY_API_NODE, kind: 'any of them (declares no uses)', role: 'api' });
   return { nodes, edges: [...drawn, ...everyApi] };
 }
@@ -60,7 +68,8 @@ const shapes: Record<DiagramNode['role'], (text: string) => string> = {
 /** The Mermaid `flowchart` text of `diagram`. */
 export function renderMermaid(diagram: Diagram): string {
   const lines = ['flowchart LR'];
-  for (const node of diagram.nodes) lines.push(`  ${nodeKey(node.id)}${shapes[node.role](label(`${node.id}<br/>${node.kind}`))}`);
+  for (const node of diagram.nodes)
+    lines.push(`  ${nodeKey(node.id)}${shapes[node.role](label(`${node.id}<br/>${node.kind}`))}`);
   for (const edge of diagram.edges) lines.push(`  ${nodeKey(edge.from)} -->|${edge.kind}| ${nodeKey(edge.to)}`);
   return lines.join('\n') + '\n';
 }

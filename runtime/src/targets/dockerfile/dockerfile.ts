@@ -30,7 +30,8 @@ let template: Handlebars.TemplateDelegate | undefined;
 function packageCopies(layout: ProjectLayout): { from: string; to: string }[] {
   return layout.packageFiles.map((file) => {
     const folder = posix.dirname(file);
-    if (folder === '.') return { from: layout.hasLockFile ? 'package.json package-lock.json' : 'package.json', to: './' };
+    if (folder === '.')
+      return { from: layout.hasLockFile ? 'package.json package-lock.json' : 'package.json', to: './' };
     return { from: file, to: `${folder}/` };
   });
 }
@@ -57,9 +58,12 @@ interface LockEntry {
   peerDependenciesMeta?: Record<string, { optional?: boolean }>;
 }
 
-/** The lock file's key of the package `name` as the package at key `from` finds it (Node's node_modules lookup), links followed. */
+/**
+ * The lock file's key of the package `name` as the package at key `from` finds it (Node's
+ * node_modules lookup), links followed.
+ */
 function lockResolve(packages: Record<string, LockEntry>, from: string, name: string): string | undefined {
-  for (let dir = from; ; ) {
+  for (let dir = from; ;) {
     const key = `${dir ? `${dir}/` : ''}node_modules/${name}`;
     const entry = packages[key];
     if (entry) return entry.link && typeof entry.resolved === 'string' ? entry.resolved : key;
@@ -69,7 +73,8 @@ function lockResolve(packages: Record<string, LockEntry>, from: string, name: st
   }
 }
 
-const isRuntimePackage = (key: string, entry: LockEntry) => entry.name === 'infra-generator' || (!entry.link && /(?:^|\/)node_modules\/infra-generator$/.test(key));
+const isRuntimePackage = (key: string, entry: LockEntry) =>
+  entry.name === 'infra-generator' || (!entry.link && /(?:^|\/)node_modules\/infra-generator$/.test(key));
 
 /**
  * Whether the final image can leave optional packages out, from the project's package-lock.json:
@@ -86,12 +91,15 @@ export function imageInstall(projectRoot: string): ImageInstall {
   } catch {
     packages = {}; // `npm ci` in the image says what is wrong with it
   }
-  // Everything the project's packages and workspaces reach at run time, except through infra-generator's optional dependencies.
+  // Everything the project's packages and workspaces reach at run time, except through infra-
+  // generator's optional dependencies.
   const reached = new Set<string>(Object.keys(packages).filter((key) => !/(?:^|\/)node_modules\//.test(key)));
   const queue = [...reached];
   for (let key = queue.shift(); key !== undefined; key = queue.shift()) {
     const entry = packages[key] ?? {};
-    const peers = Object.keys(entry.peerDependencies ?? {}).filter((name) => !entry.peerDependenciesMeta?.[name]?.optional);
+    const peers = Object.keys(entry.peerDependencies ?? {}).filter(
+      (name) => !entry.peerDependenciesMeta?.[name]?.optional,
+    );
     const optional = isRuntimePackage(key, entry) ? [] : Object.keys(entry.optionalDependencies ?? {});
     for (const name of [...Object.keys(entry.dependencies ?? {}), ...optional, ...peers]) {
       const found = lockResolve(packages, key, name);
@@ -101,7 +109,8 @@ export function imageInstall(projectRoot: string): ImageInstall {
       }
     }
   }
-  const forLinux = (os: string[] | undefined) => !os || os.includes('linux') || (os.every((o) => o.startsWith('!')) && !os.includes('!linux'));
+  const forLinux = (os: string[] | undefined) =>
+    !os || os.includes('linux') || (os.every((o) => o.startsWith('!')) && !os.includes('!linux'));
   const native = [...reached]
     .filter((key) => {
       const entry = packages[key] ?? {};
@@ -119,7 +128,11 @@ export function imageInstall(projectRoot: string): ImageInstall {
   };
 }
 
-export function renderDockerfile(root: string, layout: ProjectLayout, install: ImageInstall = { omitOptional: true, warnings: [] }): string {
+export function renderDockerfile(
+  root: string,
+  layout: ProjectLayout,
+  install: ImageInstall = { omitOptional: true, warnings: [] },
+): string {
   template ??= Handlebars.compile(readFileSync(dockerfileTemplatePath, 'utf8'), { noEscape: true, strict: true });
   return template({
     root,

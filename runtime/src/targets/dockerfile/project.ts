@@ -41,7 +41,8 @@ function readJson(file: string): Record<string, any> {
   } catch (err) {
     throw errors.unreadableConfig(file, messageOf(err));
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw errors.unreadableConfig(file, 'not a JSON object');
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw errors.unreadableConfig(file, 'not a JSON object');
   return value as Record<string, any>;
 }
 
@@ -52,7 +53,11 @@ type MapWorkspaces = (options: { cwd: string; pkg: Record<string, unknown> }) =>
  * folders without a package.json left out), in npm's order: pattern by pattern, each
  * pattern's matches sorted.
  */
-async function workspaceFolders(projectRoot: string, manifestPath: string, manifest: Record<string, any>): Promise<string[]> {
+async function workspaceFolders(
+  projectRoot: string,
+  manifestPath: string,
+  manifest: Record<string, any>,
+): Promise<string[]> {
   if (manifest.workspaces === undefined) return [];
   // npm's own reader (CommonJS, without types), loaded only when a build reads a project.
   const mapWorkspaces = createRequire(import.meta.url)('@npmcli/map-workspaces') as MapWorkspaces;
@@ -64,7 +69,8 @@ async function workspaceFolders(projectRoot: string, manifestPath: string, manif
   }
   const folders = [...new Set([...found.values()].map((folder) => resolve(projectRoot, folder)))];
   for (const folder of folders) {
-    if (inProject(projectRoot, folder) === undefined) throw errors.unreadableConfig(manifestPath, `its workspace ${folder} is outside the project root ${projectRoot}`);
+    if (inProject(projectRoot, folder) === undefined)
+      throw errors.unreadableConfig(manifestPath, `its workspace ${folder} is outside the project root ${projectRoot}`);
   }
   return folders.filter((folder) => folder !== resolve(projectRoot));
 }
@@ -87,18 +93,28 @@ function readTsconfig(parseTsconfig: ParseTsconfig, file: string, cache: Map<str
   } catch (err) {
     const missing = /^File '(.*)' not found\.$/.exec(messageOf(err));
     // get-tsconfig trips over a path setting that is no string (in this config or one it extends).
-    const reason = missing ? `its extends "${missing[1]}" cannot be resolved` : err instanceof TypeError ? `a setting has a value of the wrong type: ${err.message}` : messageOf(err);
+    const reason = missing
+      ? `its extends "${missing[1]}" cannot be resolved`
+      : err instanceof TypeError
+        ? `a setting has a value of the wrong type: ${err.message}`
+        : messageOf(err);
     throw errors.unreadableConfig(file, reason);
   }
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw errors.unreadableConfig(file, 'compilerOptions must be an object');
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw errors.unreadableConfig(file, 'compilerOptions must be an object');
   const { outDir, rootDir, noEmit } = options as Record<string, unknown>;
-  const wrong = (name: string, type: string) => errors.unreadableConfig(file, `compilerOptions.${name} must be a ${type}`);
+  const wrong = (name: string, type: string) =>
+    errors.unreadableConfig(file, `compilerOptions.${name} must be a ${type}`);
   if (outDir !== undefined && typeof outDir !== 'string') throw wrong('outDir', 'string');
   if (rootDir !== undefined && typeof rootDir !== 'string') throw wrong('rootDir', 'string');
   if (noEmit !== undefined && typeof noEmit !== 'boolean') throw wrong('noEmit', 'boolean');
   // Relative to the tsconfig, also when an extended config sets them (get-tsconfig rewrites them so).
   const folder = dirname(file);
-  return { outDir: outDir === undefined ? undefined : resolve(folder, outDir), rootDir: rootDir === undefined ? undefined : resolve(folder, rootDir), noEmit };
+  return {
+    outDir: outDir === undefined ? undefined : resolve(folder, outDir),
+    rootDir: rootDir === undefined ? undefined : resolve(folder, rootDir),
+    noEmit,
+  };
 }
 
 const jsExtension: Record<string, string> = { '.ts': '.js', '.mts': '.mjs', '.cts': '.cjs', '.tsx': '.js' };
@@ -117,9 +133,15 @@ export async function readProjectLayout(paths: AppPaths): Promise<ProjectLayout>
   const warnings: string[] = [];
   const rootManifest = join(projectRoot, 'package.json');
   const hasManifest = existsSync(rootManifest);
-  if (!hasManifest) warnings.push(`${projectRoot} has no package.json: the image installs the app from it. Build from an npm project, or set INFRA_PROJECT_ROOT to its folder`);
+  if (!hasManifest)
+    warnings.push(
+      `${projectRoot} has no package.json: the image installs the app from it. Build from an npm project, or set INFRA_PROJECT_ROOT to its folder`,
+    );
   const hasLockFile = existsSync(join(projectRoot, 'package-lock.json'));
-  if (hasManifest && !hasLockFile) warnings.push(`${projectRoot} has no package-lock.json: the image's \`npm ci\` needs one. Run \`npm install\` there`);
+  if (hasManifest && !hasLockFile)
+    warnings.push(
+      `${projectRoot} has no package-lock.json: the image's \`npm ci\` needs one. Run \`npm install\` there`,
+    );
 
   const workspaces = hasManifest ? await workspaceFolders(projectRoot, rootManifest, readJson(rootManifest)) : [];
   const packageFolders = [projectRoot, ...workspaces];
@@ -136,11 +158,19 @@ export async function readProjectLayout(paths: AppPaths): Promise<ProjectLayout>
     const options = readTsconfig(parseTsconfig, tsconfigPath, cache);
     const isApp = resolve(folder) === resolve(appDir);
     if (options.outDir === undefined || options.noEmit === true) {
-      if (isApp) throw errors.unreadableConfig(tsconfigPath, 'it sets no compilerOptions.outDir, so there is no compiled JavaScript for the image to run');
+      if (isApp)
+        throw errors.unreadableConfig(
+          tsconfigPath,
+          'it sets no compilerOptions.outDir, so there is no compiled JavaScript for the image to run',
+        );
       continue;
     }
     const outDir = inProject(projectRoot, options.outDir);
-    if (outDir === undefined) throw errors.unreadableConfig(tsconfigPath, `its outDir ${options.outDir} is outside the project root ${projectRoot}, so the image cannot take it`);
+    if (outDir === undefined)
+      throw errors.unreadableConfig(
+        tsconfigPath,
+        `its outDir ${options.outDir} is outside the project root ${projectRoot}, so the image cannot take it`,
+      );
     compile.push({ tsconfig: inProject(projectRoot, tsconfigPath)!, outDir });
     if (isApp) appOutput = { rootDir: options.rootDir ?? resolve(folder), outDir: options.outDir };
   }
@@ -148,10 +178,20 @@ export async function readProjectLayout(paths: AppPaths): Promise<ProjectLayout>
   if (appOutput) {
     const inRoot = relative(appOutput.rootDir, entry);
     if (inRoot.startsWith('..')) {
-      throw errors.unreadableConfig(join(appDir, 'tsconfig.json'), `the entry module ${entry} is outside its rootDir ${appOutput.rootDir}`);
+      throw errors.unreadableConfig(
+        join(appDir, 'tsconfig.json'),
+        `the entry module ${entry} is outside its rootDir ${appOutput.rootDir}`,
+      );
     }
     const compiledEntry = inProject(projectRoot, join(appOutput.outDir, compiledName(inRoot)))!;
-    return { packageFiles, hasLockFile, compile, outputs: compile.map((c) => c.outDir), command: ['node', compiledEntry], warnings };
+    return {
+      packageFiles,
+      hasLockFile,
+      compile,
+      outputs: compile.map((c) => c.outDir),
+      command: ['node', compiledEntry],
+      warnings,
+    };
   }
   // No TypeScript project for the app: the image runs its source through Node's type stripping.
   warnings.push(`${appDir} has no tsconfig.json with an outDir: the image runs ${entryRel} as TypeScript source`);

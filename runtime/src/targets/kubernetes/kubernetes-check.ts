@@ -32,7 +32,9 @@ export function dnsLabelOrHash(name: string): string {
 }
 
 const matches = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
-  selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+  selector !== undefined &&
+  Object.keys(selector).length > 0 &&
+  Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
 /** An allowed edge of the tree, by DNS label; `external` when its target is a bound Store outside the cluster. */
 export interface ManifestEdge {
@@ -45,7 +47,12 @@ export interface ManifestEdge {
  * Throws naming `component` (the app root) and the object when a check fails. `edges` are the
  * tree's allowed pairs; `hosts` the Services the personas' URLs name.
  */
-export function checkManifests(component: string, objects: readonly Manifest[], edges: Iterable<ManifestEdge>, hosts: readonly string[]): void {
+export function checkManifests(
+  component: string,
+  objects: readonly Manifest[],
+  edges: Iterable<ManifestEdge>,
+  hosts: readonly string[],
+): void {
   const fail = (object: Manifest, reason: string) => {
     throw errors.kubernetesInvalid(component, `${object.kind} ${object.metadata?.name}`, reason);
   };
@@ -63,39 +70,57 @@ export function checkManifests(component: string, objects: readonly Manifest[], 
       fail(object, `does not match its schema (${messageOf(error)})`);
     }
     const name = object.metadata?.name ?? '';
-    if (!isDnsLabel(name)) fail(object, 'has a name that is not a DNS label (lowercase letters, digits and -, at most 63)');
+    if (!isDnsLabel(name))
+      fail(object, 'has a name that is not a DNS label (lowercase letters, digits and -, at most 63)');
     if (seen.has(`${object.kind}/${name}`)) throw errors.kubernetesNameClash(component, `${object.kind} ${name}`);
     seen.add(`${object.kind}/${name}`);
     const json = jsons.get(object);
     const spec = json.spec ?? {};
     const template = spec.template;
     if (object.kind === 'Deployment' || object.kind === 'StatefulSet') {
-      if (!matches(spec.selector?.matchLabels, template?.metadata?.labels)) fail(object, 'has a selector that does not match its pod labels');
+      if (!matches(spec.selector?.matchLabels, template?.metadata?.labels))
+        fail(object, 'has a selector that does not match its pod labels');
     }
-    if (object.kind === 'StatefulSet' && !services.has(spec.serviceName)) fail(object, `names the Service ${spec.serviceName}, which is not generated`);
+    if (object.kind === 'StatefulSet' && !services.has(spec.serviceName))
+      fail(object, `names the Service ${spec.serviceName}, which is not generated`);
     for (const container of template?.spec?.containers ?? []) {
       for (const from of container.envFrom ?? []) {
-        if (from.secretRef && !secrets.has(from.secretRef.name)) fail(object, `refers to the Secret ${from.secretRef.name}, which is not generated`);
+        if (from.secretRef && !secrets.has(from.secretRef.name))
+          fail(object, `refers to the Secret ${from.secretRef.name}, which is not generated`);
       }
     }
-    if (object.kind === 'Service' && !pods.some((labels) => matches(spec.selector, labels))) fail(object, 'selects no pods');
+    if (object.kind === 'Service' && !pods.some((labels) => matches(spec.selector, labels)))
+      fail(object, 'selects no pods');
   }
   for (const host of hosts) {
-    if (!services.has(host)) throw errors.kubernetesInvalid(component, `the host ${host}`, 'is named in a persona URL but has no Service');
+    if (!services.has(host))
+      throw errors.kubernetesInvalid(component, `the host ${host}`, 'is named in a persona URL but has no Service');
   }
-  checkPolicies(component, pods, [...jsons.values()].filter((j) => j.kind === 'NetworkPolicy').map((j) => j.spec), edges);
+  checkPolicies(
+    component,
+    pods,
+    [...jsons.values()].filter((j) => j.kind === 'NetworkPolicy').map((j) => j.spec),
+    edges,
+  );
 }
 
 /** The pod labels of the objects that run pods (Deployments, StatefulSets, Jobs), each with its component. */
 function podLabels(jsons: readonly any[]): Record<string, string>[] {
-  return jsons.map((j) => j.spec?.template?.metadata?.labels as Record<string, string> | undefined).filter((l): l is Record<string, string> => l?.[COMPONENT_LABEL] !== undefined);
+  return jsons
+    .map((j) => j.spec?.template?.metadata?.labels as Record<string, string> | undefined)
+    .filter((l): l is Record<string, string> => l?.[COMPONENT_LABEL] !== undefined);
 }
 
 /**
  * Every edge admitted into its target and let out of its source by some policy, matching
  * selectors against the pods' labels as the cluster does; ingress and egress denied by default.
  */
-function checkPolicies(component: string, pods: readonly Record<string, string>[], policies: readonly any[], edges: Iterable<ManifestEdge>): void {
+function checkPolicies(
+  component: string,
+  pods: readonly Record<string, string>[],
+  policies: readonly any[],
+  edges: Iterable<ManifestEdge>,
+): void {
   const labelsOf = new Map(pods.map((l) => [l[COMPONENT_LABEL], l]));
   // A selector naming a component is looked up; only label selectors scan every pod.
   const selected = (selector: any): string[] => {
@@ -104,10 +129,16 @@ function checkPolicies(component: string, pods: readonly Record<string, string>[
     return candidates.filter((labels) => matches(selector?.matchLabels, labels)).map((l) => l[COMPONENT_LABEL]);
   };
   // An empty selector selects every pod of the namespace; the generated ones, every pod of the app.
-  const selectsAll = (selector: any) => Object.keys(selector?.matchLabels ?? {}).length === 0 || pods.every((labels) => matches(selector.matchLabels, labels));
-  const denies = (type: string) => policies.some((p) => selectsAll(p.podSelector) && p.policyTypes?.includes(type) && !(p[type.toLowerCase()] ?? []).length);
+  const selectsAll = (selector: any) =>
+    Object.keys(selector?.matchLabels ?? {}).length === 0 ||
+    pods.every((labels) => matches(selector.matchLabels, labels));
+  const denies = (type: string) =>
+    policies.some(
+      (p) => selectsAll(p.podSelector) && p.policyTypes?.includes(type) && !(p[type.toLowerCase()] ?? []).length,
+    );
   for (const type of ['Ingress', 'Egress']) {
-    if (!denies(type)) throw errors.kubernetesInvalid(component, 'the NetworkPolicies', `do not deny ${type.toLowerCase()} by default`);
+    if (!denies(type))
+      throw errors.kubernetesInvalid(component, 'the NetworkPolicies', `do not deny ${type.toLowerCase()} by default`);
   }
   // For each pod, what its policies admit (ingress) and send to (egress): a peer that names one
   // component as a pair, any other selector as it is. An edge is then checked against its own
@@ -118,7 +149,8 @@ function checkPolicies(component: string, pods: readonly Record<string, string>[
   for (const policy of policies) {
     const own = selected(policy.podSelector);
     for (const rule of policy.ingress ?? []) {
-      for (const peer of rule.from ?? []) if (peer.podSelector) for (const to of own) admitted.add(to, peer.podSelector);
+      for (const peer of rule.from ?? [])
+        if (peer.podSelector) for (const to of own) admitted.add(to, peer.podSelector);
     }
     for (const rule of policy.egress ?? []) {
       for (const peer of rule.to ?? []) {
@@ -130,11 +162,14 @@ function checkPolicies(component: string, pods: readonly Record<string, string>[
   for (const edge of edges) {
     const what = `the edge ${edge.from} -> ${edge.to}`;
     if (edge.external) {
-      if (!sentOut.has(edge.from)) throw errors.kubernetesInvalid(component, what, 'has no NetworkPolicy letting it out of the cluster');
+      if (!sentOut.has(edge.from))
+        throw errors.kubernetesInvalid(component, what, 'has no NetworkPolicy letting it out of the cluster');
       continue;
     }
-    if (!admitted.reaches(edge.to, edge.from, labelsOf)) throw errors.kubernetesInvalid(component, what, 'has no NetworkPolicy admitting it');
-    if (!sent.reaches(edge.from, edge.to, labelsOf)) throw errors.kubernetesInvalid(component, what, 'has no NetworkPolicy letting it out');
+    if (!admitted.reaches(edge.to, edge.from, labelsOf))
+      throw errors.kubernetesInvalid(component, what, 'has no NetworkPolicy admitting it');
+    if (!sent.reaches(edge.from, edge.to, labelsOf))
+      throw errors.kubernetesInvalid(component, what, 'has no NetworkPolicy letting it out');
   }
 }
 
@@ -156,6 +191,9 @@ class Reach {
 
   /** Whether `pod`'s policies allow the peer `other` (its labels from `labelsOf`). */
   reaches(pod: string, other: string, labelsOf: ReadonlyMap<string, Record<string, string>>): boolean {
-    return this.#pairs.has(`${pod}\n${other}`) || (this.#selectors.get(pod) ?? []).some((s) => matches(s.matchLabels, labelsOf.get(other)));
+    return (
+      this.#pairs.has(`${pod}\n${other}`) ||
+      (this.#selectors.get(pod) ?? []).some((s) => matches(s.matchLabels, labelsOf.get(other)))
+    );
   }
 }

@@ -27,8 +27,29 @@ import { isIP } from 'node:net';
 import { HEALTH_ROUTE } from '../../components/api/http-wire.ts';
 import { eachEdge } from '../../core/access.ts';
 import type { Component } from '../../core/component.ts';
-import { containerAddresses, everyApiEnvironment, personaEnvironment, splitEnvironment, STORE_PORT, WORKER_HEALTH_PORT, type ApiPlan, type DeploymentPlan, type EnvVar, type PersonaPlan, type StorePlan } from '../../plan/plan.ts';
-import { appImage, appImageName, dockerfilePath, EVERY_API, POSTGRES_DATA, POSTGRES_IMAGE, postgresEnvironment, postgresReadyCommand } from '../shared.ts';
+import {
+  containerAddresses,
+  everyApiEnvironment,
+  personaEnvironment,
+  splitEnvironment,
+  STORE_PORT,
+  WORKER_HEALTH_PORT,
+  type ApiPlan,
+  type DeploymentPlan,
+  type EnvVar,
+  type PersonaPlan,
+  type StorePlan,
+} from '../../plan/plan.ts';
+import {
+  appImage,
+  appImageName,
+  dockerfilePath,
+  EVERY_API,
+  POSTGRES_DATA,
+  POSTGRES_IMAGE,
+  postgresEnvironment,
+  postgresReadyCommand,
+} from '../shared.ts';
 import type { OutputFile, Target } from '../target.ts';
 import { composePath } from '../../private/project-path.ts';
 import { checkManifests, COMPONENT_LABEL, dnsLabelOrHash, type Manifest } from './kubernetes-check.ts';
@@ -43,7 +64,10 @@ const APP_LABEL = 'infra-generator/app';
 /** On the pods of personas that declared no `uses` (they may call every API). */
 const CALLS_LABEL = 'infra-generator/calls';
 
-/** On the deploy tasks' Jobs: `kubectl delete jobs -l infra-generator/lifecycle=task` before applying runs them again. */
+/**
+ * On the deploy tasks' Jobs: `kubectl delete jobs -l infra-generator/lifecycle=task` before
+ * applying runs them again.
+ */
 export const LIFECYCLE_LABEL = 'infra-generator/lifecycle';
 
 export function kubernetesFolder(buildDir: string): string {
@@ -51,7 +75,10 @@ export function kubernetesFolder(buildDir: string): string {
 }
 
 const labels = (service: string) => ({ [COMPONENT_LABEL]: service });
-const podLabelsOf = (plan: DeploymentPlan, service: string) => ({ ...labels(service), [APP_LABEL]: plan.app.root.dnsLabel });
+const podLabelsOf = (plan: DeploymentPlan, service: string) => ({
+  ...labels(service),
+  [APP_LABEL]: plan.app.root.dnsLabel,
+});
 /** The Secret of what every persona that calls every API shares (named for the app: a namespace may hold several). */
 const everyApiName = (plan: DeploymentPlan) => appObjectName(plan, EVERY_API);
 /** The name of an object of the whole app (`<root>--<what>`), within a DNS label however long the root. */
@@ -76,7 +103,10 @@ function appContainer(plan: DeploymentPlan, persona: PersonaPlan, inline: readon
     image: appImage(plan),
     env: inline.map((v) => ({ name: v.name, value: v.value })),
     // The shared Secret first: where both name a variable (its own API's), they agree.
-    envFrom: [...(persona.callsEveryApi && plan.someCallEveryApi ? [{ secretRef: { name: everyApiName(plan) } }] : []), { secretRef: { name: persona.service } }],
+    envFrom: [
+      ...(persona.callsEveryApi && plan.someCallEveryApi ? [{ secretRef: { name: everyApiName(plan) } }] : []),
+      { secretRef: { name: persona.service } },
+    ],
     resources: appResources,
     securityContext: appSecurity,
   };
@@ -92,26 +122,50 @@ function appContainer(plan: DeploymentPlan, persona: PersonaPlan, inline: readon
 }
 
 function podSpec(container: IContainer, restartPolicy: 'Always' | 'Never'): IPodSpec {
-  return { restartPolicy, automountServiceAccountToken: false, securityContext: { runAsNonRoot: true, runAsUser: 1000 }, containers: [container] };
+  return {
+    restartPolicy,
+    automountServiceAccountToken: false,
+    securityContext: { runAsNonRoot: true, runAsUser: 1000 },
+    containers: [container],
+  };
 }
 
 function personaObjects(plan: DeploymentPlan, persona: PersonaPlan): Manifest[] {
-  const { inline, secret } = splitEnvironment(personaEnvironment(plan, persona, containerAddresses, { withoutEveryApi: true }));
+  const { inline, secret } = splitEnvironment(
+    personaEnvironment(plan, persona, containerAddresses, { withoutEveryApi: true }),
+  );
   const name = persona.service;
   const metadata = { name, labels: labels(name) };
   const objects: Manifest[] = [
     new Secret({ metadata, type: 'Opaque', stringData: Object.fromEntries(secret.map((v) => [v.name, v.value])) }),
   ];
   const container = appContainer(plan, persona, inline);
-  const podLabels = { ...podLabelsOf(plan, name), ...(persona.api ? { [ROLE_LABEL]: 'api' } : {}), ...(persona.callsEveryApi ? { [CALLS_LABEL]: EVERY_API } : {}) };
-  const template = { metadata: { labels: podLabels }, spec: podSpec(container, persona.persona.lifecycle === 'task' ? 'Never' : 'Always') };
+  const podLabels = {
+    ...podLabelsOf(plan, name),
+    ...(persona.api ? { [ROLE_LABEL]: 'api' } : {}),
+    ...(persona.callsEveryApi ? { [CALLS_LABEL]: EVERY_API } : {}),
+  };
+  const template = {
+    metadata: { labels: podLabels },
+    spec: podSpec(container, persona.persona.lifecycle === 'task' ? 'Never' : 'Always'),
+  };
   if (persona.persona.lifecycle === 'task') {
     // A deploy task runs once; a few retries cover an API that is not ready yet.
     // A Job's template cannot change, and a finished Job does not run again: the README's deploy
     // command deletes the task Jobs before applying; the TTL clears finished ones meanwhile.
-    objects.push(new Job({ metadata: { ...metadata, labels: { ...metadata.labels, [LIFECYCLE_LABEL]: 'task' } }, spec: { backoffLimit: 3, ttlSecondsAfterFinished: 86_400, template } }));
+    objects.push(
+      new Job({
+        metadata: { ...metadata, labels: { ...metadata.labels, [LIFECYCLE_LABEL]: 'task' } },
+        spec: { backoffLimit: 3, ttlSecondsAfterFinished: 86_400, template },
+      }),
+    );
   } else {
-    objects.push(new Deployment({ metadata, spec: { replicas: persona.persona.replicas, selector: { matchLabels: labels(name) }, template } }));
+    objects.push(
+      new Deployment({
+        metadata,
+        spec: { replicas: persona.persona.replicas, selector: { matchLabels: labels(name) }, template },
+      }),
+    );
   }
   if (persona.api) objects.push(apiService(persona.api));
   return objects;
@@ -131,7 +185,14 @@ function storeObjects(plan: DeploymentPlan, store: StorePlan): Manifest[] {
   const postgres = postgresEnvironment(store);
   return [
     new Secret({ metadata, type: 'Opaque', stringData: postgres.secret }),
-    new Service({ metadata, spec: { clusterIP: 'None', selector: labels(name), ports: [{ name: 'postgres', port: STORE_PORT, targetPort: STORE_PORT }] } }),
+    new Service({
+      metadata,
+      spec: {
+        clusterIP: 'None',
+        selector: labels(name),
+        ports: [{ name: 'postgres', port: STORE_PORT, targetPort: STORE_PORT }],
+      },
+    }),
     new StatefulSet({
       metadata,
       spec: {
@@ -164,7 +225,12 @@ function storeObjects(plan: DeploymentPlan, store: StorePlan): Manifest[] {
             ],
           },
         },
-        volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }],
+        volumeClaimTemplates: [
+          {
+            metadata: { name: 'data' },
+            spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+          },
+        ],
       },
     }),
   ];
@@ -181,11 +247,18 @@ function networkPolicies(plan: DeploymentPlan): Manifest[] {
   const select = (service: string) => ({ podSelector: { matchLabels: labels(service) } });
   const app = { matchLabels: { [APP_LABEL]: plan.app.root.dnsLabel } };
   const out: Manifest[] = [
-    new NetworkPolicy({ metadata: { name: appObjectName(plan, 'default-deny') }, spec: { podSelector: app, policyTypes: ['Ingress', 'Egress'] } }),
+    new NetworkPolicy({
+      metadata: { name: appObjectName(plan, 'default-deny') },
+      spec: { podSelector: app, policyTypes: ['Ingress', 'Egress'] },
+    }),
     // Service names resolve through the cluster's DNS, wherever it runs (kube-dns pods, node-local caches).
     new NetworkPolicy({
       metadata: { name: appObjectName(plan, 'allow-dns') },
-      spec: { podSelector: app, policyTypes: ['Egress'], egress: [{ ports: [{ protocol: 'UDP' as const, port: 53 }, tcp(53)] }] },
+      spec: {
+        podSelector: app,
+        policyTypes: ['Egress'],
+        egress: [{ ports: [{ protocol: 'UDP' as const, port: 53 }, tcp(53)] }],
+      },
     }),
   ];
   const ingress = (from: string, to: string, port: number) =>
@@ -225,7 +298,11 @@ function networkPolicies(plan: DeploymentPlan): Manifest[] {
       out.push(
         new NetworkPolicy({
           metadata: { name: dnsLabelOrHash(`${api.service}--from-${EVERY_API}-callers`), labels: labels(api.service) },
-          spec: { ...select(api.service), policyTypes: ['Ingress'], ingress: [{ from: [callers], ports: [tcp(api.port)] }] },
+          spec: {
+            ...select(api.service),
+            policyTypes: ['Ingress'],
+            ingress: [{ from: [callers], ports: [tcp(api.port)] }],
+          },
         }),
       );
     }
@@ -235,7 +312,12 @@ function networkPolicies(plan: DeploymentPlan): Manifest[] {
         spec: {
           ...callers,
           policyTypes: ['Egress'],
-          egress: [{ to: [{ podSelector: { matchLabels: { ...app.matchLabels, [ROLE_LABEL]: 'api' } } }], ports: [...new Set(plan.apis.map((a) => a.port))].map(tcp) }],
+          egress: [
+            {
+              to: [{ podSelector: { matchLabels: { ...app.matchLabels, [ROLE_LABEL]: 'api' } } }],
+              ports: [...new Set(plan.apis.map((a) => a.port))].map(tcp),
+            },
+          ],
         },
       }),
     );
@@ -257,7 +339,12 @@ function boundStoreEgress(url: string): NonNullable<INetworkPolicySpec['egress']
   const { hostname, port } = new URL(url);
   const host = hostname.replace(/^\[|\]$/g, '');
   const ip = isIP(host);
-  const to = ip === 4 ? [{ ipBlock: { cidr: `${host}/32` } }] : ip === 6 ? [{ ipBlock: { cidr: `${host}/128` } }] : [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }];
+  const to =
+    ip === 4
+      ? [{ ipBlock: { cidr: `${host}/32` } }]
+      : ip === 6
+        ? [{ ipBlock: { cidr: `${host}/128` } }]
+        : [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }];
   return { to, ports: [{ protocol: 'TCP' as const, port: port ? Number(port) : STORE_PORT }] };
 }
 
@@ -284,9 +371,22 @@ export function kubernetesFiles(plan: DeploymentPlan, buildDir: string): OutputF
     // What every persona that calls every API gets alike, once (all of it in the Secret: inline,
     // the URLs would be repeated in each of their pods).
     ...(plan.someCallEveryApi
-      ? [{ name: EVERY_API, objects: [new Secret({ metadata: { name: everyApiName(plan) }, type: 'Opaque', stringData: Object.fromEntries([...everyApi.inline, ...everyApi.secret].map((v) => [v.name, v.value])) })] }]
+      ? [
+          {
+            name: EVERY_API,
+            objects: [
+              new Secret({
+                metadata: { name: everyApiName(plan) },
+                type: 'Opaque',
+                stringData: Object.fromEntries([...everyApi.inline, ...everyApi.secret].map((v) => [v.name, v.value])),
+              }),
+            ],
+          },
+        ]
       : []),
-    ...plan.stores.filter((s) => s.binding === undefined).map((s) => ({ name: s.service, objects: storeObjects(plan, s) })),
+    ...plan.stores
+      .filter((s) => s.binding === undefined)
+      .map((s) => ({ name: s.service, objects: storeObjects(plan, s) })),
     ...plan.personas.map((p) => ({ name: p.service, objects: personaObjects(plan, p) })),
   ];
   const all = groups.flatMap((g) => g.objects);
@@ -296,7 +396,11 @@ export function kubernetesFiles(plan: DeploymentPlan, buildDir: string): OutputF
   }
   const bound = new Set<Component>(plan.stores.filter((s) => s.binding !== undefined).map((s) => s.store));
   // One at a time: with personas that call every API there are personas times APIs of them.
-  const treeEdges = eachEdge(plan.app).map((e) => ({ from: e.from.id.dnsLabel, to: e.to.id.dnsLabel, external: bound.has(e.to) }));
+  const treeEdges = eachEdge(plan.app).map((e) => ({
+    from: e.from.id.dnsLabel,
+    to: e.to.id.dnsLabel,
+    external: bound.has(e.to),
+  }));
   const hosts = new Set<string>(plan.someCallEveryApi ? plan.apis.map((a) => a.service) : []);
   for (const p of plan.personas) {
     if (!p.callsEveryApi) for (const a of p.calls) hosts.add(a.service);
@@ -308,7 +412,11 @@ export function kubernetesFiles(plan: DeploymentPlan, buildDir: string): OutputF
     text: render(g.objects, header),
     mode: g.objects.some((o) => o.kind === 'Secret') ? 0o600 : 0o644,
   }));
-  const kustomization = { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: groups.map((g) => `${g.name}.yaml`) };
+  const kustomization = {
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    resources: groups.map((g) => `${g.name}.yaml`),
+  };
   const document = new YAML.Document(kustomization);
   document.commentBefore = `${header}\n Apply with \`kubectl apply -k\` on this folder; the Secrets' files are mode 0600.`;
   const text = document.toString({ lineWidth: 0 });

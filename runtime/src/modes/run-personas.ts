@@ -3,19 +3,10 @@
  * the deploy tasks. Used by the one-process mode (all personas) and by a deployed persona
  * process (just its own).
  */
-import type { App } from './app.ts';
-import type { Persona } from './persona.ts';
-import { errors } from './errors.ts';
-
-export interface Logger {
-  info(message: string): void;
-  error(message: string, err?: unknown): void;
-}
-
-export const consoleLogger: Logger = {
-  info: (message) => console.log(message),
-  error: (message, err) => (err === undefined ? console.error(message) : console.error(message, err)),
-};
+import type { App } from '../core/app.ts';
+import type { Persona } from '../core/persona.ts';
+import { errors } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
 
 /**
  * Runs `personas` until the tasks have finished and the workers have returned (and, with
@@ -45,7 +36,9 @@ export async function runPersonas(
     const of = (lifecycle: Persona['lifecycle']) => personas.filter((p) => p.lifecycle === lifecycle);
     await Promise.all(of('server').map((s) => app.runAs(s, () => s.start(controller.signal))));
     const workers = of('worker').map((w) =>
-      app.runAs(w, () => w.start(controller.signal)).catch((err: unknown) => fail(errors.workerFailed(w.id.value, err))),
+      app
+        .runAs(w, () => w.start(controller.signal))
+        .catch((err: unknown) => fail(errors.workerFailed(w.id.value, err))),
     );
     const tasks = of('task').map((t) =>
       app.runAs(t, () => t.start(controller.signal)).catch((err: unknown) => fail(errors.taskFailed(t.id.value, err))),
@@ -57,7 +50,10 @@ export async function runPersonas(
     // running it again and again (a failed one exits, and restarting it is the point).
     const servers = of('server');
     const idleWorkers = options.serveUntilStopped && !failed && !controller.signal.aborted ? of('worker') : [];
-    for (const w of idleWorkers) log.info(`Worker ${w.id.value} has returned; it stays up, idle, until stopped (a deployed worker is not run again)`);
+    for (const w of idleWorkers)
+      log.info(
+        `Worker ${w.id.value} has returned; it stays up, idle, until stopped (a deployed worker is not run again)`,
+      );
     if (options.serveUntilStopped && (servers.length > 0 || idleWorkers.length > 0) && !controller.signal.aborted) {
       await new Promise((resolve) => controller.signal.addEventListener('abort', resolve, { once: true }));
     }

@@ -1,0 +1,10 @@
+/** Where the runtime's own lines go: the console by default, a collector in tests. */
+export interface Logger {
+  info(message: string): void;
+  error(message: string, err?: unknown): void;
+}
+
+export const consoleLogger: Logger = {
+  info: (message) => console.log(message),
+  error: (message, err) => (err === undefined ? console.error(message) : console.error(message, err)),
+};
