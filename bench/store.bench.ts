@@ -8,7 +8,7 @@
  * postgres://postgres@127.0.0.1:5432/postgres), dropped afterwards.
  */
 import pg from 'pg';
-import { admin as adminAs } from '../test/support/pg-admin.ts';
+import { admin as adminAs } from '../test/support/pg-query.ts';
 import { randomBytes } from 'node:crypto';
 import { rootId, appOf, Store, ApiServer } from 'infra-generator';
 import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';

@@ -6,8 +6,9 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
 import { cleanEnv, run, tempProject, type TempProject } from './support/temp-project.ts';
@@ -30,8 +31,9 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  const server = await EmbeddedPostgres.open(embeddedPostgresDir(project.buildDir));
-  await server.stop('immediate');
+  if (existsSync(join(embeddedPostgresDir(project.buildDir), 'data'))) {
+    await (await EmbeddedPostgres.open(embeddedPostgresDir(project.buildDir))).stop('immediate');
+  }
   project.remove();
 });
 
@@ -81,18 +83,58 @@ test('its data is kept across runs, like a volume', async () => {
   ]);
 });
 
-test('a server left running (by a run that was killed) is used as it is, and left running', async () => {
+test('a server left running by a run that was killed is used, then stopped: no live run uses it any more', async () => {
   const leftover = await EmbeddedPostgres.open(embeddedPostgresDir(project.buildDir));
   await leftover.start();
+  // The killed run's entry among the server's users: a process that is gone.
+  writeFileSync(join(embeddedPostgresDir(project.buildDir), 'users', '999999999'), 'gone\n');
   try {
     const result = await runLocal();
     assert.is(result.code, 0, `${result.stdout}\n${result.stderr}`);
     assert.ok(result.stdout.includes(`PostgreSQL: embedded, on 127.0.0.1:${leftover.port}`), result.stdout);
     assert.ok(result.stdout.includes('(already running)'), result.stdout);
-    assert.ok(existsSync(join(leftover.dataDir, 'postmaster.pid')), 'not stopped: this run did not start it');
+    assert.not.ok(existsSync(join(leftover.dataDir, 'postmaster.pid')), 'stopped at the end of the run');
+    assert.equal(readdirSync(join(embeddedPostgresDir(project.buildDir), 'users')), [], 'the gone run is forgotten');
   } finally {
     await leftover.stop();
   }
+});
+
+test('a server another live run still uses is left running for it', async () => {
+  const shared = await EmbeddedPostgres.open(embeddedPostgresDir(project.buildDir));
+  await shared.start();
+  // This test process stands for the other run.
+  const mine = join(embeddedPostgresDir(project.buildDir), 'users', String(process.pid));
+  writeFileSync(mine, 'another run\n');
+  try {
+    const result = await runLocal();
+    assert.is(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    assert.ok(existsSync(join(shared.dataDir, 'postmaster.pid')), 'still running for the other run');
+  } finally {
+    rmSync(mine, { force: true });
+    await shared.stop();
+  }
+});
+
+test('Ctrl-C as soon as the server is up stops it too', async () => {
+  const child = spawn(process.execPath, ['--conditions=source', 'src/main.ts'], {
+    cwd: project.starter,
+    env: cleanEnv({ PERSONA: 'local' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  await new Promise<void>((resolve) => {
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+      if (output.includes('PostgreSQL: embedded')) resolve();
+    });
+    child.once('close', () => resolve());
+  });
+  child.kill('SIGINT');
+  assert.is(await exited, 130, output);
+  const data = join(embeddedPostgresDir(project.buildDir), 'data');
+  assert.not.ok(existsSync(join(data, 'postmaster.pid')), `the server was stopped:\n${output}`);
 });
 
 test('INFRA_LOCAL_PG_URL still wins, and the run says which server it uses', async () => {

@@ -4,7 +4,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { appOf } from 'infra-generator/internal/core/app';
@@ -62,6 +62,13 @@ test('removing a store and rebuilding names its orphaned volume, until pruned', 
   }
 });
 
+/** `env` with a stand-in `docker` first on PATH that answers every command with `status`. */
+function withDocker(project: TempProject, env: NodeJS.ProcessEnv, status: number): NodeJS.ProcessEnv {
+  const bin = mkdtempSync(join(project.root, 'docker-'));
+  writeFileSync(join(bin, 'docker'), `#!/bin/sh\nexit ${status}\n`, { mode: 0o755 });
+  return { ...env, PATH: `${bin}:${env.PATH}` };
+}
+
 test('infra:prune refuses without a terminal, and with --yes drops the local database', async () => {
   const project = tempProject();
   let database = '';
@@ -82,10 +89,25 @@ test('infra:prune refuses without a terminal, and with --yes drops the local dat
     assert.match(refused.stdout + refused.stderr, '--yes');
     assert.ok(await databaseExists(database), 'nothing is removed without confirmation');
 
-    const pruned = await run('npm', ['run', 'infra:prune', '--', '--yes'], { cwd: project.root, env });
+    // Without Docker the volume stays, and so does its entry, for a later prune.
+    const orphaned = record(project).orphaned;
+    const noDocker = await run('npm', ['run', 'infra:prune', '--', '--yes'], {
+      cwd: project.root,
+      env: withDocker(project, env, 1),
+    });
+    assert.is(noDocker.code, 0, noDocker.stdout + noDocker.stderr);
+    assert.match(noDocker.stdout, 'Docker is not available');
+    assert.match(noDocker.stdout, 'Dropped 1 local database(s).');
+    assert.not.ok(await databaseExists(database));
+    assert.equal(record(project).orphaned, orphaned);
+
+    const pruned = await run('npm', ['run', 'infra:prune', '--', '--yes'], {
+      cwd: project.root,
+      env: withDocker(project, env, 0),
+    });
     assert.is(pruned.code, 0, pruned.stdout + pruned.stderr);
     assert.match(pruned.stdout, database);
-    assert.not.ok(await databaseExists(database));
+    assert.match(pruned.stdout, 'Removed 1 docker volume(s).');
     assert.equal(record(project).orphaned, []);
 
     const rebuilt = await buildInto(seedApp(false), project);

@@ -50,6 +50,10 @@ const ok = (result: CommandResult, what: string) =>
 
 test('the packed runtime installs into a fresh folder, runs the example in one process, builds it, and leaves the image only what services load', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'infra-pack-'));
+  // prepack compiles runtime/dist/; a dist/ left in the repository would be loaded, stale, by
+  // anything run there without the `source` condition, so one this test made goes again.
+  const repoDist = join(repoRoot, 'runtime', 'dist');
+  const hadDist = existsSync(repoDist);
   try {
     // npm pack runs prepack (a fresh dist/) and names the tarball on its last line.
     const packed = await run(
@@ -105,6 +109,7 @@ test('the packed runtime installs into a fresh folder, runs the example in one p
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    if (!hadDist) rmSync(repoDist, { recursive: true, force: true });
   }
 });
 

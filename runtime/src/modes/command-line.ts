@@ -97,8 +97,9 @@ export const LOCAL_USAGE = usage(
   'npm run infra:local',
   '[--exit-with-tasks]',
   'Runs every persona of the last build (npm run infra:build) as its own process on this machine,\n' +
-    'each Store in its own database on a local PostgreSQL (admin URL from INFRA_LOCAL_PG_URL),\n' +
-    'until Ctrl-C.',
+    'each Store in its own database on a local PostgreSQL, until Ctrl-C. The PostgreSQL is the\n' +
+    'one INFRA_LOCAL_PG_URL names (an admin URL), or else an embedded one whose data stays in\n' +
+    'the build folder (postgres/).',
   [
     ['--exit-with-tasks', 'stop everything once the deploy tasks are done and exit with their status'],
     ['-h, --help', 'print this help and start nothing'],

@@ -160,6 +160,21 @@ export function serverCanReach(path: string): boolean {
   }
 }
 
+/** Whether `pid` is a running PostgreSQL server (where /proc says what a process runs). */
+function isPostgres(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres');
+  } catch {
+    return true; // no /proc (macOS): the process exists, which is what can be known
+  }
+}
+
 export interface EmbeddedPostgresOptions {
   /**
    * Keep every commit on disk (the default, for `infra:local`, whose data lives on like a
@@ -184,6 +199,7 @@ export class EmbeddedPostgres {
   /** The cluster in `dir`, made (initdb) if it is not there yet. */
   static async open(dir: string, options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
     const server = new EmbeddedPostgres(dir, options.durable ?? true);
+    server.#binaries = await findBinaries();
     await server.#initialise();
     return server;
   }
@@ -297,11 +313,9 @@ export class EmbeddedPostgres {
     const pidFile = join(this.dataDir, 'postmaster.pid');
     if (!existsSync(pidFile)) return undefined;
     const lines = readFileSync(pidFile, 'utf8').split('\n');
-    try {
-      process.kill(Number(lines[0]), 0);
-    } catch {
-      return undefined; // a stale file: PostgreSQL removes it itself at start
-    }
+    // A stale file (PostgreSQL removes it itself at start): its process is gone, or its number
+    // now belongs to another program (after a reboot, or in a container).
+    if (!isPostgres(Number(lines[0]))) return undefined;
     const port = Number(lines[3]);
     return Number.isInteger(port) && port > 0 ? port : undefined;
   }
@@ -315,7 +329,7 @@ export class EmbeddedPostgres {
   /** The same, synchronously: for a process's `exit` handler. */
   stopSync(mode: 'fast' | 'immediate' = 'immediate'): void {
     if (this.#runningPort() === undefined) return;
-    const [command, argv] = this.#command(this.#binariesSync!.pg_ctl, ['-D', this.dataDir, '-m', mode, '-w', 'stop']);
+    const [command, argv] = this.#command(this.#binaries!.pg_ctl, ['-D', this.dataDir, '-m', mode, '-w', 'stop']);
     try {
       execFileSync(command, argv, { stdio: 'ignore' });
     } catch {
@@ -335,7 +349,8 @@ export class EmbeddedPostgres {
     rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
   }
 
-  #binariesSync: Binaries | undefined;
+  /** Found by `open()`. */
+  #binaries: Binaries | undefined;
 
   #command(path: string, args: string[]): [string, string[]] {
     // PostgreSQL refuses to run as root.
@@ -343,8 +358,7 @@ export class EmbeddedPostgres {
   }
 
   async #tool(tool: 'initdb' | 'pg_ctl', args: string[]): Promise<void> {
-    this.#binariesSync = await findBinaries();
-    const [command, argv] = this.#command(this.#binariesSync[tool], args);
+    const [command, argv] = this.#command(this.#binaries![tool], args);
     try {
       await run(command, argv, { cwd: this.dir, env: { ...process.env, LC_ALL: 'C' } });
     } catch (err) {

@@ -3,17 +3,21 @@
  * the server INFRA_LOCAL_PG_URL names, or else an embedded one of the app's own, its data kept
  * under the build folder (`<build>/postgres/`) across runs, like a compose volume.
  */
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../core/logger.ts';
 import { EmbeddedPostgres, ROOT_SHARED, serverCanReach } from './embedded-postgres.ts';
 import { shortHash } from '../private/hash.ts';
+import { processAlive } from '../private/atomic-write.ts';
 import { redactUrl } from './databases.ts';
 
 export interface LocalPostgres {
   /** A superuser's connection URL (database `postgres`). */
   readonly adminUrl: string;
-  /** Stops the embedded server if this run started it; a configured server is left alone. */
+  /**
+   * Done with the server: the embedded one is stopped unless another live run still uses it
+   * (a configured server is left alone).
+   */
   stop(): Promise<void>;
 }
 
@@ -53,10 +57,58 @@ export async function localPostgres(
   const dir = embeddedPostgresDir(buildDir);
   if (existingOnly && !existsSync(join(dir, 'data'))) return undefined;
   const server = await EmbeddedPostgres.open(dir);
-  await server.start();
+  // Registered before the start, so a run that starts while this one stops sees it.
+  const users = new ServerUsers(join(dir, 'users'));
+  users.add();
+  try {
+    await server.start();
+  } catch (err) {
+    users.remove();
+    throw err;
+  }
   log.info(
     `PostgreSQL: embedded, on 127.0.0.1:${server.port}, data in ${dir}` +
       `${server.startedHere ? '' : ' (already running)'} (set INFRA_LOCAL_PG_URL to use a server of your own)`,
   );
-  return { adminUrl: server.url, stop: () => (server.startedHere ? server.stop('fast') : Promise.resolve()) };
+  return {
+    adminUrl: server.url,
+    stop: async () => {
+      users.remove();
+      if (!users.anyAlive()) await server.stop('fast');
+    },
+  };
+}
+
+/**
+ * The runs using an embedded server: one file per run, named for its process. The last live run
+ * to finish stops the server, so a server one run started is not pulled from under another, and
+ * one left by a run that was killed is stopped by the next run that used it.
+ */
+class ServerUsers {
+  readonly #dir: string;
+  readonly #mine: string;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+    this.#mine = join(dir, String(process.pid));
+  }
+
+  add(): void {
+    mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
+    writeFileSync(this.#mine, `${new Date().toISOString()}\n`);
+  }
+
+  remove(): void {
+    rmSync(this.#mine, { force: true });
+  }
+
+  /** Whether a run other than this one still uses the server (files of gone processes are removed). */
+  anyAlive(): boolean {
+    let alive = false;
+    for (const name of readdirSync(this.#dir)) {
+      if (processAlive(Number(name))) alive = true;
+      else rmSync(join(this.#dir, name), { force: true });
+    }
+    return alive;
+  }
 }

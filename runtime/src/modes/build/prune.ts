@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline/promises';
 import { createPool, sql } from 'slonik';
 import type { RunContext } from '../context.ts';
 import { redactUrl } from '../../resources/databases.ts';
-import { localPostgres } from '../../resources/local-postgres.ts';
+import { embeddedPostgresDir, localPostgres } from '../../resources/local-postgres.ts';
 import { composeProjectName, readRecord, writeRecord, type Resource } from '../../resources/resources.ts';
 import { errors, messageOf } from '../../core/errors.ts';
 
@@ -79,7 +79,11 @@ export async function runPrune(context: RunContext, yes: boolean): Promise<numbe
   }
   const docker = dockerAvailable();
   if (docker) for (const r of record.orphaned) removeVolume(`${project}_${r.volume}`);
-  else log.info('Docker is not available: volumes left as they are.');
+  log.info(
+    docker
+      ? `Removed ${record.orphaned.length} docker volume(s).`
+      : 'Docker is not available: the volumes are left as they are, and kept listed as orphans for a later prune.',
+  );
   // An embedded PostgreSQL that was never made holds no databases to drop.
   const postgres = await localPostgres(env, paths.buildDir, log, { existingOnly: true });
   try {
@@ -87,7 +91,13 @@ export async function runPrune(context: RunContext, yes: boolean): Promise<numbe
   } finally {
     await postgres?.stop();
   }
-  writeRecord(paths.buildDir, { resources: record.resources, orphaned: [] });
-  log.info(`Removed ${record.orphaned.length} orphaned store(s)${docker ? '' : ' (local databases only)'}.`);
+  log.info(
+    postgres
+      ? `Dropped ${record.orphaned.length} local database(s).`
+      : `No local databases to drop: the embedded PostgreSQL of ${embeddedPostgresDir(paths.buildDir)} was never made ` +
+          '(for databases on a server of your own, prune with INFRA_LOCAL_PG_URL set).',
+  );
+  // What is not removed stays listed, so nothing is forgotten while its data remains.
+  writeRecord(paths.buildDir, { resources: record.resources, orphaned: docker ? [] : record.orphaned });
   return 0;
 }

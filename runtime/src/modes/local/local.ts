@@ -28,7 +28,7 @@ import {
   type StorePlan,
 } from '../../plan/plan.ts';
 import { ensureLocalDatabases, redactUrl } from '../../resources/databases.ts';
-import { localPostgres } from '../../resources/local-postgres.ts';
+import { localPostgres, type LocalPostgres } from '../../resources/local-postgres.ts';
 import { startProcess, stopProcesses, type PersonaProcess } from './processes.ts';
 
 /** How long a process may take to stop after SIGTERM before it is killed. */
@@ -109,20 +109,32 @@ export async function runLocal(context: RunContext): Promise<number> {
   app.enter('build', new BuildPlatform(file));
   const plan = planDeployment(app, (id) => file.get(id), valuePath);
 
-  // No PostgreSQL is started for an app without Stores.
-  const postgres = plan.stores.length ? await localPostgres(env, paths.buildDir, log) : undefined;
+  // Ctrl-C, a kill or a closed terminal stops the personas and then what they used (the
+  // embedded PostgreSQL), from the first moment something is started.
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  let postgres: LocalPostgres | undefined;
   try {
-    return await runPersonas(context, plan, file, postgres?.adminUrl);
+    // No PostgreSQL is started for an app without Stores.
+    postgres = plan.stores.length ? await localPostgres(env, paths.buildDir, log) : undefined;
+    if (stop.signal.aborted) return 130;
+    return await runPersonas(context, plan, file, postgres?.adminUrl, stop);
   } finally {
     await postgres?.stop();
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
   }
 }
+
+/** What stops a local run: Ctrl-C, `kill`, and the terminal closing. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 async function runPersonas(
   context: RunContext,
   plan: DeploymentPlan,
   file: ValueFile,
   adminUrl: string | undefined,
+  stop: AbortController,
 ): Promise<number> {
   const { paths, env, args, log } = context;
   const { exitWithTasks } = parseLocalArgs(args);
@@ -158,10 +170,6 @@ async function runPersonas(
     });
   };
 
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   const processes: PersonaProcess[] = [];
   try {
     const of = (lifecycle: PersonaPlan['persona']['lifecycle']) =>
@@ -205,7 +213,5 @@ async function runPersonas(
   } finally {
     stop.abort(); // ends the health waits of a failed start
     await stopProcesses(processes, GRACE_MS);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
 }
