@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { seedExample } from './support/seed.ts';
 import { run as runCommand, type CommandResult } from './support/temp-project.ts';
 import { conditionArgs } from 'infra-generator/internal/modes/local/local';
-import { imageInstall } from 'infra-generator/internal/targets/dockerfile/dockerfile';
+import { imageInstall } from 'infra-generator/internal/targets/dockerfile/image-install';
 
 const repoRoot = join(import.meta.dirname, '..');
 const expected = 'Loaded customer: {"id":"1","name":"John Doe"}';

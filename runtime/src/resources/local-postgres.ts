@@ -6,7 +6,8 @@
 import { existsSync, mkdirSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../core/logger.ts';
-import { EmbeddedPostgres, ROOT_SHARED, serverCanReach } from './embedded-postgres.ts';
+import { EmbeddedPostgres } from './embedded-postgres.ts';
+import { ROOT_SHARED, serverCanReach } from './postgres-binaries.ts';
 import { shortHash } from '../private/hash.ts';
 import { processAlive } from '../private/atomic-write.ts';
 import { redactUrl } from './databases.ts';

@@ -17,7 +17,7 @@
  * hold a secret, so copies are mode 0600.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 /** The file compose merges over compose.yaml by itself, for local changes; the build never touches it. */
@@ -93,7 +93,6 @@ export function keepHandEdit(
       backup = join(buildDir, `${name}.${stamp(now)}${n > 1 ? `-${n}` : ''}.bak`);
     // `wx`: never over another backup, even one made at this moment.
     writeFileSync(backup, edit.bytes, { mode: 0o600, flag: 'wx' });
-    chmodSync(backup, 0o600);
   }
   const why =
     edit.state === 'edited'

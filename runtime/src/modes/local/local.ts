@@ -98,7 +98,8 @@ const aborted = (signal: AbortSignal) =>
 export async function runLocal(context: RunContext): Promise<number> {
   const { app, paths, env, log } = context;
   // Read strictly: `--help` starts nothing and needs no build; a mistyped option stops here.
-  if (parseLocalArgs(context.args).help) {
+  const options = parseLocalArgs(context.args);
+  if (options.help) {
     log.info(LOCAL_USAGE.text);
     return 0;
   }
@@ -119,7 +120,7 @@ export async function runLocal(context: RunContext): Promise<number> {
     // No PostgreSQL is started for an app without Stores.
     postgres = plan.stores.length ? await localPostgres(env, paths.buildDir, log) : undefined;
     if (stop.signal.aborted) return 130;
-    return await runPersonas(context, plan, file, postgres?.adminUrl, stop);
+    return await runPersonas(context, plan, file, postgres?.adminUrl, stop, options.exitWithTasks);
   } finally {
     await postgres?.stop();
     for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
@@ -135,9 +136,9 @@ async function runPersonas(
   file: ValueFile,
   adminUrl: string | undefined,
   stop: AbortController,
+  exitWithTasks: boolean,
 ): Promise<number> {
-  const { paths, env, args, log } = context;
-  const { exitWithTasks } = parseLocalArgs(args);
+  const { paths, env, log } = context;
   const storeUrls = adminUrl
     ? await ensureLocalDatabases(plan.stores, adminUrl, paths.buildDir)
     : new Map<StorePlan, string>();
