@@ -23,17 +23,14 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import pg from 'pg';
 import { tempProject, repoRoot, run, type TempProject } from './support/temp-project.ts';
-import { buildInto, seedApp } from './support/seed-app.ts';
+import { buildInto, seedApp, API, CLIENT, DB } from './support/seed-app.ts';
 import { startPersona } from './support/persona-process.ts';
 import { readEnvFile } from './support/env-file.ts';
 import { admin, adminUrl } from './support/pg-admin.ts';
-import { bindingRequests, checkStoreUrl } from 'infra-generator/internal/modes/build/store-bindings';
+import { bindingRequests, checkStoreUrl } from 'infra-generator/internal/modes/build-persona/store-bindings';
 import { redactUrl } from 'infra-generator/internal/resources/databases';
 
 const STORE = 'my-app.customer-server.db';
-const DB = 'my-app--customer-server--db';
-const API = 'my-app--customer-server--api';
-const CLIENT = 'my-app--example-client';
 const BOUND = 'postgres://app:s3cr%40t@customers.db.example.com:6543/customers?sslmode=require';
 
 const read = (path: string) => readFileSync(path, 'utf8');

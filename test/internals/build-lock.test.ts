@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { repoRoot } from '../support/seed.ts';
 import { readEnvFile } from '../support/env-file.ts';
-import { acquireBuildLock, buildLockPath, STALE_MS } from 'infra-generator/internal/modes/build/build-lock';
+import { acquireBuildLock, buildLockPath, STALE_MS } from 'infra-generator/internal/modes/build-persona/build-lock';
 
 const test = suite('build lock');
 
@@ -194,7 +194,7 @@ test('a build killed while it holds the lock does not block the next one', async
  * holders at once would find it made), checks it still holds the lock and releases it. It prints
  * each round's outcome: `won`, or the error's code.
  */
-const racerSource = `import { acquireBuildLock } from 'infra-generator/internal/modes/build/build-lock';
+const racerSource = `import { acquireBuildLock } from 'infra-generator/internal/modes/build-persona/build-lock';
 import { closeSync, openSync, unlinkSync } from 'node:fs';
 import { once } from 'node:events';
 const [mode, buildDir, inside, holdMs] = process.argv.slice(2);

@@ -4,6 +4,7 @@
  * (0600, secrets only where allowed), the Dockerfile, .dockerignore, values kept across builds,
  * and nothing written for an invalid tree.
  */
+import { API, CLIENT, DB } from '../support/seed-app.ts';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { shopApp } from '../support/shop-app.ts';
@@ -93,10 +94,6 @@ const values = (f: Fixture) =>
   JSON.parse(read(join(f.paths.buildDir, 'values.json'))).values as Record<string, unknown>;
 const compose = (f: Fixture) => YAML.parse(read(join(f.root, 'compose.yaml'))) as ComposeFile;
 const envFile = (f: Fixture, service: string) => join(f.paths.buildDir, 'env', `${service}.env`);
-
-const DB = 'my-app--customer-server--db';
-const API = 'my-app--customer-server--api';
-const CLIENT = 'my-app--example-client';
 
 const test = suite('build');
 

@@ -16,7 +16,7 @@ import { ApiServer, onDeploy, rootId, Worker } from 'infra-generator';
 import { tempProject } from '../support/temp-project.ts';
 import { shopApp } from '../support/shop-app.ts';
 import { readEnvFile } from '../support/env-file.ts';
-import { buildInto, seedApp } from '../support/seed-app.ts';
+import { buildInto, seedApp, API, CLIENT, DB } from '../support/seed-app.ts';
 import {
   checkManifests,
   COMPONENT_LABEL,
@@ -24,9 +24,6 @@ import {
 } from 'infra-generator/internal/targets/kubernetes/kubernetes-check';
 import { parseBuildArgs } from 'infra-generator/internal/modes/command-line';
 
-const DB = 'my-app--customer-server--db';
-const API = 'my-app--customer-server--api';
-const CLIENT = 'my-app--example-client';
 /** The Secret of what the personas that call every API share, named for the app. */
 const EVERY_API = 'my-app--every-api';
 

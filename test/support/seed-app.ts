@@ -26,6 +26,11 @@ export function seedApp(withStore = true): ID {
   return id;
 }
 
+/** The seed app's compose services (and Kubernetes names): its database, its API, its client. */
+export const DB = 'my-app--customer-server--db';
+export const API = 'my-app--customer-server--api';
+export const CLIENT = 'my-app--example-client';
+
 /**
  * Runs the build persona for `root` in-process into `project`, with the environment `env` (the
  * build reads `env:NAME` bindings from it); resolves to its exit code and output.

@@ -73,7 +73,7 @@ async function dispatch(options: RunPersonaOptions, log: Logger): Promise<number
   // The build and the local runner use packages the app image leaves out (optional dependencies).
   if (persona === BUILD_PERSONA) {
     return withOptionalDependencies('The build (PERSONA=build)', async () =>
-      (await import('./build/build.ts')).runBuild(context),
+      (await import('./build-persona/build.ts')).runBuild(context),
     );
   }
   if (persona === LOCAL_PERSONA) {

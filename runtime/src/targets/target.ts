@@ -8,7 +8,7 @@
  *   kubernetes   <build>/kubernetes/: the manifests and their kustomization.yaml    `--target kubernetes`
  *
  * Adding a target (say Helm) means adding a folder (targets/helm/, whose module exports its
- * `Target` as `target`) and one line in TARGETS: the build (modes/build/build.ts) and `--target`
+ * `Target` as `target`) and one line in TARGETS: the build (modes/build-persona/build.ts) and `--target`
  * know the targets from there only. A target imports no other target: what two of them name alike is in
  * shared.ts. Its module is loaded only when a build runs it, since targets use packages that a
  * deployed persona never loads (the runtime's optional dependencies).
