@@ -4,8 +4,31 @@
  * not import other targets. See docs/architecture.md.
  */
 const src = '^runtime/src/';
+
+/**
+ * The layers, bottom first: a folder may import its own layer's folders and the ones below, never
+ * one above (so no two folders import each other, directly or round a circle). targets/ and
+ * resources/ share a layer but do not import each other.
+ */
+const layers = [['private'], ['core'], ['values'], ['components'], ['plan'], ['targets', 'resources'], ['modes']];
+const layerRules = layers.slice(0, -1).map((layer, i) => ({
+  name: `layer-${layer.join('-')}`,
+  comment: `${layer.join(' and ')} may not import a layer above it (${layers.slice(i + 1).flat().join(', ')}).`,
+  severity: 'error',
+  from: { path: `${src}(${layer.join('|')})/` },
+  to: { path: `${src}(${layers.slice(i + 1).flat().join('|')})/` },
+}));
+
 module.exports = {
   forbidden: [
+    ...layerRules,
+    {
+      name: 'targets-and-resources-apart',
+      comment: 'targets/ and resources/ share a layer and do not import each other.',
+      severity: 'error',
+      from: { path: `${src}(targets|resources)/` },
+      to: { path: `${src}(targets|resources)/`, pathNot: `${src}$1/` },
+    },
     {
       name: 'no-folder-cycles',
       comment: 'Folders of runtime/src must not depend on each other in a circle (type-only imports count too).',

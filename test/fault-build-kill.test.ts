@@ -4,6 +4,7 @@
  * had. Each round the app has one Store more than before, so each build has a new password to
  * add and really rewrites the file; some kills land before the write, some during, some after.
  */
+import { groupsAppSource } from './support/groups-app.ts';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
@@ -16,18 +17,11 @@ const ROUNDS = 30;
 const GROUPS = 60;
 
 /** An app of GROUPS groups (a Store, an API, a task) and FAULT_EXTRA extra Stores. */
-const appSource = `import { rootId, Store, ApiServer, onDeploy, runPersona } from 'infra-generator';
-const id = rootId('kill-app');
-for (let i = 0; i < ${GROUPS}; i++) {
-  const group = id\`group-\${i}\`;
-  const db = new Store(group\`db\`);
-  const api = new ApiServer(group\`api\`, { uses: [] });
-  const put = api.defineEndpoint('/item', async (v: { k: string }) => db.set(v.k, v), { method: 'PUT' });
-  onDeploy(group\`seed\`, async () => put({ k: 'x' }), { uses: [put] });
-}
-for (let i = 0; i < Number(process.env.FAULT_EXTRA ?? 0); i++) new Store(id\`extra-\${i}\`);
-runPersona();
-`;
+const appSource = groupsAppSource(
+  'kill-app',
+  GROUPS,
+  'for (let i = 0; i < Number(process.env.FAULT_EXTRA ?? 0); i++) new Store(id`extra-${i}`);',
+);
 
 interface Build {
   code: number | null;

@@ -7,7 +7,7 @@
  *
  * Every answer must be a 4xx that carries no internal text (no stack, no error class, no
  * Fastify code, no file path), no handler may have failed, Object.prototype must be clean, and
- * the server must still answer correctly afterwards. test/api-http.test.ts covers each kind
+ * the server must still answer correctly afterwards. test/internals/api-http.test.ts covers each kind
  * once, with its exact message; this one covers many variants of each, mixed, in number.
  * The handlers check their argument and throw HttpError(400) when it is wrong: a TypeScript
  * type is not checked at run time, so that is how an endpoint refuses a wrong type.

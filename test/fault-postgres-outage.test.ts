@@ -4,7 +4,7 @@
  * under that load (`pg_ctl stop -m immediate`) and starts again. While it is down every call
  * fails fast with a 5xx whose body names no internal detail, the server keeps answering (its
  * health check, and 4xx for bad calls); afterwards every acknowledged write is there, and the
- * same process serves again without a restart. (test/store-postgres-outage.test.ts does the
+ * same process serves again without a restart. (test/internals/store-postgres-outage.test.ts does the
  * same below the API, on the Store itself.)
  */
 import { suite } from 'uvu';

@@ -2,7 +2,7 @@
  * SIGTERM while calls are in flight (what `docker compose stop` sends): the API persona process
  * stops accepting at once, lets every call in flight finish (their Store writes included, so
  * the stores close after the server), and exits 0. test/deployed-persona.test.ts checks an
- * idle server's exit; test/api-http.test.ts one in-process call on abort.
+ * idle server's exit; test/internals/api-http.test.ts one in-process call on abort.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -19,6 +19,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { groupsAppSource } from '../support/groups-app.ts';
 import { performance } from 'node:perf_hooks';
 import { repoRoot } from '../support/seed.ts';
 import { readEnvFile } from '../support/env-file.ts';
@@ -34,25 +35,17 @@ const GROUPS = 20;
  * LOCK_HOLD names a file, writes that file and then blocks (LOCK_HOLD_MS, default two minutes):
  * a build stopped while it holds the lock.
  */
-const appSource = `import { rootId, Store, ApiServer, onDeploy, runPersona, BuildTimeValue } from 'infra-generator';
-import { writeFileSync } from 'node:fs';
-const id = rootId('lock-app');
-for (let i = 0; i < ${GROUPS}; i++) {
-  const group = id\`group-\${i}\`;
-  const db = new Store(group\`db\`);
-  const api = new ApiServer(group\`api\`, { uses: [] });
-  const put = api.defineEndpoint('/item', async (v: { k: string }) => db.set(v.k, v), { method: 'PUT' });
-  onDeploy(group\`seed\`, async () => put({ k: 'x' }), { uses: [put] });
-}
-new BuildTimeValue(id\`hold\`, () => {
+const appSource = groupsAppSource(
+  'lock-app',
+  GROUPS,
+  `new BuildTimeValue(id\`hold\`, () => {
   if (process.env.LOCK_HOLD) {
     writeFileSync(process.env.LOCK_HOLD, String(process.pid));
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(process.env.LOCK_HOLD_MS ?? 120_000));
   }
   return 'held';
-});
-runPersona();
-`;
+});`,
+);
 
 interface Project {
   readonly dir: string;

@@ -7,7 +7,8 @@
  */
 
 /** The kinds that carry a brand. */
-export type BrandedKind = 'Component' | 'Persona' | 'Store' | 'ApiServer' | 'DeployTask' | 'Worker' | 'BuildTimeValue';
+export type BrandedKind =
+  'Component' | 'Persona' | 'Store' | 'ApiServer' | 'DeployTask' | 'Worker' | 'BuildTimeValue' | 'InfraError';
 
 const symbols = new Map<BrandedKind, symbol>();
 

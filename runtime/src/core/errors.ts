@@ -6,6 +6,7 @@
  * defined with one of them. Each code belongs to one factory (test/internals/errors.test.ts
  * checks that, and that docs/errors.md documents exactly these codes).
  */
+import { brand, hasBrand } from './brands.ts';
 
 const codes = [
   'INFRA_ID_PART',
@@ -94,6 +95,11 @@ export interface InfraErrorOptions extends ErrorOptions {
 }
 
 export class InfraError extends Error {
+  /** Whether `value` is an InfraError (of any copy of this package, unlike `instanceof`). */
+  static isInfraError(value: unknown): value is InfraError {
+    return hasBrand(value, 'InfraError');
+  }
+
   readonly code: ErrorCode;
   /** The ID of the component the error is about (as aws-cdk-lib's errors carry the construct path), if any. */
   readonly id?: string;
@@ -104,6 +110,8 @@ export class InfraError extends Error {
     if (options?.id !== undefined) this.id = options.id;
   }
 }
+
+brand(InfraError, 'InfraError');
 
 /** The message of anything thrown: an Error's message, or the thrown value as text. */
 export function messageOf(err: unknown): string {

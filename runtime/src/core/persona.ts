@@ -62,7 +62,6 @@ const MAX_REPLICAS = 1000;
 
 function replicaCount(kind: string, id: string, replicas: unknown): number {
   if (replicas === undefined) return 1;
-  if (kind === 'DeployTask') throw errors.taskReplicas(id);
   if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS)
     throw errors.invalidReplicas(kind, id, replicas, MAX_REPLICAS);
   return replicas;

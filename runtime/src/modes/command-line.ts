@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { errors, messageOf } from '../core/errors.ts';
-import { DEFAULT_TARGET, TARGET_CHOICES } from '../targets/target.ts';
+import { DEFAULT_TARGET, TARGET_CHOICES } from '../targets/registry.ts';
 
 export interface BuildArgs {
   /** `--target`: one of TARGET_CHOICES (targets/target.ts), by default `compose`. */

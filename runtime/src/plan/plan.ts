@@ -21,7 +21,7 @@ import type { Json } from '../core/json.ts';
 /** The PostgreSQL role each Store's database belongs to (in its own container, or as set up locally). */
 export const STORE_USER = 'app';
 export const STORE_PORT = 5432;
-/** A worker's health endpoint in its container (deployed/worker-health.ts). */
+/** A worker's health endpoint in its container (modes/deployed/worker-health.ts). */
 export const WORKER_HEALTH_PORT = 8081;
 
 /**

@@ -3,13 +3,14 @@
  * was or as it should be, never half-written: a temporary file beside the target, with its
  * final mode, then renamed over it (a rename within one folder is atomic).
  *
- * Unlike the value file (secrets/value-file.ts), these files are not flushed to disk before
+ * Unlike the value file (values/value-file.ts), these files are not flushed to disk before
  * the rename: each is derived from the value file and the code, so a power cut can at worst
  * ask for `npm run infra:build` again, and a large app writes hundreds of them.
  *
  * A build killed between writing and renaming leaves its temporary file; the next build removes
  * those whose process is gone before it writes in that folder.
  */
+import { processAlive } from './process.ts';
 import { chmodSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -41,19 +42,6 @@ export function removeStaleTemps(dir: string): void {
   for (const name of names) {
     const pid = TEMP_NAME.exec(name)?.[1];
     if (pid !== undefined && !processAlive(Number(pid))) rmSync(join(dir, name), { force: true });
-  }
-}
-
-/** Whether a process with this ID exists on this machine (this process counts). */
-export function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0); // signal 0: only asks whether the process exists
-    return true;
-  } catch (err) {
-    // EPERM: it exists, under another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -12,8 +12,6 @@ import type { StorePlan } from '../plan/plan.ts';
 import { shortHash } from '../private/hash.ts';
 import { errors } from '../core/errors.ts';
 
-export const DEFAULT_LOCAL_PG_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
-
 const MAX_IDENTIFIER = 63;
 
 /** The local database of the Store whose SQL name is `sqlName`, for the build folder `buildDir`. */

@@ -9,7 +9,7 @@ import type { Logger } from '../core/logger.ts';
 import { EmbeddedPostgres } from './embedded-postgres.ts';
 import { ROOT_SHARED, serverCanReach } from './postgres-binaries.ts';
 import { shortHash } from '../private/hash.ts';
-import { processAlive } from '../private/atomic-write.ts';
+import { processAlive } from '../private/process.ts';
 import { redactUrl } from './databases.ts';
 
 export interface LocalPostgres {

@@ -2,7 +2,7 @@
  * The build folder's value file (`build/values.json`): every build-time value and secret,
  * by ID. Written atomically (a temporary file with mode 0600, then rename), so a build that
  * is killed at any point leaves the previous file whole; git-ignored and docker-ignored.
- * A build holds the build lock (build/build-lock.ts) from before it loads the file until it has
+ * A build holds the build lock (modes/build-persona/build-lock.ts) from before it loads the file until it has
  * saved it, so two builds cannot both make new values. Readers (local processes) do not lock.
  */
 import {

@@ -17,7 +17,7 @@ export interface Provided {
 }
 
 /** Each component's interface, by its camelCase name. None yet: `npx plop component` adds them. */
-export type Components = Record<string, never>;
+export type Components = Record<never, never>;
 
 // An argument no component needs yet is named with a leading underscore, as unused ones are.
 export function createComponents(_id: ID, _provided: Provided): Components {

@@ -17,7 +17,3 @@ export class HttpError extends Error {
     this.status = status;
   }
 }
-
-export function isHttpError(err: unknown): err is HttpError {
-  return err instanceof HttpError;
-}

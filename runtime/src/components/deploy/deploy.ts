@@ -3,7 +3,7 @@
  * Deployed, it is a container (or process) that exits with the task's outcome.
  */
 import { brand, hasBrand } from '../../core/brands.ts';
-import { Persona, type TaskOptions } from '../../core/persona.ts';
+import { Persona, type PersonaOptions, type TaskOptions } from '../../core/persona.ts';
 import type { ID } from '../../core/id.ts';
 import { errors } from '../../core/errors.ts';
 
@@ -19,6 +19,8 @@ export class DeployTask extends Persona {
   readonly fn: DeployFunction;
 
   constructor(id: ID, fn: DeployFunction, options: TaskOptions = {}) {
+    // A task runs once per deployment: copies of it make no sense (a JavaScript caller may still pass some).
+    if ((options as PersonaOptions).replicas !== undefined) throw errors.taskReplicas(id.value);
     super(id, 'DeployTask', options);
     if (typeof fn !== 'function')
       throw errors.notAFunction(this.kind, this.id.value, 'onDeploy() takes a function to run at deployment');

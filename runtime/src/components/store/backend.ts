@@ -3,6 +3,7 @@
  * The facade checks phase, keys and JSON; a backend only stores JSON values and keeps the
  * indexes in step, atomically with the write that changes them.
  */
+import { isStorableText } from './storable-text.ts';
 import type { ID } from '../../core/id.ts';
 import type { Json } from '../../core/json.ts';
 import { errors } from '../../core/errors.ts';
@@ -51,8 +52,7 @@ export function indexEntries(index: IndexDefinition, key: string, value: Json): 
       throw errors.invalidIndexEntry(index.id.value, entry);
     }
     // Every backend refuses what PostgreSQL text cannot hold, so memory and PostgreSQL agree.
-    if (entry.indexKey.includes('\u0000') || !entry.indexKey.isWellFormed())
-      throw errors.invalidIndexKey(index.id.value, entry.indexKey);
+    if (!isStorableText(entry.indexKey)) throw errors.invalidIndexKey(index.id.value, entry.indexKey);
     const inline =
       entry.inlineValue === undefined ? undefined : (JSON.parse(JSON.stringify(entry.inlineValue)) as Json);
     out.set(entry.indexKey, inline);

@@ -26,6 +26,7 @@
  * wait (for a row lock, or for a free connection), writes of one key queue in this process
  * before taking a connection, and at most POOL_SIZE - 1 modify() functions run at once.
  */
+import { isStorableText } from './storable-text.ts';
 import { PerKeyQueue } from '../../private/per-key-queue.ts';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
@@ -290,11 +291,11 @@ class PostgresStoreBackend implements StoreBackend {
    * U+FFFD, merging keys).
    */
   #checkKey(key: string): void {
-    if (key.includes('\u0000') || !key.isWellFormed()) throw errors.invalidKey(this.#id, key);
+    if (!isStorableText(key)) throw errors.invalidKey(this.#id, key);
   }
 
   #checkIndexKey(index: IndexDefinition, indexKey: string): void {
-    if (indexKey.includes('\u0000') || !indexKey.isWellFormed()) throw errors.invalidIndexKey(index.id.value, indexKey);
+    if (!isStorableText(indexKey)) throw errors.invalidIndexKey(index.id.value, indexKey);
   }
 
   /** The pool, opened (and the tables created) on first use, again after a failed attempt. */

@@ -3,6 +3,7 @@
  * it lives in memory; deployed, in the PostgreSQL that the build gives it. Both behave the
  * same (one contract suite runs against both).
  */
+import { isStorableText } from './storable-text.ts';
 import { brand, hasBrand } from '../../core/brands.ts';
 import { componentPlatform } from '../platform.ts';
 import { Component } from '../../core/component.ts';
@@ -149,7 +150,7 @@ export class Store<T = any> extends Component {
     this.assertPhase(call, 'runtime');
     assertMayUseStore(this);
     // The same keys in every mode: PostgreSQL text cannot hold NUL or a lone surrogate, so memory refuses them too.
-    if (typeof key !== 'string' || key.length === 0 || key.includes('\u0000') || !key.isWellFormed())
+    if (typeof key !== 'string' || key.length === 0 || !isStorableText(key))
       throw errors.invalidKey(this.id.value, key);
   }
 

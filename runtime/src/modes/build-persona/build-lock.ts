@@ -58,7 +58,7 @@ import { randomUUID } from 'node:crypto';
 import { errors } from '../../core/errors.ts';
 import { valueFilePath } from '../../core/paths.ts';
 import type { Logger } from '../../core/logger.ts';
-import { processAlive } from '../../private/atomic-write.ts';
+import { processAlive } from '../../private/process.ts';
 
 /** A holder file not renewed for this long is taken over, whoever holds it. */
 export const STALE_MS = 60_000;
@@ -153,11 +153,6 @@ function entries(lockPath: string): Entry[] | undefined {
       return []; // removed meanwhile
     }
   });
-}
-
-/** The holder recorded in the lock at `lockPath`, if any (none when there is no lock). */
-export function readHolder(lockPath: string): Holder | undefined {
-  return entries(lockPath)?.find((entry) => entry.holder)?.holder;
 }
 
 /** `another build of my-app (pid 1234, started 2025-06-01T12:00:01Z)`, as messages name a holder. */

@@ -32,7 +32,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { RunContext } from '../context.ts';
-import { BuildPlatform } from '../../plan/build-platform.ts';
+import { BuildPlatform } from '../build-platform.ts';
 import { ValueFile } from '../../values/value-file.ts';
 import { valueFilePath } from '../../core/paths.ts';
 import { errors } from '../../core/errors.ts';
@@ -51,10 +51,11 @@ import {
   writeRecord,
   type ResourceRecord,
 } from '../../resources/resources.ts';
-import { dockerAvailable, volumeNames } from './prune.ts';
+import { dockerAvailable, volumeNames } from '../../resources/docker-volumes.ts';
 import { lockTimeoutMs, withBuildLock, type BuildLock } from './build-lock.ts';
 import { findHandEdit, keepHandEdit, type HandEdit } from '../../targets/hand-edits.ts';
-import { loadTargets, type BuildTargets, type OutputFile, type TargetContext } from '../../targets/target.ts';
+import type { OutputFile, TargetContext } from '../../targets/target.ts';
+import { loadTargets, type BuildTargets } from '../../targets/registry.ts';
 
 export async function runBuild(context: RunContext): Promise<number> {
   const { app, paths, log } = context;

@@ -3,11 +3,11 @@
  * as orphaned (their Store is gone from the code), after confirmation, since the data is lost.
  * It runs holding the build lock (build-lock.ts), like a build: the two never overlap.
  */
-import { spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline/promises';
 import { createPool, sql } from 'slonik';
 import type { RunContext } from '../context.ts';
 import { redactUrl } from '../../resources/databases.ts';
+import { dockerAvailable, removeVolume } from '../../resources/docker-volumes.ts';
 import { embeddedPostgresDir, localPostgres } from '../../resources/local-postgres.ts';
 import { composeProjectName, readRecord, writeRecord, type Resource } from '../../resources/resources.ts';
 import { errors, messageOf } from '../../core/errors.ts';
@@ -19,23 +19,6 @@ async function confirm(question: string): Promise<boolean> {
   } finally {
     rl.close();
   }
-}
-
-export function dockerAvailable(): boolean {
-  return spawnSync('docker', ['version', '--format', '{{.Server.Version}}'], { stdio: 'ignore' }).status === 0;
-}
-
-/** The names of docker's volumes (one call, however many stores ask). */
-export function volumeNames(): Set<string> {
-  const result = spawnSync('docker', ['volume', 'ls', '-q'], { encoding: 'utf8' });
-  return new Set(result.status === 0 ? result.stdout.split('\n').filter(Boolean) : []);
-}
-
-/** Removes the docker volume `name`; one that does not exist counts as removed. */
-function removeVolume(name: string): void {
-  const result = spawnSync('docker', ['volume', 'rm', name], { encoding: 'utf8' });
-  if (result.status !== 0 && !/no such volume/i.test(result.stderr))
-    throw errors.pruneFailed(`docker volume ${name}`, result.stderr.trim());
 }
 
 async function dropDatabases(resources: readonly Resource[], adminUrl: string): Promise<void> {

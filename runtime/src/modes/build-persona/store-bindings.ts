@@ -41,7 +41,10 @@ function shownStart(given: string): string | undefined {
   return /^[a-z][a-z0-9+.-]*:|@/i.test(head) ? undefined : head;
 }
 
-/** The requests of `--bind-store STORE_ID=URL|env:NAME` and `--unbind-store STORE_ID` (as parsed by build-args.ts). */
+/**
+ * The requests of `--bind-store STORE_ID=URL|env:NAME` and `--unbind-store STORE_ID` (as parsed
+ * by modes/command-line.ts).
+ */
 export function bindingRequests(
   binds: readonly string[],
   unbinds: readonly string[],
@@ -155,7 +158,7 @@ export function applyBindings(
   file: ValueFile,
   requests: BindingRequests,
 ): { urls: Map<string, string>; lines: string[]; warnings: string[] } {
-  const stores = app.components.filter((c): c is Store => c instanceof Store).map((s) => s.id.value);
+  const stores = app.components.filter(Store.isStore).map((s) => s.id.value);
   for (const id of requests.bind.keys()) if (!stores.includes(id)) throw errors.unknownStore(id, stores);
   for (const id of requests.unbind)
     if (!stores.includes(id) && file.keptBinding(id) === undefined) throw errors.unknownStore(id, stores);

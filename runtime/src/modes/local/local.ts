@@ -16,7 +16,7 @@ import { ValueFile } from '../../values/value-file.ts';
 import { valueFilePath } from '../../core/paths.ts';
 import { errors } from '../../core/errors.ts';
 import { HEALTH_ROUTE } from '../../components/api/http-wire.ts';
-import { BuildPlatform } from '../../plan/build-platform.ts';
+import { BuildPlatform } from '../build-platform.ts';
 import { LOCAL_USAGE, parseLocalArgs } from '../command-line.ts';
 import {
   planDeployment,
@@ -120,7 +120,7 @@ export async function runLocal(context: RunContext): Promise<number> {
     // No PostgreSQL is started for an app without Stores.
     postgres = plan.stores.length ? await localPostgres(env, paths.buildDir, log) : undefined;
     if (stop.signal.aborted) return 130;
-    return await runPersonas(context, plan, file, postgres?.adminUrl, stop, options.exitWithTasks);
+    return await runPersonaProcesses(context, plan, file, postgres?.adminUrl, stop, options.exitWithTasks);
   } finally {
     await postgres?.stop();
     for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
@@ -130,7 +130,7 @@ export async function runLocal(context: RunContext): Promise<number> {
 /** What stops a local run: Ctrl-C, `kill`, and the terminal closing. */
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
-async function runPersonas(
+async function runPersonaProcesses(
   context: RunContext,
   plan: DeploymentPlan,
   file: ValueFile,
