@@ -46,7 +46,11 @@ async function compile(): Promise<CompiledServers> {
   // The compiled app imports `infra-generator`: point that name at the compiled runtime.
   writeFileSync(
     join(out, 'runtime', 'package.json'),
-    JSON.stringify({ name: 'infra-generator', type: 'module', exports: './src/index.js' }),
+    JSON.stringify({
+      name: 'infra-generator',
+      type: 'module',
+      exports: { '.': './src/index.js', './internal/*': './src/*.js' },
+    }),
   );
   writeFileSync(join(out, 'package.json'), JSON.stringify({ type: 'module' }));
   mkdirSync(join(out, 'node_modules'));
