@@ -13,10 +13,18 @@ const src = '^runtime/src/';
 const layers = [['private'], ['core'], ['values'], ['components'], ['plan'], ['targets', 'resources'], ['modes']];
 const layerRules = layers.slice(0, -1).map((layer, i) => ({
   name: `layer-${layer.join('-')}`,
-  comment: `${layer.join(' and ')} may not import a layer above it (${layers.slice(i + 1).flat().join(', ')}).`,
+  comment: `${layer.join(' and ')} may not import a layer above it (${layers
+    .slice(i + 1)
+    .flat()
+    .join(', ')}).`,
   severity: 'error',
   from: { path: `${src}(${layer.join('|')})/` },
-  to: { path: `${src}(${layers.slice(i + 1).flat().join('|')})/` },
+  to: {
+    path: `${src}(${layers
+      .slice(i + 1)
+      .flat()
+      .join('|')})/`,
+  },
 }));
 
 module.exports = {
