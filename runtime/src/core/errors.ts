@@ -10,6 +10,7 @@ import { brand, hasBrand } from './brands.ts';
 
 const codes = [
   'INFRA_ID_PART',
+  'INFRA_ID_CONTROL_CHARACTER',
   'INFRA_DUPLICATE_ID',
   'INFRA_TREE_FROZEN',
   'INFRA_INVALID_TREE',
@@ -152,6 +153,13 @@ export const errors = {
   invalidIdPart: define('INFRA_ID_PART', (parent: string | undefined, part: unknown) => ({
     id: parent,
     message: `Invalid ID part ${JSON.stringify(part)}${parent ? ` under ${parent}` : ''}: each part must be a non-empty string, e.g. id\`db\``,
+  })),
+  idPartControlCharacter: define('INFRA_ID_CONTROL_CHARACTER', (parent: string | undefined, part: string) => ({
+    id: parent,
+    message:
+      `Invalid ID part ${JSON.stringify(part)}${parent ? ` under ${parent}` : ''}: it holds a control character (a line ` +
+      'break, a tab, …), which could start a line of its own in the files the build writes. ' +
+      'Use printable characters only, e.g. id`db`',
   })),
   duplicateId: define('INFRA_DUPLICATE_ID', (kind: string, id: string, existingKind: string) => ({
     id,

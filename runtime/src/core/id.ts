@@ -116,11 +116,17 @@ const idPrototype = {
 };
 Object.setPrototypeOf(idPrototype, Function.prototype);
 
+/** C0 and C1 control characters (line breaks among them), and the Unicode line and paragraph separators. */
+const CONTROL_CHARACTER = /[\p{Cc}\u2028\u2029]/u;
+
 function makeId(parts: readonly string[], parent: ID | undefined, owner: unknown): ID {
   const last = parts[parts.length - 1];
   if (typeof last !== 'string' || last.length === 0) {
     throw errors.invalidIdPart(parent?.value, last);
   }
+  // An ID ends up inside generated files (a Dockerfile comment, YAML, Markdown): a line break or
+  // another control character in it could start a line of its own there.
+  if (CONTROL_CHARACTER.test(last)) throw errors.idPartControlCharacter(parent?.value, last);
   const id = function (this: unknown, first: TemplateStringsArray | string, ...values: unknown[]): ID {
     const name = typeof first === 'string' ? first : String.raw({ raw: first }, ...values);
     return id.child(name);
