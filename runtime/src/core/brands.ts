@@ -13,7 +13,7 @@ export type BrandedKind =
 const symbols = new Map<BrandedKind, symbol>();
 
 /** The brand of `kind`: the same symbol in every copy of the package. */
-export function brandOf(kind: BrandedKind): symbol {
+function brandOf(kind: BrandedKind): symbol {
   let symbol = symbols.get(kind);
   if (!symbol) symbols.set(kind, (symbol = Symbol.for(`infra-generator.${kind}`)));
   return symbol;

@@ -153,7 +153,7 @@ export function idOwner(id: ID): unknown {
   return (id as unknown as Record<symbol, unknown>)[ownerKey];
 }
 
-export function isId(value: unknown): value is ID {
+function isId(value: unknown): value is ID {
   return typeof value === 'function' && Object.getPrototypeOf(value) === idPrototype;
 }
 

@@ -60,7 +60,7 @@ function usage(
 
 const targetOption = `--target ${TARGET_CHOICES.join('|')}`;
 
-export const BUILD_USAGE = usage(
+const BUILD_USAGE = usage(
   'npm run infra:build',
   `[${targetOption}] [--bind-store STORE_ID=URL|env:VARIABLE]… [--unbind-store STORE_ID]…`,
   "Runs the app's startup as the build persona and writes compose.yaml, starter/build/Dockerfile, the\n" +
@@ -81,7 +81,7 @@ export const BUILD_USAGE = usage(
   'Volumes and databases of Stores gone from the code: npm run infra:prune -- --help',
 );
 
-export const PRUNE_USAGE = usage(
+const PRUNE_USAGE = usage(
   'npm run infra:prune',
   '[--yes]',
   'Removes the docker volumes and local databases of Stores that are no longer in the code (the\n' +
@@ -115,7 +115,7 @@ export const LOCAL_USAGE = usage(
  * `parse()` (a strict parseArgs), with its error said the way every command says it: what, the
  * synopsis, where to read more.
  */
-export function parseStrictly<T>(of: Usage, parse: () => T): T {
+function parseStrictly<T>(of: Usage, parse: () => T): T {
   try {
     return parse();
   } catch (err) {

@@ -26,7 +26,7 @@ export function optionalDependencies(): Readonly<Record<string, string>> {
 }
 
 /** The package that a module-not-found error (ESM's or require's) names, when it names a package rather than a file. */
-export function missingPackage(err: unknown): string | undefined {
+function missingPackage(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | undefined)?.code;
   if ((code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') || !(err instanceof Error)) return undefined;
   const specifier = /Cannot find (?:package|module) '([^']+)'/.exec(err.message)?.[1];

@@ -36,8 +36,8 @@ export interface RunPersonaOptions {
   setExitCode?: boolean;
 }
 
-export const BUILD_PERSONA = 'build';
-export const LOCAL_PERSONA = 'local';
+const BUILD_PERSONA = 'build';
+const LOCAL_PERSONA = 'local';
 
 /**
  * Runs the current persona and resolves to its exit code (also set as `process.exitCode`).

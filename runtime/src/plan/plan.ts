@@ -19,7 +19,7 @@ import { errors } from '../core/errors.ts';
 import type { Json } from '../core/json.ts';
 
 /** The PostgreSQL role each Store's database belongs to (in its own container, or as set up locally). */
-export const STORE_USER = 'app';
+const STORE_USER = 'app';
 export const STORE_PORT = 5432;
 /** A worker's health endpoint in its container (modes/deployed/worker-health.ts). */
 export const WORKER_HEALTH_PORT = 8081;
@@ -328,11 +328,11 @@ export function splitEnvironment(vars: readonly EnvVar[]): { inline: EnvVar[]; s
 }
 
 /** The URL of a Store in a deployment: the one it is bound to, else that of its own database at `host`. */
-export function deployedStoreUrl(store: StorePlan, host: string): string {
+function deployedStoreUrl(store: StorePlan, host: string): string {
   return store.binding ?? storeConnectionUrl(store, host);
 }
 
 /** A Store's connection URL: `postgres://<user>:<password>@<host>:<port>/<database>`. */
-export function storeConnectionUrl(store: StorePlan, host: string, port = STORE_PORT): string {
+function storeConnectionUrl(store: StorePlan, host: string, port = STORE_PORT): string {
   return `postgres://${encodeURIComponent(store.user)}:${encodeURIComponent(store.password)}@${host}:${port}/${encodeURIComponent(store.database)}`;
 }

@@ -30,7 +30,7 @@ const swept = new Set<string>();
  * of our naming whose process is gone. A live process's file is left alone (a build running at
  * the same time); a folder that does not exist yet has none.
  */
-export function removeStaleTemps(dir: string): void {
+function removeStaleTemps(dir: string): void {
   if (swept.has(dir)) return;
   swept.add(dir);
   let names: string[];

@@ -80,7 +80,7 @@ export async function invokeEndpoint(
   }
 }
 
-export function invalidArgumentMessage(endpoint: Endpoint, problem: string): string {
+function invalidArgumentMessage(endpoint: Endpoint, problem: string): string {
   return `Invalid argument to ${endpoint.server.id.value} (${endpoint.method} ${endpoint.route}): ${problem}`;
 }
 

@@ -46,7 +46,7 @@ export function storeTables(storeId: ID, indexIds: readonly ID[]): StoreTables {
  * A name for an object that belongs to table `base`. SQL names derived from IDs contain only
  * [a-z0-9_], so the ":" keeps it from ever equalling a table's name.
  */
-export function derivedName(base: string, suffix: string): string {
+function derivedName(base: string, suffix: string): string {
   const name = `${base}:${suffix}`;
   if (name.length <= IDENTIFIER_MAX) return name;
   const tail = `:${shortHash(base)}:${suffix}`;

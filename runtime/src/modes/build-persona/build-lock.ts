@@ -65,7 +65,7 @@ export const STALE_MS = 60_000;
 /** How often the holder renews its holder file (when its event loop is free). */
 const UPDATE_MS = 10_000;
 /** How long a build waits for another by default; INFRA_BUILD_LOCK_TIMEOUT (seconds) overrides. */
-export const DEFAULT_TIMEOUT_MS = 120_000;
+const DEFAULT_TIMEOUT_MS = 120_000;
 const POLL_MS = 100;
 /** The signals that end a build: it releases the lock first, then the signal takes its course. */
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -156,7 +156,7 @@ function entries(lockPath: string): Entry[] | undefined {
 }
 
 /** `another build of my-app (pid 1234, started 2025-06-01T12:00:01Z)`, as messages name a holder. */
-export function describeHolder(holder: Holder | undefined): string {
+function describeHolder(holder: Holder | undefined): string {
   if (!holder) return 'another build (its lock does not record which)';
   const host = holder.host === hostname() ? '' : ` on ${holder.host}`;
   return `another build of ${holder.app} (pid ${holder.pid}${host}, started ${holder.started.replace(/\.\d+Z$/, 'Z')})`;

@@ -178,7 +178,7 @@ function escapeInterpolation(_key: unknown, value: unknown): unknown {
 }
 
 /** The compose file and the env files it refers to. */
-export function composeFile(input: ComposeInput): ComposeOutput {
+function composeFile(input: ComposeInput): ComposeOutput {
   const { plan, projectRoot, buildDir } = input;
   const services: Record<string, ComposeService> = {};
   const envFiles: OutputFile[] = [];

@@ -75,7 +75,7 @@ export function renderMermaid(diagram: Diagram): string {
 }
 
 /** The whole architecture.md of `app`. */
-export function architectureMarkdown(app: App): string {
+function architectureMarkdown(app: App): string {
   return [
     `# Architecture of ${app.root.value}`,
     '',

@@ -21,9 +21,9 @@ import { renderDockerignore } from './dockerignore.ts';
 import { dockerfilePath } from '../shared.ts';
 import type { Target } from '../target.ts';
 
-export const NODE_IMAGE = 'node:24-bookworm-slim';
+const NODE_IMAGE = 'node:24-bookworm-slim';
 
-export const dockerfileTemplatePath = new URL('../../../templates/Dockerfile.hbs', import.meta.url);
+const dockerfileTemplatePath = new URL('../../../templates/Dockerfile.hbs', import.meta.url);
 
 let template: Handlebars.TemplateDelegate | undefined;
 
@@ -37,7 +37,7 @@ function packageCopies(layout: ProjectLayout): { from: string; to: string }[] {
   });
 }
 
-export function renderDockerfile(
+function renderDockerfile(
   root: string,
   layout: ProjectLayout,
   install: ImageInstall = { omitOptional: true, warnings: [] },

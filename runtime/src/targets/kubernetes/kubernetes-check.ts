@@ -20,7 +20,7 @@ export interface Manifest {
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
-export function isDnsLabel(name: string): boolean {
+function isDnsLabel(name: string): boolean {
   return DNS_LABEL.test(name);
 }
 
