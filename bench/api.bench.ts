@@ -18,6 +18,7 @@ import { Pool } from 'undici';
 import { appOf } from 'infra-generator';
 import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';
 import { wiring } from 'infra-generator/internal/core/wiring';
+import { runAs } from 'infra-generator/internal/core/app';
 import { alternate, report, throughput } from './harness.ts';
 import { benchDir, freePort, startServer, type ServerProcess } from './child.ts';
 import { benchApp, personaEnv, personaReady } from './servers/app.ts';
@@ -62,7 +63,7 @@ export async function benchApi(): Promise<void> {
     });
     const app = appOf(api.id);
     app.enter('runtime', platform);
-    const callOurs = () => app.runAs(client, () => postCustomer(customer));
+    const callOurs = () => runAs(app, client, () => postCustomer(customer));
 
     const pool = new Pool(fastify.url, { connections: 64 });
     const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };

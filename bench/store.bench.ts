@@ -14,6 +14,7 @@ import { rootId, appOf, Store, ApiServer } from 'infra-generator';
 import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';
 import { POOL_SIZE } from 'infra-generator/internal/components/store/postgres-pool';
 import { wiring } from 'infra-generator/internal/core/wiring';
+import { runAs } from 'infra-generator/internal/core/app';
 import { alternate, report, throughput } from './harness.ts';
 
 export const adminUrl = process.env.INFRA_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -101,7 +102,7 @@ export async function benchStore(): Promise<void> {
   try {
     await pool.query('CREATE TABLE raw_customers (key text COLLATE "C" PRIMARY KEY, value json)');
     // Calls run as the API persona, as they do inside a handler.
-    const ours = <R>(fn: () => Promise<R>) => appOf(id).runAs(api, fn);
+    const ours = <R>(fn: () => Promise<R>) => runAs(appOf(id), api, fn);
     for (let i = 0; i < KEYS; i++) {
       await ours(() => store.set(keyOf(i), valueOf(i)));
       await raw.set(keyOf(i), valueOf(i));

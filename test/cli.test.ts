@@ -58,7 +58,7 @@ test('npm run infra:build -- --bogus: the message, the usage line, and no `npm e
     programLines(result.stderr),
     [
       "Unknown option '--bogus'",
-      'Usage: npm run infra:build -- [--target compose|kubernetes] [--bind-store STORE_ID=URL|env:VARIABLE]… [--unbind-store STORE_ID]…',
+      'Usage: npm run infra:build -- [--target compose|kubernetes] [--bind-store STORE_ID=URL|env:VARIABLE]… [--unbind-store STORE_ID]… [--reset-value ID]…',
       'Run `npm run infra:build -- --help` for what each option does.',
     ].join('\n'),
   );
@@ -74,6 +74,7 @@ test('npm run infra:build -- --help: the usage with options and examples, nothin
     'Options:',
     '--bind-store STORE_ID=URL',
     '--unbind-store STORE_ID',
+    '--reset-value ID',
     '-h, --help',
     'Examples:',
     'npm run infra:build -- --target kubernetes',

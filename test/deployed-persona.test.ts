@@ -26,7 +26,7 @@ deployed.before(async () => {
   port = await freePort();
   const dbUrl = new URL(adminUrl);
   dbUrl.pathname = `/${database}`;
-  server = start('fixture.counter.api', {
+  server = await start('fixture.counter.api', {
     FIXTURE__COUNTER__API__PORT: String(port),
     FIXTURE__COUNTER__API__TOKEN: token,
     FIXTURE__COUNTER__DB__URL: dbUrl.toString(),
@@ -49,7 +49,7 @@ const clientEnv = () => ({
 });
 
 deployed('a task calls the API, which keeps its count in PostgreSQL; the task exits 0', async () => {
-  const client = start('fixture.client', clientEnv());
+  const client = await start('fixture.client', clientEnv());
   const code = await client.exited;
   assert.is(client.stdout(), 'Counted visits: 5 (read back: 5)\n', client.stderr());
   assert.is(client.stderr(), '');
@@ -57,7 +57,7 @@ deployed('a task calls the API, which keeps its count in PostgreSQL; the task ex
 });
 
 deployed('a failing task exits 1 with its error', async () => {
-  const failing = start('fixture.failing', clientEnv());
+  const failing = await start('fixture.failing', clientEnv());
   const code = await failing.exited;
   assert.is(code, 1);
   assert.ok(
@@ -67,7 +67,7 @@ deployed('a failing task exits 1 with its error', async () => {
 });
 
 deployed('a task without the API URL exits 1, naming the persona and the API', async () => {
-  const lost = start('fixture.client', { FIXTURE__COUNTER__API__TOKEN: token });
+  const lost = await start('fixture.client', { FIXTURE__COUNTER__API__TOKEN: token });
   assert.is(await lost.exited, 1);
   assert.ok(
     lost
@@ -80,7 +80,7 @@ deployed('a task without the API URL exits 1, naming the persona and the API', a
 });
 
 deployed('an unknown PERSONA lists the known ones and exits 1', async () => {
-  const unknown = start('fixture.nope', {});
+  const unknown = await start('fixture.nope', {});
   assert.is(await unknown.exited, 1);
   assert.ok(
     unknown
@@ -92,8 +92,21 @@ deployed('an unknown PERSONA lists the known ones and exits 1', async () => {
   );
 });
 
+deployed(
+  'a persona started without a tree fingerprint refuses to run, before serving or calling anything',
+  async () => {
+    const unchecked = await start('fixture.client', { ...clientEnv(), INFRA_TREE_FINGERPRINT: '', INFRA_TREE: '' });
+    assert.is(await unchecked.exited, 1);
+    assert.match(
+      unchecked.stderr(),
+      'Persona fixture.client refuses to run: its environment has no INFRA_TREE_FINGERPRINT',
+    );
+    assert.is(unchecked.stdout(), '');
+  },
+);
+
 deployed("a persona whose tree differs from the build's refuses to run", async () => {
-  const drifted = start('fixture.client', {
+  const drifted = await start('fixture.client', {
     ...clientEnv(),
     INFRA_TREE_FINGERPRINT: '0000000000000000',
     INFRA_TREE: JSON.stringify(['Store fixture.gone']),

@@ -19,6 +19,7 @@ import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { rootId, ApiServer, HttpError, onDeploy } from 'infra-generator';
 import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';
 import { wiring } from 'infra-generator/internal/core/wiring';
+import { runAs } from 'infra-generator/internal/core/app';
 import { freePort } from './support/free-port.ts';
 
 const COUNT = 1000;
@@ -413,7 +414,8 @@ function malformed(): Malformed {
               'Bearer ',
               'Bearer wrong',
               `Basic ${Buffer.from('a:b').toString('base64')}`,
-              `bearer ${TOKEN}`,
+              // The scheme is case-insensitive (`bearer` is taken); the token is not.
+              `bearer ${TOKEN.toUpperCase()}`,
               `Bearer  ${TOKEN}`,
               `Bearer ${TOKEN}x`,
               'Bearer ' + 'x'.repeat(5000),
@@ -434,6 +436,12 @@ function malformed(): Malformed {
         },
         () => request('PUT', '/customer', { body: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]) }),
         () => request('GET', '/customer?arg=%221%22', { headers: [['Expect', 'banana']] }),
+        // A method override anywhere but on a POST carrying a GET or DELETE argument, or with a wrong argument.
+        () =>
+          request(pick(['POST', 'PUT', 'GET']), pick(['/customer', '/customer/name', '/nope', '/healthz']), {
+            body: pick([validCustomer, '1', '"x".repeat', '']),
+            headers: [['X-HTTP-Method-Override', pick(['GET', 'DELETE', 'PUT', 'POST', 'get', 'GET, GET', '', 'X'])]],
+          }),
         () =>
           Buffer.from(
             `PUT /customer HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTH}\r\nContent-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n`,
@@ -543,7 +551,7 @@ test('a thousand malformed requests: only clean 4xx answers, no handler fails, n
   });
   api.app.enter('runtime', platform);
   const controller = new AbortController();
-  await api.app.runAs(api, () => api.start(controller.signal));
+  await runAs(api.app, api, () => api.start(controller.signal));
   try {
     const requests = Array.from({ length: COUNT }, malformed);
     const failures: string[] = [];
@@ -597,7 +605,7 @@ test('a thousand malformed requests: only clean 4xx answers, no handler fails, n
     assert.is(Object.getPrototypeOf({}), Object.prototype);
 
     // The server still works, through the typed client as a deployed persona calls it.
-    await api.app.runAs(client, async () => {
+    await runAs(api.app, client, async () => {
       assert.equal(await putCustomer({ id: '2', name: 'Jane Doe' }), { stored: '2' });
       assert.equal(await getCustomer('2'), { id: '2', name: 'Jane Doe' });
       assert.equal(await getCustomer('1'), { id: '1', name: 'John Doe' });

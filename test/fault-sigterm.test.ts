@@ -17,17 +17,10 @@ import { freePort } from './support/free-port.ts';
 import { faultIds, startFaultApi, type FaultApi } from './support/fault-app.ts';
 
 import { adminUrl } from './support/pg-admin.ts';
+import { connected } from './support/pg-query.ts';
 const IN_FLIGHT = 20;
 
-async function admin<T>(fn: (client: pg.Client) => Promise<T>, url = adminUrl): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
+const admin = <T>(fn: (client: pg.Client) => Promise<T>) => connected(adminUrl, fn);
 
 /** Whether a new TCP connection to `port` is refused right now. */
 function refused(port: number): Promise<boolean> {
@@ -83,12 +76,10 @@ test('SIGTERM with calls in flight: new connections are refused, every call in f
     assert.is(api.persona.stderr(), '');
 
     // Every acknowledged write is in the database: the store closed after the server.
-    const rows = await admin(
-      (c) =>
-        c.query<{ key: string; value: string }>(
-          `SELECT key, value::text AS value FROM ${faultIds.db.sqlName} ORDER BY key`,
-        ),
-      dbUrl.toString(),
+    const rows = await connected(dbUrl.toString(), (c) =>
+      c.query<{ key: string; value: string }>(
+        `SELECT key, value::text AS value FROM ${faultIds.db.sqlName} ORDER BY key`,
+      ),
     );
     const stored = new Map(rows.rows.map((r) => [r.key, JSON.parse(r.value) as { n: number }]));
     assert.equal(stored.get('before'), { n: -1 });

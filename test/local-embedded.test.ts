@@ -31,9 +31,10 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  if (existsSync(join(embeddedPostgresDir(project.buildDir), 'data'))) {
-    await (await EmbeddedPostgres.open(embeddedPostgresDir(project.buildDir))).stop('immediate');
-  }
+  const dir = embeddedPostgresDir(project.buildDir);
+  if (existsSync(join(dir, 'data'))) await (await EmbeddedPostgres.open(dir)).stop('immediate');
+  // Outside the project when its user cannot reach the build folder (root, a private folder).
+  rmSync(dir, { recursive: true, force: true });
   project.remove();
 });
 
@@ -56,13 +57,15 @@ async function onStoreDatabase<T>(fn: (client: pg.Client) => Promise<T>): Promis
   }
 }
 
-test('with no INFRA_LOCAL_PG_URL it starts an embedded PostgreSQL under the build folder, says so, and stops it at the end', async () => {
+test('with no INFRA_LOCAL_PG_URL it starts an embedded PostgreSQL of the build folder, says so, and stops it at the end', async () => {
   const result = await runLocal();
   assert.is(result.code, 0, `${result.stdout}\n${result.stderr}`);
-  assert.match(
-    result.stdout,
-    /PostgreSQL: embedded, on 127\.0\.0\.1:\d+, data in \S*starter\/build\/postgres \(set INFRA_LOCAL_PG_URL/,
-  );
+  // Run as root the server runs as the postgres user, which cannot enter the private (0700)
+  // build folder: the cluster is then kept in /var/lib/infra-generator.
+  const dir = embeddedPostgresDir(project.buildDir);
+  assert.match(dir, process.getuid?.() === 0 ? /^\/var\/lib\/infra-generator\/postgres-/ : /starter\/build\/postgres$/);
+  assert.match(result.stdout, `PostgreSQL: embedded, on 127.0.0.1:`);
+  assert.match(result.stdout, `, data in ${dir} (set INFRA_LOCAL_PG_URL`);
   assert.ok(
     result.stdout.split('\n').some((l) => /^my-app\.example-client\s+\| /.test(l) && l.endsWith(CUSTOMER_LINE)),
     result.stdout,
@@ -150,14 +153,15 @@ test('INFRA_LOCAL_PG_URL still wins, and the run says which server it uses', asy
   assert.not.ok(`${result.stdout}${result.stderr}`.includes('secret'), 'the password is not shown');
 });
 
-test('run as root with a build folder the postgres user cannot reach, the cluster goes to /var/lib/infra-generator', () => {
+test('run as root, the postgres user cannot reach a build folder (private, 0700): the cluster goes to /var/lib/infra-generator', () => {
   if (process.getuid?.() !== 0) return; // only root hands the server to another user
   const hidden = mkdtempSync(join(tmpdir(), 'infra-private-')); // mode 0700
   try {
     const dir = embeddedPostgresDir(join(hidden, 'build'));
     assert.match(dir, /^\/var\/lib\/infra-generator\/postgres-[0-9a-v]{8}$/);
     assert.is(embeddedPostgresDir(join(hidden, 'build')), dir, 'the same folder every run');
-    assert.is(embeddedPostgresDir(project.buildDir), join(project.buildDir, 'postgres'));
+    // A build folder is private (0700), so its cluster is kept there too, named for the folder.
+    assert.match(embeddedPostgresDir(project.buildDir), /^\/var\/lib\/infra-generator\/postgres-[0-9a-v]{8}$/);
   } finally {
     rmSync(hidden, { recursive: true, force: true });
   }

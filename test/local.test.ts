@@ -11,7 +11,8 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import pg from 'pg';
 import { cleanEnv, run, tempProject, type TempProject } from './support/temp-project.ts';
-import { localDatabaseName } from 'infra-generator/internal/resources/databases';
+import { localDatabaseName, storeUrl } from 'infra-generator/internal/resources/databases';
+import { personaProcessEnvironment } from 'infra-generator/internal/modes/local/local';
 
 import { adminUrl } from './support/pg-admin.ts';
 const CUSTOMER_LINE = 'Loaded customer: {"id":"1","name":"John Doe"}';
@@ -24,16 +25,52 @@ test.before(() => {
 });
 
 test.after(async () => {
-  // The starter's one Store: its database for this temporary build folder.
+  // The starter's one Store: its database for this temporary build folder, and its role (named alike).
   const database = localDatabaseName('my_app__customer_server__db', project.buildDir);
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {
     await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await client.query(`DROP ROLE IF EXISTS "${database}"`);
   } finally {
     await client.end();
   }
   project.remove();
+});
+
+test("a persona's process gets the runner's PATH, HOME, locale and Node options besides its own variables, nothing else", () => {
+  const runner = {
+    PATH: '/usr/bin',
+    HOME: '/home/me',
+    LANG: 'C.UTF-8',
+    LC_ALL: 'C',
+    NODE_OPTIONS: '--conditions=source',
+    PERSONA: 'local',
+    INFRA_LOCAL_PG_URL: 'postgres://postgres:admin@127.0.0.1:5432/postgres',
+    MY_SHELL_SECRET: 'from the shell',
+    CUSTOMERS_DB_URL: 'postgres://app:prod@db.example.com/customers',
+  };
+  assert.equal(personaProcessEnvironment(runner, { PERSONA: 'my-app.customer-server.api', PATH: '/its/own' }), {
+    PATH: '/its/own',
+    HOME: '/home/me',
+    LANG: 'C.UTF-8',
+    LC_ALL: 'C',
+    NODE_OPTIONS: '--conditions=source',
+    PERSONA: 'my-app.customer-server.api',
+  });
+});
+
+test("a Store's local URL names its role and password, and keeps none of the admin URL's credentials", () => {
+  const admin = 'postgres://postgres:admin@127.0.0.1:5432/postgres?sslmode=require&password=admin&sslkey=/admin.key';
+  assert.is(
+    storeUrl(admin, 'shop__db_abcdefgh', 'shop__db_abcdefgh', 'p/w'),
+    'postgres://shop__db_abcdefgh:p%2Fw@127.0.0.1:5432/shop__db_abcdefgh?sslmode=require',
+  );
+  // A Unix socket's folder in `host`: moved where a URL can hold a user beside it.
+  assert.is(
+    storeUrl('postgres:///postgres?host=/run/postgresql&user=postgres', 'shop__db_abcdefgh', 'shop__db_abcdefgh', 'pw'),
+    'postgres://shop__db_abcdefgh:pw@%2Frun%2Fpostgresql/shop__db_abcdefgh',
+  );
 });
 
 test('without a build, it says to build first', async () => {

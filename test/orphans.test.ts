@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
+import { connected } from './support/pg-query.ts';
 import { appOf } from 'infra-generator/internal/core/app';
 import { planDeployment } from 'infra-generator/internal/plan/plan';
 import { ensureLocalDatabases } from 'infra-generator/internal/resources/databases';
@@ -19,24 +19,19 @@ const test = suite('orphaned resources');
 const record = (p: TempProject) =>
   JSON.parse(readFileSync(join(p.buildDir, 'resources.json'), 'utf8')) as ResourceRecord;
 
-async function databaseExists(name: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    return (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1;
-  } finally {
-    await client.end();
-  }
-}
+const exists = (catalog: 'pg_database' | 'pg_roles', column: string, name: string) =>
+  connected(
+    adminUrl,
+    async (client) => (await client.query(`SELECT 1 FROM ${catalog} WHERE ${column} = $1`, [name])).rowCount === 1,
+  );
+const databaseExists = (name: string) => exists('pg_database', 'datname', name);
+const roleExists = (name: string) => exists('pg_roles', 'rolname', name);
 
 async function dropDatabase(name: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
+  await connected(adminUrl, async (client) => {
     await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
+    await client.query(`DROP ROLE IF EXISTS "${name}"`);
+  });
 }
 
 test('removing a store and rebuilding names its orphaned volume, until pruned', async () => {
@@ -69,7 +64,7 @@ function withDocker(project: TempProject, env: NodeJS.ProcessEnv, status: number
   return { ...env, PATH: `${bin}:${env.PATH}` };
 }
 
-test('infra:prune refuses without a terminal, and with --yes drops the local database', async () => {
+test('infra:prune refuses without a terminal, and with --yes drops the local database and its role', async () => {
   const project = tempProject();
   let database = '';
   try {
@@ -81,6 +76,7 @@ test('infra:prune refuses without a terminal, and with --yes drops the local dat
     await ensureLocalDatabases(plan.stores, adminUrl, project.buildDir);
     database = record(project).resources[0].database;
     assert.ok(await databaseExists(database));
+    assert.ok(await roleExists(database), 'the store has its own login role, named like its database');
 
     assert.is((await buildInto(seedApp(false), project)).code, 0);
     const env = cleanEnv({ INFRA_LOCAL_PG_URL: adminUrl });
@@ -99,6 +95,7 @@ test('infra:prune refuses without a terminal, and with --yes drops the local dat
     assert.match(noDocker.stdout, 'Docker is not available');
     assert.match(noDocker.stdout, 'Dropped 1 local database(s).');
     assert.not.ok(await databaseExists(database));
+    assert.not.ok(await roleExists(database), 'its login role goes with it');
     assert.equal(record(project).orphaned, orphaned);
 
     const pruned = await run('npm', ['run', 'infra:prune', '--', '--yes'], {

@@ -365,13 +365,14 @@ test('deployed personas use the bound database: the env the build wrote, the dat
   const root = mkdtempSync(join(tmpdir(), 'infra-binding-'));
   const fixture = join(root, 'app', 'main.ts');
   mkdirSync(join(root, 'app'));
-  copyFileSync(join(import.meta.dirname, 'fixtures', 'deployed-app', 'main.ts'), fixture);
+  for (const file of ['main.ts', 'app.ts'])
+    copyFileSync(join(import.meta.dirname, 'fixtures', 'deployed-app', file), join(root, 'app', file));
   symlinkSync(join(repoRoot, 'node_modules'), join(root, 'node_modules'));
   const database = `bound_store_${randomBytes(4).toString('hex')}`;
   const url = new URL(adminUrl);
   url.pathname = `/${database}`;
   await admin(`CREATE DATABASE ${database}`);
-  const started: ReturnType<typeof startPersona>[] = [];
+  const started: Awaited<ReturnType<typeof startPersona>>[] = [];
   try {
     const buildEnv = {
       ...process.env,
@@ -400,10 +401,10 @@ test('deployed personas use the bound database: the env the build wrote, the dat
     };
     const apiEnv = envOf('fixture--counter--api');
     assert.is(apiEnv.FIXTURE__COUNTER__DB__URL, url.toString());
-    const api = startPersona(fixture, 'fixture.counter.api', apiEnv);
+    const api = await startPersona(fixture, 'fixture.counter.api', apiEnv);
     started.push(api);
     await api.waitFor(`listening on http://127.0.0.1:${apiEnv.FIXTURE__COUNTER__API__PORT}`);
-    const client = startPersona(fixture, 'fixture.client', envOf('fixture--client'));
+    const client = await startPersona(fixture, 'fixture.client', envOf('fixture--client'));
     started.push(client);
     assert.is(await client.exited, 0, client.stderr());
     assert.is(client.stdout(), 'Counted visits: 5 (read back: 5)\n');

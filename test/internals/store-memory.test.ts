@@ -3,5 +3,5 @@ import { InProcessPlatform } from 'infra-generator/internal/modes/in-process/in-
 
 storeContract({
   name: 'memory',
-  platform: () => new InProcessPlatform({ log: { info() {}, error() {} } }),
+  platform: () => new InProcessPlatform({ log: { info() {}, error() {} }, codeOutsidePersonas: 'allowed' }),
 });

@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { createPool, sql } from 'slonik';
 import { rootId, appOf, Store } from 'infra-generator';
 import { storeContract } from './store-contract.ts';
-import { currentContext } from 'infra-generator/internal/core/app';
+import { currentContext, runAs } from 'infra-generator/internal/core/app';
 import { StorePlatform } from '../support/store-platform.ts';
 import type { StoreBackend } from 'infra-generator/internal/components/store/backend';
 import type { Json } from 'infra-generator/internal/core/json';
@@ -205,7 +205,7 @@ test("a modify function runs in its caller's context, and may use the store itse
   app.enter('runtime', platform);
   closers.push(() => platform.close());
   await store.set('base', { n: 10 });
-  const result = await app.runAs(undefined, () =>
+  const result = await runAs(app, undefined, () =>
     store.modify('sum', async (old) => {
       assert.is(currentContext()?.app, app, 'the app context reaches the function');
       const base = (await store.get('base'))!.n!;

@@ -25,7 +25,7 @@ export interface FaultApi {
 
 /** Starts the API persona on `port` with its Store at `databaseUrl`; resolves once it listens. */
 export async function startFaultApi(port: number, databaseUrl: string, token: string): Promise<FaultApi> {
-  const persona = startPersona(faultApp, faultIds.api.value, {
+  const persona = await startPersona(faultApp, faultIds.api.value, {
     [wiring.apiPort(faultIds.api)]: String(port),
     [wiring.apiToken(faultIds.api)]: token,
     [wiring.storeUrl(faultIds.db)]: databaseUrl,

@@ -3,6 +3,11 @@
  * by hand (what compose or the local runner would set), with its output captured.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { appOf, type ID } from 'infra-generator';
+import { treeFingerprint, treeListing } from 'infra-generator/internal/core/fingerprint';
+import { wiring } from 'infra-generator/internal/core/wiring';
 
 export interface PersonaProcess {
   readonly child: ChildProcess;
@@ -29,9 +34,27 @@ export function quietEnv(): NodeJS.ProcessEnv {
 
 const occurrences = (haystack: string, needle: string) => haystack.split(needle).length - 1;
 
-export function startPersona(entry: string, persona: string, env: Record<string, string>): PersonaProcess {
+/**
+ * The tree fingerprint the build gives every persona of the fixture whose `main.ts` is `entry`,
+ * computed here from its tree (the `app.ts` beside it, whose root ID it exports as `id`), as
+ * the build does. A deployed persona without one refuses to start.
+ */
+async function treeEnvironment(entry: string): Promise<Record<string, string>> {
+  const app = join(dirname(entry), 'app.ts');
+  if (!existsSync(app)) return {};
+  const { id } = (await import(app)) as { id: ID };
+  const listing = treeListing(appOf(id));
+  return { [wiring.treeFingerprint]: treeFingerprint(listing), [wiring.treeListing]: JSON.stringify(listing) };
+}
+
+/** Starts `persona` of the fixture `entry` with `env` (which may replace the tree fingerprint). */
+export async function startPersona(
+  entry: string,
+  persona: string,
+  env: Record<string, string>,
+): Promise<PersonaProcess> {
   const child = spawn(process.execPath, ['--conditions=source', entry], {
-    env: { ...quietEnv(), PERSONA: persona, ...env },
+    env: { ...quietEnv(), ...(await treeEnvironment(entry)), PERSONA: persona, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -7,6 +7,7 @@ import { request } from 'undici';
 import type { ApiServer } from 'infra-generator';
 import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';
 import { wiring } from 'infra-generator/internal/core/wiring';
+import { runAs } from 'infra-generator/internal/core/app';
 import { freePort } from './free-port.ts';
 
 export interface ServedApi {
@@ -42,7 +43,7 @@ export async function serveApi(
   });
   api.app.enter('runtime', platform);
   const controller = new AbortController();
-  await api.app.runAs(api, () => api.start(controller.signal));
+  await runAs(api.app, api, () => api.start(controller.signal));
   return { port, url, lines, platform, controller };
 }
 

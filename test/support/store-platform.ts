@@ -5,6 +5,8 @@ import type { StoreBackend } from 'infra-generator/internal/components/store/bac
 
 export class StorePlatform implements Platform {
   readonly mode = 'deployed';
+  /** The Store tests call stores directly, as no persona. */
+  readonly codeOutsidePersonas = 'allowed';
   readonly #backends = new Map<Store<any>, StoreBackend>();
   readonly #make: (store: Store<any>) => StoreBackend;
 

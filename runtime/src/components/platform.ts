@@ -3,7 +3,7 @@
  * every mode; a platform decides whether a Store lives in memory or in PostgreSQL and whether
  * an endpoint call is a function call or an HTTP request.
  */
-import type { App } from '../core/app.ts';
+import { platformOf, type App } from '../core/app.ts';
 import type { ValuePlatform } from '../values/value-platform.ts';
 import type { ApiServer } from './api/server.ts';
 import type { Endpoint } from './api/endpoint.ts';
@@ -23,4 +23,4 @@ export interface ComponentPlatform extends ValuePlatform {
 }
 
 /** The platform `app` runs on, as components use it (every mode's platform is one). */
-export const componentPlatform = (app: App) => app.platform as ComponentPlatform;
+export const componentPlatform = (app: App) => platformOf(app) as ComponentPlatform;

@@ -8,7 +8,7 @@
  *   may call every API (so the proof of concept's example keeps working). A server may always
  *   serve itself.
  */
-import { currentContext } from './app.ts';
+import { currentContext, platformOf } from './app.ts';
 import type { App } from './app.ts';
 import type { Component } from './component.ts';
 import type { ID } from './id.ts';
@@ -79,11 +79,40 @@ export function mayCallApi(persona: Persona, server: Persona): boolean {
   return persona === server || persona.uses === undefined || persona.uses.includes(server);
 }
 
-/** Throws when the persona running this code (in one process, or deployed) may not use `store`. */
-export function assertMayUseStore(store: OwnedComponent): void {
-  const persona = currentContext()?.persona;
+/**
+ * Throws when the persona running this code (in one process, or deployed) may not use `store`
+ * (`call`, e.g. `get()`), or when no persona runs it and the platform refuses such code.
+ */
+export function assertMayUseStore(store: OwnedComponent, call: string): void {
+  const persona = callingPersona(store, call);
   if (persona && !mayUseStore(persona, store))
     throw errors.storeNotAllowed(persona.id.value, store.id.value, store.owner.value);
+}
+
+/** What the rules need of a build-time value (values/build-time-value.ts). */
+export interface ReadableValue extends Component {
+  readonly secret: boolean;
+  readableBy(persona: ID): boolean;
+  /** Who may read it, for messages: `personas under my-app.customer-server`. */
+  readonly readersText: string;
+}
+
+/**
+ * Throws when the persona running this code may not read `value`, as its environment would not
+ * hold it deployed; a secret also when no persona runs it and the platform refuses such code.
+ */
+export function assertMayReadValue(value: ReadableValue): void {
+  const persona = value.secret ? callingPersona(value, 'get()') : currentContext()?.persona;
+  if (persona && !value.readableBy(persona.id))
+    throw errors.valueNotAllowed(persona.id.value, value.kind, value.id.value, value.readersText);
+}
+
+/** The persona running this code; none, when that is allowed where the app runs. */
+function callingPersona(subject: Component, call: string): Persona | undefined {
+  const persona = currentContext()?.persona;
+  if (!persona && platformOf(subject.app).codeOutsidePersonas === 'refused')
+    throw errors.outsidePersona(`${subject.kind} ${subject.id.value}`, call, subject.id.value);
+  return persona;
 }
 
 /** Throws when the persona running this code may not call `server`. */

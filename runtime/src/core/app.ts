@@ -23,6 +23,14 @@ export interface RunningContext {
 
 const running = new AsyncLocalStorage<RunningContext>();
 
+/**
+ * The platform `app`'s runtime phase runs on (in-process, or deployed). Not a property of App:
+ * the platform hands out store backends and values without asking who calls, so only the
+ * components' own methods, which check the access rules first, may reach it. Set by App's
+ * static block.
+ */
+export let platformOf: (app: App) => Platform;
+
 export class App {
   readonly root: ID;
   #phase: Phase = 'startup';
@@ -73,17 +81,22 @@ export class App {
     this.#platform = platform;
   }
 
-  /** The platform the runtime phase runs on (in-process, or deployed). */
-  get platform(): Platform {
-    if (!this.#platform)
-      throw errors.wrongPhase(`App ${this.root.value}`, 'platform', ['runtime'], this.#phase, this.root.value);
-    return this.#platform;
+  static {
+    platformOf = (app) => {
+      if (!app.#platform)
+        throw errors.wrongPhase(`App ${app.root.value}`, 'platform', ['runtime'], app.#phase, app.root.value);
+      return app.#platform;
+    };
   }
+}
 
-  /** Runs `fn` as `persona` (so in-process code knows who is calling). */
-  runAs<T>(persona: Persona | undefined, fn: () => T): T {
-    return running.run({ app: this, persona }, fn);
-  }
+/**
+ * Runs `fn` as `persona` of `app`, so that the access rules know who is calling. Internal on
+ * purpose (not a method of App, not exported by the package's index): the runners and the
+ * serving side of an endpoint use it; code in a persona must not be able to become another.
+ */
+export function runAs<T>(app: App, persona: Persona | undefined, fn: () => T): T {
+  return running.run({ app, persona }, fn);
 }
 
 /** Which app and persona the current code runs in, if any. */

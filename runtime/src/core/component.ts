@@ -28,6 +28,15 @@ export abstract class Component {
     return `${this.kind} ${this.id.value}`;
   }
 
+  /**
+   * What the tree fingerprint holds of this component besides its kind and ID: lines that each
+   * begin with its ID and a word other than `uses` or `calls` (an ApiServer's routes). None by
+   * default.
+   */
+  fingerprintLines(): string[] {
+    return [];
+  }
+
   /** Problems that stop the app from starting, checked over the whole tree when startup ends. */
   validate(): string[] {
     return [];

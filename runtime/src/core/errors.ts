@@ -26,6 +26,8 @@ const codes = [
   'INFRA_INVALID_INPUT_SCHEMA',
   'INFRA_INVALID_METHOD',
   'INFRA_HTTP_STATUS',
+  'INFRA_INVALID_TIMEOUT',
+  'INFRA_API_ANSWER_TOO_LARGE',
   'INFRA_NOT_JSON',
   'INFRA_INVALID_KEY',
   'INFRA_INVALID_INDEX_KEY',
@@ -36,11 +38,14 @@ const codes = [
   'INFRA_INVALID_USES',
   'INFRA_STORE_NOT_ALLOWED',
   'INFRA_API_NOT_ALLOWED',
+  'INFRA_VALUE_NOT_ALLOWED',
+  'INFRA_OUTSIDE_PERSONA',
   'INFRA_TASK_REPLICAS',
   'INFRA_REPLICAS',
   'INFRA_TASK_FAILED',
   'INFRA_WORKER_FAILED',
   'INFRA_TREE_DRIFT',
+  'INFRA_NO_TREE_FINGERPRINT',
   'INFRA_MISSING_STORE_URL',
   'INFRA_MISSING_API_URL',
   'INFRA_API_UNREACHABLE',
@@ -51,8 +56,14 @@ const codes = [
   'INFRA_STORE_UNAVAILABLE',
   'INFRA_STORE_FAILED',
   'INFRA_STORE_CLOSED',
+  'INFRA_KEY_TOO_LONG',
+  'INFRA_MODIFY_REENTRANT',
+  'INFRA_MODIFY_TIMEOUT',
   'INFRA_PORTS_EXHAUSTED',
   'INFRA_VALUE_FILE_DAMAGED',
+  'INFRA_VALUE_DAMAGED',
+  'INFRA_UNKNOWN_VALUE_ID',
+  'INFRA_UNSAFE_BUILD_FOLDER',
   'INFRA_PASSWORD_WOULD_CHANGE',
   'INFRA_NO_BUILD',
   'INFRA_BUILD_OUTDATED',
@@ -76,6 +87,7 @@ const codes = [
   'INFRA_LOCAL_DATABASE',
   'INFRA_LOCAL_UNHEALTHY',
   'INFRA_LOCAL_PORT_IN_USE',
+  'INFRA_LOCAL_STORE_ROLE',
   'INFRA_EMBEDDED_POSTGRES_MISSING',
   'INFRA_EMBEDDED_POSTGRES',
   'INFRA_EMBEDDED_POSTGRES_NOT_RUNNING',
@@ -236,6 +248,20 @@ export const errors = {
   invalidHttpStatus: define('INFRA_HTTP_STATUS', (status: unknown) => ({
     message: `HttpError status must be an integer from 400 to 599, got ${status}`,
   })),
+  invalidEndpointTimeout: define(
+    'INFRA_INVALID_TIMEOUT',
+    (server: string, method: string, route: string, timeout: unknown) => ({
+      id: server,
+      message: `ApiServer ${server}: the timeout of ${method} ${route} must be a whole number of milliseconds from 1 to 2147483647, not ${JSON.stringify(timeout) ?? String(timeout)}, e.g. { timeout: 5_000 }`,
+    }),
+  ),
+  apiAnswerTooLarge: define(
+    'INFRA_API_ANSWER_TOO_LARGE',
+    (server: string, url: string, call: string, limit: number) => ({
+      id: server,
+      message: `ApiServer ${server} at ${url}: ${call} answered more than ${limit} bytes, the most a client reads of an answer; return less per call (a page of the results), or check that this ApiServer is what listens there`,
+    }),
+  ),
   /** `subject` names the component (`Store my-app.db`); `id`, its ID. */
   notJson: define('INFRA_NOT_JSON', (subject: string, what: string, reason: string, id?: string) => ({
     id,
@@ -301,6 +327,24 @@ export const errors = {
         }`,
     }),
   ),
+  /** `readers`: who may read it, e.g. `personas under my-app.customer-server`. */
+  valueNotAllowed: define(
+    'INFRA_VALUE_NOT_ALLOWED',
+    (persona: string, kind: string, value: string, readers: string) => ({
+      id: persona,
+      message:
+        `Persona ${persona} may not read ${kind} ${value}: only ${readers} get it (deployed, no other persona's environment holds it). ` +
+        `Ask a persona that may read it, through its API, or move this code into one of them`,
+    }),
+  ),
+  /** `subject`: what was used, e.g. `Store my-app.db`; `call`: how, e.g. `get()`. */
+  outsidePersona: define('INFRA_OUTSIDE_PERSONA', (subject: string, call: string, id: string) => ({
+    id,
+    message:
+      `${subject}: ${call} was called by code that runs as no persona (a timer or callback set up at startup, outside ` +
+      `every server, worker and task), so it cannot be told which persona may use it; deployed, that code would run in ` +
+      `every persona's process. Start it from a persona instead: a Worker, an onDeploy task or an endpoint handler`,
+  })),
   taskReplicas: define('INFRA_TASK_REPLICAS', (id: string) => ({
     id,
     message: `DeployTask ${id} takes no replicas: a deploy task runs once per deployment. Remove the option, or make it a Worker`,
@@ -324,6 +368,13 @@ export const errors = {
     message:
       `Persona ${persona} refuses to run: its component tree differs from the one the build saw, at ${ids.join(', ')}. ` +
       `The code changed since \`npm run infra:build\`: build again (and rebuild the image, e.g. \`docker compose up --build\`)`,
+  })),
+  noTreeFingerprint: define('INFRA_NO_TREE_FINGERPRINT', (persona: string) => ({
+    id: persona,
+    message:
+      `Persona ${persona} refuses to run: its environment has no INFRA_TREE_FINGERPRINT, so it cannot check that its code ` +
+      `builds the component tree the build planned (routes, tokens, stores). Start it from the files \`npm run infra:build\` ` +
+      `wrote (compose.yaml, the Kubernetes manifests or \`npm run infra:local\`), which set it`,
   })),
   storeUrlMissing: define(
     'INFRA_MISSING_STORE_URL',
@@ -390,12 +441,53 @@ export const errors = {
     id: store,
     message: `Store ${store}: its connections were closed (the platform was closed); use the store only while the app runs`,
   })),
+  /** `kind`: `Store` or `Index`; `what`: `key` or `index key`. */
+  keyTooLong: define('INFRA_KEY_TOO_LONG', (kind: string, id: string, what: string, bytes: number, limit: number) => ({
+    id,
+    message:
+      `${kind} ${id}: ${what === 'key' ? 'a key' : 'an index key'} of ${bytes} bytes (in UTF-8) is too long: keys and index keys may have at most ${limit} bytes, ` +
+      `in every mode (PostgreSQL's B-tree index cannot hold much longer ones). Use a shorter ${what}, e.g. a hash of the long text`,
+  })),
+  /** `call`: the write made inside (`set`, `del`, `modify`). */
+  modifyReentrant: define('INFRA_MODIFY_REENTRANT', (store: string, call: string, key: string) => ({
+    id: store,
+    message:
+      `Store ${store}: ${call}(${JSON.stringify(key)}) was called inside modify(${JSON.stringify(key)}) of the same key; ` +
+      `return the new value from the function instead (return undefined to delete the key). It would wait for the modify() that is waiting for it`,
+  })),
+  modifyTimeout: define('INFRA_MODIFY_TIMEOUT', (store: string, key: string, seconds: number) => ({
+    id: store,
+    message:
+      `Store ${store}: the function given to modify(${JSON.stringify(key)}) did not return within ${seconds} s, the limit of a modify() transaction, ` +
+      `so nothing was written. The key stays locked while the function runs: do slow work (API calls, heavy computing) before modify() and keep its function quick`,
+  })),
   portsExhausted: define('INFRA_PORTS_EXHAUSTED', (port: string, count: number, first: number) => ({
     id: port,
     message: `Port ${port}: all ${count} ports from ${first} are taken`,
   })),
   valueFileDamaged: define('INFRA_VALUE_FILE_DAMAGED', (path: string, reason: string) => ({
     message: `The value file ${path} is damaged (${reason}). Restore it from a backup; deleting it makes new passwords, which existing database volumes will refuse`,
+  })),
+  /** `found`: what the file holds instead, described without a secret's text. */
+  valueDamaged: define(
+    'INFRA_VALUE_DAMAGED',
+    (kind: string, id: string, path: string, shape: string, found: string) => ({
+      id,
+      message:
+        `${kind} ${id}: its value in ${path} is damaged (${found}; a ${kind} is ${shape}), so the build stopped and replaced nothing. ` +
+        `Restore the file from a backup, or make a new value with \`npm run infra:build -- --reset-value ${id}\`. ` +
+        `A new Store password also needs the database's own password changed to it (ALTER ROLE … PASSWORD …), or the app is locked out of its data`,
+    }),
+  ),
+  unknownValueId: define('INFRA_UNKNOWN_VALUE_ID', (ids: readonly string[], known: readonly string[]) => ({
+    id: ids[0],
+    message:
+      `--reset-value ${ids.join(', ')}: no build-time value has this ID in the app. ` +
+      (known.length > 0 ? `The app's values are: ${known.join(', ')}` : 'The app has no build-time values'),
+  })),
+  /** `reason`: why this folder may not hold the build's secrets; `fix`: what to do instead. */
+  unsafeBuildFolder: define('INFRA_UNSAFE_BUILD_FOLDER', (path: string, reason: string, fix: string) => ({
+    message: `The build folder ${path} ${reason}, so the build wrote nothing. ${fix}`,
   })),
   passwordWouldChange: define('INFRA_PASSWORD_WOULD_CHANGE', (store: string, volume: string) => ({
     id: store,
@@ -501,6 +593,17 @@ export const errors = {
       `ApiServer ${persona}: port ${port} of 127.0.0.1 is already in use, so its local process cannot serve there ` +
       `(another \`npm run infra:local\` of this app still running?). Stop what listens there (\`ss -ltnp 'sport = :${port}'\` names it) and run again`,
   })),
+  localStoreRole: define(
+    'INFRA_LOCAL_STORE_ROLE',
+    (store: string, database: string, role: string, url: string, cause: unknown) => ({
+      id: store,
+      message:
+        `Store ${store}: cannot give its local database ${database} a login role of its own (${role}) on the PostgreSQL at ${url} (${messageOf(cause)}). ` +
+        `The runner makes that role, hands it the database and its tables and keeps other roles out, so INFRA_LOCAL_PG_URL must name a superuser ` +
+        `(or a role with CREATEROLE and CREATEDB that may administer the roles it makes), e.g. postgres://postgres@127.0.0.1:5432/postgres`,
+      cause,
+    }),
+  ),
   embeddedPostgresMissing: define('INFRA_EMBEDDED_POSTGRES_MISSING', (packageName: string, cause: unknown) => ({
     message:
       `No embedded PostgreSQL for this platform: ${packageName} could not be loaded (${messageOf(cause)}). ` +

@@ -1,5 +1,6 @@
 /**
- * The tree fingerprint: what the build saw of the startup tree (IDs, kinds, edges), so that
+ * The tree fingerprint: what the build saw of the startup tree (IDs, kinds, edges, and what
+ * each component adds: an ApiServer's routes, methods, input schemas, whether it is public), so that
  * every deployed persona can check, at the end of its own startup, that it built the same
  * tree. This closes the gap the proof of concept calls "weaker than Microvium snapshotting":
  * code that changed without a rebuild refuses to run instead of mis-wiring silently.
@@ -21,6 +22,7 @@ export function treeListing(app: App): string[] {
   const lines = app.components.map((c) => `${c.kind} ${c.id.value}`);
   for (const e of edges(app, { undeclaredCalls: 'none' })) lines.push(`${e.from.id.value} ${e.kind} ${e.to.id.value}`);
   for (const p of app.personas) if (p.uses === undefined) lines.push(`${p.id.value} calls ${EVERY_API_MARK}`);
+  for (const c of app.components) lines.push(...c.fingerprintLines());
   return lines.sort();
 }
 
@@ -35,9 +37,10 @@ export function differingIds(expected: readonly string[], actual: readonly strin
   const ids = new Set<string>();
   for (const line of [...expected.filter((l) => !b.has(l)), ...actual.filter((l) => !a.has(l))]) {
     const words = line.split(' ');
-    // `Kind id` or `from uses|calls to`: both IDs of an edge are named.
+    // `Kind id`, `from uses|calls to` (both IDs of an edge are named), or `id <detail…>`.
     if (words.length === 2) ids.add(words[1]);
-    else ids.add(words[0]).add(words[2]);
+    else if (words[1] === 'uses' || words[1] === 'calls') ids.add(words[0]).add(words[2]);
+    else ids.add(words[0]);
   }
   ids.delete(EVERY_API_MARK);
   return [...ids].sort();
@@ -45,7 +48,8 @@ export function differingIds(expected: readonly string[], actual: readonly strin
 
 /**
  * Throws when `app`'s tree differs from the build's (`expected`: the build's listing, and its
- * fingerprint). Nothing to check when the build passed none (e.g. an older build).
+ * fingerprint), or when there is no fingerprint to compare with: a persona that cannot check
+ * might serve what no build planned (a new route, a dropped token).
  */
 export function assertSameTree(
   app: App,
@@ -53,7 +57,7 @@ export function assertSameTree(
   expectedFingerprint: string | undefined,
   expectedListing: string | undefined,
 ): void {
-  if (!expectedFingerprint) return;
+  if (!expectedFingerprint) throw errors.noTreeFingerprint(persona);
   const listing = treeListing(app);
   if (treeFingerprint(listing) === expectedFingerprint) return;
   let expected: string[] = [];

@@ -6,6 +6,13 @@
  */
 export interface Platform {
   readonly mode: 'in-process' | 'deployed';
+  /**
+   * Whether runtime code that runs as no persona (a timer set at startup) may use Stores and
+   * read secrets. Deployed it runs in one persona's process, which the environment already
+   * limits; in one process it could be any persona's, so `npm start` refuses it. A test harness
+   * (startInProcess) allows it, like a debugger.
+   */
+  readonly codeOutsidePersonas: 'allowed' | 'refused';
   /** Releases connections and servers. */
   close(): Promise<void>;
 }

@@ -9,6 +9,7 @@ import { errors } from '../core/errors.ts';
 
 export class BuildPlatform implements ComponentPlatform {
   readonly mode = 'deployed';
+  readonly codeOutsidePersonas = 'allowed';
   readonly #file: ValueFile;
   constructor(file: ValueFile) {
     this.#file = file;

@@ -15,6 +15,8 @@ export interface BuildArgs {
   readonly bindStore: readonly string[];
   /** `--unbind-store STORE_ID`, each as given. */
   readonly unbindStore: readonly string[];
+  /** `--reset-value ID`, each as given: values to make anew, replacing what the value file holds. */
+  readonly resetValue: readonly string[];
   /** `--prune` (what `npm run infra:prune` passes) and its `--yes`. */
   readonly prune: boolean;
   readonly yes: boolean;
@@ -62,7 +64,7 @@ const targetOption = `--target ${TARGET_CHOICES.join('|')}`;
 
 const BUILD_USAGE = usage(
   'npm run infra:build',
-  `[${targetOption}] [--bind-store STORE_ID=URL|env:VARIABLE]… [--unbind-store STORE_ID]…`,
+  `[${targetOption}] [--bind-store STORE_ID=URL|env:VARIABLE]… [--unbind-store STORE_ID]… [--reset-value ID]…`,
   "Runs the app's startup as the build persona and writes compose.yaml, starter/build/Dockerfile, the\n" +
     'env files and the kept values (starter/build/values.json); with --target kubernetes also\n' +
     'starter/build/kubernetes/. Writes nothing if the component tree is invalid.',
@@ -71,12 +73,17 @@ const BUILD_USAGE = usage(
     ['--bind-store STORE_ID=URL', 'deploy the Store on an existing PostgreSQL, not its own (kept for later builds)'],
     ['--bind-store STORE_ID=env:VARIABLE', 'the same, the URL read from VARIABLE at every build'],
     ['--unbind-store STORE_ID', 'give a bound Store its own database again'],
+    [
+      '--reset-value ID',
+      "make a new value for ID (a damaged one, say), replacing the kept one; for a Store's password, change it in its database too",
+    ],
     ['-h, --help', 'print this help and build nothing'],
   ],
   [
     'npm run infra:build',
     'npm run infra:build -- --target kubernetes',
     'npm run infra:build -- --bind-store my-app.customer-server.db=env:CUSTOMERS_DB_URL',
+    'npm run infra:build -- --reset-value my-app.customer-server.api.token',
   ],
   'Volumes and databases of Stores gone from the code: npm run infra:prune -- --help',
 );
@@ -138,6 +145,7 @@ export function parseBuildArgs(args: readonly string[]): BuildArgs {
       target: DEFAULT_TARGET,
       bindStore: [],
       unbindStore: [],
+      resetValue: [],
       prune: true,
       yes: values.yes ?? false,
       help: values.help ?? false,
@@ -153,6 +161,7 @@ export function parseBuildArgs(args: readonly string[]): BuildArgs {
         target: { type: 'string' },
         'bind-store': { type: 'string', multiple: true },
         'unbind-store': { type: 'string', multiple: true },
+        'reset-value': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     }),
@@ -164,6 +173,7 @@ export function parseBuildArgs(args: readonly string[]): BuildArgs {
     target,
     bindStore: values['bind-store'] ?? [],
     unbindStore: values['unbind-store'] ?? [],
+    resetValue: values['reset-value'] ?? [],
     prune: false,
     yes: false,
     help,

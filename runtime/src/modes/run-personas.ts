@@ -3,7 +3,7 @@
  * the deploy tasks. Used by the one-process mode (all personas) and by a deployed persona
  * process (just its own).
  */
-import type { App } from '../core/app.ts';
+import { runAs, type App } from '../core/app.ts';
 import type { Persona } from '../core/persona.ts';
 import { errors } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
@@ -34,14 +34,14 @@ export async function runPersonas(
   };
   try {
     const of = (lifecycle: Persona['lifecycle']) => personas.filter((p) => p.lifecycle === lifecycle);
-    await Promise.all(of('server').map((s) => app.runAs(s, () => s.start(controller.signal))));
+    await Promise.all(of('server').map((s) => runAs(app, s, () => s.start(controller.signal))));
     const workers = of('worker').map((w) =>
-      app
-        .runAs(w, () => w.start(controller.signal))
-        .catch((err: unknown) => fail(errors.workerFailed(w.id.value, err))),
+      runAs(app, w, () => w.start(controller.signal)).catch((err: unknown) =>
+        fail(errors.workerFailed(w.id.value, err)),
+      ),
     );
     const tasks = of('task').map((t) =>
-      app.runAs(t, () => t.start(controller.signal)).catch((err: unknown) => fail(errors.taskFailed(t.id.value, err))),
+      runAs(app, t, () => t.start(controller.signal)).catch((err: unknown) => fail(errors.taskFailed(t.id.value, err))),
     );
     await Promise.all(tasks);
     await Promise.all(workers);

@@ -96,6 +96,18 @@ export class EmbeddedPostgres {
     return this.#startedHere;
   }
 
+  /**
+   * The rules of its pg_hba.conf that let a client in without a password (`trust`). initdb here
+   * writes none (scram-sha-256 everywhere): only a hand edit makes one, and then any persona
+   * could log in as another Store's role, or as the superuser.
+   */
+  passwordlessRules(): string[] {
+    return readFileSync(join(this.dataDir, 'pg_hba.conf'), 'utf8')
+      .split('\n')
+      .map((line) => line.replace(/#.*/, '').trim())
+      .filter((rule) => /(?:^|\s)trust(?:\s|$)/.test(rule));
+  }
+
   /** Also accept clients from `cidrs` (for containers reaching this machine through a gateway). */
   acceptRemote(cidrs: readonly string[]): void {
     const hba = join(this.dataDir, 'pg_hba.conf');

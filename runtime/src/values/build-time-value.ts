@@ -7,6 +7,7 @@
 import { brand, hasBrand } from '../core/brands.ts';
 import { valuePlatform } from './value-platform.ts';
 import { Component } from '../core/component.ts';
+import { assertMayReadValue } from '../core/access.ts';
 import type { ID } from '../core/id.ts';
 import type { Json } from '../core/json.ts';
 
@@ -50,7 +51,15 @@ export class BuildTimeValue<T extends Json = Json> extends Component {
   /** The value (runtime or build time). */
   get(): T {
     this.assertPhase('get()', 'runtime', 'build');
+    assertMayReadValue(this);
     return valuePlatform(this.app).value(this);
+  }
+
+  get readersText(): string {
+    const readers = this.#readers;
+    return typeof readers === 'function'
+      ? 'the personas its readers option allows'
+      : `personas under ${readers.map((r) => r.value).join(', ')}`;
   }
 
   /** Whether a persona (by ID) may read this value. */
@@ -71,6 +80,11 @@ export class BuildTimeValue<T extends Json = Json> extends Component {
   /** Checks a kept value still has this kind's form (a hand-edited file may not). */
   accepts(value: Json): value is T {
     return value !== undefined;
+  }
+
+  /** What `accepts` takes, in words, for the error about a damaged kept value (`a <kind> is <shape>`). */
+  get shape(): string {
+    return 'any JSON value';
   }
 }
 

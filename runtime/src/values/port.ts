@@ -40,4 +40,8 @@ export class Port extends BuildTimeValue<number> {
   override accepts(value: Json): value is number {
     return isTcpPort(value);
   }
+
+  override get shape(): string {
+    return 'a whole number from 1 to 65535';
+  }
 }

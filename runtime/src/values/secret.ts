@@ -23,6 +23,10 @@ export class Secret extends BuildTimeValue<string> {
   override accepts(value: Json): value is string {
     return typeof value === 'string' && value.length > 0;
   }
+
+  override get shape(): string {
+    return 'a non-empty string';
+  }
 }
 
 /** A random password: 32 characters of base64url (192 bits). */

@@ -1,27 +1,17 @@
 /**
  * The build folder's value file (`build/values.json`): every build-time value and secret,
- * by ID. Written atomically (a temporary file with mode 0600, then rename), so a build that
- * is killed at any point leaves the previous file whole; git-ignored and docker-ignored.
+ * by ID. Written atomically (private/atomic-write.ts: an exclusively created temporary file with
+ * mode 0600, flushed, then renamed), so a build that is killed at any point leaves the previous
+ * file whole; its folder is private (0700); git-ignored and docker-ignored.
  * A build holds the build lock (modes/build-persona/build-lock.ts) from before it loads the file until it has
  * saved it, so two builds cannot both make new values. Readers (local processes) do not lock.
  */
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-  chmodSync,
-} from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Json } from '../core/json.ts';
 import type { App } from '../core/app.ts';
 import { errors, messageOf } from '../core/errors.ts';
 import { BuildTimeValue } from './build-time-value.ts';
-import { tempPathFor } from '../private/atomic-write.ts';
+import { writeFileAtomic } from '../private/atomic-write.ts';
 
 interface FileShape {
   note: string;
@@ -38,6 +28,22 @@ const ENV_PREFIX = 'env:';
 /** The variable a kept binding reads its URL from (`env:NAME`), or undefined for a URL kept as such. */
 export function bindingVariable(kept: string): string | undefined {
   return kept.startsWith(ENV_PREFIX) ? kept.slice(ENV_PREFIX.length) : undefined;
+}
+
+/** What a damaged entry holds, for the error: a secret's text is never shown, only its type. */
+function describeFound(value: Json, secret: boolean): string {
+  const type =
+    value === null
+      ? 'null'
+      : Array.isArray(value)
+        ? 'an array'
+        : typeof value === 'object'
+          ? 'an object'
+          : `a ${typeof value}`;
+  if (value === '') return 'found an empty string';
+  if (secret) return `found ${type}`;
+  const text = JSON.stringify(value);
+  return `found ${text.length > 40 ? `${type} (${text.slice(0, 37)}…)` : text}`;
 }
 
 const NOTE =
@@ -111,22 +117,31 @@ export class ValueFile {
   }
 
   /**
-   * Makes the value of every BuildTimeValue in `app` that the file lacks. Values of IDs no
-   * longer in the tree are kept (a Store that comes back gets its old password). Returns the
-   * IDs of the values made.
+   * Makes the value of every BuildTimeValue in `app` that the file lacks, and a new one for each
+   * ID in `reset` (`--reset-value`). Values of IDs no longer in the tree are kept (a Store that
+   * comes back gets its old password). A kept value of the wrong shape is an error, never
+   * replaced unasked: a database initialised with the old password would lock the app out, and
+   * only Docker volumes have a guard for that (modes/build-persona/build.ts). Checks everything
+   * before making anything. Returns the IDs of the values made.
    */
-  resolve(app: App): string[] {
-    const made: string[] = [];
-    for (const component of app.components) {
-      if (!BuildTimeValue.isBuildTimeValue(component)) continue;
+  resolve(app: App, reset: readonly string[] = []): string[] {
+    const values = app.components.filter((c): c is BuildTimeValue => BuildTimeValue.isBuildTimeValue(c));
+    const known = new Set(values.map((v) => v.id.value));
+    const unknown = [...new Set(reset)].filter((id) => !known.has(id));
+    if (unknown.length > 0) throw errors.unknownValueId(unknown, [...known].sort());
+    const resetting = new Set(reset);
+    for (const component of values) {
       const id = component.id.value;
       const kept = this.#values.get(id);
-      if (kept !== undefined && component.accepts(kept)) continue;
-      const taken = app.components
-        .filter(
-          (c): c is BuildTimeValue =>
-            BuildTimeValue.isBuildTimeValue(c) && c.kind === component.kind && c !== component,
-        )
+      if (kept === undefined || resetting.has(id) || component.accepts(kept)) continue;
+      throw errors.valueDamaged(component.kind, id, this.path, component.shape, describeFound(kept, component.secret));
+    }
+    const made: string[] = [];
+    for (const component of values) {
+      const id = component.id.value;
+      if (this.#values.has(id) && !resetting.has(id)) continue;
+      const taken = values
+        .filter((c) => c.kind === component.kind && c !== component)
         .map((c) => this.#values.get(c.id.value))
         .filter((v) => v !== undefined);
       this.#values.set(id, component.generate({ taken }));
@@ -141,26 +156,7 @@ export class ValueFile {
       Object.fromEntries([...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     const body: FileShape = { note: NOTE, values: sorted(this.#values) };
     if (this.#bindings.size > 0) body.bindings = sorted(this.#bindings);
-    mkdirSync(dirname(this.path), { recursive: true });
-    // Also removes the temporary files of builds killed before their rename.
-    const temp = tempPathFor(this.path);
-    const fd = openSync(temp, 'w', 0o600);
-    try {
-      writeSync(fd, JSON.stringify(body, null, 2) + '\n');
-      fsyncSync(fd);
-    } catch (err) {
-      closeSync(fd);
-      unlinkSync(temp);
-      throw err;
-    }
-    closeSync(fd);
-    chmodSync(temp, 0o600); // openSync's mode is masked by the umask
-    renameSync(temp, this.path);
-    const dir = openSync(dirname(this.path), 'r');
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
+    // Flushed before the rename: every other output can be made again, the values cannot.
+    writeFileAtomic(this.path, JSON.stringify(body, null, 2) + '\n', 0o600, { durable: true });
   }
 }

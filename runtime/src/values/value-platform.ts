@@ -1,5 +1,5 @@
 /** What build-time values need of the platform the app runs on: their value in this process. */
-import type { App } from '../core/app.ts';
+import { platformOf, type App } from '../core/app.ts';
 import type { Platform } from '../core/platform.ts';
 import type { BuildTimeValue } from './build-time-value.ts';
 
@@ -9,4 +9,4 @@ export interface ValuePlatform extends Platform {
 }
 
 /** The platform `app` runs on, as values use it (every mode's platform is one). */
-export const valuePlatform = (app: App) => app.platform as ValuePlatform;
+export const valuePlatform = (app: App) => platformOf(app) as ValuePlatform;

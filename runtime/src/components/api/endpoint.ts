@@ -6,7 +6,8 @@ import type { ApiServer } from './server.ts';
 import { HttpError } from './http-error.ts';
 import type { ArgumentSchema } from './argument-schema.ts';
 import { toJsonText } from '../../core/json.ts';
-import { errorCodes } from '../../core/errors.ts';
+import { errorCodes, InfraError } from '../../core/errors.ts';
+import { runAs } from '../../core/app.ts';
 
 /**
  * Answers 200 `{ status: 'ok', id }` without a token, for container healthchecks and the local
@@ -22,13 +23,39 @@ export function argumentInQuery(method: HttpMethod): boolean {
   return method === 'GET' || method === 'DELETE';
 }
 
+/** An endpoint's deadline when it names none (`{ timeout }`, in ms). */
+export const DEFAULT_ENDPOINT_TIMEOUT_MS = 30_000;
+
+/**
+ * Largest argument, as the UTF-8 bytes of its JSON text: the HTTP server's body limit, and the
+ * limit in one process too, so an argument refused deployed is refused while developing.
+ */
+export const MAX_ARGUMENT_BYTES = 1024 * 1024;
+
+/**
+ * Largest answer, as the UTF-8 bytes of its JSON text: what the HTTP client reads at most, and
+ * so what a handler may return in either mode (more is a 500, and logged).
+ */
+export const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
+
+/** What a handler gets besides its argument. */
+export interface EndpointContext {
+  /**
+   * Aborts when the endpoint's deadline passes (the caller has had its 504 by then) or the
+   * server shuts down: pass it to what the handler waits for, or check it between steps.
+   */
+  readonly signal: AbortSignal;
+}
+
 export interface Endpoint {
   readonly server: ApiServer;
   readonly method: HttpMethod;
   readonly route: string;
-  readonly handler: (arg: any) => unknown;
+  readonly handler: (arg: any, context: EndpointContext) => unknown;
   /** The schema the argument must match before the handler runs (`{ input }`), if any. */
   readonly input?: ArgumentSchema;
+  /** How long the handler may take before the caller gets 504, in ms. */
+  readonly timeoutMs: number;
 }
 
 /** What a served call answers: a status and JSON text (undefined body for 204). */
@@ -40,13 +67,31 @@ export interface EndpointResult {
 export interface InvokeOptions {
   /** Where to report a handler's internal error (its text is never sent to the caller). */
   log: (message: string, err: unknown) => void;
+  /** Where to note a caller's mistake the handler passed on (an invalid store key): not a server fault. */
+  note: (message: string) => void;
+  /** Aborts when the server shuts down; the handler's signal aborts with it. */
+  signal?: AbortSignal;
 }
+
+/**
+ * Store errors that say the key the caller sent cannot be one: the caller's fault (400), not
+ * the server's, when an endpoint without an input schema hands its argument on as a key.
+ */
+const callerKeyErrors: ReadonlySet<string> = new Set<string>([
+  errorCodes.INFRA_INVALID_KEY,
+  errorCodes.INFRA_INVALID_INDEX_KEY,
+  errorCodes.INFRA_KEY_TOO_LONG,
+]);
+
+const TIMED_OUT = Symbol('timed out');
 
 /**
  * Runs `endpoint`'s handler as its server's persona on an argument already parsed from JSON
  * and turns the outcome into a status and JSON text: 200 with the value, 204 for undefined,
- * the status of an HttpError, or 500 with a generic message for anything else. An argument
- * that does not match the endpoint's input schema gets 400 and never reaches the handler.
+ * the status of an HttpError, 504 when the handler outlives its deadline, 400 for a store key
+ * the caller got wrong, 503 while a database is unreachable or the server is stopping, or 500
+ * with a generic message for anything else. An argument that does not match the endpoint's
+ * input schema gets 400 and never reaches the handler.
  */
 export async function invokeEndpoint(
   endpoint: Endpoint,
@@ -59,17 +104,61 @@ export async function invokeEndpoint(
     const problem = (input.check ?? (await input.compile()))(arg);
     if (problem !== undefined) return { status: 400, body: errorBody(400, invalidArgumentMessage(endpoint, problem)) };
   }
+  // The signal is made only for a handler that reads it: most never do, and each costs.
+  let deadline: AbortController | undefined;
+  let signal: AbortSignal | undefined;
+  let expired: HttpError | undefined;
+  const context: EndpointContext = {
+    get signal() {
+      if (signal === undefined) {
+        deadline = new AbortController();
+        if (expired) deadline.abort(expired);
+        signal = options.signal ? AbortSignal.any([deadline.signal, options.signal]) : deadline.signal;
+      }
+      return signal;
+    },
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(resolve, endpoint.timeoutMs, TIMED_OUT);
+  });
   try {
-    const value = await server.app.runAs(server, () => endpoint.handler(arg));
+    const handling = (async () => runAs(server.app, server, () => endpoint.handler(arg, context)))();
+    const value = await Promise.race([handling, timedOut]);
+    if (value === TIMED_OUT) {
+      const message = timeoutMessage(endpoint);
+      // The handler may still be running: its signal tells it to stop, its outcome is dropped.
+      expired = new HttpError(504, message);
+      deadline?.abort(expired);
+      handling.catch(() => {});
+      options.log(`${server} ${endpoint.method} ${endpoint.route}: ${message}`, undefined);
+      return { status: 504, body: errorBody(504, message) };
+    }
     const body = toJsonText(
       value,
       server.toString(),
       `the value ${endpoint.method} ${endpoint.route} returned`,
       server.id.value,
     );
+    if (body !== undefined && exceedsBytes(body, MAX_ANSWER_BYTES)) {
+      options.log(
+        `${server} ${endpoint.method} ${endpoint.route}: the value it returned is ${Buffer.byteLength(body)} bytes as JSON, more than the ${MAX_ANSWER_BYTES} an answer may have; return less per call (a page of the results)`,
+        undefined,
+      );
+      return { status: 500, body: errorBody(500, internalErrorMessage(endpoint)) };
+    }
     return { status: body === undefined ? 204 : 200, body };
   } catch (err) {
     if (err instanceof HttpError) return { status: err.status, body: errorBody(err.status, err.message) };
+    if (InfraError.isInfraError(err) && callerKeyErrors.has(err.code)) {
+      options.note(`${server} ${endpoint.method} ${endpoint.route}: refused the caller's key (${err.message})`);
+      return { status: 400, body: errorBody(400, err.message) };
+    }
+    if (options.signal?.aborted) {
+      options.note(`${server} ${endpoint.method} ${endpoint.route}: the handler stopped as the server shut down`);
+      const error = `Service unavailable in ${server.id.value} (${endpoint.method} ${endpoint.route}): the server is shutting down; try again shortly`;
+      return { status: 503, body: errorBody(503, error) };
+    }
     options.log(`${server} ${endpoint.method} ${endpoint.route}: handler failed`, err);
     // A database outage is temporary: say so (503) so callers may retry, still without internal text.
     if ((err as { code?: unknown } | null)?.code === errorCodes.INFRA_STORE_UNAVAILABLE) {
@@ -77,7 +166,23 @@ export async function invokeEndpoint(
       return { status: 503, body: errorBody(503, error) };
     }
     return { status: 500, body: errorBody(500, internalErrorMessage(endpoint)) };
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+function timeoutMessage(endpoint: Endpoint): string {
+  return `Timeout in ${endpoint.server.id.value} (${endpoint.method} ${endpoint.route}): the handler did not answer within ${endpoint.timeoutMs} ms`;
+}
+
+/** Why an argument over `limit` bytes is refused (413), after `ApiServer <id>: ` in both modes. */
+export function argumentTooLargeProblem(endpoint: Endpoint, limit: number): string {
+  return `the argument of ${endpoint.method} ${endpoint.route} is larger than the limit of ${limit} bytes (as JSON text)`;
+}
+
+/** Whether `text` is longer than `limit` bytes in UTF-8 (counted only when it could be). */
+export function exceedsBytes(text: string, limit: number): boolean {
+  return text.length * 3 > limit && Buffer.byteLength(text) > limit;
 }
 
 function invalidArgumentMessage(endpoint: Endpoint, problem: string): string {

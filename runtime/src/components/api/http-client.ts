@@ -3,6 +3,10 @@
  * undici Pool per server. The answer is turned back into a value, or an HttpError to throw,
  * by endpoint.ts's `resultValue`, so a caller sees exactly what it sees in one process.
  *
+ * A GET or DELETE argument too long for a URL is sent as a POST with `x-http-method-override`
+ * (http-wire.ts), which the server routes to that endpoint alone; an answer is read up to a
+ * limit, past which the call fails naming the server.
+ *
  * A call that cannot reach the server fails with an error naming the ApiServer and its URL.
  * Idempotent calls (GET, PUT, DELETE) are tried again after a connection failure; the others
  * never, since the server may have run them.
@@ -10,8 +14,8 @@
 import { Pool } from 'undici';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiServer } from './server.ts';
-import { argumentInQuery, resultValue, type Endpoint, type HttpMethod } from './endpoint.ts';
-import { ARG_PARAM, bearer } from './http-wire.ts';
+import { MAX_ANSWER_BYTES, argumentInQuery, resultValue, type Endpoint, type HttpMethod } from './endpoint.ts';
+import { ARG_PARAM, MAX_QUERY_LENGTH, METHOD_OVERRIDE_HEADER, bearer } from './http-wire.ts';
 import { errors, messageOf } from '../../core/errors.ts';
 
 export interface HttpClientOptions {
@@ -19,8 +23,16 @@ export interface HttpClientOptions {
   token?: string;
   /** Time to open a connection (default 10 s). */
   connectTimeoutMs?: number;
-  /** Time to wait for the answer's headers, and then between chunks of its body (default 120 s). */
+  /**
+   * Time to wait for the answer's headers, and then between chunks of its body (default 120 s,
+   * or 10 s more than the endpoint's deadline, so the server's 504 comes first).
+   */
   timeoutMs?: number;
+  /**
+   * Largest answer read, in bytes (default 8 MiB, the most an ApiServer answers); a larger one
+   * fails the call (INFRA_API_ANSWER_TOO_LARGE).
+   */
+  maxAnswerBytes?: number;
   /** Further attempts of an idempotent call after a connection failure (default 2). */
   retries?: number;
   /** Connections kept per server (default 64). */
@@ -51,6 +63,7 @@ export class HttpApiClient {
   readonly #retries: number;
   readonly #connectTimeoutMs: number;
   readonly #timeoutMs: number;
+  readonly #maxAnswerBytes: number;
 
   constructor(server: ApiServer, url: string, options: HttpClientOptions = {}) {
     const base = new URL(url);
@@ -60,6 +73,7 @@ export class HttpApiClient {
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.#timeoutMs = options.timeoutMs ?? 120_000;
     this.#retries = options.retries ?? 2;
+    this.#maxAnswerBytes = options.maxAnswerBytes ?? MAX_ANSWER_BYTES;
     this.#headers = options.token === undefined ? {} : { authorization: bearer(options.token) };
     this.#bodyHeaders = { ...this.#headers, 'content-type': 'application/json' };
     this.#pool = new Pool(base.origin, {
@@ -67,6 +81,7 @@ export class HttpApiClient {
       connectTimeout: this.#connectTimeoutMs,
       headersTimeout: this.#timeoutMs,
       bodyTimeout: this.#timeoutMs,
+      maxResponseSize: this.#maxAnswerBytes,
     });
   }
 
@@ -74,12 +89,21 @@ export class HttpApiClient {
   async call(endpoint: Endpoint, text: string | undefined): Promise<unknown> {
     const { method, route } = endpoint;
     const inQuery = argumentInQuery(method);
-    const path =
-      this.#prefix + (inQuery && text !== undefined ? `${route}?${ARG_PARAM}=${encodeURIComponent(text)}` : route);
+    const query = inQuery && text !== undefined ? `?${ARG_PARAM}=${encodeURIComponent(text)}` : '';
+    const path = this.#prefix + route;
+    const timeouts = this.#timeouts(endpoint);
     const request =
-      inQuery || text === undefined
-        ? { method, path, headers: this.#headers }
-        : { method, path, headers: this.#bodyHeaders, body: text };
+      query.length > MAX_QUERY_LENGTH
+        ? {
+            method: 'POST' as const,
+            path,
+            headers: { ...this.#bodyHeaders, [METHOD_OVERRIDE_HEADER]: method },
+            body: text,
+            ...timeouts,
+          }
+        : inQuery || text === undefined
+          ? { method, path: path + query, headers: this.#headers, ...timeouts }
+          : { method, path, headers: this.#bodyHeaders, body: text, ...timeouts };
     const attempts = 1 + this.#retries;
     for (let attempt = 1; ; attempt++) {
       let status: number;
@@ -90,6 +114,8 @@ export class HttpApiClient {
         body = await response.body.text();
       } catch (err) {
         const code = errorCode(err);
+        if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE')
+          throw errors.apiAnswerTooLarge(this.server.id.value, this.url, `${method} ${route}`, this.#maxAnswerBytes);
         // Any call may be retried when the connection was never made (the server cannot have seen
         // it); only idempotent ones after a failure that may have reached a handler.
         const neverSent =
@@ -102,7 +128,7 @@ export class HttpApiClient {
           this.server.id.value,
           this.url,
           `${method} ${route}`,
-          this.#reason(err, code),
+          this.#reason(err, code, endpoint),
           attempt,
           err,
         );
@@ -117,12 +143,19 @@ export class HttpApiClient {
     }
   }
 
+  /** A call's own timeouts when its endpoint's deadline is longer than the client's. */
+  #timeouts(endpoint: Endpoint): { headersTimeout: number; bodyTimeout: number } | undefined {
+    if (endpoint.timeoutMs + 10_000 <= this.#timeoutMs) return undefined;
+    const timeout = endpoint.timeoutMs + 10_000;
+    return { headersTimeout: timeout, bodyTimeout: timeout };
+  }
+
   /** Closes the connections once the calls in flight are done. */
   async close(): Promise<void> {
     if (!this.#pool.closed) await this.#pool.close();
   }
 
-  #reason(err: unknown, code: string | undefined): string {
+  #reason(err: unknown, code: string | undefined, endpoint?: Endpoint): string {
     switch (code) {
       case 'ECONNREFUSED':
         return 'the connection was refused';
@@ -133,7 +166,7 @@ export class HttpApiClient {
         return `no connection was made within ${this.#connectTimeoutMs} ms`;
       case 'UND_ERR_HEADERS_TIMEOUT':
       case 'UND_ERR_BODY_TIMEOUT':
-        return `no answer came within ${this.#timeoutMs} ms`;
+        return `no answer came within ${Math.max(this.#timeoutMs, (endpoint?.timeoutMs ?? 0) + 10_000)} ms`;
       case 'ECONNRESET':
       case 'EPIPE':
       case 'UND_ERR_SOCKET':

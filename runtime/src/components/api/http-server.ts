@@ -8,20 +8,27 @@
  * invoke options) is decided once at start, so the request path is a parse, a call and a send.
  */
 import { shorten } from '../../private/text.ts';
-import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ApiServer } from './server.ts';
-import { argumentInQuery, invokeEndpoint, type Endpoint, type InvokeOptions } from './endpoint.ts';
+import {
+  MAX_ARGUMENT_BYTES,
+  argumentInQuery,
+  argumentTooLargeProblem,
+  invokeEndpoint,
+  type Endpoint,
+  type InvokeOptions,
+} from './endpoint.ts';
 import {
   ARG_PARAM,
   HEALTH_ROUTE,
   JSON_CONTENT_TYPE,
   JsonInputError,
   MAX_JSON_DEPTH,
-  bearer,
+  METHOD_OVERRIDE_HEADER,
   errorBody,
   parseUntrustedJson,
 } from './http-wire.ts';
@@ -34,16 +41,21 @@ export interface HttpServerOptions {
   log: Logger;
   /** The bearer token every endpoint call must carry (the health check needs none); none for a public API. */
   token?: string;
-  /** Largest request body accepted, in bytes (default 1 MiB); larger ones get 413. */
+  /** Largest request body accepted, in bytes (default 1 MiB, as in one process); larger ones get 413. */
   bodyLimit?: number;
-  /** Time to receive a whole request (default 30 s). */
+  /** Time to receive a request's headers (default 10 s); then 408 and the connection is closed. */
+  headersTimeoutMs?: number;
+  /** Time to receive a whole request (default 30 s); then 408 and the connection is closed. */
   requestTimeoutMs?: number;
-  /** A connection with no traffic for this long is closed, which also bounds a handler's time (default 120 s). */
+  /**
+   * A connection with no traffic for this long is closed (default 120 s, or 10 s more than the
+   * longest endpoint deadline): a client that stops reading its answer.
+   */
   connectionTimeoutMs?: number;
-  /** How long an idle keep-alive connection is kept (default 72 s, Fastify's). */
+  /** How long an idle keep-alive connection is kept (default 72 s, Fastify's: above load balancers' usual 60 s). */
   keepAliveTimeoutMs?: number;
-  /** A handler that has not answered after this long gets a 503 (default 0: none besides connectionTimeoutMs). */
-  handlerTimeoutMs?: number;
+  /** Open connections at most (default 1000); further ones are closed at once, unanswered. */
+  maxConnections?: number;
 }
 
 export interface ServingApi {
@@ -54,7 +66,40 @@ export interface ServingApi {
   close(): Promise<void>;
 }
 
-const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/**
+ * How often Node checks the headers and request timeouts (its default, 30 s, would let a
+ * request that should time out at 10 s live up to 40 s).
+ */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+
+/**
+ * A POST carrying a GET or DELETE endpoint's argument as its body (the client's way for an
+ * argument too long for a URL) is routed by its METHOD_OVERRIDE_HEADER to that endpoint only:
+ * a route constrained on the header. Must match when sent, so the header never falls through
+ * to another route.
+ */
+const methodOverride: ConstraintStrategy = {
+  name: 'methodOverride',
+  mustMatchWhenDerived: true,
+  storage() {
+    const handlers = new Map<unknown, RouterHandler>();
+    return {
+      get: (method) => handlers.get(method) ?? null,
+      set: (method, handler) => void handlers.set(method, handler),
+    };
+  },
+  // A string when sent (Node joins a repeated x- header with commas), undefined when not.
+  deriveConstraint: (request: IncomingMessage) => request.headers[METHOD_OVERRIDE_HEADER] as string,
+  // Fastify requires one; the only values are the GET and DELETE this module sets itself.
+  validate() {},
+};
+
+type ConstraintStrategy = NonNullable<NonNullable<FastifyServerOptions['routerOptions']>['constraints']>[string];
+type RouterHandler = NonNullable<ReturnType<ReturnType<ConstraintStrategy['storage']>['get']>>;
+
+interface RouteConfig {
+  endpoint: Endpoint;
+}
 
 /** A request the server refuses with a 4xx and a message fit to send. */
 class RequestError extends Error {
@@ -75,22 +120,29 @@ export async function serveHttp(
   options: HttpServerOptions,
 ): Promise<ServingApi> {
   const { log } = options;
-  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const bodyLimit = options.bodyLimit ?? MAX_ARGUMENT_BYTES;
   const name = server.id.value;
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
+  const longestDeadline = Math.max(0, ...server.endpoints.map((e) => e.timeoutMs));
   // While closing, every answer closes its connection, so a keep-alive connection whose call
   // was in flight does not hold the close up for the keep-alive timeout.
   const state: ServerState = { closing: false };
   const app = Fastify({
     logger: false,
     bodyLimit,
-    requestTimeout: options.requestTimeoutMs ?? 30_000,
-    connectionTimeout: options.connectionTimeoutMs ?? 120_000,
+    http: { headersTimeout, requestTimeout, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
+    requestTimeout,
+    // The socket's idle timeout must not cut a handler short of its own deadline.
+    connectionTimeout: options.connectionTimeoutMs ?? Math.max(120_000, longestDeadline + 10_000),
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 72_000,
-    handlerTimeout: options.handlerTimeoutMs || undefined,
+    // What Node's HTTP parser refuses (bad framing, a header too large, too slow) never reaches
+    // a route: answered here, in the same { error, status } shape.
+    clientErrorHandler: (err, socket) => answerClientError(name, err, socket, { headersTimeout, requestTimeout }),
     exposeHeadRoutes: false,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
-    routerOptions: { compile: true },
+    routerOptions: { compile: true, constraints: { methodOverride } },
     // A URL that cannot be decoded, refused in our words rather than Fastify's.
     frameworkErrors: (_err, request, reply) =>
       sendError(
@@ -112,17 +164,32 @@ export async function serveHttp(
     }
   });
 
-  const invokeOptions: InvokeOptions = { log: (message, err) => log.error(message, err) };
+  const invokeOptions: InvokeOptions = {
+    log: (message, err) => log.error(message, err),
+    note: (message) => log.info(message),
+    signal,
+  };
   const checkToken = options.token === undefined ? undefined : tokenCheck(options.token);
   const methodsByRoute = new Map<string, string[]>();
   for (const endpoint of server.endpoints) {
     if (endpoint.route === HEALTH_ROUTE) throw errors.reservedRoute(name, HEALTH_ROUTE);
     methodsByRoute.set(endpoint.route, [...(methodsByRoute.get(endpoint.route) ?? []), endpoint.method]);
+    const config: RouteConfig = { endpoint };
+    const inQuery = argumentInQuery(endpoint.method);
     app.route({
       method: endpoint.method,
       url: endpoint.route,
-      handler: endpointHandler(endpoint, state, invokeOptions, checkToken),
+      config,
+      handler: endpointHandler(endpoint, state, invokeOptions, checkToken, inQuery ? 'query' : 'body'),
     });
+    if (inQuery)
+      app.route({
+        method: 'POST',
+        url: endpoint.route,
+        constraints: { methodOverride: endpoint.method },
+        config,
+        handler: endpointHandler(endpoint, state, invokeOptions, checkToken, 'override'),
+      });
   }
 
   const health = JSON.stringify({ status: 'ok', id: name });
@@ -131,6 +198,16 @@ export async function serveHttp(
   app.setNotFoundHandler((request, reply) => {
     const path = shorten(request.url.split('?', 1)[0]);
     const allowed = methodsByRoute.get(path);
+    const override = request.headers[METHOD_OVERRIDE_HEADER];
+    if (override !== undefined) {
+      const asked = `${shorten(request.method)} with ${METHOD_OVERRIDE_HEADER}: ${shorten(String(override))}`;
+      return sendError(
+        state,
+        reply,
+        allowed ? 405 : 404,
+        `ApiServer ${name} has no endpoint for ${asked} on ${path}; the header is taken only on a POST to a GET or DELETE endpoint, naming its method`,
+      );
+    }
     if (allowed) {
       reply.header('allow', allowed.join(', '));
       return sendError(
@@ -149,6 +226,10 @@ export async function serveHttp(
     log.error(`ApiServer ${name} ${request.method} ${shorten(request.url)}: request failed`, err);
     return sendError(state, reply, 500, `Internal error in ${name}; the server's log has the details`);
   });
+
+  // Each connection holds a socket and a file descriptor: past the limit Node closes new ones
+  // at once, before they cost anything more.
+  app.server.maxConnections = options.maxConnections ?? 1_000;
 
   // Node hands CONNECT (a proxy tunnel request) to a 'connect' listener and, with none, drops
   // the connection unanswered; it is answered like any other method no endpoint takes.
@@ -186,22 +267,34 @@ interface ServerState {
 
 type TokenCheck = (authorization: string | undefined) => boolean;
 
-/** Compares in constant time, so the answer's timing tells nothing about the token. */
+const SCHEME = 'bearer ';
+
+/**
+ * Compares in constant time, so the answer's timing tells nothing about the token. The scheme
+ * is case-insensitive (RFC 9110, 11.1): `bearer` and `BEARER` are `Bearer`.
+ */
 function tokenCheck(token: string): TokenCheck {
-  const expected = Buffer.from(bearer(token), 'latin1');
+  const expected = Buffer.from(token, 'latin1');
   return (authorization) =>
     authorization !== undefined &&
-    authorization.length === expected.length &&
-    timingSafeEqual(Buffer.from(authorization, 'latin1'), expected);
+    authorization.length === SCHEME.length + expected.length &&
+    authorization.slice(0, SCHEME.length).toLowerCase() === SCHEME &&
+    timingSafeEqual(Buffer.from(authorization.slice(SCHEME.length), 'latin1'), expected);
 }
+
+/**
+ * Where a request carries the argument: the query string (GET, DELETE), the body (the other
+ * methods), or the body of a POST standing for a GET or DELETE (METHOD_OVERRIDE_HEADER).
+ */
+type ArgumentSource = 'query' | 'body' | 'override';
 
 function endpointHandler(
   endpoint: Endpoint,
   state: ServerState,
   invokeOptions: InvokeOptions,
   checkToken: TokenCheck | undefined,
+  source: ArgumentSource,
 ) {
-  const inQuery = argumentInQuery(endpoint.method);
   const name = endpoint.server.id.value;
   return async (request: FastifyRequest, reply: FastifyReply) => {
     if (checkToken && !checkToken(request.headers.authorization)) {
@@ -209,7 +302,12 @@ function endpointHandler(
       const said = request.headers.authorization === undefined ? 'none was sent' : 'the one sent is wrong';
       return sendError(state, reply, 401, `ApiServer ${name} takes calls only with its bearer token; ${said}`);
     }
-    const arg = inQuery ? queryArgument(request.query as Record<string, unknown>) : request.body;
+    const arg =
+      source === 'query'
+        ? queryArgument(request.query as Record<string, unknown>)
+        : source === 'body'
+          ? request.body
+          : overrideArgument(request);
     const result = await invokeEndpoint(endpoint, arg, invokeOptions);
     reply.code(result.status);
     if (state.closing) reply.header('connection', 'close');
@@ -228,6 +326,15 @@ function queryArgument(query: Record<string, unknown>): unknown {
   }
 }
 
+function overrideArgument(request: FastifyRequest): unknown {
+  if ((request.query as Record<string, unknown>)[ARG_PARAM] !== undefined)
+    throw new RequestError(
+      400,
+      `a request with ${METHOD_OVERRIDE_HEADER} carries its argument in the body, not in the query parameter "${ARG_PARAM}"`,
+    );
+  return request.body;
+}
+
 function bodyError(err: unknown): RequestError {
   return inputError(err, 'the request body');
 }
@@ -236,6 +343,11 @@ function inputError(err: unknown, what: string): RequestError {
   const problem = err instanceof JsonInputError ? err.problem : 'syntax';
   if (problem === 'forbiddenKey')
     return new RequestError(400, `${what} has a "__proto__" or "constructor.prototype" key, which is not accepted`);
+  if (problem === 'outOfRange')
+    return new RequestError(
+      400,
+      `${what} holds a number too large for a double (such as 1e400), which is not accepted`,
+    );
   if (problem === 'tooDeep')
     return new RequestError(
       400,
@@ -259,15 +371,17 @@ function refusal(
         message: `content type ${type ? JSON.stringify(shorten(type)) : '(none)'} is not accepted; send the argument as JSON with content-type application/json`,
       };
     }
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, message: `the request body is larger than the limit of ${bodyLimit} bytes` };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE': {
+      const endpoint = (request.routeOptions.config as Partial<RouteConfig>).endpoint;
+      return {
+        status: 413,
+        message: endpoint
+          ? argumentTooLargeProblem(endpoint, bodyLimit)
+          : `the request body is larger than the limit of ${bodyLimit} bytes`,
+      };
+    }
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return { status: 400, message: 'the request body does not match its content-length' };
-    case 'FST_ERR_HANDLER_TIMEOUT':
-      return {
-        status: 503,
-        message: `${request.method} ${shorten(request.url.split('?', 1)[0])} did not answer in time`,
-      };
   }
   // Other refusals Fastify raises before routing (a bad URL, an aborted body): its status, our words.
   const status = err.statusCode;
@@ -280,4 +394,41 @@ function refusal(
 function sendError(state: ServerState, reply: FastifyReply, status: number, message: string): FastifyReply {
   if (state.closing) reply.header('connection', 'close');
   return reply.code(status).header('content-type', JSON_CONTENT_TYPE).send(errorBody(status, message));
+}
+
+/** Node's own choice of status for what its parser refuses; 400 for the rest. */
+const clientErrorStatus: Record<string, number> = {
+  HPE_HEADER_OVERFLOW: 431,
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 413,
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+};
+
+function answerClientError(
+  name: string,
+  err: Error & { code?: string },
+  socket: Socket,
+  timeouts: { headersTimeout: number; requestTimeout: number },
+): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = clientErrorStatus[err.code ?? ''] ?? 400;
+  const problem =
+    status === 431
+      ? 'the request headers (with the URL) are larger than the server takes'
+      : status === 413
+        ? 'the request body has chunk extensions larger than the server takes'
+        : status === 408
+          ? `the request did not arrive in time (its headers are due within ${timeouts.headersTimeout} ms, the whole request within ${timeouts.requestTimeout} ms)`
+          : 'the request is not valid HTTP/1.1 (its framing or a header is malformed)';
+  // As Node does: no answer once a response on this connection has begun, which it would corrupt.
+  const started = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+  if (!socket.writable || started) {
+    socket.destroy();
+    return;
+  }
+  const body = errorBody(status, `ApiServer ${name}: ${problem}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${JSON_CONTENT_TYPE}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
 }

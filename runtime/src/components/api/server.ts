@@ -7,7 +7,14 @@ import { componentPlatform } from '../platform.ts';
 import type { ID } from '../../core/id.ts';
 import { errors, messageOf } from '../../core/errors.ts';
 import { toJsonText } from '../../core/json.ts';
-import { HEALTH_ROUTE, httpMethods, type Endpoint, type HttpMethod } from './endpoint.ts';
+import {
+  DEFAULT_ENDPOINT_TIMEOUT_MS,
+  HEALTH_ROUTE,
+  httpMethods,
+  type Endpoint,
+  type EndpointContext,
+  type HttpMethod,
+} from './endpoint.ts';
 import { ArgumentSchema, isSchemaLike } from './argument-schema.ts';
 import type { Static, TSchema } from 'typebox';
 import { Port } from '../../values/port.ts';
@@ -15,6 +22,7 @@ import { Secret } from '../../values/secret.ts';
 import { Persona as PersonaBase, type PersonaOptions } from '../../core/persona.ts';
 import { assertMayCallApi, endpointOfClient, mayCallApi } from '../../core/access.ts';
 import { randomBytes } from 'node:crypto';
+import { shortHash } from '../../private/hash.ts';
 
 export interface ApiServerOptions extends PersonaOptions {
   /**
@@ -34,6 +42,11 @@ export interface EndpointOptions {
    * and the handler never sees it. The handler's parameter type is inferred from it.
    */
   input?: TSchema;
+  /**
+   * How long the handler may take, in ms (default 30 000): then the caller gets 504 naming the
+   * endpoint, in one process and over HTTP alike, and the handler's `signal` aborts.
+   */
+  timeout?: number;
 }
 
 /** The options of an endpoint whose argument is checked against the TypeBox type `S`. */
@@ -43,6 +56,18 @@ export interface CheckedEndpointOptions<S extends TSchema> extends EndpointOptio
 
 /** The client function of an endpoint: the handler's parameters, always async. */
 export type EndpointClient<Args extends unknown[], R> = (...args: Args) => Promise<Awaited<R>>;
+
+/**
+ * A handler without an input schema: at most the argument, and the context after it. A method
+ * signature, so that a handler's own parameter type (`(id: string) => …`) is accepted, and an
+ * unannotated one is `unknown`.
+ */
+type UncheckedHandler = { bivariant(arg: unknown, context: EndpointContext): unknown }['bivariant'];
+
+/** The client's parameters for a handler's: the argument's, without the context. */
+type ClientArgs<P extends unknown[]> = P extends [infer A, EndpointContext] ? [arg: A] : P;
+
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 const routePattern = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
 
@@ -79,27 +104,42 @@ export class ApiServer extends PersonaBase {
   }
 
   /**
+   * What it serves and to whom: a persona started against an older build must not serve a
+   * route, method or schema the build never saw, nor drop the token the build planned.
+   */
+  override fingerprintLines(): string[] {
+    const id = this.id.value;
+    return [
+      `${id} is ${this.public ? 'public' : 'token-protected'}`,
+      ...this.#endpoints.map(
+        (e) =>
+          `${id} serves ${e.method} ${e.route} input ${e.input ? shortHash(JSON.stringify(e.input.schema)) : 'unchecked'}`,
+      ),
+    ];
+  }
+
+  /**
    * Defines `method route` served by `handler` (which takes at most one JSON argument) and
    * returns the function that calls it: directly in one process, over HTTP when deployed.
    * With `input`, the argument is checked against that TypeBox type before the handler runs.
    */
   defineEndpoint<S extends TSchema, R>(
     route: string,
-    handler: (arg: Static<S>) => R,
+    handler: (arg: Static<S>, context: EndpointContext) => R,
     options: CheckedEndpointOptions<S>,
   ): EndpointClient<[arg: Static<S>], R>;
   // Without a schema (`input` left out, never a schema the first signature refused: a handler
   // typed apart from its schema must not compile).
-  defineEndpoint<Args extends [] | [unknown], R>(
+  defineEndpoint<H extends UncheckedHandler>(
     route: string,
-    handler: (...args: Args) => R,
+    handler: H,
     options?: EndpointOptions & { input?: undefined },
-  ): EndpointClient<Args, R>;
-  defineEndpoint<Args extends [] | [unknown], R>(
+  ): EndpointClient<ClientArgs<Parameters<H>>, ReturnType<H>>;
+  defineEndpoint(
     route: string,
-    handler: (...args: Args) => R,
+    handler: (arg: never, context: EndpointContext) => unknown,
     options: EndpointOptions = {},
-  ): EndpointClient<Args, R> {
+  ): EndpointClient<[arg?: unknown], unknown> {
     this.assertPhase('defineEndpoint()', 'startup');
     const method = (options.method ?? 'POST').toUpperCase() as HttpMethod;
     if (!httpMethods.includes(method)) throw errors.invalidMethod(this.id.value, String(options.method));
@@ -113,15 +153,26 @@ export class ApiServer extends PersonaBase {
       throw errors.notAFunction(this.kind, this.id.value, `the handler of ${method} ${route} must be a function`);
     if (options.input !== undefined && !isSchemaLike(options.input))
       throw errors.invalidInputSchema(this.id.value, method, route, 'it is not a schema object');
+    const timeoutMs = options.timeout ?? DEFAULT_ENDPOINT_TIMEOUT_MS;
+    // setTimeout's own limit; beyond it Node would fire at once.
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS)
+      throw errors.invalidEndpointTimeout(this.id.value, method, route, options.timeout);
     const input = options.input === undefined ? undefined : new ArgumentSchema(options.input);
-    const endpoint: Endpoint = { server: this, method, route, handler: handler as (arg: unknown) => unknown, input };
+    const endpoint: Endpoint = {
+      server: this,
+      method,
+      route,
+      handler: handler as Endpoint['handler'],
+      input,
+      timeoutMs,
+    };
     this.#endpoints.push(endpoint);
-    const client = async (...args: Args): Promise<Awaited<R>> => {
+    const client = async (...args: [arg?: unknown]): Promise<unknown> => {
       this.assertPhase(`${method} ${route}`, 'runtime');
       assertMayCallApi(this, `${method} ${route}`);
       // Checked once, as the text both modes start from (a value JSON cannot hold fails here, alike).
       const text = toJsonText(args[0], this.toString(), `the argument of ${method} ${route}`, this.id.value);
-      return (await componentPlatform(this.app).call(endpoint, text)) as Awaited<R>;
+      return componentPlatform(this.app).call(endpoint, text);
     };
     Object.defineProperties(client, { name: { value: `${method} ${route}` }, [endpointOfClient]: { value: endpoint } });
     return client;

@@ -1,9 +1,10 @@
 /**
  * The contract between the Store facade and its implementations (memory, PostgreSQL).
- * The facade checks phase, keys and JSON; a backend only stores JSON values and keeps the
- * indexes in step, atomically with the write that changes them.
+ * The facade checks phase, keys (keys.ts), writes from inside modify() (modify-guard.ts) and
+ * JSON; a backend only stores JSON values and keeps the indexes in step, atomically with the
+ * write that changes them.
  */
-import { isStorableText } from './storable-text.ts';
+import { checkIndexKey } from './keys.ts';
 import type { ID } from '../../core/id.ts';
 import type { Json } from '../../core/json.ts';
 import { errors } from '../../core/errors.ts';
@@ -51,8 +52,8 @@ export function indexEntries(index: IndexDefinition, key: string, value: Json): 
     if (typeof entry?.indexKey !== 'string') {
       throw errors.invalidIndexEntry(index.id.value, entry);
     }
-    // Every backend refuses what PostgreSQL text cannot hold, so memory and PostgreSQL agree.
-    if (!isStorableText(entry.indexKey)) throw errors.invalidIndexKey(index.id.value, entry.indexKey);
+    // Every backend refuses what PostgreSQL cannot hold, so memory and PostgreSQL agree.
+    checkIndexKey(index.id.value, entry.indexKey);
     const inline =
       entry.inlineValue === undefined ? undefined : (JSON.parse(JSON.stringify(entry.inlineValue)) as Json);
     out.set(entry.indexKey, inline);

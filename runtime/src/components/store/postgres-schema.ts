@@ -12,7 +12,7 @@
  * JSON allows and the Store contract stores. Nothing here queries inside values, so `jsonb`'s
  * operators would buy nothing.
  */
-import { sql, type DatabasePool, type IdentifierSqlToken } from 'slonik';
+import { sql, type CommonQueryMethods, type IdentifierSqlToken } from 'slonik';
 import { shortHash } from '../../private/hash.ts';
 import type { ID } from '../../core/id.ts';
 
@@ -59,8 +59,8 @@ function derivedName(base: string, suffix: string): string {
  * in the catalog), so every process takes one transaction-scoped advisory lock first; it is
  * released at commit and held only for the few milliseconds this takes.
  */
-export async function createTables(pool: DatabasePool, tables: StoreTables): Promise<void> {
-  await pool.transaction(async (tx) => {
+export async function createTables(db: CommonQueryMethods, tables: StoreTables): Promise<void> {
+  await db.transaction(async (tx) => {
     await tx.query(sql.unsafe`SELECT pg_advisory_xact_lock(hashtextextended('infra-generator: store schema', 0))`);
     // `value` is NULL only for a moment inside modify()'s own transaction (see postgres.ts); no
     // committed row has it.

@@ -25,14 +25,23 @@
  * while its transaction holds one. So that the pool cannot fill up with connections that all
  * wait (for a row lock, or for a free connection), writes of one key queue in this process
  * before taking a connection, and at most POOL_SIZE - 1 modify() functions run at once.
+ *
+ * Deadlines: every call ends within CALL_TIMEOUT_MS (postgres-pool.ts), whatever the database
+ * does. A call past it fails, and throws out of its connection's handler, so slonik destroys
+ * that connection instead of returning it to the pool: a connection stuck on a hung database
+ * never serves again, and the pool opens fresh ones. For modify() the deadline covers the whole
+ * transaction, its function included; a function that runs past it fails the call, naming
+ * the store and key, and its transaction is rolled back (by the server, as its connection ends).
  */
-import { isStorableText } from './storable-text.ts';
+import { checkIndexKey, checkKey } from './keys.ts';
+import { Deadline, DeadlinePassed } from './deadline.ts';
 import { PerKeyQueue } from '../../private/per-key-queue.ts';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import {
   sql,
   type DatabasePool,
+  type DatabasePoolConnection,
   type DatabaseTransactionConnection,
   type FragmentSqlToken,
   type QuerySqlToken,
@@ -45,7 +54,7 @@ import type { Json } from '../../core/json.ts';
 import type { Logger } from '../../core/logger.ts';
 import { errors, InfraError } from '../../core/errors.ts';
 import { createTables, storeTables, type IndexTable, type StoreTables } from './postgres-schema.ts';
-import { createStorePool, isOutage, POOL_SIZE } from './postgres-pool.ts';
+import { CALL_TIMEOUT_MS, createStorePool, isOutage, POOL_SIZE } from './postgres-pool.ts';
 
 export interface PostgresStoreOptions {
   /** Told once when the database becomes unreachable and once when it is back. */
@@ -76,6 +85,9 @@ async function appCode<R>(fn: () => R | Promise<R>): Promise<R> {
     throw new AppCodeError(err);
   }
 }
+
+/** Runs `fn` on a connection of the pool, within the call's deadline. */
+type Connect = <R>(fn: (connection: DatabasePoolConnection) => Promise<R>) => Promise<R>;
 
 /** One index's new rows for a key, as two parallel arrays (bound as text[] and json[]). */
 interface IndexRows {
@@ -115,63 +127,77 @@ class PostgresStoreBackend implements StoreBackend {
   }
 
   async get(key: string): Promise<Json | undefined> {
-    this.#checkKey(key);
-    return this.#run('get()', undefined, async (pool) => {
-      const text = await pool.maybeOneFirst(statement`SELECT value::text FROM ${this.#tables.main} WHERE key = ${key}`);
+    checkKey(this.#id, key);
+    return this.#run('get()', undefined, async (connect) => {
+      const text = await connect((c) =>
+        c.maybeOneFirst(statement`SELECT value::text FROM ${this.#tables.main} WHERE key = ${key}`),
+      );
       return text === null ? undefined : (JSON.parse(text as string) as Json);
     });
   }
 
   async set(key: string, value: Json | undefined): Promise<void> {
-    this.#checkKey(key);
+    checkKey(this.#id, key);
     if (value === undefined) return this.#delete(key);
     const text = JSON.stringify(value);
     const { main } = this.#tables;
     const upsert = statement`
       INSERT INTO ${main} AS t (key, value) VALUES (${key}, ${text}::json)
       ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`;
-    return this.#run('set()', key, async (pool) => {
+    return this.#run('set()', key, async (connect) => {
       if (this.#store.indexes.length === 0) {
-        await pool.query(upsert);
+        await connect((c) => c.query(upsert));
         return;
       }
       // Indexers run before anything is written: one that throws leaves everything as it was.
       const rows = await appCode(() => this.#indexRows(key, value));
-      await pool.transaction(async (tx) => {
-        await tx.query(upsert);
-        await tx.query(withCtes(this.#indexWrites(key, rows), sql.fragment`SELECT 1`));
-      }, 0);
+      await connect((c) =>
+        c.transaction(async (tx) => {
+          await tx.query(upsert);
+          await tx.query(withCtes(this.#indexWrites(key, rows), sql.fragment`SELECT 1`));
+        }, 0),
+      );
     });
   }
 
   async modify(key: string, fn: (old: Json | undefined) => Promise<Json | undefined>): Promise<Json | undefined> {
-    this.#checkKey(key);
+    checkKey(this.#id, key);
     // The function runs in its caller's async context (the app's persona), not in slonik's
     // transaction context, which would make every store call inside it fail as using a
     // "foreign connection".
     const inCaller = AsyncLocalStorage.snapshot();
     const call = (old: Json | undefined) => appCode(() => inCaller(() => fn(old)));
-    return this.#run('modify()', key, (pool) =>
-      this.#modifySlots.use(() => pool.transaction((tx) => this.#modifyIn(tx, key, call), 0)),
+    return this.#run('modify()', key, (connect, deadline) =>
+      this.#modifySlots.use(() =>
+        connect((c) =>
+          c.transaction(async (tx) => {
+            const oldText = await this.#lockRow(tx, key);
+            deadline.stage = 'function';
+            const next = await call(oldText === null ? undefined : (JSON.parse(oldText) as Json));
+            deadline.stage = 'database';
+            return this.#writeIn(tx, key, next);
+          }, 0),
+        ),
+      ),
     );
   }
 
   async keys(after: string | undefined, limit: number): Promise<string[]> {
     const { main } = this.#tables;
-    return this.#run('allKeys()', undefined, async (pool) => {
+    return this.#run('allKeys()', undefined, async (connect) => {
       const query =
         after === undefined
           ? statement`SELECT key FROM ${main} ORDER BY key LIMIT ${limit}`
           : statement`SELECT key FROM ${main} WHERE key > ${after} ORDER BY key LIMIT ${limit}`;
-      return [...((await pool.anyFirst(query)) as string[])];
+      return [...((await connect((c) => c.anyFirst(query))) as string[])];
     });
   }
 
   async indexGet(index: IndexDefinition, indexKey: string, retrieveValues: boolean): Promise<IndexHit[]> {
-    this.#checkIndexKey(index, indexKey);
+    checkIndexKey(index.id.value, indexKey);
     const { main } = this.#tables;
     const table = this.#indexTable(index).table;
-    return this.#run(`Index ${index.id.value} get()`, undefined, async (pool) => {
+    return this.#run(`Index ${index.id.value} get()`, undefined, async (connect) => {
       // One statement, so the index rows and the values come from one snapshot.
       const query = retrieveValues
         ? statement`
@@ -179,7 +205,11 @@ class PostgresStoreBackend implements StoreBackend {
             FROM ${table} i JOIN ${main} t ON t.key = i.key
             WHERE i.index_key = ${indexKey} ORDER BY i.key`
         : statement`SELECT key, inline_value::text AS inline FROM ${table} WHERE index_key = ${indexKey} ORDER BY key`;
-      const rows = (await pool.any(query)) as readonly { key: string; inline: string | null; value?: string }[];
+      const rows = (await connect((c) => c.any(query))) as readonly {
+        key: string;
+        inline: string | null;
+        value?: string;
+      }[];
       return rows.map((row) => {
         const hit: IndexHit = {
           key: row.key,
@@ -200,26 +230,23 @@ class PostgresStoreBackend implements StoreBackend {
 
   #delete(key: string): Promise<void> {
     const { main } = this.#tables;
-    return this.#run('set()', key, async (pool) => {
+    return this.#run('set()', key, async (connect) => {
       if (this.#store.indexes.length === 0) {
-        await pool.query(statement`DELETE FROM ${main} WHERE key = ${key}`);
+        await connect((c) => c.query(statement`DELETE FROM ${main} WHERE key = ${key}`));
         return;
       }
-      await pool.transaction(async (tx) => {
-        await this.#lockRow(tx, key);
-        await tx.query(withCtes(this.#indexDeletes(key), sql.fragment`DELETE FROM ${main} WHERE key = ${key}`));
-      }, 0);
+      await connect((c) =>
+        c.transaction(async (tx) => {
+          await this.#lockRow(tx, key);
+          await tx.query(withCtes(this.#indexDeletes(key), sql.fragment`DELETE FROM ${main} WHERE key = ${key}`));
+        }, 0),
+      );
     });
   }
 
-  async #modifyIn(
-    tx: DatabaseTransactionConnection,
-    key: string,
-    fn: (old: Json | undefined) => Promise<Json | undefined>,
-  ): Promise<Json | undefined> {
+  /** The rest of modify()'s transaction, once its function returned `next`. */
+  async #writeIn(tx: DatabaseTransactionConnection, key: string, next: Json | undefined): Promise<Json | undefined> {
     const { main } = this.#tables;
-    const oldText = await this.#lockRow(tx, key);
-    const next = await fn(oldText === null ? undefined : (JSON.parse(oldText) as Json));
     if (next === undefined) {
       await tx.query(withCtes(this.#indexDeletes(key), sql.fragment`DELETE FROM ${main} WHERE key = ${key}`));
       return undefined;
@@ -245,7 +272,6 @@ class PostgresStoreBackend implements StoreBackend {
     return this.#store.indexes.map((index) => {
       const rows: IndexRows = { indexKeys: [], inlineValues: [] };
       for (const [indexKey, inline] of indexEntries(index, key, value)) {
-        this.#checkIndexKey(index, indexKey);
         rows.indexKeys.push(indexKey);
         rows.inlineValues.push(inline === undefined ? null : JSON.stringify(inline));
       }
@@ -287,19 +313,10 @@ class PostgresStoreBackend implements StoreBackend {
   }
 
   /**
-   * PostgreSQL text holds neither NUL nor unpaired surrogates (the driver would turn those into
-   * U+FFFD, merging keys).
+   * The pool, opened (and the tables created, within `deadline`) on first use, again after a
+   * failed attempt.
    */
-  #checkKey(key: string): void {
-    if (!isStorableText(key)) throw errors.invalidKey(this.#id, key);
-  }
-
-  #checkIndexKey(index: IndexDefinition, indexKey: string): void {
-    if (!isStorableText(indexKey)) throw errors.invalidIndexKey(index.id.value, indexKey);
-  }
-
-  /** The pool, opened (and the tables created) on first use, again after a failed attempt. */
-  async #ready(): Promise<DatabasePool> {
+  async #ready(deadline: Deadline): Promise<DatabasePool> {
     if (this.#closed) throw errors.storeClosed(this.#id);
     if (!this.#pool) {
       const opening = createStorePool(this.#url, this.#id);
@@ -311,7 +328,7 @@ class PostgresStoreBackend implements StoreBackend {
     const pool = await this.#pool;
     if (this.#closed) throw errors.storeClosed(this.#id);
     if (!this.#schema) {
-      const creating = createTables(pool, this.#tables);
+      const creating = this.#connect(pool, deadline, (c) => createTables(c, this.#tables));
       this.#schema = creating;
       creating.catch(() => {
         if (this.#schema === creating) this.#schema = undefined;
@@ -322,16 +339,46 @@ class PostgresStoreBackend implements StoreBackend {
   }
 
   /**
-   * Runs `work` on the pool (after the earlier writes of `writesKey`, when given), turning failures
-   * into errors that name the store.
+   * Runs `fn` on a connection of `pool` until `deadline`. When the deadline passes first, `fn`'s
+   * promise is left to settle on its own and the handler throws, so slonik destroys the
+   * connection, whose query may never be answered, instead of returning it to the pool.
    */
-  async #run<R>(call: string, writesKey: string | undefined, work: (pool: DatabasePool) => Promise<R>): Promise<R> {
+  async #connect<R>(
+    pool: DatabasePool,
+    deadline: Deadline,
+    fn: (connection: DatabasePoolConnection) => Promise<R>,
+  ): Promise<R> {
+    if (deadline.passed) throw new DeadlinePassed(deadline.stage, deadline.ms);
+    deadline.stage = 'database';
+    return pool.connect(async (connection) => {
+      // Nobody waits for this call any more: give the connection back unused (and healthy).
+      if (deadline.passed) return undefined as R;
+      return deadline.race(fn(connection));
+    });
+  }
+
+  /**
+   * Runs `work` (after the earlier writes of `writesKey`, when given) within the call's deadline,
+   * turning failures into errors that name the store.
+   */
+  async #run<R>(
+    call: string,
+    writesKey: string | undefined,
+    work: (connect: Connect, deadline: Deadline) => Promise<R>,
+  ): Promise<R> {
+    const deadline = new Deadline(CALL_TIMEOUT_MS);
     let result: R;
     try {
-      const pool = await this.#ready();
-      result = await (writesKey === undefined ? work(pool) : this.#writes.run(writesKey, () => work(pool)));
+      deadline.stage = 'database';
+      const pool = await deadline.race(this.#ready(deadline));
+      deadline.stage = 'queued';
+      const connect: Connect = (fn) => this.#connect(pool, deadline, fn);
+      const run = () => work(connect, deadline);
+      result = await deadline.race(writesKey === undefined ? run() : this.#writes.run(writesKey, run));
     } catch (err) {
-      throw this.#failure(call, err);
+      throw this.#failure(call, writesKey, err);
+    } finally {
+      deadline.clear();
     }
     if (this.#down) {
       this.#down = false;
@@ -340,15 +387,33 @@ class PostgresStoreBackend implements StoreBackend {
     return result;
   }
 
-  #failure(call: string, err: unknown): unknown {
+  #failure(call: string, key: string | undefined, err: unknown): unknown {
     if (err instanceof AppCodeError) return err.error;
     if (err instanceof InfraError) return err;
+    if (err instanceof DeadlinePassed) {
+      const seconds = err.ms / 1000;
+      // modify()'s own function was too slow: the app's fault, not the database's.
+      if (err.stage === 'function') return errors.modifyTimeout(this.#id, key!, seconds);
+      // Waiting behind this process's earlier writes of the key: those are what is stuck (and
+      // they report it themselves), so this says so without declaring an outage.
+      if (err.stage === 'queued')
+        return errors.storeUnavailable(
+          this.#id,
+          `${call} waited ${seconds} s for this process's earlier writes of key ${JSON.stringify(key)}, which have not finished`,
+        );
+      return this.#outage(errors.storeUnavailable(this.#id, `no answer to ${call} within ${seconds} s`));
+    }
     if (!isOutage(err)) return errors.storeFailed(this.#id, call, err);
+    return this.#outage(errors.storeUnavailable(this.#id, err));
+  }
+
+  /** Logs once that the database is lost (the first failure after it was reachable). */
+  #outage(err: InfraError): InfraError {
     if (!this.#down) {
       this.#down = true;
-      this.#log?.error(`Store ${this.#id}: PostgreSQL cannot be reached; its calls fail until it is back`, err);
+      this.#log?.error(`Store ${this.#id}: PostgreSQL cannot be reached; its calls fail until it is back`, err.cause);
     }
-    return errors.storeUnavailable(this.#id, err);
+    return err;
   }
 }
 

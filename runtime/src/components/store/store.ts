@@ -3,7 +3,8 @@
  * it lives in memory; deployed, in the PostgreSQL that the build gives it. Both behave the
  * same (one contract suite runs against both).
  */
-import { isStorableText } from './storable-text.ts';
+import { checkIndexKey, checkKey } from './keys.ts';
+import { refuseWriteInsideModify, runModifyFunction } from './modify-guard.ts';
 import { brand, hasBrand } from '../../core/brands.ts';
 import { componentPlatform } from '../platform.ts';
 import { Component } from '../../core/component.ts';
@@ -23,6 +24,14 @@ export interface IndexGetOptions {
   /** Also fetch each hit's current value (default false). */
   retrieveValues?: boolean;
 }
+
+/**
+ * How an index reaches its store's backend. The backend is private to the store (a `#` field,
+ * which no code outside the class can read, unlike a property): the access rules are checked
+ * in the store's and the index's methods, and a public backend would let any persona walk
+ * around them. Set by Store's static block.
+ */
+let backendOf: (store: Store<any>) => StoreBackend;
 
 export class StoreIndex<T = any, I = any> extends Component implements IndexDefinition {
   readonly store: Store<T>;
@@ -45,9 +54,9 @@ export class StoreIndex<T = any, I = any> extends Component implements IndexDefi
   /** The keys (and inline values) whose value yielded `indexKey`, ordered by key. */
   async get(indexKey: string, options: IndexGetOptions = {}): Promise<IndexHit<T, I>[]> {
     this.assertPhase('get()', 'runtime');
-    assertMayUseStore(this.store);
-    if (typeof indexKey !== 'string') throw errors.invalidIndexKey(this.id.value, indexKey);
-    return (await this.store.backend.indexGet(this, indexKey, options.retrieveValues ?? false)) as IndexHit<T, I>[];
+    assertMayUseStore(this.store, `${this.id.value} get()`);
+    checkIndexKey(this.id.value, indexKey);
+    return (await backendOf(this.store).indexGet(this, indexKey, options.retrieveValues ?? false)) as IndexHit<T, I>[];
   }
 }
 
@@ -90,30 +99,34 @@ export class Store<T = any> extends Component {
     return this.id.parent ?? this.id;
   }
 
+  static {
+    backendOf = (store) => store.#storage;
+  }
+
   /** The backend this store's platform gave it (created on first use). */
-  get backend(): StoreBackend {
+  get #storage(): StoreBackend {
     return (this.#backend ??= componentPlatform(this.app).storeBackend(this));
   }
 
   async get(key: string): Promise<T | undefined> {
     this.#check('get()', key);
-    return (await this.backend.get(key)) as T | undefined;
+    return (await this.#storage.get(key)) as T | undefined;
   }
 
   /** Stores a copy of `value` (what JSON keeps of it); `undefined` deletes the key. */
   async set(key: string, value: T | undefined): Promise<void> {
     this.#check('set()', key);
-    await this.backend.set(key, this.#json(value, `the value for key ${JSON.stringify(key)}`));
+    await this.#storage.set(key, this.#json(value, `the value for key ${JSON.stringify(key)}`));
   }
 
   async has(key: string): Promise<boolean> {
     this.#check('has()', key);
-    return (await this.backend.get(key)) !== undefined;
+    return (await this.#storage.get(key)) !== undefined;
   }
 
   async del(key: string): Promise<void> {
     this.#check('del()', key);
-    await this.backend.set(key, undefined);
+    await this.#storage.set(key, undefined);
   }
 
   /**
@@ -127,19 +140,20 @@ export class Store<T = any> extends Component {
   ): Promise<T | undefined> {
     this.#check('modify()', key);
     const what = `the value modify() returned for key ${JSON.stringify(key)}`;
-    return (await this.backend.modify(key, async (old) => this.#json(await fn(old as T | undefined), what))) as
-      T | undefined;
+    return (await this.#storage.modify(key, async (old) =>
+      this.#json(await runModifyFunction(this, key, () => fn(old as T | undefined)), what),
+    )) as T | undefined;
   }
 
   /** Every key, in code-point order, fetched `batchSize` at a time. */
   async *allKeys(options: AllKeysOptions = {}): AsyncIterableIterator<string> {
     this.assertPhase('allKeys()', 'runtime');
-    assertMayUseStore(this);
+    assertMayUseStore(this, 'allKeys()');
     const batchSize = options.batchSize ?? 100;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw errors.invalidBatchSize(this.id.value);
     let after: string | undefined;
     for (;;) {
-      const batch = await this.backend.keys(after, batchSize);
+      const batch = await this.#storage.keys(after, batchSize);
       yield* batch;
       if (batch.length < batchSize) return;
       after = batch[batch.length - 1];
@@ -148,10 +162,10 @@ export class Store<T = any> extends Component {
 
   #check(call: string, key: unknown): void {
     this.assertPhase(call, 'runtime');
-    assertMayUseStore(this);
-    // The same keys in every mode: PostgreSQL text cannot hold NUL or a lone surrogate, so memory refuses them too.
-    if (typeof key !== 'string' || key.length === 0 || !isStorableText(key))
-      throw errors.invalidKey(this.id.value, key);
+    assertMayUseStore(this, call);
+    // Checked here, before any backend, so that every mode refuses the same keys and writes.
+    checkKey(this.id.value, key);
+    if (call !== 'get()' && call !== 'has()') refuseWriteInsideModify(this, this.id.value, call.slice(0, -2), key);
   }
 
   #json(value: T | undefined, what: string): Json | undefined {

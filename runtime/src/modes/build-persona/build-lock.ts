@@ -40,6 +40,7 @@
 import {
   closeSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -59,6 +60,7 @@ import { errors } from '../../core/errors.ts';
 import { valueFilePath } from '../../core/paths.ts';
 import type { Logger } from '../../core/logger.ts';
 import { processAlive } from '../../private/process.ts';
+import { makePrivateFolder } from '../../private/atomic-write.ts';
 
 /** A holder file not renewed for this long is taken over, whoever holds it. */
 export const STALE_MS = 60_000;
@@ -135,8 +137,30 @@ function parseHolder(path: string): Holder | undefined {
   }
 }
 
+/**
+ * Refuses a lock that is not a folder of its own: a symbolic link planted at its name would have
+ * the build read, and remove the files of, whatever folder it points to (a take-over removes the
+ * holdings it finds stale). `lstat`, which does not follow a link, is what tells.
+ */
+function refusePlanted(lockPath: string, show: (path: string) => string): void {
+  let stats;
+  try {
+    stats = lstatSync(lockPath);
+  } catch (err) {
+    if (codeOf(err) === 'ENOENT') return;
+    throw err;
+  }
+  if (stats.isDirectory()) return;
+  throw errors.unsafeBuildFolder(
+    show(dirname(lockPath)),
+    `has ${stats.isSymbolicLink() ? 'a symbolic link' : 'a file'} where the build keeps its lock (${show(lockPath)}), which the build did not make`,
+    `Remove ${show(lockPath)} and build again`,
+  );
+}
+
 /** The files in the lock folder; undefined when there is no lock. */
-function entries(lockPath: string): Entry[] | undefined {
+function entries(lockPath: string, show: (path: string) => string): Entry[] | undefined {
+  refusePlanted(lockPath, show);
   let names: string[];
   try {
     names = readdirSync(lockPath);
@@ -204,7 +228,7 @@ function takeOver(lockPath: string, found: readonly Entry[]): boolean {
  * One attempt to take the lock: a folder holding this build's holder file, renamed to the lock.
  * `missing` when the build folder is gone.
  */
-function tryTake(lockPath: string, holder: Holder): 'taken' | 'held' | 'missing' {
+function tryTake(lockPath: string, holder: Holder, show: (path: string) => string): 'taken' | 'held' | 'missing' {
   const prepared = preparedPath(lockPath, holder.token);
   try {
     mkdirSync(prepared);
@@ -218,6 +242,7 @@ function tryTake(lockPath: string, holder: Holder): 'taken' | 'held' | 'missing'
     return 'taken';
   } catch (err) {
     rmSync(prepared, { recursive: true, force: true });
+    refusePlanted(lockPath, show);
     const code = codeOf(err);
     if (code === 'ENOENT') return 'missing';
     if (code === 'ENOTEMPTY' || code === 'EEXIST') return 'held';
@@ -243,7 +268,8 @@ function removeAbandonedAttempts(buildDir: string, lockPath: string): void {
     if (!name.startsWith(prefix) || !name.endsWith('.new')) continue;
     const path = join(buildDir, name);
     try {
-      if (Date.now() - statSync(path).mtimeMs > STALE_MS) rmSync(path, { recursive: true, force: true });
+      // lstat: the age of a link planted here, not of what it points to (rmSync removes the link only).
+      if (Date.now() - lstatSync(path).mtimeMs > STALE_MS) rmSync(path, { recursive: true, force: true });
     } catch {
       // Removed meanwhile.
     }
@@ -277,22 +303,23 @@ export async function acquireBuildLock(buildDir: string, options: LockOptions): 
   // The folders this build made, to remove again if they are still empty when it ends (a build
   // refused before writing leaves no build folder).
   const made = new Set<string>();
+  // Private (0700) whatever the umask: it holds every secret (private/atomic-write.ts).
   const ensureFolder = () => {
-    const first = mkdirSync(buildDir, { recursive: true });
+    const first = makePrivateFolder(buildDir);
     if (first !== undefined) made.add(first);
   };
   let said = false;
   ensureFolder();
   removeAbandonedAttempts(buildDir, lockPath);
   for (;;) {
-    const attempt = tryTake(lockPath, holder);
+    const attempt = tryTake(lockPath, holder, show);
     if (attempt === 'taken') break;
     // The folder was removed by a build that wrote nothing and ended meanwhile.
     if (attempt === 'missing') {
       ensureFolder();
       continue;
     }
-    const found = entries(lockPath);
+    const found = entries(lockPath, show);
     // Released meanwhile, or left empty (by a release or take-over under way, or a build killed
     // during one), or every holding in it gone: try again at once.
     if (found === undefined) continue;

@@ -21,16 +21,19 @@
  *   report    reportOrphans, reportWarnings, reportNextSteps
  *
  * Everything is computed and checked before anything is written, so an invalid tree (or any
- * other problem) writes nothing; each file is written atomically. `--bind-store` and
- * `--unbind-store` (store-bindings.ts) are kept in the value file; the command line is read
- * strictly (command-line.ts).
+ * other problem, such as a damaged value: values/value-file.ts) writes nothing; each file is
+ * written atomically, through a temporary file no planted link can redirect, and every folder
+ * holding secrets is private (private/atomic-write.ts). `--bind-store` and `--unbind-store`
+ * (store-bindings.ts) are kept in the value file; `--reset-value ID` makes a value anew; the
+ * command line is read strictly (command-line.ts). The build folder may not be the project root
+ * nor a shared folder (refuseUnsafeBuildFolder).
  *
  * One build (or prune) at a time per build folder: each holds the build lock (build-lock.ts) from
  * before it loads the value file until it has written the last file. A compose.yaml edited by
  * hand since the last build is kept in the build folder before it is replaced (hand-edits.ts).
  */
-import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { RunContext } from '../context.ts';
 import { BuildPlatform } from '../build-platform.ts';
 import { ValueFile } from '../../values/value-file.ts';
@@ -38,8 +41,8 @@ import { valueFilePath } from '../../core/paths.ts';
 import { errors } from '../../core/errors.ts';
 import { describeTree } from './tree.ts';
 import { planDeployment, type DeploymentPlan } from '../../plan/plan.ts';
-import { composePath } from '../../private/project-path.ts';
-import { writeFileAtomic } from '../../private/atomic-write.ts';
+import { composePath, inProject } from '../../private/project-path.ts';
+import { makePrivateFolder, writeFileAtomic } from '../../private/atomic-write.ts';
 import { parseBuildArgs, type BuildArgs } from '../command-line.ts';
 import { applyBindings, bindingRequests } from './store-bindings.ts';
 import {
@@ -64,6 +67,7 @@ export async function runBuild(context: RunContext): Promise<number> {
     log.info(args.usage.text);
     return 0;
   }
+  refuseUnsafeBuildFolder(context);
   // One build at a time: the value file is loaded, completed and saved holding the lock (build-lock.ts).
   const lockOptions = {
     app: app.root.value,
@@ -87,7 +91,12 @@ async function build(context: RunContext, args: BuildArgs, lock: BuildLock): Pro
   const files = await targetFiles(plan, targets, context);
   // Check.
   refuseClashingOutputs(plan, files.outputs, context);
-  refuseNewPasswordForExistingVolume(plan, values.made, context);
+  // A value made anew on request (--reset-value) is the user's choice; writeValues warns about it.
+  refuseNewPasswordForExistingVolume(
+    plan,
+    values.made.filter((id) => !values.reset.includes(id)),
+    context,
+  );
   // Read what is on disk now.
   const stale = staleFiles(targets, files.outputs, context);
   const record = nextResourcesRecord(plan, context);
@@ -95,7 +104,7 @@ async function build(context: RunContext, args: BuildArgs, lock: BuildLock): Pro
   // Write.
   reportTree(context);
   lock.assertHeld();
-  writeValues(values, context);
+  writeValues(values, plan, context);
   keepHandEdits(handEdits, context);
   writeFiles(files.outputs, context);
   removeStaleFiles(stale, context);
@@ -108,15 +117,51 @@ async function build(context: RunContext, args: BuildArgs, lock: BuildLock): Pro
   return 0;
 }
 
+/**
+ * The build folder holds every secret, so it may not be where they would leak:
+ *   - the project root: it is the image's build context, and `.dockerignore` can keep a build
+ *     folder out of it only as a folder of its own (the Dockerfile's `COPY . .` would take the
+ *     value file and env files; and the build's other files would mix with the sources);
+ *   - a shared folder such as /tmp (sticky): others may plant files in it, and it cannot be made
+ *     private.
+ * A build folder outside the project is fine: it is not in the build context at all.
+ */
+function refuseUnsafeBuildFolder({ paths }: RunContext): void {
+  const fix =
+    'Leave INFRA_BUILD_DIR unset (the build folder is then <app>/build), or set it to a folder of its own, e.g. INFRA_BUILD_DIR=build';
+  if (resolve(paths.buildDir) === resolve(paths.projectRoot))
+    throw errors.unsafeBuildFolder(
+      paths.buildDir,
+      "is the project root, the image's build context: the image build would take the value file and env files",
+      fix,
+    );
+  let mode: number;
+  try {
+    mode = statSync(paths.buildDir).mode;
+  } catch {
+    return; // made by the build lock
+  }
+  if ((mode & 0o1000) !== 0 && (mode & 0o002) !== 0)
+    throw errors.unsafeBuildFolder(
+      paths.buildDir,
+      'is a shared folder (world-writable, sticky, like /tmp): others could plant files in it, and it cannot be made private',
+      `Set INFRA_BUILD_DIR to a folder of its own in it, e.g. INFRA_BUILD_DIR=${join(paths.buildDir, `${basename(paths.appDir)}-build`)}, or leave it unset`,
+    );
+}
+
 /** `path` as the build's messages show it: relative to the project root. */
 function show({ paths }: RunContext, path: string): string {
   return composePath(paths.projectRoot, path);
 }
 
-/** The value file, completed: `made` the IDs of the values this build made; the Stores' bindings applied. */
+/**
+ * The value file, completed: `made` the IDs of the values this build made, `reset` those of them
+ * made on request (`--reset-value`); the Stores' bindings applied.
+ */
 interface Values {
   readonly file: ValueFile;
   readonly made: readonly string[];
+  readonly reset: readonly string[];
   readonly bindings: ReturnType<typeof applyBindings>;
 }
 
@@ -127,9 +172,9 @@ interface Values {
 function loadValues({ app, paths, env }: RunContext, args: BuildArgs): Values {
   const file = ValueFile.load(valueFilePath(paths.buildDir));
   app.enter('build', new BuildPlatform(file));
-  const made = file.resolve(app);
+  const made = file.resolve(app, args.resetValue);
   const bindings = applyBindings(app, file, bindingRequests(args.bindStore, args.unbindStore, env));
-  return { file, made, bindings };
+  return { file, made, reset: [...new Set(args.resetValue)], bindings };
 }
 
 /** The deployment plan (plan/plan.ts) of the app, with the values and bindings just loaded. */
@@ -234,11 +279,22 @@ function reportTree({ app, log }: RunContext): void {
   log.info(`Component tree of ${app.root.value}:\n${describeTree(app)}`);
 }
 
-function writeValues({ file, made }: Values, context: RunContext): void {
+function writeValues({ file, made, reset }: Values, plan: DeploymentPlan, context: RunContext): void {
   file.save();
   context.log.info(
     `${made.length ? `Made ${made.length} new value(s); kept` : 'Kept'} ${file.ids.length - made.length} in ${show(context, file.path)} (mode 0600)`,
   );
+  for (const id of reset) {
+    const store = plan.stores.find((s) => s.store.password.id.value === id);
+    context.log.info(
+      store === undefined
+        ? `Made a new value for ${id} (--reset-value)`
+        : store.binding !== undefined
+          ? `Made a new password for Store ${store.store.id.value} (--reset-value); it is bound to an existing PostgreSQL, which does not use it`
+          : `Warning: made a new password for Store ${store.store.id.value} (--reset-value). Its database, if it was initialised with the old one, ` +
+            `still expects that: change the database's password to the new one (ALTER ROLE … PASSWORD …), or the Store's personas are locked out of its data`,
+    );
+  }
 }
 
 /** Keeps a copy of each hand-edited file in the build folder, and says so. */
@@ -248,6 +304,11 @@ function keepHandEdits(edits: readonly HandEdit[], context: RunContext): void {
 }
 
 function writeFiles(outputs: readonly OutputFile[], context: RunContext): void {
+  // The build's own folders that hold secrets (env/, kubernetes/) are private, also when an
+  // older version or a hand made them wider (the build folder itself is made private by the lock).
+  const secretFolders = new Set(outputs.filter((o) => o.mode === 0o600).map((o) => dirname(o.path)));
+  for (const folder of secretFolders)
+    if (inProject(context.paths.buildDir, folder) !== undefined) makePrivateFolder(folder);
   for (const output of outputs) {
     writeFileAtomic(output.path, output.text, output.mode);
     context.log.info(`Wrote ${show(context, output.path)}${output.mode === 0o600 ? ' (mode 0600)' : ''}`);

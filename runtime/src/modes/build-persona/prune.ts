@@ -33,6 +33,8 @@ async function dropDatabases(resources: readonly Resource[], adminUrl: string): 
     for (const r of resources) {
       try {
         await pool.query(sql.unsafe`DROP DATABASE IF EXISTS ${sql.identifier([r.database])} WITH (FORCE)`);
+        // The Store's login role has the database's name (resources/databases.ts) and owned only it.
+        await pool.query(sql.unsafe`DROP ROLE IF EXISTS ${sql.identifier([r.database])}`);
       } catch (err) {
         throw errors.pruneFailed(`local database ${r.database} of Store ${r.store}`, messageOf(err));
       }

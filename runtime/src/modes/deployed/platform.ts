@@ -40,6 +40,8 @@ const loadHttpClient = () => import('../../components/api/http-client.ts');
 
 export class DeployedPlatform implements ComponentPlatform {
   readonly mode = 'deployed';
+  /** Code outside every persona still runs in this persona's process, limited by its environment. */
+  readonly codeOutsidePersonas = 'allowed';
   readonly #env: NodeJS.ProcessEnv;
   readonly #persona: Persona;
   readonly #log: Logger;

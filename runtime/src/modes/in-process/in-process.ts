@@ -8,7 +8,16 @@ import type { ComponentPlatform } from '../../components/platform.ts';
 import type { Store } from '../../components/store/store.ts';
 import type { StoreBackend } from '../../components/store/backend.ts';
 import { MemoryStoreBackend } from '../../components/store/memory.ts';
-import { invokeEndpoint, resultValue, type Endpoint } from '../../components/api/endpoint.ts';
+import {
+  MAX_ARGUMENT_BYTES,
+  argumentTooLargeProblem,
+  errorBody,
+  exceedsBytes,
+  invokeEndpoint,
+  resultValue,
+  type Endpoint,
+  type InvokeOptions,
+} from '../../components/api/endpoint.ts';
 import type { ApiServer } from '../../components/api/server.ts';
 import type { BuildTimeValue } from '../../values/build-time-value.ts';
 import { ValueFile } from '../../values/value-file.ts';
@@ -16,17 +25,33 @@ import type { Json } from '../../core/json.ts';
 import type { Logger } from '../../core/logger.ts';
 import { runPersonas } from '../run-personas.ts';
 
+export interface InProcessOptions {
+  valueFile?: string;
+  log: Logger;
+  /** `allowed` for a test harness, which acts as no persona on purpose; `npm start` refuses. */
+  codeOutsidePersonas?: 'allowed' | 'refused';
+}
+
 export class InProcessPlatform implements ComponentPlatform {
   readonly mode = 'in-process';
+  readonly codeOutsidePersonas: 'allowed' | 'refused';
   readonly #backends = new Map<Store<any>, StoreBackend>();
   readonly #values = new Map<string, Json>();
   readonly #file: ValueFile | undefined;
   readonly #log: Logger;
+  /** Each serving ApiServer's stop signal, which its handlers' signals follow. */
+  readonly #stopping = new Map<ApiServer, AbortSignal>();
+  readonly #invoke: Omit<InvokeOptions, 'signal'>;
 
-  constructor(options: { valueFile?: string; log: Logger }) {
+  constructor(options: InProcessOptions) {
+    this.codeOutsidePersonas = options.codeOutsidePersonas ?? 'refused';
     // Use the build's values when there is a build, so both modes agree; never write them here.
     this.#file = options.valueFile && existsSync(options.valueFile) ? ValueFile.load(options.valueFile) : undefined;
     this.#log = options.log;
+    this.#invoke = {
+      log: (message, err) => this.#log.error(message, err),
+      note: (message) => this.#log.info(message),
+    };
   }
 
   storeBackend(store: Store<any>): StoreBackend {
@@ -36,12 +61,21 @@ export class InProcessPlatform implements ComponentPlatform {
   }
 
   async call(endpoint: Endpoint, argText: string | undefined): Promise<unknown> {
+    // The HTTP server's body limit, so an argument refused deployed is refused here too.
+    if (argText !== undefined && exceedsBytes(argText, MAX_ARGUMENT_BYTES)) {
+      const problem = argumentTooLargeProblem(endpoint, MAX_ARGUMENT_BYTES);
+      const body = errorBody(413, `ApiServer ${endpoint.server.id.value}: ${problem}`);
+      return resultValue(endpoint, { status: 413, body });
+    }
     const arg = argText === undefined ? undefined : JSON.parse(argText);
-    const result = await invokeEndpoint(endpoint, arg, { log: (message, err) => this.#log.error(message, err) });
+    const signal = this.#stopping.get(endpoint.server);
+    const result = await invokeEndpoint(endpoint, arg, signal ? { ...this.#invoke, signal } : this.#invoke);
     return resultValue(endpoint, result);
   }
 
-  async serve(_server: ApiServer, _signal: AbortSignal): Promise<void> {}
+  async serve(server: ApiServer, signal: AbortSignal): Promise<void> {
+    this.#stopping.set(server, signal);
+  }
 
   value<T>(value: BuildTimeValue<any>): T {
     const id = value.id.value;

@@ -8,7 +8,7 @@
  *   await using run = startInProcess(id);
  *   await orders.put({ id: '1', name: 'First' });
  */
-import { appOf, type App } from '../../core/app.ts';
+import { appOf, runAs, type App } from '../../core/app.ts';
 import type { ID } from '../../core/id.ts';
 import type { Persona } from '../../core/persona.ts';
 import { InProcessPlatform } from './in-process.ts';
@@ -38,7 +38,7 @@ export interface InProcessRun extends AsyncDisposable {
 export function startInProcess(root: ID, options: { log?: Logger } = {}): InProcessRun {
   const app = appOf(root);
   const log = options.log ?? consoleLogger;
-  const platform = new InProcessPlatform({ log });
+  const platform = new InProcessPlatform({ log, codeOutsidePersonas: 'allowed' });
   app.enter('runtime', platform);
   const controller = new AbortController();
   const running = new Set<Promise<unknown>>();
@@ -46,7 +46,7 @@ export function startInProcess(root: ID, options: { log?: Logger } = {}): InProc
 
   const start = async (persona: Persona): Promise<void> => {
     if (controller.signal.aborted) throw errors.runStopped(persona.kind, persona.id.value, app.root.value);
-    const done = app.runAs(persona, () => persona.start(controller.signal));
+    const done = runAs(app, persona, () => persona.start(controller.signal));
     running.add(done);
     try {
       await done;
@@ -69,7 +69,7 @@ export function startInProcess(root: ID, options: { log?: Logger } = {}): InProc
   return {
     app,
     start,
-    runAs: async (persona, fn) => app.runAs(persona, fn),
+    runAs: async (persona, fn) => runAs(app, persona, fn),
     stop,
     [Symbol.asyncDispose]: stop,
   };

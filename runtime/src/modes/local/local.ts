@@ -1,8 +1,9 @@
 /**
  * The local-processes mode (`npm run infra:local`): every persona of the last build as its
- * own process on this machine, with the environment compose would give it, but every host
- * 127.0.0.1 and each Store in its own database on a local PostgreSQL (admin URL from
- * INFRA_LOCAL_PG_URL). No Docker needed.
+ * own process on this machine, with the environment compose would give it (and a few of the
+ * runner's variables Node and a terminal need, nothing else), but every host 127.0.0.1 and each
+ * Store in its own database on a local PostgreSQL, owned by a login role of its own. The admin
+ * URL (INFRA_LOCAL_PG_URL, or the embedded server's) stays in this process. No Docker needed.
  *
  * Servers start first; once each answers its health route, the workers and deploy tasks
  * start. With `--exit-with-tasks` (for tests and scripts) it stops everything once the tasks
@@ -50,6 +51,39 @@ export function conditionArgs(execArgv: readonly string[]): string[] {
         ? [arg, execArgv[i + 1]]
         : [],
   );
+}
+
+/**
+ * The runner's own variables a persona's process gets besides those compose would give it: what
+ * Node, a shell and a terminal need to behave as in the runner's shell, and nothing that
+ * configures or authenticates anything (INFRA_LOCAL_PG_URL, a bound Store's production URL,
+ * a token in the shell). Listed in the README (*Local processes*).
+ */
+const PASSED_TO_PERSONAS = new Set([
+  'PATH',
+  'HOME',
+  'TMPDIR',
+  'TZ',
+  'LANG',
+  'LANGUAGE',
+  'TERM',
+  'NO_COLOR',
+  'FORCE_COLOR',
+  'NODE_OPTIONS',
+]);
+
+/**
+ * The environment of a persona's process: the allowed variables of the runner's `env` (those of
+ * PASSED_TO_PERSONAS and the locale's `LC_*`), then the persona's own, which win.
+ */
+export function personaProcessEnvironment(
+  env: NodeJS.ProcessEnv,
+  own: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const passed: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env))
+    if (value !== undefined && (PASSED_TO_PERSONAS.has(name) || name.startsWith('LC_'))) passed[name] = value;
+  return { ...passed, ...own };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -165,7 +199,7 @@ async function runPersonaProcesses(
       label: name.padEnd(width),
       command: process.execPath,
       args: [...conditionArgs(process.execArgv), paths.entry],
-      env: { ...env, ...personaEnv },
+      env: personaProcessEnvironment(env, personaEnv),
       cwd: paths.appDir,
       log,
     });

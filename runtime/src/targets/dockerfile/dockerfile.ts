@@ -18,7 +18,7 @@ import Handlebars from 'handlebars';
 import { readProjectLayout, type ProjectLayout } from './project.ts';
 import { imageInstall, type ImageInstall } from './image-install.ts';
 import { renderDockerignore } from './dockerignore.ts';
-import { dockerfilePath } from '../shared.ts';
+import { dockerfilePath, oneLine } from '../shared.ts';
 import type { Target } from '../target.ts';
 
 const NODE_IMAGE = 'node:24-bookworm-slim';
@@ -66,7 +66,7 @@ export const target: Target = {
     const layout = await readProjectLayout(paths);
     const install = imageInstall(paths.projectRoot);
     for (const warning of [...layout.warnings, ...install.warnings]) warn(warning);
-    const dockerfile = renderDockerfile(plan.app.root.value, layout, install);
+    const dockerfile = renderDockerfile(oneLine(plan.app.root.value), layout, install);
     const dockerignore = renderDockerignore(paths.projectRoot, paths.buildDir);
     return [
       { path: dockerfilePath(paths.buildDir), text: dockerfile, mode: 0o644 },
