@@ -414,9 +414,10 @@ function malformed(): Malformed {
               'Bearer ',
               'Bearer wrong',
               `Basic ${Buffer.from('a:b').toString('base64')}`,
-              // The scheme is case-insensitive (`bearer` is taken); the token is not.
+              // The scheme is case-insensitive and may be followed by several spaces (`bearer  <token>`
+              // is taken); the token is case-sensitive, and a tab is no space.
               `bearer ${TOKEN.toUpperCase()}`,
-              `Bearer  ${TOKEN}`,
+              `Bearer\t${TOKEN}`,
               `Bearer ${TOKEN}x`,
               'Bearer ' + 'x'.repeat(5000),
               `Bearer ${TOKEN.slice(1)}é`,

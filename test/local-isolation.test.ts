@@ -22,7 +22,7 @@ import { cleanEnv, repoRoot, run } from './support/temp-project.ts';
 import { readEnvFile } from './support/env-file.ts';
 import { adminUrl } from './support/pg-admin.ts';
 import { connected } from './support/pg-query.ts';
-import { databaseUrl, localDatabaseName } from 'infra-generator/internal/resources/databases';
+import { databaseUrl, ensureLocalDatabases, localDatabaseName } from 'infra-generator/internal/resources/databases';
 import { EmbeddedPostgres } from 'infra-generator/internal/resources/embedded-postgres';
 import { embeddedPostgresDir } from 'infra-generator/internal/resources/local-postgres';
 
@@ -282,6 +282,41 @@ onServer(
       stopped = await running.stop();
     }
     assert.is(stopped, 0, running.output());
+  },
+);
+
+onServer(
+  'an admin URL of a role with only CREATEROLE and CREATEDB (not a superuser) makes and keeps the roles',
+  async () => {
+    const suffix = Math.random().toString(36).slice(2, 10);
+    const dba = `dba_${suffix}`;
+    const store = { store: { id: { value: 'roles.db' } }, database: `roles_${suffix}`, password: 'a-store-password' };
+    const dbaUrl = new URL(adminUrl);
+    dbaUrl.username = dba;
+    dbaUrl.password = 'a-dba-password';
+    await connected(adminUrl, (c) => c.query(`CREATE ROLE ${dba} LOGIN CREATEROLE CREATEDB PASSWORD 'a-dba-password'`));
+    const buildDir = mkdtempSync(join(tmpdir(), 'infra-roles-'));
+    const database = localDatabaseName(store.database, buildDir);
+    try {
+      for (const run of ['first', 'again']) {
+        const urls = await ensureLocalDatabases([store as any], dbaUrl.toString(), buildDir);
+        const url = [...urls.values()][0];
+        assert.is(decodeURIComponent(new URL(url).username), database, run);
+        const owner = await connected(url, async (c) => {
+          await c.query('CREATE TABLE IF NOT EXISTS t (k text)');
+          return (await c.query('SELECT current_user AS role, rolsuper FROM pg_roles WHERE rolname = current_user'))
+            .rows[0];
+        });
+        assert.equal(owner, { role: database, rolsuper: false }, run);
+      }
+    } finally {
+      await connected(adminUrl, async (c) => {
+        await c.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+        await c.query(`DROP ROLE IF EXISTS "${database}"`);
+        await c.query(`DROP ROLE IF EXISTS ${dba}`);
+      });
+      rmSync(buildDir, { recursive: true, force: true });
+    }
   },
 );
 

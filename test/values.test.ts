@@ -17,6 +17,7 @@ import {
 import type { InfraError } from 'infra-generator/internal/core/errors';
 import { appOf } from 'infra-generator/internal/core/app';
 import { ValueFile } from 'infra-generator/internal/values/value-file';
+import { planDeployment } from 'infra-generator/internal/plan/plan';
 
 const quiet = { info() {}, error() {} };
 
@@ -208,6 +209,37 @@ test('a damaged value is an error naming its ID and how to repair it; nothing is
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+});
+
+test('npm start and infra:local stop at a damaged value too, with the same error, rather than make another', async () => {
+  const dir = tempDir();
+  try {
+    await build(dir);
+    damage(dir, 'vals.token', 12345);
+    const expected = `Secret vals.token: its value in ${valueFile(dir)} is damaged (found a number; a Secret is a non-empty string)`;
+    // One process, reading the build's values.
+    const id = defineApp();
+    const token = appOf(id).find('vals.token') as Secret;
+    let read: unknown = 'nothing';
+    onDeploy(id`reader`, () => {
+      read = token.get();
+    });
+    const errors: string[] = [];
+    const log = { info() {}, error: (m: string) => errors.push(m) };
+    assert.is(await runPersona({ root: id, persona: '', paths: pathsIn(dir), log, setExitCode: false }), 1);
+    assert.match(errors.join('\n'), `Deploy task vals.reader failed: ${expected}`);
+    assert.is(read, 'nothing', 'no value was made in its place');
+    // The plan the local runner starts its personas from.
+    try {
+      planDeployment(appOf(defineApp()), (key) => ValueFile.load(valueFile(dir)).get(key), valueFile(dir));
+      assert.unreachable('the plan refuses the damaged value');
+    } catch (err) {
+      assert.is((err as InfraError).code, 'INFRA_VALUE_DAMAGED');
+      assert.match((err as Error).message, expected);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -28,7 +28,7 @@ export {
   type CheckedEndpointOptions,
   type EndpointClient,
 } from './components/api/server.ts';
-export type { HttpMethod } from './components/api/endpoint.ts';
+export type { HttpMethod, EndpointContext } from './components/api/endpoint.ts';
 export { HttpError } from './components/api/http-error.ts';
 export { onDeploy, DeployTask, type DeployFunction } from './components/deploy/deploy.ts';
 export { Worker, type WorkerFunction } from './components/worker/worker.ts';

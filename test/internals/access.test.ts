@@ -294,6 +294,49 @@ test('one process: a persona cannot reach a store, a password or a token through
   assert.type(tried.ownPassword, 'string');
 });
 
+test("one process: the running tree cannot be rewired to run code with another persona's rights", async () => {
+  const id = rootId('rewire');
+  const { db, client } = customerServer(id`customer-server`);
+  const api = appOf(id).find('rewire.customer-server.api') as ApiServer;
+  const seed = onDeploy(id`customer-server`.child('seed'), async () => {
+    await db.set('secret', { id: 'secret', name: 'owner-only' });
+  });
+  const attempts: Record<string, unknown> = {};
+  const attempt = (name: string, fn: () => unknown) => {
+    try {
+      fn();
+      attempts[name] = 'done';
+    } catch (err) {
+      attempts[name] = (err as Error).constructor.name;
+    }
+  };
+  onDeploy(
+    id`intruder`,
+    async () => {
+      // Each would run the intruder's code as the server, or as a persona under the store's owner.
+      attempt('swap a handler', () => ((api.endpoints[0] as any).handler = async () => db.get('secret')));
+      attempt('add an endpoint record', () => (api.endpoints as any).push({ ...api.endpoints[0] }));
+      attempt('loosen a check', () => ((api.endpoints[0] as any).input = undefined));
+      attempt("replace a task's start", () => ((seed as any).start = async () => db.get('secret')));
+      attempt("widen one's own uses", () => ((appOf(id).find('rewire.intruder') as any).uses as unknown[]).push(api));
+      attempt('add an index', () => (db.indexes as unknown[]).push({}));
+      attempt("change a client's endpoint", () => ((client.getCustomer as any).name = 'x'));
+    },
+    { uses: [client.getCustomer] },
+  );
+  const { lines, log } = capture();
+  assert.is(await runPersona({ root: id, persona: '', log, setExitCode: false }), 0, lines.join('\n'));
+  assert.equal(attempts, {
+    'swap a handler': 'TypeError',
+    'add an endpoint record': 'TypeError',
+    'loosen a check': 'TypeError',
+    "replace a task's start": 'TypeError',
+    "widen one's own uses": 'TypeError',
+    'add an index': 'TypeError',
+    "change a client's endpoint": 'TypeError',
+  });
+});
+
 test('one process: code that runs as no persona (a timer set at startup) may not use a Store or read a secret', async () => {
   const id = rootId('timer');
   const { db } = customerServer(id`customer-server`);

@@ -223,6 +223,41 @@ test('wherever the build folder is in the project, .dockerignore keeps every fil
   }
 });
 
+test('a default build folder left behind stays out of the image build when INFRA_BUILD_DIR moves the build', async () => {
+  const f = fixture((root) => join(root, 'app', 'build'));
+  try {
+    assert.is((await build(f.paths, ['--target', 'kubernetes'])).code, 0);
+    const left = filesUnder(f.paths.buildDir).map((p) => relative(f.root, p).split('\\').join('/'));
+    assert.ok(
+      left.some((p) => p.startsWith('app/build/kubernetes/')),
+      'Kubernetes manifests (with Secrets) were written',
+    );
+    const moved = await build({ ...f.paths, buildDir: join(f.root, 'deploy', 'out') });
+    assert.is(moved.code, 0, moved.output);
+    const excluded = excluder(f.root);
+    // What holds a secret; the Dockerfile, the diagram and the resource record hold none.
+    const secret = left.filter((p) => /^app\/build\/(values\.json|env\/|kubernetes\/)/.test(p));
+    assert.ok(secret.length >= 5, secret.join(', '));
+    for (const file of secret) assert.ok(excluded(file), `${file} is left out of the image build context`);
+  } finally {
+    f.remove();
+  }
+});
+
+test('a build folder that holds the app itself is refused, and nothing is written', async () => {
+  for (const where of ['app', '.']) {
+    const f = fixture((root) => (where === '.' ? root : join(root, where)));
+    try {
+      const result = await build(f.paths);
+      assert.is(result.code, 1, `${where}: ${result.output}`);
+      assert.match(result.output, where === '.' ? /is the project root/ : /holds the app itself \(app\)/);
+      assert.not.ok(existsSync(join(f.root, 'app', 'values.json')), `${where}: nothing was written`);
+    } finally {
+      f.remove();
+    }
+  }
+});
+
 test('a build folder whose path .dockerignore cannot name literally is refused, and nothing is written', async () => {
   for (const where of ['deploy/[secrets]', 'deploy/sec*rets', '#build', '!build']) {
     const f = fixture((root) => join(root, ...where.split('/')));

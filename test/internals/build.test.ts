@@ -311,8 +311,10 @@ test('the Dockerfile: multi-stage, npm ci, compiled JavaScript run as node on th
       '**/dist',
       'compose.yaml',
       'app/build',
-      '**/build/values.json',
+      '**/build/values.json*',
       '**/build/env',
+      '**/build/kubernetes',
+      '**/build/postgres',
     ]) {
       assert.ok(ignore.includes(entry), `.dockerignore lists ${entry}`);
     }

@@ -212,20 +212,37 @@ test('while the database is frozen every call fails within 10 s with the store n
   assert.ok(logged.includes('info: Store frozen.items: PostgreSQL is reachable again'), logged.join('\n'));
 });
 
-test('a modify() whose function runs past the limit fails with the store and key named, and writes nothing', async () => {
-  await items.set('slow', { n: 1 });
-  const err = await rejectsWithin(
-    items.modify('slow', async () => {
-      await sleep(12_000);
-      return { n: 2 };
+test("modify() functions running past the limit fail as the app's fault, not an outage, and write nothing", async () => {
+  await items.set('slow-0', { n: 1 });
+  const errorsBefore = logged.filter((line) => line.startsWith('error: ')).length;
+  // More slow functions than modify() may run at once (POOL_SIZE - 1): the others wait for a slot.
+  const calls = Array.from({ length: POOL_SIZE + 2 }, (_, i) =>
+    items.modify(`slow-${i}`, async () => {
+      await sleep(8_000);
+      return { n: 99 };
     }),
-    10,
-    'a modify() whose function takes 12 s',
   );
-  assert.is(err.code, 'INFRA_MODIFY_TIMEOUT', err.message);
-  assert.match(err.message, /^Store frozen\.items: the function given to modify\("slow"\) did not return within 6 s/);
-  assert.equal(await items.get('slow'), { n: 1 });
-  assert.equal(await items.modify('slow', (old) => ({ n: old!.n + 1 })), { n: 2 });
+  const failures = await Promise.all(calls.map((call, i) => rejectsWithin(call, 10, `slow modify() ${i}`)));
+  const timedOut = failures.filter((err) => err.code === 'INFRA_MODIFY_TIMEOUT');
+  const waited = failures.filter((err) => err.code === 'INFRA_STORE_UNAVAILABLE');
+  assert.is(timedOut.length, POOL_SIZE - 1, failures.map((e) => e.message).join('\n'));
+  assert.is(waited.length, 3, failures.map((e) => e.message).join('\n'));
+  assert.match(
+    timedOut[0].message,
+    /^Store frozen\.items: the function given to modify\("slow-\d+"\) did not return within 6 s/,
+  );
+  for (const err of waited)
+    assert.match(err.message, "modify() waited 6 s for one of the store's connections, all in use (by slow modify()");
+  assert.is(
+    logged.filter((line) => line.startsWith('error: ')).length,
+    errorsBefore,
+    'a slow function is no database outage: nothing logged as one',
+  );
+  // Once every function has returned its { n: 99 }, nothing of it was written.
+  await sleep(3_000);
+  assert.equal(await items.get('slow-0'), { n: 1 });
+  for (let i = 1; i < calls.length; i++) assert.is(await items.get(`slow-${i}`), undefined);
+  assert.equal(await items.modify('slow-0', (old) => ({ n: old!.n + 1 })), { n: 2 });
 });
 
 test.run();

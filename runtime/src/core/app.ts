@@ -79,6 +79,10 @@ export class App {
     }
     this.#phase = phase;
     this.#platform = platform;
+    // The tree is final: frozen, so that running code cannot rewire it (replace a persona's
+    // `start`, add to its `uses`, swap an index), which in one process would let one persona
+    // act with another's rights. Private (#) state stays writable for the components themselves.
+    for (const component of this.#components.values()) component.freeze();
   }
 
   static {

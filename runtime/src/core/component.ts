@@ -37,6 +37,11 @@ export abstract class Component {
     return [];
   }
 
+  /** Called once startup ends: makes the component's public state read-only. */
+  freeze(): void {
+    Object.freeze(this);
+  }
+
   /** Problems that stop the app from starting, checked over the whole tree when startup ends. */
   validate(): string[] {
     return [];

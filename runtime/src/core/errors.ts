@@ -474,7 +474,7 @@ export const errors = {
     (kind: string, id: string, path: string, shape: string, found: string) => ({
       id,
       message:
-        `${kind} ${id}: its value in ${path} is damaged (${found}; a ${kind} is ${shape}), so the build stopped and replaced nothing. ` +
+        `${kind} ${id}: its value in ${path} is damaged (${found}; a ${kind} is ${shape}): nothing uses it or makes another in its place. ` +
         `Restore the file from a backup, or make a new value with \`npm run infra:build -- --reset-value ${id}\`. ` +
         `A new Store password also needs the database's own password changed to it (ALTER ROLE … PASSWORD …), or the app is locked out of its data`,
     }),

@@ -46,7 +46,7 @@ export abstract class Persona extends Component {
 
   constructor(id: ID, kind: string, options: PersonaOptions = {}) {
     super(id, kind);
-    this.uses = options.uses === undefined ? undefined : resolveUses(id.value, options.uses);
+    this.uses = options.uses === undefined ? undefined : Object.freeze(resolveUses(id.value, options.uses));
     this.replicas = replicaCount(kind, id.value, options.replicas);
   }
 

@@ -16,6 +16,7 @@ import { mayCallApi, storesUsable } from '../core/access.ts';
 import { treeFingerprint, treeListing } from '../core/fingerprint.ts';
 import { wiring } from '../core/wiring.ts';
 import { errors } from '../core/errors.ts';
+import { damagedValue } from '../values/value-file.ts';
 import type { Json } from '../core/json.ts';
 
 /** The PostgreSQL role each Store's database belongs to (in its own container, or as set up locally). */
@@ -147,8 +148,8 @@ export function planDeployment(
   for (const component of app.components) {
     if (!BuildTimeValue.isBuildTimeValue(component)) continue;
     const kept = lookup(component.id.value);
-    if (kept === undefined || !component.accepts(kept))
-      throw errors.buildOutdated(component.kind, component.id.value, source);
+    if (kept === undefined) throw errors.buildOutdated(component.kind, component.id.value, source);
+    if (!component.accepts(kept)) throw damagedValue(component, kept, source);
     valueVars.set(component, {
       name: wiring.value(component.id),
       value: component.encode(kept),

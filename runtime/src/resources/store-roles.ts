@@ -59,6 +59,23 @@ export function sqlState(err: unknown): string | undefined {
  * admin URL of a server of one's own need not be.
  */
 export async function ensureStoreRole(admin: CommonQueryMethods, role: string, password: string): Promise<void> {
+  await makeOrRepairRole(admin, role, password);
+  await letAdminActAs(admin, role);
+}
+
+/**
+ * An admin that is not a superuser (a role with CREATEROLE and CREATEDB, as the README allows)
+ * may make a database owned by `role`, or hand tables over to it, only as a member of it: since
+ * PostgreSQL 16 creating a role no longer makes its creator one. A superuser needs nothing.
+ */
+async function letAdminActAs(admin: CommonQueryMethods, role: string): Promise<void> {
+  const superuser = await admin.oneFirst(sql.unsafe`SELECT rolsuper FROM pg_roles WHERE rolname = current_user`);
+  if (superuser) return;
+  const member = await admin.oneFirst(sql.unsafe`SELECT pg_has_role(current_user, ${role}, 'USAGE')`);
+  if (!member) await admin.query(sql.unsafe`GRANT ${sql.identifier([role])} TO CURRENT_USER`);
+}
+
+async function makeOrRepairRole(admin: CommonQueryMethods, role: string, password: string): Promise<void> {
   const name = sql.identifier([role]);
   const found = async () =>
     (await admin.maybeOne(sql.unsafe`

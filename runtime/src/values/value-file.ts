@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import type { Json } from '../core/json.ts';
 import type { App } from '../core/app.ts';
-import { errors, messageOf } from '../core/errors.ts';
+import { errors, messageOf, type InfraError } from '../core/errors.ts';
 import { BuildTimeValue } from './build-time-value.ts';
 import { writeFileAtomic } from '../private/atomic-write.ts';
 
@@ -28,6 +28,14 @@ const ENV_PREFIX = 'env:';
 /** The variable a kept binding reads its URL from (`env:NAME`), or undefined for a URL kept as such. */
 export function bindingVariable(kept: string): string | undefined {
   return kept.startsWith(ENV_PREFIX) ? kept.slice(ENV_PREFIX.length) : undefined;
+}
+
+/**
+ * The error for `kept`, the entry of `value` in the value file at `path`, when it has the wrong
+ * shape: every mode says the same, and none makes a value in its place (`--reset-value` does).
+ */
+export function damagedValue(value: BuildTimeValue<any>, kept: Json, path: string): InfraError {
+  return errors.valueDamaged(value.kind, value.id.value, path, value.shape, describeFound(kept, value.secret));
 }
 
 /** What a damaged entry holds, for the error: a secret's text is never shown, only its type. */
@@ -134,7 +142,7 @@ export class ValueFile {
       const id = component.id.value;
       const kept = this.#values.get(id);
       if (kept === undefined || resetting.has(id) || component.accepts(kept)) continue;
-      throw errors.valueDamaged(component.kind, id, this.path, component.shape, describeFound(kept, component.secret));
+      throw damagedValue(component, kept, this.path);
     }
     const made: string[] = [];
     for (const component of values) {

@@ -17,12 +17,18 @@ export type ArgumentCheck = (arg: unknown) => string | undefined;
 
 export class ArgumentSchema {
   readonly schema: TSchema;
-  /** Set once compiled: invokeEndpoint calls it without waiting. */
-  check: ArgumentCheck | undefined;
+  #check: ArgumentCheck | undefined;
   #compiling: Promise<ArgumentCheck> | undefined;
 
   constructor(schema: TSchema) {
     this.schema = schema;
+    // Frozen, and the checker private: no code but the server's own may loosen the check.
+    Object.freeze(this);
+  }
+
+  /** Set once compiled: invokeEndpoint calls it without waiting. */
+  get check(): ArgumentCheck | undefined {
+    return this.#check;
   }
 
   /** Compiles the checker (once; later calls share it). */
@@ -31,7 +37,7 @@ export class ArgumentSchema {
       const validator = Compile(this.schema);
       const check: ArgumentCheck = (arg) =>
         validator.Check(arg) ? undefined : describe(this.schema, validator.Errors(arg));
-      return (this.check = check);
+      return (this.#check = check);
     }));
   }
 }

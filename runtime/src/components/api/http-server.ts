@@ -267,7 +267,8 @@ interface ServerState {
 
 type TokenCheck = (authorization: string | undefined) => boolean;
 
-const SCHEME = 'bearer ';
+/** The scheme and the spaces after it (RFC 9110, 11.4: one or more). */
+const SCHEME = /^bearer +/i;
 
 /**
  * Compares in constant time, so the answer's timing tells nothing about the token. The scheme
@@ -275,11 +276,12 @@ const SCHEME = 'bearer ';
  */
 function tokenCheck(token: string): TokenCheck {
   const expected = Buffer.from(token, 'latin1');
-  return (authorization) =>
-    authorization !== undefined &&
-    authorization.length === SCHEME.length + expected.length &&
-    authorization.slice(0, SCHEME.length).toLowerCase() === SCHEME &&
-    timingSafeEqual(Buffer.from(authorization.slice(SCHEME.length), 'latin1'), expected);
+  return (authorization) => {
+    const scheme = authorization === undefined ? null : SCHEME.exec(authorization);
+    if (!scheme) return false;
+    const given = authorization!.slice(scheme[0].length);
+    return given.length === expected.length && timingSafeEqual(Buffer.from(given, 'latin1'), expected);
+  };
 }
 
 /**

@@ -99,8 +99,9 @@ export class ApiServer extends PersonaBase {
         });
   }
 
+  /** Its endpoints, each frozen: no other persona may swap a handler that runs as this server. */
   get endpoints(): readonly Endpoint[] {
-    return this.#endpoints;
+    return Object.freeze([...this.#endpoints]);
   }
 
   /**
@@ -158,14 +159,14 @@ export class ApiServer extends PersonaBase {
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS)
       throw errors.invalidEndpointTimeout(this.id.value, method, route, options.timeout);
     const input = options.input === undefined ? undefined : new ArgumentSchema(options.input);
-    const endpoint: Endpoint = {
+    const endpoint: Endpoint = Object.freeze({
       server: this,
       method,
       route,
       handler: handler as Endpoint['handler'],
       input,
       timeoutMs,
-    };
+    });
     this.#endpoints.push(endpoint);
     const client = async (...args: [arg?: unknown]): Promise<unknown> => {
       this.assertPhase(`${method} ${route}`, 'runtime');
@@ -175,7 +176,7 @@ export class ApiServer extends PersonaBase {
       return componentPlatform(this.app).call(endpoint, text);
     };
     Object.defineProperties(client, { name: { value: `${method} ${route}` }, [endpointOfClient]: { value: endpoint } });
-    return client;
+    return Object.freeze(client);
   }
 
   async start(signal: AbortSignal): Promise<void> {

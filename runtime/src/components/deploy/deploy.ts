@@ -16,7 +16,8 @@ export class DeployTask extends Persona {
   }
 
   readonly lifecycle = 'task';
-  readonly fn: DeployFunction;
+  /** Private, so no other persona can replace what this one runs (and with its rights). */
+  readonly #fn: DeployFunction;
 
   constructor(id: ID, fn: DeployFunction, options: TaskOptions = {}) {
     // A task runs once per deployment: copies of it make no sense (a JavaScript caller may still pass some).
@@ -24,11 +25,11 @@ export class DeployTask extends Persona {
     super(id, 'DeployTask', options);
     if (typeof fn !== 'function')
       throw errors.notAFunction(this.kind, this.id.value, 'onDeploy() takes a function to run at deployment');
-    this.fn = fn;
+    this.#fn = fn;
   }
 
   async start(signal: AbortSignal): Promise<void> {
-    await this.fn({ signal });
+    await this.#fn({ signal });
   }
 }
 

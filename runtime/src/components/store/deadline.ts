@@ -3,8 +3,12 @@
  * stage the call was in when it passed, which says whose fault the delay was.
  */
 
-/** Where a call waits: behind this process's earlier calls, on the database, or in modify()'s function. */
-export type Stage = 'queued' | 'database' | 'function';
+/**
+ * Where a call waits: behind this process's earlier writes of its key (`queued`), for one of
+ * this store's connections or modify() slots, all in use (`busy`), on the database, or in
+ * modify()'s function.
+ */
+export type Stage = 'queued' | 'busy' | 'database' | 'function';
 
 /** What a call fails with when its deadline passes. Not an Error: it never leaves the backend. */
 export class DeadlinePassed {

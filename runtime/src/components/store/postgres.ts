@@ -167,8 +167,9 @@ class PostgresStoreBackend implements StoreBackend {
     // "foreign connection".
     const inCaller = AsyncLocalStorage.snapshot();
     const call = (old: Json | undefined) => appCode(() => inCaller(() => fn(old)));
-    return this.#run('modify()', key, (connect, deadline) =>
-      this.#modifySlots.use(() =>
+    return this.#run('modify()', key, (connect, deadline) => {
+      deadline.stage = 'busy';
+      return this.#modifySlots.use(() =>
         connect((c) =>
           c.transaction(async (tx) => {
             const oldText = await this.#lockRow(tx, key);
@@ -178,8 +179,8 @@ class PostgresStoreBackend implements StoreBackend {
             return this.#writeIn(tx, key, next);
           }, 0),
         ),
-      ),
-    );
+      );
+    });
   }
 
   async keys(after: string | undefined, limit: number): Promise<string[]> {
@@ -349,10 +350,11 @@ class PostgresStoreBackend implements StoreBackend {
     fn: (connection: DatabasePoolConnection) => Promise<R>,
   ): Promise<R> {
     if (deadline.passed) throw new DeadlinePassed(deadline.stage, deadline.ms);
-    deadline.stage = 'database';
+    deadline.stage = 'busy';
     return pool.connect(async (connection) => {
       // Nobody waits for this call any more: give the connection back unused (and healthy).
       if (deadline.passed) return undefined as R;
+      deadline.stage = 'database';
       return deadline.race(fn(connection));
     });
   }
@@ -400,6 +402,13 @@ class PostgresStoreBackend implements StoreBackend {
         return errors.storeUnavailable(
           this.#id,
           `${call} waited ${seconds} s for this process's earlier writes of key ${JSON.stringify(key)}, which have not finished`,
+        );
+      // Every connection (or modify() slot) was in use for the whole time: by slow modify()
+      // functions, or by calls the database does not answer, which then report the outage.
+      if (err.stage === 'busy')
+        return errors.storeUnavailable(
+          this.#id,
+          `${call} waited ${seconds} s for one of the store's connections, all in use (by slow modify() functions, or by calls the database does not answer)`,
         );
       return this.#outage(errors.storeUnavailable(this.#id, `no answer to ${call} within ${seconds} s`));
     }

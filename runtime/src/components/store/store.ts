@@ -95,6 +95,11 @@ export class Store<T = any> extends Component {
    * The subtree allowed to use this store: its parent's (for `my-app.customer-server.db`,
    * every persona under `my-app.customer-server`). Stores are encapsulated by their owner.
    */
+  override freeze(): void {
+    Object.freeze(this.indexes);
+    super.freeze();
+  }
+
   get owner(): ID {
     return this.id.parent ?? this.id;
   }

@@ -17,17 +17,18 @@ export class Worker extends Persona {
   }
 
   readonly lifecycle = 'worker';
-  readonly fn: WorkerFunction;
+  /** Private, so no other persona can replace what this one runs (and with its rights). */
+  readonly #fn: WorkerFunction;
 
   constructor(id: ID, fn: WorkerFunction, options: PersonaOptions = {}) {
     super(id, 'Worker', options);
     if (typeof fn !== 'function')
       throw errors.notAFunction(this.kind, this.id.value, 'Worker takes a function ({ signal }) => Promise<void>');
-    this.fn = fn;
+    this.#fn = fn;
   }
 
   async start(signal: AbortSignal): Promise<void> {
-    await this.fn({ signal });
+    await this.#fn({ signal });
   }
 }
 

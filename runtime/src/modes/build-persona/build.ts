@@ -33,7 +33,7 @@
  * hand since the last build is kept in the build folder before it is replaced (hand-edits.ts).
  */
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { RunContext } from '../context.ts';
 import { BuildPlatform } from '../build-platform.ts';
 import { ValueFile } from '../../values/value-file.ts';
@@ -133,6 +133,13 @@ function refuseUnsafeBuildFolder({ paths }: RunContext): void {
     throw errors.unsafeBuildFolder(
       paths.buildDir,
       "is the project root, the image's build context: the image build would take the value file and env files",
+      fix,
+    );
+  const fromBuild = relative(resolve(paths.buildDir), resolve(paths.appDir));
+  if (fromBuild === '' || !(fromBuild === '..' || fromBuild.startsWith(`..${sep}`) || isAbsolute(fromBuild)))
+    throw errors.unsafeBuildFolder(
+      paths.buildDir,
+      `holds the app itself (${composePath(paths.projectRoot, paths.appDir)}): it would be made private and kept out of the image, and the app's folder would fill with secrets`,
       fix,
     );
   let mode: number;

@@ -20,7 +20,7 @@ import {
 } from '../../components/api/endpoint.ts';
 import type { ApiServer } from '../../components/api/server.ts';
 import type { BuildTimeValue } from '../../values/build-time-value.ts';
-import { ValueFile } from '../../values/value-file.ts';
+import { damagedValue, ValueFile } from '../../values/value-file.ts';
 import type { Json } from '../../core/json.ts';
 import type { Logger } from '../../core/logger.ts';
 import { runPersonas } from '../run-personas.ts';
@@ -80,7 +80,9 @@ export class InProcessPlatform implements ComponentPlatform {
   value<T>(value: BuildTimeValue<any>): T {
     const id = value.id.value;
     let v = this.#values.get(id) ?? this.#file?.get(id);
-    if (v === undefined || !value.accepts(v)) v = value.generate({ taken: [] }) as Json;
+    // A damaged kept value stops this mode as it stops the build, rather than being replaced here.
+    if (v !== undefined && !value.accepts(v)) throw damagedValue(value, v, this.#file!.path);
+    v ??= value.generate({ taken: [] }) as Json;
     this.#values.set(id, v);
     return v as T;
   }

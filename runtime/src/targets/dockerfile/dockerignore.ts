@@ -42,9 +42,14 @@ export function renderDockerignore(projectRoot: string, buildDir: string): strin
     COMPOSE_FILE,
     '**/.env',
     '.tmp-*',
-    // Any app's build folder, by the files only a build folder holds.
-    '**/build/values.json',
+    // Any app's build folder by its default name (another app's, or this one's before
+    // INFRA_BUILD_DIR moved it), by what only a build folder holds: the value file (and its
+    // lock), env files, Kubernetes manifests with Secrets, the embedded PostgreSQL, kept copies.
+    '**/build/values.json*',
     '**/build/env',
+    '**/build/kubernetes',
+    '**/build/postgres',
+    '**/build/*.bak',
     ...(build ? [build] : []),
   ];
   return lines.join('\n') + '\n';
