@@ -4,7 +4,8 @@
  * a persona process: PERSONA=bench-api.api with the port, token and host in its environment
  * (`personaEnv`), as the build would give it.
  */
-import { rootId, ApiServer, onDeploy, runPersona } from 'infra-generator';
+import { appOf, rootId, ApiServer, onDeploy, runPersona } from 'infra-generator';
+import { treeFingerprint, treeListing } from 'infra-generator/internal/core/fingerprint';
 import { wiring } from 'infra-generator/internal/core/wiring';
 import { handler, TOKEN } from './handler.ts';
 
@@ -16,11 +17,18 @@ export function benchApp() {
   return { id, api, postCustomer, client };
 }
 
-/** The environment of the API persona process listening on `port`. */
+/**
+ * The environment of the API persona process listening on `port`, with the tree fingerprint
+ * the build would give it (a deployed persona without one refuses to start).
+ */
 export function personaEnv(port: number): Record<string, string> {
-  const api = rootId('bench-api')`api`;
+  const { id } = benchApp();
+  const api = id`api`;
+  const listing = treeListing(appOf(id));
   return {
     PERSONA: api.value,
+    [wiring.treeFingerprint]: treeFingerprint(listing),
+    [wiring.treeListing]: JSON.stringify(listing),
     [wiring.apiPort(api)]: String(port),
     [wiring.apiToken(api)]: TOKEN,
     [wiring.listenHost]: '127.0.0.1',
