@@ -234,10 +234,13 @@ if (mode === 'hold') {
 const RACERS = 6;
 /** Rounds, each started by every racer at once: the old lock's race was lost in about one round of ten. */
 const RACE_ROUNDS = Number(process.env.LOCK_RACE_ROUNDS ?? 60);
-/** How long a round's winner holds the lock: every other racer has tried by then. */
-const RACE_HOLD_MS = 120;
+/**
+ * How long a round's winner holds the lock: every other racer has tried by then, even on a
+ * loaded machine (at 120 ms, a load average of 8 once let late racers find the lock released).
+ */
+const RACE_HOLD_MS = 300;
 /** Time between rounds: the winner holds, then the dead build's lock is put back before the next. */
-const RACE_PERIOD_MS = 320;
+const RACE_PERIOD_MS = 700;
 
 /** Runs the racer script of `p` in `mode`; `line` is told each line it prints. */
 function racer(p: Project, args: string[], line: (text: string) => void) {
