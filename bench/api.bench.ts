@@ -5,6 +5,9 @@
  *   calls it) against our ApiServer running as a persona process (PERSONA=bench-api.api).
  * - Baseline: raw Fastify serving the same handler, called through an undici Pool.
  * - Second baseline: the proof of concept's stack, Express + axios (keep-alive agent).
+ * - Ours traced: the same, with every call traced (client and server spans, the server's access
+ *   line) and exported over OTLP/HTTP to a receiver in this process that discards what it gets,
+ *   against raw Fastify + undici again (which traces nothing).
  * Each server is its own process (the client's event loop is this one); every client keeps
  * up to 64 connections and has IN_FLIGHT calls in flight. Every server checks the same bearer
  * token. The machine has few cores, so client and server compete for them the same way on
@@ -19,12 +22,27 @@ import { appOf } from 'infra-generator';
 import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';
 import { wiring } from 'infra-generator/internal/core/wiring';
 import { runAs } from 'infra-generator/internal/core/app';
+import { startTelemetry } from 'infra-generator/internal/modes/telemetry-sdk';
+import { context, metrics, propagation, trace } from '@opentelemetry/api';
 import { alternate, report, throughput } from './harness.ts';
 import { benchDir, freePort, startServer, type ServerProcess } from './child.ts';
 import { benchApp, personaEnv, personaReady } from './servers/app.ts';
 import { customer, TOKEN } from './servers/handler.ts';
 
 const IN_FLIGHT = 32;
+
+/** An OTLP/HTTP receiver that reads and discards; its URL. */
+async function discardingReceiver(): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = http.createServer((request, response) => {
+    request.resume().on('end', () => response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+  };
+}
 const CALLS = 20_000;
 const ROUNDS = 7;
 
@@ -32,6 +50,7 @@ export async function benchApi(): Promise<void> {
   const { api, postCustomer, client } = benchApp();
   const [oursPort, fastifyPort, expressPort] = [await freePort(), await freePort(), await freePort()];
   const servers: ServerProcess[] = [];
+  const closers: (() => Promise<void>)[] = [];
   try {
     const ours = await startServer(
       join(benchDir, 'servers', 'app.ts'),
@@ -40,6 +59,17 @@ export async function benchApi(): Promise<void> {
       personaReady(oursPort),
     );
     servers.push(ours);
+    const receiver = await discardingReceiver();
+    const tracing = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_TRACES_SAMPLER: 'always_on' };
+    const tracedPort = await freePort();
+    const traced = await startServer(
+      join(benchDir, 'servers', 'app.ts'),
+      tracedPort,
+      { ...personaEnv(tracedPort), ...tracing },
+      personaReady(tracedPort),
+    );
+    servers.push(traced);
+    closers.push(receiver.close);
     const fastify = await startServer(
       join(benchDir, 'servers', 'fastify-raw.ts'),
       fastifyPort,
@@ -64,6 +94,16 @@ export async function benchApi(): Promise<void> {
     const app = appOf(api.id);
     app.enter('runtime', platform);
     const callOurs = () => runAs(app, client, () => postCustomer(customer));
+    // The same client in a second copy of the app, whose platform calls the traced server.
+    const second = benchApp();
+    const tracedPlatform = new DeployedPlatform({
+      env: { [wiring.apiUrl(second.api.id)]: traced.url, [wiring.apiToken(second.api.id)]: TOKEN },
+      persona: second.client,
+      log: { info() {}, error: console.error },
+    });
+    closers.push(() => tracedPlatform.close());
+    const secondApp = appOf(second.api.id);
+    secondApp.enter('runtime', tracedPlatform);
 
     const pool = new Pool(fastify.url, { connections: 64 });
     const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
@@ -143,6 +183,38 @@ export async function benchApi(): Promise<void> {
         baseline: { value: vsExpress.baseline, unit: 'req/s (Express + axios)' },
         better: 'higher',
       });
+
+      // Last, since the SDK it starts in this process stays registered until the end.
+      const saved = { ...process.env };
+      Object.assign(process.env, tracing);
+      const telemetry = await startTelemetry({
+        exporting: true,
+        env: process.env,
+        serviceName: client.id.value,
+        app: 'bench-api',
+        log: { info() {}, error: console.error },
+      });
+      try {
+        const callTraced = () => runAs(secondApp, second.client, () => second.postCustomer(customer));
+        if (JSON.stringify(await callTraced()) !== JSON.stringify({ ...customer, seen: true }))
+          throw new Error('the traced API answered wrongly');
+        const vsTraced = await alternate(
+          ROUNDS,
+          () => throughput(CALLS, IN_FLIGHT, callTraced),
+          () => throughput(CALLS, IN_FLIGHT, callFastify),
+        );
+        report({
+          name: `API round trip, every call traced and exported over OTLP (POST, ${IN_FLIGHT} in flight)`,
+          ours: { value: vsTraced.ours, unit: 'req/s' },
+          baseline: { value: vsTraced.baseline, unit: 'req/s (raw Fastify + undici, untraced)' },
+          better: 'higher',
+          target: 0.75,
+        });
+      } finally {
+        await telemetry.shutdown();
+        for (const api of [trace, metrics, propagation, context]) api.disable();
+        for (const name of Object.keys(tracing)) if (saved[name] === undefined) delete process.env[name];
+      }
     } finally {
       await platform.close();
       await pool.close();
@@ -150,6 +222,7 @@ export async function benchApi(): Promise<void> {
     }
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
+    for (const close of closers) await close();
   }
 }
 

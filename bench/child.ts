@@ -39,13 +39,16 @@ export async function startServer(
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    const watch = (chunk: string) => {
       out += chunk;
-      if (out.includes(ready)) resolve();
-    });
+      if (!out.includes(ready)) return;
+      // Read on (a server writes an access line per request), but keep nothing.
+      child.stdout!.off('data', watch).on('data', () => {});
+      resolve();
+    };
+    child.stdout!.setEncoding('utf8').on('data', watch);
     void exited.then(() => reject(new Error(`${script} exited before it was ready:\n${out}\n${err}`)));
   });
-  child.stdout!.resume();
   return {
     child,
     url: `http://127.0.0.1:${port}`,

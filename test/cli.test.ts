@@ -58,11 +58,26 @@ test('npm run infra:build -- --bogus: the message, the usage line, and no `npm e
     programLines(result.stderr),
     [
       "Unknown option '--bogus'",
-      'Usage: npm run infra:build -- [--target compose|kubernetes] [--bind-store STORE_ID=URL|env:VARIABLE]… [--unbind-store STORE_ID]… [--reset-value ID]…',
+      'Usage: npm run infra:build -- [--target compose|kubernetes] [--bind-store STORE_ID=URL|env:VARIABLE]… [--unbind-store STORE_ID]… [--reset-value ID]… [--otlp-endpoint URL] [--with-telemetry-ui]',
       'Run `npm run infra:build -- --help` for what each option does.',
     ].join('\n'),
   );
   assert.not.ok(existsSync(project.buildDir), 'a refused build writes nothing');
+});
+
+test('npm run infra:build refuses a bad --otlp-endpoint and --with-telemetry-ui for Kubernetes: exit 1, the option named', async () => {
+  for (const [args, first] of [
+    [['--otlp-endpoint', 'collector:4318'], '--otlp-endpoint needs an http:// or https:// URL, not collector:'],
+    [['--target', 'kubernetes', '--with-telemetry-ui'], '--with-telemetry-ui runs a dashboard in compose only'],
+  ] as const) {
+    const result = await npmRun('infra:build', ...args);
+    assert.is(result.code, 1, output(result));
+    assert.equal(npmErrorLines(result), [], output(result));
+    const lines = programLines(result.stderr).split('\n');
+    assert.ok(lines[0].startsWith(first), lines[0]);
+    assert.match(lines[1], /^Usage: npm run infra:build -- /);
+    assert.not.ok(existsSync(project.buildDir), 'a refused build writes nothing');
+  }
 });
 
 test('npm run infra:build -- --help: the usage with options and examples, nothing built', async () => {
@@ -75,6 +90,8 @@ test('npm run infra:build -- --help: the usage with options and examples, nothin
     '--bind-store STORE_ID=URL',
     '--unbind-store STORE_ID',
     '--reset-value ID',
+    '--otlp-endpoint URL',
+    '--with-telemetry-ui',
     '-h, --help',
     'Examples:',
     'npm run infra:build -- --target kubernetes',

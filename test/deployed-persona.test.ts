@@ -32,7 +32,7 @@ deployed.before(async () => {
     FIXTURE__COUNTER__DB__URL: dbUrl.toString(),
     INFRA_LISTEN_HOST: '127.0.0.1',
   });
-  await server.waitFor(`ApiServer fixture.counter.api listening on http://127.0.0.1:${port}\n`);
+  await server.waitFor(`ApiServer fixture.counter.api listening on http://127.0.0.1:${port}"`);
 });
 
 deployed.after(async () => {

@@ -54,7 +54,8 @@ runPersona();
 const SHELL_SECRET = 'a-secret-of-the-shell';
 const PROD_URL = 'postgres://prod:prod-password@db.example.com:5432/beta';
 /** The runner's variables a persona also gets (README, *Local processes*). */
-const PASSED = /^(?:PATH|HOME|TMPDIR|TZ|LANG|LANGUAGE|TERM|NO_COLOR|FORCE_COLOR|NODE_OPTIONS|LC_\w+)$/;
+const PASSED =
+  /^(?:PATH|HOME|TMPDIR|TZ|LANG|LANGUAGE|TERM|NO_COLOR|FORCE_COLOR|NODE_OPTIONS|LOG_LEVEL|LOG_FORMAT|LC_\w+|OTEL_\w+)$/;
 const TABLE = { alpha: 'isolation__alpha__db', beta: 'isolation__beta__db' } as const;
 const SERVICE = { alpha: 'isolation--alpha--api', beta: 'isolation--beta--api' } as const;
 type Name = keyof typeof TABLE;
@@ -181,12 +182,14 @@ async function checkPersonas(project: Project, running: Running, secrets: readon
     for (const [variable, value] of Object.entries(env))
       for (const secret of [SHELL_SECRET, 'prod-password', ...secrets])
         assert.not.ok(value.includes(secret), `${name}: ${variable} holds none of the runner's secrets`);
+    const composed = composeNames(project, name);
+    // A name compose gives it too (its OTEL_SERVICE_NAME) is its own, whatever the runner's.
     const names = Object.keys(env)
-      .filter((n) => !PASSED.test(n))
+      .filter((n) => !PASSED.test(n) || composed.includes(n))
       .sort();
     // Locally the bound Store has a database of its own, so its owner also gets its password,
     // as compose gives the owner of a Store that is not bound.
-    const expected = [...composeNames(project, name), ...(name === 'beta' ? ['ISOLATION__BETA__DB__PASSWORD'] : [])];
+    const expected = [...composed, ...(name === 'beta' ? ['ISOLATION__BETA__DB__PASSWORD'] : [])];
     assert.equal(names, expected.sort(), `${name}: the names compose gives it, and no other`);
     const own = name === 'alpha' ? 'ISOLATION__ALPHA__DB__URL' : 'ISOLATION__BETA__DB__URL';
     const other = name === 'alpha' ? 'ISOLATION__BETA__DB__URL' : 'ISOLATION__ALPHA__DB__URL';

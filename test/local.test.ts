@@ -15,6 +15,7 @@ import { localDatabaseName, storeUrl } from 'infra-generator/internal/resources/
 import { personaProcessEnvironment } from 'infra-generator/internal/modes/local/local';
 
 import { adminUrl } from './support/pg-admin.ts';
+import { startOtlpReceiver } from './support/otlp-receiver.ts';
 const CUSTOMER_LINE = 'Loaded customer: {"id":"1","name":"John Doe"}';
 
 const test = suite('local processes');
@@ -87,10 +88,13 @@ test('each persona runs as its own process; the client loads its customer throug
   assert.is(built.code, 0, built.stderr);
   assert.ok(existsSync(join(project.buildDir, 'values.json')));
 
+  // The second round is traced: the runner's OTEL_* variables reach every persona.
+  const receiver = await startOtlpReceiver();
   for (let round = 1; round <= 2; round++) {
+    const traced = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' };
     const result = await run('npm', ['run', '--silent', 'infra:local', '--', '--exit-with-tasks'], {
       cwd: project.root,
-      env: cleanEnv({ INFRA_LOCAL_PG_URL: adminUrl }),
+      env: cleanEnv({ INFRA_LOCAL_PG_URL: adminUrl, ...(round === 2 ? traced : {}) }),
     });
     assert.is(result.code, 0, `round ${round}:\n${result.stdout}\n${result.stderr}`);
     const lines = result.stdout.split('\n');
@@ -105,7 +109,15 @@ test('each persona runs as its own process; the client loads its customer throug
     );
     // Everything it started has stopped.
     assert.ok(result.stdout.includes('my-app.customer-server.api | exited with code 0'), result.stdout);
+    // The server's lines are JSON (its output is a pipe), naming the app and the persona.
+    for (const line of lines.filter((l) => l.startsWith('my-app.customer-server.api | {')))
+      assert.is(JSON.parse(line.slice(line.indexOf('{'))).persona, 'my-app.customer-server.api', line);
   }
+  await receiver.close();
+  const task = receiver.spans.find((s) => s.name === 'deploy my-app.example-client');
+  assert.ok(task, `the task's span, among: ${receiver.spans.map((s) => `${s.service} ${s.name}`).join(', ')}`);
+  const services = new Set(receiver.spans.filter((s) => s.traceId === task.traceId).map((s) => s.service));
+  assert.equal([...services].sort(), ['my-app.customer-server.api', 'my-app.example-client']);
 });
 
 test("the customer is in the store's own database", async () => {

@@ -7,6 +7,7 @@ export { App, rootId, appOf } from './core/app.ts';
 export { Component } from './core/component.ts';
 export { Persona, type Lifecycle, type PersonaOptions, type TaskOptions } from './core/persona.ts';
 export { assertStartup, assertRuntime, assertBuildTime } from './core/phases.ts';
+export { log, type AppLog } from './core/telemetry/log.ts';
 export { runPersona, type RunPersonaOptions } from './modes/run-persona.ts';
 export { startInProcess, type InProcessRun } from './modes/in-process/testing.ts';
 export {

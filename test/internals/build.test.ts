@@ -201,7 +201,7 @@ test('secrets: only in 0600 env files, and the database password only where the 
       'it may call the API',
     );
     assert.ok(
-      compose(f).services[CLIENT].env_file.some((p: string) => p.endsWith('/every-api.env')),
+      (compose(f).services[CLIENT].env_file ?? []).some((p: string) => p.endsWith('/every-api.env')),
       'through the shared env file',
     );
     assert.not.ok(read(envFile(f, 'every-api')).includes(password), 'which has no database password');

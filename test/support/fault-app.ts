@@ -31,7 +31,7 @@ export async function startFaultApi(port: number, databaseUrl: string, token: st
     [wiring.storeUrl(faultIds.db)]: databaseUrl,
     [wiring.listenHost]: '127.0.0.1',
   });
-  await persona.waitFor(`ApiServer ${faultIds.api.value} listening on http://127.0.0.1:${port}\n`);
+  await persona.waitFor(`ApiServer ${faultIds.api.value} listening on http://127.0.0.1:${port}"`);
   const url = `http://127.0.0.1:${port}`;
   const pool = new Pool(url, { connections: 32, headersTimeout: 60_000, bodyTimeout: 60_000 });
   const headers = { authorization: `Bearer ${token}` };

@@ -28,6 +28,8 @@ export interface PersonaProcess {
  */
 export function quietEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
+  // The test runner's own level (package.json) is not the personas'.
+  delete env.LOG_LEVEL;
   if (env.NO_COLOR !== undefined && env.FORCE_COLOR !== undefined) delete env.FORCE_COLOR;
   return env;
 }
@@ -75,10 +77,23 @@ export async function startPersona(
       occurrences(out, text) >= count
         ? Promise.resolve()
         : new Promise<void>((resolve, reject) => {
-            waiters.push({ text, count, resolve });
-            void exited.then((code) =>
-              reject(new Error(`${persona} exited (${code}) before printing ${JSON.stringify(text)}\n${out}\n${err}`)),
+            // A test waiting for a line that never comes fails, showing the output, rather than hang.
+            const timer = setTimeout(
+              () => reject(new Error(`${persona} did not print ${JSON.stringify(text)} within 60 s:\n${out}\n${err}`)),
+              60_000,
             );
+            waiters.push({
+              text,
+              count,
+              resolve: () => {
+                clearTimeout(timer);
+                resolve();
+              },
+            });
+            void exited.then((code) => {
+              clearTimeout(timer);
+              reject(new Error(`${persona} exited (${code}) before printing ${JSON.stringify(text)}\n${out}\n${err}`));
+            });
           }),
     kill: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -51,11 +51,11 @@ export interface CommandResult {
 
 /**
  * The environment of this process without the variables that would redirect a build, pick a persona
- * or a local PostgreSQL.
+ * or a local PostgreSQL, or quieten its logs (`npm test` quietens its own: see package.json).
  */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env, ...extra };
-  for (const name of ['PERSONA', 'INFRA_BUILD_DIR', 'INFRA_PROJECT_ROOT', 'INFRA_LOCAL_PG_URL'])
+  for (const name of ['PERSONA', 'INFRA_BUILD_DIR', 'INFRA_PROJECT_ROOT', 'INFRA_LOCAL_PG_URL', 'LOG_LEVEL'])
     if (!(name in extra)) delete env[name];
   return env;
 }

@@ -63,6 +63,7 @@ const codes = [
   'INFRA_VALUE_FILE_DAMAGED',
   'INFRA_VALUE_DAMAGED',
   'INFRA_UNKNOWN_VALUE_ID',
+  'INFRA_INVALID_TELEMETRY_SETTING',
   'INFRA_UNSAFE_BUILD_FOLDER',
   'INFRA_PASSWORD_WOULD_CHANGE',
   'INFRA_NO_BUILD',
@@ -485,6 +486,13 @@ export const errors = {
       `--reset-value ${ids.join(', ')}: no build-time value has this ID in the app. ` +
       (known.length > 0 ? `The app's values are: ${known.join(', ')}` : 'The app has no build-time values'),
   })),
+  /** An environment variable of the logs or of OpenTelemetry that this process cannot start with. */
+  invalidTelemetrySetting: define(
+    'INFRA_INVALID_TELEMETRY_SETTING',
+    (variable: string, value: string, expected: string) => ({
+      message: `${variable}=${JSON.stringify(value)} is not a setting this process can start with: ${variable} must be ${expected}. Change or unset it`,
+    }),
+  ),
   /** `reason`: why this folder may not hold the build's secrets; `fix`: what to do instead. */
   unsafeBuildFolder: define('INFRA_UNSAFE_BUILD_FOLDER', (path: string, reason: string, fix: string) => ({
     message: `The build folder ${path} ${reason}, so the build wrote nothing. ${fix}`,

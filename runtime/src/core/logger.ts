@@ -1,4 +1,7 @@
-/** Where the runtime's own lines go: the console by default, a collector in tests. */
+/**
+ * Where the runtime's own lines go: the console for the command-line tools, pino for running
+ * personas, a collector in tests.
+ */
 export interface Logger {
   info(message: string): void;
   error(message: string, err?: unknown): void;

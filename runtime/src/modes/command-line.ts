@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { errors, messageOf } from '../core/errors.ts';
 import { DEFAULT_TARGET, TARGET_CHOICES } from '../targets/registry.ts';
+import { TELEMETRY_UI_TARGET, TELEMETRY_UI_URL } from '../targets/shared.ts';
 
 export interface BuildArgs {
   /** `--target`: one of TARGET_CHOICES (targets/target.ts), by default `compose`. */
@@ -17,6 +18,10 @@ export interface BuildArgs {
   readonly unbindStore: readonly string[];
   /** `--reset-value ID`, each as given: values to make anew, replacing what the value file holds. */
   readonly resetValue: readonly string[];
+  /** `--otlp-endpoint URL`: where every deployed persona sends its telemetry (an http or https URL, checked). */
+  readonly otlpEndpoint: string | undefined;
+  /** `--with-telemetry-ui`: compose also runs a dashboard of the telemetry (refused with another target). */
+  readonly withTelemetryUi: boolean;
   /** `--prune` (what `npm run infra:prune` passes) and its `--yes`. */
   readonly prune: boolean;
   readonly yes: boolean;
@@ -64,7 +69,7 @@ const targetOption = `--target ${TARGET_CHOICES.join('|')}`;
 
 const BUILD_USAGE = usage(
   'npm run infra:build',
-  `[${targetOption}] [--bind-store STORE_ID=URL|env:VARIABLE]… [--unbind-store STORE_ID]… [--reset-value ID]…`,
+  `[${targetOption}] [--bind-store STORE_ID=URL|env:VARIABLE]… [--unbind-store STORE_ID]… [--reset-value ID]… [--otlp-endpoint URL] [--with-telemetry-ui]`,
   "Runs the app's startup as the build persona and writes compose.yaml, starter/build/Dockerfile, the\n" +
     'env files and the kept values (starter/build/values.json); with --target kubernetes also\n' +
     'starter/build/kubernetes/. Writes nothing if the component tree is invalid.',
@@ -77,11 +82,21 @@ const BUILD_USAGE = usage(
       '--reset-value ID',
       "make a new value for ID (a damaged one, say), replacing the kept one; for a Store's password, change it in its database too",
     ],
+    [
+      '--otlp-endpoint URL',
+      "send every persona's traces and metrics to this OpenTelemetry (OTLP) receiver, e.g. http://otel-collector:4318",
+    ],
+    [
+      '--with-telemetry-ui',
+      `compose only: also run a dashboard of the traces and metrics, at ${TELEMETRY_UI_URL} on this machine`,
+    ],
     ['-h, --help', 'print this help and build nothing'],
   ],
   [
     'npm run infra:build',
+    'npm run infra:build -- --with-telemetry-ui',
     'npm run infra:build -- --target kubernetes',
+    'npm run infra:build -- --target kubernetes --otlp-endpoint http://otel-collector.observability:4318',
     'npm run infra:build -- --bind-store my-app.customer-server.db=env:CUSTOMERS_DB_URL',
     'npm run infra:build -- --reset-value my-app.customer-server.api.token',
   ],
@@ -146,6 +161,8 @@ export function parseBuildArgs(args: readonly string[]): BuildArgs {
       bindStore: [],
       unbindStore: [],
       resetValue: [],
+      otlpEndpoint: undefined,
+      withTelemetryUi: false,
       prune: true,
       yes: values.yes ?? false,
       help: values.help ?? false,
@@ -162,23 +179,67 @@ export function parseBuildArgs(args: readonly string[]): BuildArgs {
         'bind-store': { type: 'string', multiple: true },
         'unbind-store': { type: 'string', multiple: true },
         'reset-value': { type: 'string', multiple: true },
+        'otlp-endpoint': { type: 'string' },
+        'with-telemetry-ui': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }),
   );
   const help = values.help ?? false;
   const target = values.target ?? DEFAULT_TARGET;
-  if (!help && !TARGET_CHOICES.includes(target)) throw errors.unknownTarget(target, TARGET_CHOICES);
+  const otlpEndpoint = values['otlp-endpoint'];
+  const withTelemetryUi = values['with-telemetry-ui'] ?? false;
+  if (!help) {
+    if (!TARGET_CHOICES.includes(target)) throw errors.unknownTarget(target, TARGET_CHOICES);
+    refuseTelemetryOptions(target, otlpEndpoint, withTelemetryUi);
+  }
   return {
     target,
     bindStore: values['bind-store'] ?? [],
     unbindStore: values['unbind-store'] ?? [],
     resetValue: values['reset-value'] ?? [],
+    otlpEndpoint,
+    withTelemetryUi,
     prune: false,
     yes: false,
     help,
     usage: BUILD_USAGE,
   };
+}
+
+/**
+ * The telemetry options' mistakes, said as usage errors: an endpoint that is no http or https URL
+ * (the personas would refuse it at start, in every container); credentials in it, which would be
+ * written into compose.yaml and the manifests, readable by all; a dashboard for a target that
+ * has none. The URL given is never repeated (it may hold a password).
+ */
+function refuseTelemetryOptions(target: string, otlpEndpoint: string | undefined, withTelemetryUi: boolean): void {
+  const refuse = (reason: string): never => {
+    throw errors.commandArguments(reason, BUILD_USAGE.synopsis, BUILD_USAGE.command);
+  };
+  if (withTelemetryUi && target !== TELEMETRY_UI_TARGET)
+    refuse(
+      `--with-telemetry-ui runs a dashboard in compose only, not with --target ${target}: ` +
+        "use --otlp-endpoint with the cluster's OpenTelemetry collector instead (e.g. --otlp-endpoint http://otel-collector.observability:4318)",
+    );
+  if (otlpEndpoint === undefined) return;
+  let url: URL;
+  try {
+    url = new URL(otlpEndpoint);
+  } catch {
+    return refuse(
+      '--otlp-endpoint needs an http:// or https:// URL (the OTLP receiver, e.g. http://otel-collector:4318)',
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    refuse(
+      `--otlp-endpoint needs an http:// or https:// URL, not ${url.protocol} (the OTLP receiver, e.g. http://otel-collector:4318)`,
+    );
+  if (url.username !== '' || url.password !== '')
+    refuse(
+      '--otlp-endpoint may not hold a user or password: it is written into compose.yaml and the manifests. ' +
+        'Give the receiver its credentials in OTEL_EXPORTER_OTLP_HEADERS (in compose.override.yaml, or a Secret)',
+    );
 }
 
 export interface LocalArgs {

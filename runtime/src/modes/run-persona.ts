@@ -12,6 +12,10 @@ import type { ID } from '../core/id.ts';
 import { errors, messageOf } from '../core/errors.ts';
 import { appPaths, valueFilePath, type AppPaths } from '../core/paths.ts';
 import { consoleLogger, type Logger } from '../core/logger.ts';
+import type { App } from '../core/app.ts';
+import { telemetrySettings } from '../core/telemetry/settings.ts';
+import { pinoLogger, setUpLogging } from '../core/telemetry/log.ts';
+import { startTelemetry } from './telemetry-sdk.ts';
 import type { RunContext } from './context.ts';
 import { runInProcess } from './in-process/in-process.ts';
 import { withOptionalDependencies } from './optional-dependencies.ts';
@@ -31,6 +35,10 @@ export interface RunPersonaOptions {
    * (a test runner, say) passes `[]`.
    */
   args?: string[];
+  /**
+   * Where the runtime's own lines go. Default: the build and the local runner print plain lines
+   * (they are command-line tools); personas log through pino (LOG_LEVEL, LOG_FORMAT).
+   */
   log?: Logger;
   /** Set `process.exitCode` from the result (default true). */
   setExitCode?: boolean;
@@ -47,7 +55,7 @@ export async function runPersona(options: RunPersonaOptions = {}): Promise<numbe
   const log = options.log ?? consoleLogger;
   let code: number;
   try {
-    code = await dispatch(options, log);
+    code = await dispatch(options, options.log);
   } catch (err) {
     log.error(messageOf(err), err instanceof Error && !('code' in err) ? err : undefined);
     code = 1;
@@ -56,20 +64,23 @@ export async function runPersona(options: RunPersonaOptions = {}): Promise<numbe
   return code;
 }
 
-async function dispatch(options: RunPersonaOptions, log: Logger): Promise<number> {
+async function dispatch(options: RunPersonaOptions, given: Logger | undefined): Promise<number> {
   const app = options.root ? appOf(options.root) : defaultApp();
   if (!app) throw errors.noApp();
   const env = options.env ?? process.env;
+  const persona = options.persona ?? env.PERSONA ?? '';
   const context: RunContext = {
     app,
     env,
     paths: appPaths(options.paths, env),
     args: options.args ?? process.argv.slice(2),
-    log,
+    log: given ?? consoleLogger,
   };
-  const persona = options.persona ?? env.PERSONA ?? '';
 
-  if (persona === '') return runInProcess(app, { valueFile: valueFilePath(context.paths.buildDir), log });
+  if (persona === '')
+    return withTelemetry(app, undefined, context, given, (log) =>
+      runInProcess(app, { valueFile: valueFilePath(context.paths.buildDir), log }),
+    );
   // The build and the local runner use packages the app image leaves out (optional dependencies).
   if (persona === BUILD_PERSONA) {
     return withOptionalDependencies('The build (PERSONA=build)', async () =>
@@ -88,5 +99,46 @@ async function dispatch(options: RunPersonaOptions, log: Logger): Promise<number
       app.personas.map((p) => p.id.value),
     );
   const { runDeployed } = await import('./deployed/deployed.ts');
-  return runDeployed(context, target);
+  return withTelemetry(app, target.id.value, context, given, (log) => runDeployed({ ...context, log }, target));
+}
+
+/**
+ * Runs personas with their logs and telemetry set up from the environment (LOG_LEVEL,
+ * LOG_FORMAT, OTEL_*), and sends the last spans and metrics when they are done.
+ */
+async function withTelemetry(
+  app: App,
+  persona: string | undefined,
+  context: RunContext,
+  given: Logger | undefined,
+  run: (log: Logger) => Promise<number>,
+): Promise<number> {
+  const settings = telemetrySettings(context.env, process.stdout.isTTY === true);
+  let log = given;
+  if (log === undefined) {
+    // The root logger stays set after runPersona() returns, for the app's own `log` calls.
+    await setUpLogging({
+      level: settings.logLevel,
+      format: settings.logFormat,
+      app: app.root.value,
+      persona,
+    });
+    log = pinoLogger;
+  }
+  const telemetry = await startTelemetry({
+    exporting: settings.exporting,
+    env: context.env,
+    serviceName: persona ?? app.root.value,
+    app: app.root.value,
+    log,
+  });
+  try {
+    return await run(log);
+  } finally {
+    const sent = await telemetry.shutdown();
+    // An export still waiting on a collector that does not answer would keep the process alive
+    // until the exporter's own timeout, past its shutdown grace: it exits once runPersona() has
+    // set the exit code (a timer of its own: only when nothing else would end the process sooner).
+    if (!sent) setTimeout(() => process.exit(), 0).unref();
+  }
 }

@@ -18,6 +18,7 @@ import { wiring } from '../core/wiring.ts';
 import { errors } from '../core/errors.ts';
 import { damagedValue } from '../values/value-file.ts';
 import type { Json } from '../core/json.ts';
+import { ATTR_APP_ID } from '../core/telemetry/attributes.ts';
 
 /** The PostgreSQL role each Store's database belongs to (in its own container, or as set up locally). */
 const STORE_USER = 'app';
@@ -104,6 +105,7 @@ export interface DeploymentPlan {
   readonly listingText: string | undefined;
   /** Whether some persona calls every API (see PersonaPlan.callsEveryApi). */
   readonly someCallEveryApi: boolean;
+  readonly telemetry: TelemetryPlan;
 }
 
 /** Where things are, seen from a persona: compose service names, or 127.0.0.1 locally. */
@@ -126,6 +128,29 @@ export interface EnvVar {
   readonly secret: boolean;
 }
 
+/**
+ * OpenTelemetry's own variables (read by the SDK itself, modes/telemetry-sdk.ts), so that any
+ * receiver and any tool that reads a process's environment sees the same names.
+ */
+export const OTEL = {
+  serviceName: 'OTEL_SERVICE_NAME',
+  resourceAttributes: 'OTEL_RESOURCE_ATTRIBUTES',
+  endpoint: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+  protocol: 'OTEL_EXPORTER_OTLP_PROTOCOL',
+} as const;
+
+/**
+ * Where a deployment's personas send their telemetry: the build's `--otlp-endpoint` and
+ * `--with-telemetry-ui`. Not kept across builds; the local runner plans with neither (its
+ * personas take the OTEL_* variables of the runner's own environment instead).
+ */
+export interface TelemetryPlan {
+  /** Every deployed persona's OTEL_EXPORTER_OTLP_ENDPOINT. */
+  readonly otlpEndpoint?: string;
+  /** Compose also runs a dashboard, which receives the telemetry unless `otlpEndpoint` names another receiver. */
+  readonly ui?: boolean;
+}
+
 /** Looks up a kept value by ID (the build's value file). */
 export type ValueLookup = (id: string) => Json | undefined;
 
@@ -142,6 +167,7 @@ export function planDeployment(
   lookup: ValueLookup,
   source: string,
   bindings: BindingLookup = () => undefined,
+  telemetry: TelemetryPlan = {},
 ): DeploymentPlan {
   // Each value's variable is made once: large apps hand the same value to many personas.
   const valueVars = new Map<BuildTimeValue<any>, EnvVar>();
@@ -229,6 +255,7 @@ export function planDeployment(
     listingText: listingText.length <= MAX_LISTING_CHARS ? listingText : undefined,
     // With no API there is nothing to share.
     someCallEveryApi: apis.length > 0 && personas.some((p) => p.callsEveryApi),
+    telemetry,
   };
 }
 
@@ -266,7 +293,8 @@ export interface EnvironmentOptions {
 /**
  * The environment of one persona: which persona it is, where its API listens, where the APIs
  * it may call are (with their tokens), its Stores' connection URLs, the build-time values it
- * may read, and the tree fingerprint it checks at start. Names come from wiring.ts.
+ * may read, the tree fingerprint it checks at start, and how its telemetry is named (and where
+ * it goes, when the build was told). Names come from wiring.ts, and OTEL for telemetry.
  */
 export function personaEnvironment(
   plan: DeploymentPlan,
@@ -293,7 +321,53 @@ export function personaEnvironment(
   for (const value of persona.values) env.add(plan.valueVars.get(value)!);
   env.add({ name: wiring.treeFingerprint, value: plan.fingerprint, secret: false });
   if (plan.listingText !== undefined) env.add({ name: wiring.treeListing, value: plan.listingText, secret: false });
+  for (const v of telemetryEnvironment(plan, persona)) env.add(v);
   return env.vars;
+}
+
+/**
+ * The persona as its telemetry's service, in the app's namespace: what the SDK would default to
+ * anyway (modes/telemetry-sdk.ts), set where a collector, a dashboard or `docker inspect` sees it.
+ * And the build's `--otlp-endpoint`, when given. None of it is a secret.
+ */
+function telemetryEnvironment(plan: DeploymentPlan, persona: PersonaPlan): EnvVar[] {
+  const app = plan.app.root.value;
+  const vars: EnvVar[] = [
+    { name: OTEL.serviceName, value: persona.persona.id.value, secret: false },
+    {
+      name: OTEL.resourceAttributes,
+      value: resourceAttributesText({ 'service.namespace': app, [ATTR_APP_ID]: app }),
+      secret: false,
+    },
+  ];
+  const endpoint = plan.telemetry.otlpEndpoint;
+  if (endpoint !== undefined) vars.push({ name: OTEL.endpoint, value: endpoint, secret: false });
+  return vars;
+}
+
+/**
+ * OTEL_RESOURCE_ATTRIBUTES' text: `key=value` pairs joined by commas. The format borrows W3C
+ * Baggage's: a character outside its value octets is percent-encoded (as UTF-8 bytes), and so are
+ * `%` and `=`, which the decoders would take for their own. An ID may hold spaces, commas, quotes
+ * or any Unicode.
+ */
+export function resourceAttributesText(attributes: Readonly<Record<string, string>>): string {
+  return Object.entries(attributes)
+    .map(([key, value]) => `${baggageEncoded(key)}=${baggageEncoded(value)}`)
+    .join(',');
+}
+
+/** W3C Baggage's `baggage-octet`: printable ASCII but space, `"`, `,`, `;` and `\`. */
+const BAGGAGE_OCTET = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]$/;
+
+function baggageEncoded(text: string): string {
+  return [...text]
+    .map((ch) =>
+      ch !== '%' && ch !== '=' && BAGGAGE_OCTET.test(ch)
+        ? ch
+        : [...Buffer.from(ch, 'utf8')].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+    )
+    .join('');
 }
 
 /** What every persona that calls every API gets alike: each API's URL, token and port. */

@@ -1,7 +1,8 @@
 /**
  * What more than one target names the same way: the images, the PostgreSQL data folder, the
  * name shared by the personas that call every API, and the files one target writes and another
- * names (compose.yaml, the Dockerfile). A target imports these from here, never from another
+ * names (compose.yaml, the Dockerfile); and where the compose target's telemetry dashboard is,
+ * which the command line's usage names too. A target imports these from here, never from another
  * target.
  */
 import { join } from 'node:path';
@@ -60,6 +61,12 @@ export function appImageName(plan: DeploymentPlan): string {
 export function appImage(plan: DeploymentPlan): string {
   return `${appImageName(plan)}:latest`;
 }
+
+/** The deployment that can run the telemetry dashboard (`--with-telemetry-ui`); a cluster has its own collector. */
+export const TELEMETRY_UI_TARGET = 'compose';
+/** The dashboard's UI, published on the host's loopback only (the compose target runs it). */
+export const TELEMETRY_UI_PORT = 18888;
+export const TELEMETRY_UI_URL = `http://127.0.0.1:${TELEMETRY_UI_PORT}`;
 
 /** compose.yaml, at the project root (the compose target writes it; the build context leaves it out). */
 export const COMPOSE_FILE = 'compose.yaml';

@@ -6,8 +6,12 @@ import type { ApiServer } from './server.ts';
 import { HttpError } from './http-error.ts';
 import type { ArgumentSchema } from './argument-schema.ts';
 import { toJsonText } from '../../core/json.ts';
-import { errorCodes, InfraError } from '../../core/errors.ts';
+import { errorCodes, InfraError, messageOf } from '../../core/errors.ts';
 import { runAs } from '../../core/app.ts';
+import { context, isSpanContextValid, type Context, type Exception, type Span } from '@opentelemetry/api';
+import { inSpan, SpanKind } from '../../core/telemetry/tracing.ts';
+import { withLogScope } from '../../core/telemetry/scope.ts';
+import { recordServedStatus, type EndpointTelemetry } from './telemetry.ts';
 
 /**
  * Answers 200 `{ status: 'ok', id }` without a token, for container healthchecks and the local
@@ -56,6 +60,8 @@ export interface Endpoint {
   readonly input?: ArgumentSchema;
   /** How long the handler may take before the caller gets 504, in ms. */
   readonly timeoutMs: number;
+  /** What its spans and its handler's log lines carry. */
+  readonly telemetry: EndpointTelemetry;
 }
 
 /** What a served call answers: a status and JSON text (undefined body for 204). */
@@ -71,6 +77,17 @@ export interface InvokeOptions {
   note: (message: string) => void;
   /** Aborts when the server shuts down; the handler's signal aborts with it. */
   signal?: AbortSignal;
+}
+
+/** The HTTP request a call is served for (none in one process). */
+export interface ServedRequest {
+  /** Its ID (x-request-id), on every log line of the handler. */
+  readonly id: string;
+  /**
+   * Set by invokeEndpoint: the context of the call's server span, in which the HTTP server
+   * writes the request's access line once answered (so the line carries the span's trace ID).
+   */
+  traceContext: Context | undefined;
 }
 
 /**
@@ -127,11 +144,35 @@ class CallContext implements EndpointContext {
  * the caller got wrong, 503 while a database is unreachable or the server is stopping, or 500
  * with a generic message for anything else. An argument that does not match the endpoint's
  * input schema gets 400 and never reaches the handler.
+ *
+ * The call is a SERVER span, a child of the active context (the client's span in one process,
+ * the caller's extracted trace over HTTP), and the handler's log lines name the server, the
+ * endpoint and `request`'s ID. All of it runs as the server, whose span and lines these are,
+ * also in one process, where the caller's persona is the one running until then.
  */
-export async function invokeEndpoint(
+export function invokeEndpoint(
   endpoint: Endpoint,
   arg: unknown,
   options: InvokeOptions,
+  request?: ServedRequest,
+): Promise<EndpointResult> {
+  const { server, telemetry } = endpoint;
+  return runAs(server.app, server, () =>
+    inSpan(telemetry.name, SpanKind.SERVER, server.id.value, telemetry.attributes, async (span) => {
+      if (request !== undefined && isSpanContextValid(span.spanContext())) request.traceContext = context.active();
+      const scope = request === undefined ? telemetry.scope : { ...telemetry.scope, requestId: request.id };
+      const result = await withLogScope(scope, () => invokeHandler(endpoint, arg, options, span));
+      recordServedStatus(span, result.status);
+      return result;
+    }),
+  );
+}
+
+async function invokeHandler(
+  endpoint: Endpoint,
+  arg: unknown,
+  options: InvokeOptions,
+  span: Span,
 ): Promise<EndpointResult> {
   const { server, input } = endpoint;
   if (input !== undefined) {
@@ -145,7 +186,8 @@ export async function invokeEndpoint(
     timer = setTimeout(resolve, endpoint.timeoutMs, TIMED_OUT);
   });
   try {
-    const handling = (async () => runAs(server.app, server, () => endpoint.handler(arg, context)))();
+    // Async, so that a handler throwing at once rejects like one that throws later.
+    const handling = (async () => endpoint.handler(arg, context))();
     const value = await Promise.race([handling, timedOut]);
     if (value === TIMED_OUT) {
       const message = timeoutMessage(endpoint);
@@ -181,6 +223,9 @@ export async function invokeEndpoint(
       return { status: 503, body: errorBody(503, error) };
     }
     options.log(`${server} ${endpoint.method} ${endpoint.route}: handler failed`, err);
+    // The trace gets what the log gets (the caller gets neither); recordServedStatus fails the span.
+    if (span.isRecording())
+      span.recordException(typeof err === 'object' && err !== null ? (err as Exception) : messageOf(err));
     // A database outage is temporary: say so (503) so callers may retry, still without internal text.
     if ((err as { code?: unknown } | null)?.code === errorCodes.INFRA_STORE_UNAVAILABLE) {
       const error = `Service unavailable in ${server.id.value} (${endpoint.method} ${endpoint.route}): a database it needs is unreachable; try again shortly`;

@@ -10,13 +10,30 @@
  * A call that cannot reach the server fails with an error naming the ApiServer and its URL.
  * Idempotent calls (GET, PUT, DELETE) are tried again after a connection failure; the others
  * never, since the server may have run them.
+ *
+ * The call's span is the client function's (telemetry.ts); here it gets the URL and the server,
+ * the request carries its trace context (W3C traceparent) to the server, and each attempt's
+ * duration is recorded (http.client.request.duration).
  */
 import { Pool } from 'undici';
+import { context, isSpanContextValid, propagation, trace, type Attributes, type Span } from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiServer } from './server.ts';
 import { MAX_ANSWER_BYTES, argumentInQuery, resultValue, type Endpoint, type HttpMethod } from './endpoint.ts';
 import { ARG_PARAM, MAX_QUERY_LENGTH, METHOD_OVERRIDE_HEADER, bearer } from './http-wire.ts';
 import { errors, messageOf } from '../../core/errors.ts';
+import { instruments, recordDuration } from '../../core/telemetry/metrics.ts';
+import {
+  ATTR_COMPONENT_ID,
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_FULL,
+} from '../../core/telemetry/attributes.ts';
+import { errorType } from './telemetry.ts';
 
 export interface HttpClientOptions {
   /** The server's bearer token, sent with every call; none for a public API. */
@@ -57,6 +74,9 @@ export class HttpApiClient {
   /** The base URL, e.g. `http://my-app--api:20000`. */
   readonly url: string;
   readonly #pool: Pool;
+  readonly #origin: string;
+  readonly #address: string;
+  readonly #port: number;
   readonly #prefix: string;
   readonly #headers: Record<string, string>;
   readonly #bodyHeaders: Record<string, string>;
@@ -70,6 +90,10 @@ export class HttpApiClient {
     this.server = server;
     this.url = url;
     this.#prefix = base.pathname.replace(/\/+$/, '');
+    this.#origin = base.origin;
+    // The conventions' server.address is the host without IPv6 brackets; the port is always given.
+    this.#address = base.hostname.replace(/^\[(.*)\]$/, '$1');
+    this.#port = base.port === '' ? (base.protocol === 'https:' ? 443 : 80) : Number(base.port);
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.#timeoutMs = options.timeoutMs ?? 120_000;
     this.#retries = options.retries ?? 2;
@@ -92,27 +116,31 @@ export class HttpApiClient {
     const query = inQuery && text !== undefined ? `?${ARG_PARAM}=${encodeURIComponent(text)}` : '';
     const path = this.#prefix + route;
     const timeouts = this.#timeouts(endpoint);
+    const span = this.#traced(path);
     const request =
       query.length > MAX_QUERY_LENGTH
         ? {
             method: 'POST' as const,
             path,
-            headers: { ...this.#bodyHeaders, [METHOD_OVERRIDE_HEADER]: method },
+            headers: withTraceContext(span, { ...this.#bodyHeaders, [METHOD_OVERRIDE_HEADER]: method }, false),
             body: text,
             ...timeouts,
           }
         : inQuery || text === undefined
-          ? { method, path: path + query, headers: this.#headers, ...timeouts }
-          : { method, path, headers: this.#bodyHeaders, body: text, ...timeouts };
+          ? { method, path: path + query, headers: withTraceContext(span, this.#headers, true), ...timeouts }
+          : { method, path, headers: withTraceContext(span, this.#bodyHeaders, true), body: text, ...timeouts };
     const attempts = 1 + this.#retries;
     for (let attempt = 1; ; attempt++) {
       let status: number;
       let body: string;
+      const startedAt = performance.now();
       try {
         const response = await this.#pool.request(request);
         status = response.statusCode;
         body = await response.body.text();
+        this.#recordDuration(endpoint, startedAt, ATTR_HTTP_RESPONSE_STATUS_CODE, status);
       } catch (err) {
+        this.#recordDuration(endpoint, startedAt, ATTR_ERROR_TYPE, errorType(err));
         const code = errorCode(err);
         if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE')
           throw errors.apiAnswerTooLarge(this.server.id.value, this.url, `${method} ${route}`, this.#maxAnswerBytes);
@@ -141,6 +169,35 @@ export class HttpApiClient {
         throw err;
       }
     }
+  }
+
+  /**
+   * The active span (the client function's), with the URL (never the query string, which holds
+   * the argument) and the server, when a trace context is to go with the request; else undefined.
+   */
+  #traced(path: string): Span | undefined {
+    const span = trace.getActiveSpan();
+    if (span === undefined || !isSpanContextValid(span.spanContext())) return undefined;
+    if (span.isRecording())
+      span.setAttributes({
+        [ATTR_URL_FULL]: this.#origin + path,
+        [ATTR_SERVER_ADDRESS]: this.#address,
+        [ATTR_SERVER_PORT]: this.#port,
+      });
+    return span;
+  }
+
+  /** One attempt's duration, with its status or, when no answer came, its error's type. */
+  #recordDuration(endpoint: Endpoint, startedAt: number, outcome: string, value: string | number): void {
+    const attributes: Attributes = {
+      [ATTR_HTTP_REQUEST_METHOD]: endpoint.method,
+      [ATTR_HTTP_ROUTE]: endpoint.route,
+      [ATTR_SERVER_ADDRESS]: this.#address,
+      [ATTR_SERVER_PORT]: this.#port,
+      [ATTR_COMPONENT_ID]: this.server.id.value,
+      [outcome]: value,
+    };
+    recordDuration(instruments().httpClientDuration, startedAt, attributes);
   }
 
   /** A call's own timeouts when its endpoint's deadline is longer than the client's. */
@@ -178,6 +235,22 @@ export class HttpApiClient {
         return messageOf(err);
     }
   }
+}
+
+/**
+ * `headers` with the active trace context (traceparent) added, when there is one to send: a copy
+ * when `shared` (the client's own headers), else `headers` itself. Without a trace (telemetry
+ * not configured) the headers are sent as they are, uncopied.
+ */
+function withTraceContext(
+  span: Span | undefined,
+  headers: Record<string, string>,
+  shared: boolean,
+): Record<string, string> {
+  if (span === undefined) return headers;
+  const carrier = shared ? { ...headers } : headers;
+  propagation.inject(context.active(), carrier);
+  return carrier;
 }
 
 /** The code of a connection error; happy-eyeballs failures come as an AggregateError of them. */

@@ -6,9 +6,21 @@
  *
  * Everything that can be decided per endpoint (its argument source, its token check, its
  * invoke options) is decided once at start, so the request path is a parse, a call and a send.
+ *
+ * Each request gets an ID (its x-request-id, or a new one), answered back in x-request-id and
+ * carried by the handler's log lines, and one access line once answered, whatever the outcome:
+ * method, route, status, duration and ID, in the trace of the call (access.ts). A call continues
+ * the caller's trace (its traceparent header) with the SERVER span invokeEndpoint makes.
  */
 import { shorten } from '../../private/text.ts';
-import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -21,6 +33,7 @@ import {
   invokeEndpoint,
   type Endpoint,
   type InvokeOptions,
+  type ServedRequest,
 } from './endpoint.ts';
 import {
   ARG_PARAM,
@@ -34,6 +47,9 @@ import {
 } from './http-wire.ts';
 import type { Logger } from '../../core/logger.ts';
 import { errors } from '../../core/errors.ts';
+import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
+import { rootLogger } from '../../core/telemetry/log.ts';
+import { REQUEST_ID_HEADER, accessLogger, requestIdOf, type AccessLogger } from './access.ts';
 
 export interface HttpServerOptions {
   port: number;
@@ -128,8 +144,15 @@ export async function serveHttp(
   // While closing, every answer closes its connection, so a keep-alive connection whose call
   // was in flight does not hold the close up for the keep-alive timeout.
   const state: ServerState = { closing: false };
+  const access = accessLogger(name);
   const app = Fastify({
-    logger: false,
+    loggerInstance: fastifyLogger(name),
+    // Its request lines would be two per request, with headers; ours is one (onResponse below).
+    logController: new LogController({ disableRequestLogging: true }),
+    // One logger for all requests: a child per request (Fastify's default) costs each request, and
+    // the request's ID reaches the lines that need it through the log scope and the access line.
+    childLoggerFactory: (logger) => logger,
+    genReqId: (raw) => requestIdOf(raw.headers[REQUEST_ID_HEADER]),
     bodyLimit,
     http: { headersTimeout, requestTimeout, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
     requestTimeout,
@@ -138,19 +161,33 @@ export async function serveHttp(
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 72_000,
     // What Node's HTTP parser refuses (bad framing, a header too large, too slow) never reaches
     // a route: answered here, in the same { error, status } shape.
-    clientErrorHandler: (err, socket) => answerClientError(name, err, socket, { headersTimeout, requestTimeout }),
+    clientErrorHandler: (err, socket) =>
+      answerClientError(name, err, socket, { headersTimeout, requestTimeout }, access),
     exposeHeadRoutes: false,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     routerOptions: { compile: true, constraints: { methodOverride } },
-    // A URL that cannot be decoded, refused in our words rather than Fastify's.
-    frameworkErrors: (_err, request, reply) =>
-      sendError(
-        state,
-        reply,
-        400,
-        `ApiServer ${name}: the request URL ${JSON.stringify(shorten(request.url))} is not valid`,
-      ),
+    // A URL that cannot be decoded, refused in our words rather than Fastify's. It is answered
+    // before routing, where no hook runs: its ID and access line are given here.
+    frameworkErrors: (_err, request, reply) => {
+      const url = shorten(request.url);
+      reply.header(REQUEST_ID_HEADER, request.id);
+      sendError(state, reply, 400, `ApiServer ${name}: the request URL ${JSON.stringify(url)} is not valid`);
+      // The path only: a GET's query string is its argument.
+      const path = shorten(request.url.split('?', 1)[0]);
+      access.refused({ method: shorten(request.method), route: path, status: 400, requestId: request.id });
+    },
+  });
+
+  // Set by invokeEndpoint (ServedRequest): the server span's context, for the access line.
+  app.decorateRequest('traceContext', undefined);
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+    done();
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    access.answered(request as FastifyRequest & ServedRequest, reply);
+    done();
   });
 
   // Only JSON bodies; an empty one is the `undefined` argument, as in one process.
@@ -223,7 +260,8 @@ export async function serveHttp(
   app.setErrorHandler((err: FastifyError | RequestError, request, reply) => {
     const refused = refusal(err, bodyLimit, request);
     if (refused) return sendError(state, reply, refused.status, `ApiServer ${name}: ${refused.message}`);
-    log.error(`ApiServer ${name} ${request.method} ${shorten(request.url)}: request failed`, err);
+    // The path only: a GET's query string is its argument, the caller's data.
+    log.error(`ApiServer ${name} ${request.method} ${shorten(request.url.split('?', 1)[0])}: request failed`, err);
     return sendError(state, reply, 500, `Internal error in ${name}; the server's log has the details`);
   });
 
@@ -233,13 +271,15 @@ export async function serveHttp(
 
   // Node hands CONNECT (a proxy tunnel request) to a 'connect' listener and, with none, drops
   // the connection unanswered; it is answered like any other method no endpoint takes.
-  app.server.on('connect', (_request: unknown, socket: Duplex) => {
+  app.server.on('connect', (request: IncomingMessage, socket: Duplex) => {
     const body = errorBody(405, `ApiServer ${name} is not a proxy: it does not take CONNECT`);
+    const requestId = requestIdOf(request.headers[REQUEST_ID_HEADER]);
     socket.on('error', () => {}); // the client may already be gone; nothing to tell it then
     socket.end(
       `HTTP/1.1 405 Method Not Allowed\r\nContent-Type: ${JSON_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `Connection: close\r\n\r\n${body}`,
+        `${REQUEST_ID_HEADER}: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
     );
+    access.refused({ method: 'CONNECT', route: shorten(request.url ?? ''), status: 405, requestId });
   });
 
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
@@ -310,7 +350,11 @@ function endpointHandler(
         : source === 'body'
           ? request.body
           : overrideArgument(request);
-    const result = await invokeEndpoint(endpoint, arg, invokeOptions);
+    // The call continues the caller's trace, if it sent one (W3C traceparent). Not a public
+    // API's: anyone may call it, and would choose the trace, its sampling and its baggage.
+    const caller = endpoint.server.public ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, request.headers);
+    const served = request as FastifyRequest & ServedRequest;
+    const result = await context.with(caller, invokeEndpoint, undefined, endpoint, arg, invokeOptions, served);
     reply.code(result.status);
     if (state.closing) reply.header('connection', 'close');
     return result.body === undefined ? reply.send() : reply.header('content-type', JSON_CONTENT_TYPE).send(result.body);
@@ -410,6 +454,7 @@ function answerClientError(
   err: Error & { code?: string },
   socket: Socket,
   timeouts: { headersTimeout: number; requestTimeout: number },
+  access: AccessLogger,
 ): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const status = clientErrorStatus[err.code ?? ''] ?? 400;
@@ -428,9 +473,23 @@ function answerClientError(
     return;
   }
   const body = errorBody(status, `ApiServer ${name}: ${problem}`);
+  // The request could not be read, so it has no ID of its own: one is made, to find the line by.
+  const requestId = requestIdOf(undefined);
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${JSON_CONTENT_TYPE}\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `Content-Length: ${Buffer.byteLength(body)}\r\n${REQUEST_ID_HEADER}: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
     () => socket.destroy(),
   );
+  access.refused({ status, requestId, problem });
+}
+
+/**
+ * Fastify's own lines (a warning about a reply, an error in a hook): its warnings and errors,
+ * as the root logger writes them. Its info lines only repeat ours (the addresses it listens on,
+ * a refusal while closing), so it logs from warn up.
+ */
+function fastifyLogger(name: string): FastifyBaseLogger {
+  const root = rootLogger();
+  // Bound here: Fastify writes outside any log scope, so the mixin adds no second `component`.
+  return root.child({ component: name }, root.isLevelEnabled('warn') ? { level: 'warn' } : {});
 }

@@ -16,6 +16,7 @@ import {
   type HttpMethod,
 } from './endpoint.ts';
 import { ArgumentSchema, isSchemaLike } from './argument-schema.ts';
+import { endpointTelemetry, inClientSpan } from './telemetry.ts';
 import type { Static, TSchema } from 'typebox';
 import { Port } from '../../values/port.ts';
 import { Secret } from '../../values/secret.ts';
@@ -166,6 +167,7 @@ export class ApiServer extends PersonaBase {
       handler: handler as Endpoint['handler'],
       input,
       timeoutMs,
+      telemetry: endpointTelemetry(this.id.value, method, route),
     });
     this.#endpoints.push(endpoint);
     const client = async (...args: [arg?: unknown]): Promise<unknown> => {
@@ -173,7 +175,8 @@ export class ApiServer extends PersonaBase {
       assertMayCallApi(this, `${method} ${route}`);
       // Checked once, as the text both modes start from (a value JSON cannot hold fails here, alike).
       const text = toJsonText(args[0], this.toString(), `the argument of ${method} ${route}`, this.id.value);
-      return componentPlatform(this.app).call(endpoint, text);
+      // Here rather than in each platform: one process and HTTP record the same client span.
+      return inClientSpan(endpoint.telemetry, this.id.value, () => componentPlatform(this.app).call(endpoint, text));
     };
     Object.defineProperties(client, { name: { value: `${method} ${route}` }, [endpointOfClient]: { value: endpoint } });
     return Object.freeze(client);

@@ -6,6 +6,8 @@ import { brand, hasBrand } from '../../core/brands.ts';
 import { Persona, type PersonaOptions, type TaskOptions } from '../../core/persona.ts';
 import type { ID } from '../../core/id.ts';
 import { errors } from '../../core/errors.ts';
+import { inSpan, SpanKind } from '../../core/telemetry/tracing.ts';
+import { withLogScope } from '../../core/telemetry/scope.ts';
 
 export type DeployFunction = (context: { signal: AbortSignal }) => void | Promise<void>;
 
@@ -29,7 +31,13 @@ export class DeployTask extends Persona {
   }
 
   async start(signal: AbortSignal): Promise<void> {
-    await this.#fn({ signal });
+    const id = this.id.value;
+    // The root span of the task's trace: its endpoint calls and store calls are beneath it.
+    await withLogScope({ component: id }, () =>
+      inSpan(`deploy ${id}`, SpanKind.INTERNAL, id, {}, async () => {
+        await this.#fn({ signal });
+      }),
+    );
   }
 }
 

@@ -30,6 +30,8 @@ export interface IndexHit<T = Json, I = Json> {
 }
 
 export interface StoreBackend {
+  /** The db.system.name of the store's spans and metrics: what the data lives in. */
+  readonly dbSystemName: string;
   get(key: string): Promise<Json | undefined>;
   /** Writes (or, with `undefined`, deletes) and updates every index in the same atomic step. */
   set(key: string, value: Json | undefined): Promise<void>;

@@ -4,9 +4,11 @@
  */
 import { PerKeyQueue } from '../../private/per-key-queue.ts';
 import type { Json } from '../../core/json.ts';
+import { DB_SYSTEM_MEMORY } from '../../core/telemetry/attributes.ts';
 import { compareCodePoints, indexEntries, type IndexDefinition, type IndexHit, type StoreBackend } from './backend.ts';
 
 export class MemoryStoreBackend implements StoreBackend {
+  readonly dbSystemName = DB_SYSTEM_MEMORY;
   readonly #values = new Map<string, string>();
   /** index ID → index key → store key → inline value (JSON text or undefined) */
   readonly #indexes = new Map<string, Map<string, Map<string, string | undefined>>>();

@@ -12,6 +12,7 @@ import {
   StatementTimeoutError,
   type DatabasePool,
 } from 'slonik';
+import type { PoolUsage } from '../../core/telemetry/metrics.ts';
 
 /** How long opening one connection may take before the call fails. */
 export const CONNECT_TIMEOUT_MS = 3_000;
@@ -84,6 +85,18 @@ export async function createStorePool(url: string, storeId: string): Promise<Dat
   // Slonik also reports query errors on the pool; the caller already gets them as rejections.
   pool.on('error', () => {});
   return pool;
+}
+
+/** The connections of `pool` in use and idle, read when the metrics are collected. */
+export function poolUsage(pool: DatabasePool): PoolUsage {
+  return () => {
+    const state = pool.state();
+    return {
+      // A connection being reset or destroyed still holds its server session and cannot be lent.
+      used: state.acquiredConnections + state.pendingReleaseConnections + state.pendingDestroyConnections,
+      idle: state.idleConnections,
+    };
+  };
 }
 
 /**

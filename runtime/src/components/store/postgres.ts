@@ -54,7 +54,9 @@ import type { Json } from '../../core/json.ts';
 import type { Logger } from '../../core/logger.ts';
 import { errors, InfraError } from '../../core/errors.ts';
 import { createTables, storeTables, type IndexTable, type StoreTables } from './postgres-schema.ts';
-import { CALL_TIMEOUT_MS, createStorePool, isOutage, POOL_SIZE } from './postgres-pool.ts';
+import { CALL_TIMEOUT_MS, createStorePool, isOutage, POOL_SIZE, poolUsage } from './postgres-pool.ts';
+import { DB_SYSTEM_POSTGRESQL } from '../../core/telemetry/attributes.ts';
+import { observePool } from '../../core/telemetry/metrics.ts';
 
 export interface PostgresStoreOptions {
   /** Told once when the database becomes unreachable and once when it is back. */
@@ -96,10 +98,13 @@ interface IndexRows {
 }
 
 class PostgresStoreBackend implements StoreBackend {
+  readonly dbSystemName = DB_SYSTEM_POSTGRESQL;
   readonly #store: Store<any>;
   readonly #url: string;
   readonly #log: Logger | undefined;
   #pool: Promise<DatabasePool> | undefined;
+  /** Stops reporting the pool's connections in the metrics. */
+  #unobservePool: (() => void) | undefined;
   #schema: Promise<void> | undefined;
   #tablesCache: StoreTables | undefined;
   #closed = false;
@@ -226,6 +231,7 @@ class PostgresStoreBackend implements StoreBackend {
     this.#closed = true;
     const pool = await this.#pool?.catch(() => undefined);
     this.#pool = undefined;
+    this.#unobservePool?.();
     await pool?.end();
   }
 
@@ -320,7 +326,10 @@ class PostgresStoreBackend implements StoreBackend {
   async #ready(deadline: Deadline): Promise<DatabasePool> {
     if (this.#closed) throw errors.storeClosed(this.#id);
     if (!this.#pool) {
-      const opening = createStorePool(this.#url, this.#id);
+      const opening = createStorePool(this.#url, this.#id).then((pool) => {
+        this.#unobservePool = observePool(this.#id, poolUsage(pool));
+        return pool;
+      });
       this.#pool = opening;
       opening.catch(() => {
         if (this.#pool === opening) this.#pool = undefined;

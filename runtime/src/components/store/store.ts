@@ -14,6 +14,7 @@ import { errors } from '../../core/errors.ts';
 import type { IndexDefinition, IndexHit, Indexer, StoreBackend } from './backend.ts';
 import { Password } from '../../values/secret.ts';
 import { assertMayUseStore } from '../../core/access.ts';
+import { indexGetOperation, storeOperations, traced, type StoreOperation } from './telemetry.ts';
 
 export interface AllKeysOptions {
   /** How many keys each round trip to the backend fetches (default 100). */
@@ -36,6 +37,7 @@ let backendOf: (store: Store<any>) => StoreBackend;
 export class StoreIndex<T = any, I = any> extends Component implements IndexDefinition {
   readonly store: Store<T>;
   readonly indexer: Indexer<T, I>;
+  #operation: StoreOperation | undefined;
 
   constructor(store: Store<T>, id: ID, indexer: Indexer<T, I>) {
     super(id, 'Index');
@@ -56,7 +58,11 @@ export class StoreIndex<T = any, I = any> extends Component implements IndexDefi
     this.assertPhase('get()', 'runtime');
     assertMayUseStore(this.store, `${this.id.value} get()`);
     checkIndexKey(this.id.value, indexKey);
-    return (await backendOf(this.store).indexGet(this, indexKey, options.retrieveValues ?? false)) as IndexHit<T, I>[];
+    const backend = backendOf(this.store);
+    this.#operation ??= indexGetOperation(this.store.id.value, backend.dbSystemName, this.id.value);
+    return (await traced(this.#operation, () =>
+      backend.indexGet(this, indexKey, options.retrieveValues ?? false),
+    )) as IndexHit<T, I>[];
   }
 }
 
@@ -76,6 +82,7 @@ export class Store<T = any> extends Component {
   /** The database password, readable only by the personas in the subtree that owns the store. */
   readonly password: Password;
   #backend: StoreBackend | undefined;
+  #operationsCache: ReturnType<typeof storeOperations> | undefined;
 
   constructor(id: ID) {
     super(id, 'Store');
@@ -113,25 +120,39 @@ export class Store<T = any> extends Component {
     return (this.#backend ??= componentPlatform(this.app).storeBackend(this));
   }
 
+  /**
+   * The spans' names and attributes of this store's operations, made with its backend (which
+   * names the database system).
+   */
+  get #operations(): ReturnType<typeof storeOperations> {
+    return (this.#operationsCache ??= storeOperations(this.id.value, this.#storage.dbSystemName));
+  }
+
+  // Each call is checked (phase, the caller's access, the key, a write inside modify()) before
+  // its span: the span's attributes come from the backend, which exists only at runtime and,
+  // deployed, only for a persona allowed to use the store and given its URL; a key the caller
+  // got wrong must be refused as such (a 400 from an API), whatever the backend.
+
   async get(key: string): Promise<T | undefined> {
     this.#check('get()', key);
-    return (await this.#storage.get(key)) as T | undefined;
+    return (await traced(this.#operations.get, () => this.#storage.get(key))) as T | undefined;
   }
 
   /** Stores a copy of `value` (what JSON keeps of it); `undefined` deletes the key. */
   async set(key: string, value: T | undefined): Promise<void> {
     this.#check('set()', key);
-    await this.#storage.set(key, this.#json(value, `the value for key ${JSON.stringify(key)}`));
+    const json = this.#json(value, `the value for key ${JSON.stringify(key)}`);
+    await traced(this.#operations.set, () => this.#storage.set(key, json));
   }
 
   async has(key: string): Promise<boolean> {
     this.#check('has()', key);
-    return (await this.#storage.get(key)) !== undefined;
+    return (await traced(this.#operations.has, () => this.#storage.get(key))) !== undefined;
   }
 
   async del(key: string): Promise<void> {
     this.#check('del()', key);
-    await this.#storage.set(key, undefined);
+    await traced(this.#operations.del, () => this.#storage.set(key, undefined));
   }
 
   /**
@@ -144,30 +165,45 @@ export class Store<T = any> extends Component {
     fn: (old: T | undefined) => T | undefined | Promise<T | undefined>,
   ): Promise<T | undefined> {
     this.#check('modify()', key);
-    const what = `the value modify() returned for key ${JSON.stringify(key)}`;
-    return (await this.#storage.modify(key, async (old) =>
-      this.#json(await runModifyFunction(this, key, () => fn(old as T | undefined)), what),
-    )) as T | undefined;
+    // The function runs inside the span: its own store calls are the span's children.
+    return (await traced(this.#operations.modify, () => {
+      const what = `the value modify() returned for key ${JSON.stringify(key)}`;
+      return this.#storage.modify(key, async (old) =>
+        this.#json(await runModifyFunction(this, key, () => fn(old as T | undefined)), what),
+      );
+    })) as T | undefined;
   }
 
-  /** Every key, in code-point order, fetched `batchSize` at a time. */
+  /**
+   * Every key, in code-point order, fetched `batchSize` at a time. Each fetch is a span of its
+   * own, not the whole iteration: the caller's work between batches (and the store calls it
+   * makes) is not this call's, and an iteration left unfinished would leave its span open.
+   */
   async *allKeys(options: AllKeysOptions = {}): AsyncIterableIterator<string> {
-    this.assertPhase('allKeys()', 'runtime');
-    assertMayUseStore(this, 'allKeys()');
+    this.#allowed('allKeys()');
     const batchSize = options.batchSize ?? 100;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw errors.invalidBatchSize(this.id.value);
     let after: string | undefined;
     for (;;) {
-      const batch = await this.#storage.keys(after, batchSize);
+      const batch = await this.#keys(after, batchSize);
       yield* batch;
       if (batch.length < batchSize) return;
       after = batch[batch.length - 1];
     }
   }
 
-  #check(call: string, key: unknown): void {
+  /** One batch of allKeys(). */
+  #keys(after: string | undefined, batchSize: number): Promise<string[]> {
+    return traced(this.#operations.allKeys, () => this.#storage.keys(after, batchSize));
+  }
+
+  #allowed(call: string): void {
     this.assertPhase(call, 'runtime');
     assertMayUseStore(this, call);
+  }
+
+  #check(call: string, key: unknown): void {
+    this.#allowed(call);
     // Checked here, before any backend, so that every mode refuses the same keys and writes.
     checkKey(this.id.value, key);
     if (call !== 'get()' && call !== 'has()') refuseWriteInsideModify(this, this.id.value, call.slice(0, -2), key);

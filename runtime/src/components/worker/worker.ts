@@ -7,6 +7,7 @@ import { brand, hasBrand } from '../../core/brands.ts';
 import { Persona, type PersonaOptions } from '../../core/persona.ts';
 import type { ID } from '../../core/id.ts';
 import { errors } from '../../core/errors.ts';
+import { withLogScope } from '../../core/telemetry/scope.ts';
 
 export type WorkerFunction = (context: { signal: AbortSignal }) => void | Promise<void>;
 
@@ -28,7 +29,11 @@ export class Worker extends Persona {
   }
 
   async start(signal: AbortSignal): Promise<void> {
-    await this.#fn({ signal });
+    const id = this.id.value;
+    // No span around the run: a worker runs as long as its persona (a queue's consumer, for
+    // hours), and one span would hold every call it ever makes in one trace, exported only when
+    // it ends (and lost if it is killed). Each call it makes starts a trace of its own.
+    await withLogScope({ component: id }, () => this.#fn({ signal }));
   }
 }
 

@@ -24,9 +24,10 @@
  * other problem, such as a damaged value: values/value-file.ts) writes nothing; each file is
  * written atomically, through a temporary file no planted link can redirect, and every folder
  * holding secrets is private (private/atomic-write.ts). `--bind-store` and `--unbind-store`
- * (store-bindings.ts) are kept in the value file; `--reset-value ID` makes a value anew; the
- * command line is read strictly (command-line.ts). The build folder may not be the project root
- * nor a shared folder (refuseUnsafeBuildFolder).
+ * (store-bindings.ts) are kept in the value file; `--reset-value ID` makes a value anew;
+ * `--otlp-endpoint URL` and `--with-telemetry-ui` say where the personas' telemetry goes (this
+ * build's files only: they are not kept); the command line is read strictly (command-line.ts).
+ * The build folder may not be the project root nor a shared folder (refuseUnsafeBuildFolder).
  *
  * One build (or prune) at a time per build folder: each holds the build lock (build-lock.ts) from
  * before it loads the value file until it has written the last file. A compose.yaml edited by
@@ -87,7 +88,7 @@ async function build(context: RunContext, args: BuildArgs, lock: BuildLock): Pro
   // Compute: nothing is written before every check has passed.
   const targets = await loadTargets(args.target);
   const values = loadValues(context, args);
-  const plan = planBuild(context, values);
+  const plan = planBuild(context, values, args);
   const files = await targetFiles(plan, targets, context);
   // Check.
   refuseClashingOutputs(plan, files.outputs, context);
@@ -184,13 +185,17 @@ function loadValues({ app, paths, env }: RunContext, args: BuildArgs): Values {
   return { file, made, reset: [...new Set(args.resetValue)], bindings };
 }
 
-/** The deployment plan (plan/plan.ts) of the app, with the values and bindings just loaded. */
-function planBuild({ app }: RunContext, { file, bindings }: Values): DeploymentPlan {
+/**
+ * The deployment plan (plan/plan.ts) of the app, with the values and bindings just loaded, and
+ * where the telemetry goes (`--otlp-endpoint`, `--with-telemetry-ui`: this build's only).
+ */
+function planBuild({ app }: RunContext, { file, bindings }: Values, args: BuildArgs): DeploymentPlan {
   return planDeployment(
     app,
     (id) => file.get(id),
     file.path,
     (id) => bindings.urls.get(id),
+    { otlpEndpoint: args.otlpEndpoint, ui: args.withTelemetryUi },
   );
 }
 

@@ -16,6 +16,7 @@ import type { HttpServerOptions, ServingApi } from '../../components/api/http-se
 import type { HttpApiClient, HttpClientOptions } from '../../components/api/http-client.ts';
 import type { BuildTimeValue } from '../../values/build-time-value.ts';
 import type { Logger } from '../../core/logger.ts';
+import { DB_SYSTEM_POSTGRESQL } from '../../core/telemetry/attributes.ts';
 import { currentContext } from '../../core/app.ts';
 import { wiring } from '../../core/wiring.ts';
 import { errors } from '../../core/errors.ts';
@@ -162,9 +163,13 @@ export class DeployedPlatform implements ComponentPlatform {
   }
 }
 
-/** The backend of a store while its module loads: each call waits for it, in the order made. */
+/**
+ * The backend of a store while its module loads: each call waits for it, in the order made. It
+ * is always the PostgreSQL backend, whose system it names at once.
+ */
 function loadingBackend(loading: Promise<StoreBackend>): StoreBackend {
   return {
+    dbSystemName: DB_SYSTEM_POSTGRESQL,
     get: async (key) => (await loading).get(key),
     set: async (key, value) => (await loading).set(key, value),
     modify: async (key, fn) => (await loading).modify(key, fn),

@@ -1,9 +1,10 @@
 /**
  * The local-processes mode (`npm run infra:local`): every persona of the last build as its
  * own process on this machine, with the environment compose would give it (and a few of the
- * runner's variables Node and a terminal need, nothing else), but every host 127.0.0.1 and each
- * Store in its own database on a local PostgreSQL, owned by a login role of its own. The admin
- * URL (INFRA_LOCAL_PG_URL, or the embedded server's) stays in this process. No Docker needed.
+ * runner's variables: what Node and a terminal need, the log and telemetry settings, nothing
+ * else), but every host 127.0.0.1 and each Store in its own database on a local PostgreSQL,
+ * owned by a login role of its own. The admin URL (INFRA_LOCAL_PG_URL, or the embedded
+ * server's) stays in this process. No Docker needed.
  *
  * Servers start first; once each answers its health route, the workers and deploy tasks
  * start. With `--exit-with-tasks` (for tests and scripts) it stops everything once the tasks
@@ -21,6 +22,7 @@ import { BuildPlatform } from '../build-platform.ts';
 import { LOCAL_USAGE, parseLocalArgs } from '../command-line.ts';
 import {
   planDeployment,
+  OTEL,
   personaEnvironment,
   type Addresses,
   type ApiPlan,
@@ -55,9 +57,12 @@ export function conditionArgs(execArgv: readonly string[]): string[] {
 
 /**
  * The runner's own variables a persona's process gets besides those compose would give it: what
- * Node, a shell and a terminal need to behave as in the runner's shell, and nothing that
- * configures or authenticates anything (INFRA_LOCAL_PG_URL, a bound Store's production URL,
- * a token in the shell). Listed in the README (*Local processes*).
+ * Node, a shell and a terminal need to behave as in the runner's shell; and how to log and where
+ * to send telemetry (LOG_LEVEL, LOG_FORMAT and every OTEL_*), so that setting
+ * OTEL_EXPORTER_OTLP_ENDPOINT once traces the whole app. Of those only OTEL_EXPORTER_OTLP_HEADERS
+ * may authenticate, and only to the receiver the user chose for this run. Nothing else that
+ * configures or authenticates anything (INFRA_LOCAL_PG_URL, a bound Store's production URL, a
+ * token in the shell). Listed in the README (*Local processes*).
  */
 const PASSED_TO_PERSONAS = new Set([
   'PATH',
@@ -70,20 +75,37 @@ const PASSED_TO_PERSONAS = new Set([
   'NO_COLOR',
   'FORCE_COLOR',
   'NODE_OPTIONS',
+  'LOG_LEVEL',
+  'LOG_FORMAT',
 ]);
+const PASSED_PREFIXES = ['LC_', 'OTEL_'];
+
+const passedToPersonas = (name: string) =>
+  PASSED_TO_PERSONAS.has(name) || PASSED_PREFIXES.some((prefix) => name.startsWith(prefix));
 
 /**
  * The environment of a persona's process: the allowed variables of the runner's `env` (those of
- * PASSED_TO_PERSONAS and the locale's `LC_*`), then the persona's own, which win.
+ * PASSED_TO_PERSONAS and the prefixes `LC_`, `OTEL_`), then the persona's own, which win; but the
+ * runner's OTEL_RESOURCE_ATTRIBUTES (say `deployment.environment.name=dev`) is kept before the
+ * persona's, whose keys win where both name one (the SDK reads the pairs in order).
+ *
+ * `terminal`: the runner's stdout is a terminal. A persona's stdout is a pipe to the runner (which
+ * prefixes its lines with its name), so it would log JSON lines; it logs readable ones instead,
+ * unless LOG_FORMAT says otherwise.
  */
 export function personaProcessEnvironment(
   env: NodeJS.ProcessEnv,
   own: Readonly<Record<string, string>>,
+  { terminal = false }: { readonly terminal?: boolean } = {},
 ): Record<string, string> {
   const passed: Record<string, string> = {};
   for (const [name, value] of Object.entries(env))
-    if (value !== undefined && (PASSED_TO_PERSONAS.has(name) || name.startsWith('LC_'))) passed[name] = value;
-  return { ...passed, ...own };
+    if (value !== undefined && passedToPersonas(name)) passed[name] = value;
+  if (terminal && !passed.LOG_FORMAT?.trim()) passed.LOG_FORMAT = 'pretty';
+  const merged = { ...passed, ...own };
+  const attributes = [passed[OTEL.resourceAttributes], own[OTEL.resourceAttributes]].filter((a) => a?.trim());
+  if (attributes.length > 1) merged[OTEL.resourceAttributes] = attributes.join(',');
+  return merged;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -199,7 +221,7 @@ async function runPersonaProcesses(
       label: name.padEnd(width),
       command: process.execPath,
       args: [...conditionArgs(process.execArgv), paths.entry],
-      env: personaProcessEnvironment(env, personaEnv),
+      env: personaProcessEnvironment(env, personaEnv, { terminal: process.stdout.isTTY === true }),
       cwd: paths.appDir,
       log,
     });

@@ -11,6 +11,9 @@
  *   (`pg_isready -h 127.0.0.1`): the temporary server of a first start listens on the Unix
  *   socket only, so it cannot pass for the real one.
  * - Secrets go to per-service env files (0600), never into this file.
+ * - With `--with-telemetry-ui`, a dashboard of the personas' telemetry (telemetryUiService), on
+ *   a network of its own that every persona joins and no database does; its UI published on
+ *   the host's loopback only.
  * - Only fields docker-compose v1.29 accepts (no top-level `name`, no `depends_on.required`);
  *   rendered as YAML 1.1 so that PyYAML reads `"no"` as a string, and with `$` doubled because
  *   Compose interpolates every value.
@@ -24,6 +27,7 @@ import { HEALTH_ROUTE } from '../../components/api/http-wire.ts';
 import {
   containerAddresses,
   everyApiEnvironment,
+  OTEL,
   personaEnvironment,
   splitEnvironment,
   WORKER_HEALTH_PORT,
@@ -34,6 +38,7 @@ import {
 } from '../../plan/plan.ts';
 import { envFilePath, envFileText, envFolder } from './env-files.ts';
 import { composePath } from '../../private/project-path.ts';
+import { errors } from '../../core/errors.ts';
 import { OVERRIDE_FILE, withChecksum } from '../hand-edits.ts';
 import {
   appImage,
@@ -45,11 +50,26 @@ import {
   postgresEnvironment,
   oneLine,
   postgresReadyCommand,
+  TELEMETRY_UI_PORT,
+  TELEMETRY_UI_URL,
 } from '../shared.ts';
-import type { OutputFile, Target } from '../target.ts';
+import type { OutputFile, Target, TargetContext } from '../target.ts';
 
 /** Compose's implicit network: joined by personas that would otherwise have no way out. */
 const DEFAULT_NETWORK = 'default';
+
+/**
+ * `--with-telemetry-ui`: the .NET Aspire dashboard, standalone. It takes traces, metrics and logs
+ * over OTLP and shows all three, where Jaeger's all-in-one would show the traces only. Pinned to
+ * a minor version: its settings get renamed between versions (DOTNET_DASHBOARD_* became
+ * ASPIRE_DASHBOARD_*, the old names still read as a fallback in 9.x).
+ */
+const TELEMETRY_UI = 'telemetry-ui';
+const TELEMETRY_UI_IMAGE = 'mcr.microsoft.com/dotnet/aspire-dashboard:9.5';
+/** Its OTLP/HTTP receiver (OTLP/gRPC is on 18889; the SDK's default protocol is HTTP). */
+const TELEMETRY_UI_OTLP_PORT = 18890;
+/** The dashboard's network: every persona joins it, no database does (Stores stay on their owners' networks). */
+const TELEMETRY_NETWORK = 'telemetry';
 
 export interface Healthcheck {
   test: string[];
@@ -65,7 +85,8 @@ export interface ComposeService {
   init?: boolean;
   restart: 'no' | 'unless-stopped';
   environment: Record<string, string>;
-  env_file: string[];
+  /** Every service of the app's has its env file; the telemetry dashboard has none. */
+  env_file?: string[];
   depends_on?: Record<string, { condition: 'service_healthy' }>;
   healthcheck?: Healthcheck;
   volumes?: string[];
@@ -143,6 +164,8 @@ function personaService(
   else networks.push(...persona.calls.map((a) => a.network));
   if (networks.length === 0) networks.push(DEFAULT_NETWORK);
   networks.push(...ownStores.map((s) => s.network));
+  // A network of its own with the dashboard: a shared one would let every persona reach every API.
+  if (plan.telemetry.ui) networks.push(telemetryNetworkOf(persona.service));
   const service: ComposeService = {
     image: appImage(plan),
     build: { context: '.', dockerfile: composePath(input.projectRoot, dockerfilePath(input.buildDir)) },
@@ -171,6 +194,55 @@ function storeService(store: StorePlan, envFile: string): ComposeService {
     healthcheck: postgresHealthcheck(store),
     networks: [store.network],
   };
+}
+
+/**
+ * The telemetry dashboard. Its OTLP receivers take telemetry without a key: only the app's
+ * personas share its network. Its UI keeps asking for the token of the login link it prints in
+ * its log, and is published on the host's loopback only, as it shows what the personas log.
+ * Names as in the dashboard's KnownConfigNames and DashboardConfigNames (dotnet/aspire) and its
+ * image's Dockerfile (dotnet/dotnet-docker, which sets the same OTLP/HTTP port under the older
+ * DOTNET_ name).
+ */
+function telemetryUiService(plan: DeploymentPlan): ComposeService {
+  return {
+    image: TELEMETRY_UI_IMAGE,
+    restart: 'unless-stopped',
+    environment: {
+      ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL: `http://0.0.0.0:${TELEMETRY_UI_OTLP_PORT}`,
+      DASHBOARD__OTLP__AUTHMODE: 'Unsecured',
+      DASHBOARD__FRONTEND__AUTHMODE: 'BrowserToken',
+    },
+    ports: [`127.0.0.1:${TELEMETRY_UI_PORT}:${TELEMETRY_UI_PORT}`],
+    // Its own network, to publish the UI through; and each persona's, to take its telemetry.
+    networks: [TELEMETRY_NETWORK, ...plan.personas.map((p) => telemetryNetworkOf(p.service))],
+  };
+}
+
+/** The internal network a persona and the dashboard share, and nobody else. */
+function telemetryNetworkOf(service: string): string {
+  return `${TELEMETRY_NETWORK}--${service}`;
+}
+
+/** What a persona is told to send its telemetry to the dashboard: OTLP over HTTP, on the telemetry network. */
+function telemetryUiExporter(): Record<string, string> {
+  return {
+    [OTEL.endpoint]: `http://${TELEMETRY_UI}:${TELEMETRY_UI_OTLP_PORT}`,
+    [OTEL.protocol]: 'http/protobuf',
+  };
+}
+
+/** The dashboard's service name is the build's; a component whose service would take it is refused. */
+function refuseTelemetryUiClash(plan: DeploymentPlan): void {
+  const clash = [
+    ...plan.personas.map((p) => ({ service: p.service, component: p.persona })),
+    ...plan.stores.map((s) => ({ service: s.service, component: s.store })),
+  ].find((c) => c.service === TELEMETRY_UI);
+  if (clash)
+    throw errors.outputClash(
+      `the service ${TELEMETRY_UI} of ${COMPOSE_FILE}`,
+      `${clash.component.kind} ${clash.component.id.value}`,
+    );
 }
 
 /** Compose interpolates `$VAR` in every value; `$$` is a literal `$` (a replacer for `yaml`). */
@@ -204,6 +276,8 @@ function composeFile(input: ComposeInput): ComposeOutput {
     const everyApiText = envFileText(EVERY_API, everyApiEnvironment(plan, containerAddresses));
     envFiles.push({ path: everyApiFile, text: everyApiText, mode: 0o600 });
   }
+  // With --otlp-endpoint too, the personas send there (plan.ts); the dashboard shows what reaches it.
+  const exporter = plan.telemetry.ui && plan.telemetry.otlpEndpoint === undefined ? telemetryUiExporter() : {};
   for (const persona of plan.personas) {
     const path = envFilePath(buildDir, persona.service);
     const { inline, secret } = splitEnvironment(
@@ -218,10 +292,17 @@ function composeFile(input: ComposeInput): ComposeOutput {
       plan,
       persona,
       input,
-      Object.fromEntries(inline.map((v) => [v.name, v.value])),
+      { ...Object.fromEntries(inline.map((v) => [v.name, v.value])), ...exporter },
       files,
       declaredApis,
     );
+  }
+  if (plan.telemetry.ui) {
+    refuseTelemetryUiClash(plan);
+    services[TELEMETRY_UI] = telemetryUiService(plan);
+    // Not internal: the UI's port is published to the host through it. No persona joins it.
+    networks[TELEMETRY_NETWORK] = {};
+    for (const persona of plan.personas) networks[telemetryNetworkOf(persona.service)] = { internal: true };
   }
 
   const file: ComposeFile = { services };
@@ -248,12 +329,43 @@ function composeFile(input: ComposeInput): ComposeOutput {
  */
 export const target: Target = {
   name: 'compose',
-  files(plan, { paths }) {
+  files(plan, context) {
+    const { paths } = context;
+    warnAboutTelemetry(plan, context);
     const compose = composeFile({ plan, projectRoot: paths.projectRoot, buildDir: paths.buildDir });
     const composeYaml = { path: join(paths.projectRoot, COMPOSE_FILE), text: compose.text, mode: 0o644 };
     return [...compose.envFiles, { ...composeYaml, namesOthers: true, keepsHandEdits: true }];
   },
   ownFolder: (paths) => ({ path: envFolder(paths.buildDir), suffix: '.env' }),
-  nextSteps: () =>
-    'Next: docker compose up --build   (or npm run infra:local: every persona as a local process, no Docker)',
+  nextSteps: (plan) =>
+    [
+      'Next: docker compose up --build   (or npm run infra:local: every persona as a local process, no Docker)',
+      ...(plan.telemetry.ui
+        ? [
+            `  Telemetry UI (traces, metrics): ${TELEMETRY_UI_URL}, on this machine only. ` +
+              `Log in with the link it prints, which holds its token: docker compose logs ${TELEMETRY_UI}`,
+          ]
+        : []),
+    ].join('\n'),
 };
+
+/** The telemetry options' surprises, which still build: the build's warnings say them at its end. */
+function warnAboutTelemetry(plan: DeploymentPlan, { warn }: TargetContext): void {
+  const endpoint = plan.telemetry.otlpEndpoint;
+  if (endpoint === undefined) return;
+  if (isLoopback(new URL(endpoint).hostname))
+    warn(
+      `--otlp-endpoint ${endpoint} names the loopback, which in a container (compose, Kubernetes) is the persona's own: ` +
+        "give the receiver's address as the containers see it (its service name, or host.docker.internal for one on this machine)",
+    );
+  if (plan.telemetry.ui)
+    warn(
+      `with --otlp-endpoint, the personas send their telemetry to ${endpoint}, not to the dashboard of --with-telemetry-ui, ` +
+        `which shows only what is sent on to http://${TELEMETRY_UI}:${TELEMETRY_UI_OTLP_PORT}`,
+    );
+}
+
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\./.test(host);
+}

@@ -8,7 +8,8 @@
  * Reach is NetworkPolicies, for the app's pods only (labelled with the app): deny all traffic
  * in and out but DNS, then per edge of the tree an ingress policy on its target and, per
  * persona, an egress policy to its targets; the personas that declared no `uses` share one
- * label-selected pair of policies instead of an edge each. Every object carries the app label,
+ * label-selected pair of policies instead of an edge each; with `--otlp-endpoint`, one more lets
+ * every persona reach the collector's port. Every object carries the app label,
  * so `kubectl` can select (and prune) the app's objects. Every object is checked against the
  * Kubernetes schemas and by `checkManifests` before anything is written.
  */
@@ -23,6 +24,7 @@ import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPol
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { INetworkPolicySpec } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicySpec';
+import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer';
 import { isIP } from 'node:net';
 import { HEALTH_ROUTE } from '../../components/api/http-wire.ts';
 import { eachEdge } from '../../core/access.ts';
@@ -64,6 +66,8 @@ const ROLE_LABEL = 'infra-generator/role';
 const APP_LABEL = 'infra-generator/app';
 /** On the pods of personas that declared no `uses` (they may call every API). */
 const CALLS_LABEL = 'infra-generator/calls';
+/** On the personas' pods when they send telemetry to `--otlp-endpoint` (not the databases'). */
+const TELEMETRY_LABEL = 'infra-generator/telemetry';
 
 /**
  * On the deploy tasks' Jobs: `kubectl delete jobs -l infra-generator/lifecycle=task` before
@@ -145,6 +149,7 @@ function personaObjects(plan: DeploymentPlan, persona: PersonaPlan): Manifest[] 
     ...podLabelsOf(plan, name),
     ...(persona.api ? { [ROLE_LABEL]: 'api' } : {}),
     ...(persona.callsEveryApi ? { [CALLS_LABEL]: EVERY_API } : {}),
+    ...(plan.telemetry.otlpEndpoint !== undefined ? { [TELEMETRY_LABEL]: 'otlp' } : {}),
   };
   const template = {
     metadata: { labels: podLabels },
@@ -323,6 +328,7 @@ function networkPolicies(plan: DeploymentPlan): Manifest[] {
       }),
     );
   }
+  if (plan.telemetry.otlpEndpoint !== undefined) out.push(otlpEgressPolicy(plan, plan.telemetry.otlpEndpoint));
   // A public API takes calls from outside the tree (an ingress or load balancer) too.
   for (const api of plan.apis.filter((a) => a.server.public)) {
     out.push(
@@ -335,17 +341,45 @@ function networkPolicies(plan: DeploymentPlan): Manifest[] {
   return out;
 }
 
+/**
+ * The personas' egress to the OTLP collector's port: to its address when the URL gives an IP;
+ * else (a Service's name, usually in another namespace) to any pod of the cluster and any
+ * address outside it, as a policy cannot name a host.
+ */
+function otlpEgressPolicy(plan: DeploymentPlan, endpoint: string): Manifest {
+  const url = new URL(endpoint);
+  const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  const to = egressPeers(url.hostname, { anyPod: true });
+  return new NetworkPolicy({
+    metadata: { name: appObjectName(plan, 'otlp-export') },
+    spec: {
+      podSelector: { matchLabels: { [APP_LABEL]: plan.app.root.dnsLabel, [TELEMETRY_LABEL]: 'otlp' } },
+      policyTypes: ['Egress'],
+      egress: [{ to, ports: [{ protocol: 'TCP' as const, port }] }],
+    },
+  });
+}
+
+/**
+ * Where egress to `hostname` may go: its address when it is an IP; otherwise anywhere outside the
+ * cluster (a policy cannot name a host) and, with `anyPod`, any pod of the cluster (a Service).
+ */
+function egressPeers(hostname: string, { anyPod }: { anyPod: boolean }): INetworkPolicyPeer[] {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  const ip = isIP(host);
+  if (ip === 4) return [{ ipBlock: { cidr: `${host}/32` } }];
+  if (ip === 6) return [{ ipBlock: { cidr: `${host}/128` } }];
+  return [
+    ...(anyPod ? [{ namespaceSelector: {} }] : []),
+    { ipBlock: { cidr: '0.0.0.0/0' } },
+    { ipBlock: { cidr: '::/0' } },
+  ];
+}
+
 /** Egress to a bound Store's port: to its address when the URL gives an IP, else to any. */
 function boundStoreEgress(url: string): NonNullable<INetworkPolicySpec['egress']>[number] {
   const { hostname, port } = new URL(url);
-  const host = hostname.replace(/^\[|\]$/g, '');
-  const ip = isIP(host);
-  const to =
-    ip === 4
-      ? [{ ipBlock: { cidr: `${host}/32` } }]
-      : ip === 6
-        ? [{ ipBlock: { cidr: `${host}/128` } }]
-        : [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }];
+  const to = egressPeers(hostname, { anyPod: false });
   return { to, ports: [{ protocol: 'TCP' as const, port: port ? Number(port) : STORE_PORT }] };
 }
 

@@ -1,0 +1,100 @@
+/**
+ * What an ApiServer writes about each HTTP request it answers: one access line (method, route,
+ * status, duration, request ID), whatever the outcome, refusals included, and its duration on
+ * the http.server.request.duration histogram. The line is written in the trace of the call (the
+ * server span's, or the caller's when no span was made, as for a 401), so the log mixin gives
+ * it the trace ID that leads from the line to the trace.
+ *
+ * Headers are never written: the authorization header is the API's bearer token.
+ */
+import { randomUUID } from 'node:crypto';
+import { context, propagation, ROOT_CONTEXT, type Attributes, type Context } from '@opentelemetry/api';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { shorten } from '../../private/text.ts';
+import { rootLogger } from '../../core/telemetry/log.ts';
+import { instruments } from '../../core/telemetry/metrics.ts';
+import {
+  ATTR_COMPONENT_ID,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+} from '../../core/telemetry/attributes.ts';
+import { HEALTH_ROUTE, type Endpoint, type ServedRequest } from './endpoint.ts';
+
+/** The header a request's ID comes in (from a proxy, or a caller that has one) and is answered in. */
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+/**
+ * An incoming ID is kept when it looks like one: visible ASCII, at most 128 characters. Anything
+ * else (a repeated header, which Node joins with commas; a huge or binary value) gets a new ID,
+ * so a caller cannot make the access lines or the answer's header carry what it likes.
+ */
+const INCOMING_ID = /^[\x21-\x7e]{1,128}$/;
+
+/** The request's ID: the one it came with, when fit, else a new UUID. */
+export function requestIdOf(header: string | string[] | undefined): string {
+  return typeof header === 'string' && INCOMING_ID.test(header) ? header : randomUUID();
+}
+
+/** A request refused before Fastify parsed it (malformed HTTP, CONNECT): what is known of it. */
+export interface RefusedRequest {
+  method?: string;
+  route?: string;
+  status: number;
+  requestId: string;
+  /** Why it was refused, in the line's message (the request itself may not be readable). */
+  problem?: string;
+}
+
+export interface AccessLogger {
+  /** The line and the duration of a request Fastify answered (from its onResponse hook). */
+  answered(request: FastifyRequest & ServedRequest, reply: FastifyReply): void;
+  /** The line of a request answered without Fastify. */
+  refused(request: RefusedRequest): void;
+}
+
+/** The methods the conventions name; others are `_OTHER` on a metric, so its series stay few. */
+const knownMethods = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+
+export function accessLogger(component: string): AccessLogger {
+  return {
+    answered(request, reply) {
+      const endpoint = (request.routeOptions.config as { endpoint?: Endpoint }).endpoint;
+      // A call's method is its endpoint's, also when it came as a POST with x-http-method-override.
+      const method = endpoint?.method ?? request.method;
+      // Undefined when no route matched: a 404's path is on the line, never on the metric.
+      const route = endpoint?.route ?? (request.is404 ? undefined : request.routeOptions.url);
+      const status = reply.statusCode;
+      const durationMs = reply.elapsedTime;
+      const attributes: Attributes = {
+        [ATTR_HTTP_REQUEST_METHOD]: knownMethods.has(method) ? method : '_OTHER',
+        [ATTR_HTTP_RESPONSE_STATUS_CODE]: status,
+        [ATTR_COMPONENT_ID]: component,
+      };
+      if (route !== undefined) attributes[ATTR_HTTP_ROUTE] = route;
+      instruments().httpServerDuration.record(durationMs / 1000, attributes);
+      // Health checks come every few seconds from the platform: their lines only at debug.
+      const level = route === HEALTH_ROUTE ? 'debug' : 'info';
+      const logger = rootLogger();
+      if (!logger.isLevelEnabled(level)) return;
+      const line = {
+        component,
+        method: shorten(method),
+        route: route ?? shorten(request.url.split('?', 1)[0]),
+        status,
+        durationMs: Math.round(durationMs * 1000) / 1000,
+        requestId: request.id,
+      };
+      // A request that reached no handler (a 401, a 404) is told in the caller's trace, if it sent one.
+      const trace: Context = request.traceContext ?? propagation.extract(ROOT_CONTEXT, request.headers);
+      const message = `${line.method} ${line.route} ${status} ${durationMs.toFixed(1)} ms`;
+      context.with(trace, () => logger[level](line, message));
+    },
+
+    refused({ method, route, status, requestId, problem }) {
+      const line = { component, method, route, status, requestId };
+      const said = [method, route, status].filter((part) => part !== undefined).join(' ');
+      rootLogger().info(line, problem === undefined ? said : `${said}: ${problem}`);
+    },
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * What an endpoint call records, in one process and over HTTP alike: a CLIENT span around the
+ * client function's call and a SERVER span around the handler (its child in one process, its
+ * remote child over HTTP), both named `METHOD /route`. An argument never reaches a span: it is
+ * the caller's data, and the route already says what was called.
+ *
+ * With no OpenTelemetry SDK registered, the spans are the API's no-ops: nothing here allocates
+ * per call beyond what the API itself does, and what each endpoint's spans and log lines carry
+ * is made once, when the endpoint is defined.
+ */
+import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
+import { inSpan, SpanKind } from '../../core/telemetry/tracing.ts';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+} from '../../core/telemetry/attributes.ts';
+import type { LogScope } from '../../core/telemetry/scope.ts';
+import { HttpError } from './http-error.ts';
+
+/** What an endpoint's spans and its handler's log lines carry. */
+export interface EndpointTelemetry {
+  /** `GET /route`: the name of its spans, and the `endpoint` of its handler's log lines. */
+  readonly name: string;
+  /** http.request.method and http.route, shared by every span of the endpoint (the SDK copies them). */
+  readonly attributes: Attributes;
+  /** The log scope of its handler in one process (over HTTP, the request's ID is added). */
+  readonly scope: LogScope;
+}
+
+export function endpointTelemetry(serverId: string, method: string, route: string): EndpointTelemetry {
+  const name = `${method} ${route}`;
+  return Object.freeze({
+    name,
+    attributes: Object.freeze({ [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_HTTP_ROUTE]: route }),
+    scope: Object.freeze({ component: serverId, endpoint: name }),
+  });
+}
+
+/**
+ * Runs `call` (the platform's call of the endpoint) in a CLIENT span, which records the status
+ * of the answer: 200 or 204 for a value, the status of the HttpError the call throws.
+ */
+export function inClientSpan(
+  telemetry: EndpointTelemetry,
+  serverId: string,
+  call: () => Promise<unknown>,
+): Promise<unknown> {
+  return inSpan(telemetry.name, SpanKind.CLIENT, serverId, telemetry.attributes, async (span) => {
+    try {
+      const value = await call();
+      // A value is 200 and undefined 204 in both modes (endpoint.ts), so the value tells the status.
+      if (span.isRecording()) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, value === undefined ? 204 : 200);
+      return value;
+    } catch (err) {
+      if (span.isRecording()) {
+        if (err instanceof HttpError) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, err.status);
+        span.setAttribute(ATTR_ERROR_TYPE, errorType(err));
+      }
+      throw err;
+    }
+  });
+}
+
+/** Records the status a served call answered; a 5xx (and only that: a 4xx is the caller's) fails the span. */
+export function recordServedStatus(span: Span, status: number): void {
+  if (!span.isRecording()) return;
+  span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+  if (status >= 500) {
+    span.setAttribute(ATTR_ERROR_TYPE, String(status));
+    span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+}
+
+/**
+ * The conventions' `error.type`, of few values: the status of an HttpError, the code of an
+ * error of ours (INFRA_API_UNREACHABLE) or of Node's, else the error's class.
+ */
+export function errorType(err: unknown): string {
+  if (err instanceof HttpError) return String(err.status);
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') return code;
+  if (err instanceof Error) return err.name;
+  return '_OTHER';
+}

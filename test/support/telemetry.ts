@@ -1,0 +1,73 @@
+/**
+ * What a test needs to see the runtime's telemetry: an OpenTelemetry SDK registered globally
+ * that keeps spans in memory and collects metrics on demand, and the log lines as parsed JSON.
+ * `stop()` unregisters all of it (the API's globals), so tests do not see each other's.
+ */
+import { context, metrics, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { setUpLogging } from 'infra-generator/internal/core/telemetry/log';
+
+class OnDemandReader extends MetricReader {
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}
+
+export interface RecordedTelemetry {
+  /** The ended spans, in the order they ended. */
+  spans(): ReadableSpan[];
+  /** The metrics recorded so far. */
+  metrics(): Promise<ResourceMetrics>;
+  /** Every log line written through the root logger since recording began, parsed. */
+  readonly lines: Record<string, unknown>[];
+  /** The raw text of those lines (for a test that looks for a string anywhere). */
+  readonly text: string[];
+  stop(): Promise<void>;
+}
+
+export async function recordTelemetry(): Promise<RecordedTelemetry> {
+  const exporter = new InMemorySpanExporter();
+  const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(contextManager);
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  trace.setGlobalTracerProvider(tracerProvider);
+  const reader = new OnDemandReader();
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  metrics.setGlobalMeterProvider(meterProvider);
+  const lines: Record<string, unknown>[] = [];
+  const text: string[] = [];
+  const restoreLogging = await setUpLogging({
+    level: 'trace',
+    format: 'json',
+    app: 'test',
+    destination: {
+      write(line: string) {
+        text.push(line);
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      },
+    },
+  });
+  return {
+    spans: () => exporter.getFinishedSpans(),
+    metrics: async () => (await reader.collect()).resourceMetrics,
+    lines,
+    text,
+    async stop() {
+      restoreLogging();
+      await tracerProvider.shutdown();
+      await meterProvider.shutdown();
+      trace.disable();
+      metrics.disable();
+      propagation.disable();
+      context.disable();
+    },
+  };
+}
+
+/** The span's parent span ID (the SDK's 3.x field), or undefined for a root span. */
+export function parentOf(span: ReadableSpan): string | undefined {
+  return span.parentSpanContext?.spanId;
+}
