@@ -130,7 +130,8 @@ function mixin(): Record<string, unknown> {
  * drivers expect; `destination` (a test's) takes every line.
  */
 export function createLogger(setup: LogSetup, pretty?: (fd: 1 | 2) => DestinationStream): Pino {
-  const stream = (fd: 1 | 2) => pretty?.(fd) ?? pino.destination({ dest: fd, sync: true });
+  const stream = (fd: 1 | 2) =>
+    pretty?.(fd) ?? (fd === 1 ? bufferedStdout() : pino.destination({ dest: 2, sync: true }));
   return pino(
     {
       level: setup.level as LevelWithSilent,
@@ -149,6 +150,21 @@ export function createLogger(setup: LogSetup, pretty?: (fd: 1 | 2) => Destinatio
         { dedupe: true },
       ),
   );
+}
+
+/** How long a line may wait in standard output's buffer. */
+const FLUSH_INTERVAL_MS = 100;
+
+/**
+ * Standard output, written in blocks of up to 4 KiB rather than a system call per line (pino's
+ * own advice for throughput): an API's access line per request cost about 10 µs of a 50 µs call
+ * written at once. A line waits at most FLUSH_INTERVAL_MS; what is left is written when the
+ * process exits (pino flushes its destinations then), and errors go to standard error at once.
+ */
+function bufferedStdout(): DestinationStream {
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  setInterval(() => destination.flush(), FLUSH_INTERVAL_MS).unref();
+  return destination;
 }
 
 /**
