@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { telemetrySettings } from 'infra-generator/internal/core/telemetry/settings';
-import { rateLimitedDiag } from 'infra-generator/internal/modes/telemetry-sdk';
+import { rateLimitedDiag, startTelemetry } from 'infra-generator/internal/modes/telemetry-sdk';
 import { log } from 'infra-generator';
 import { withLogScope } from 'infra-generator/internal/core/telemetry/scope';
 import { InfraError } from 'infra-generator';
@@ -140,6 +140,21 @@ test("the app's log lines redact secrets and carry the scope and the active span
     assert.is(inside.span_id, outer.spanContext().spanId);
   } finally {
     await rec.stop();
+  }
+});
+
+test('stopping telemetry unregisters the SDK, so a process (a test run) can start it again', async () => {
+  for (let round = 0; round < 2; round++) {
+    const telemetry = await startTelemetry({
+      exporting: true,
+      env: { OTEL_TRACES_EXPORTER: 'console', OTEL_METRICS_EXPORTER: 'none' },
+      serviceName: 'probe',
+      app: 'probe',
+      log: { info() {}, error() {} },
+    });
+    assert.ok(trace.getTracer('probe').startSpan('probe').isRecording(), `round ${round}: recording`);
+    assert.is(await telemetry.shutdown(), true);
+    assert.not.ok(trace.getTracer('probe').startSpan('probe').isRecording(), `round ${round}: unregistered`);
   }
 });
 
