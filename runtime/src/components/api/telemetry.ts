@@ -9,7 +9,7 @@
  * is made once, when the endpoint is defined.
  */
 import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
-import { inSpan, SpanKind } from '../../core/telemetry/tracing.ts';
+import { errorTypeOf, inSpan, SpanKind } from '../../core/telemetry/tracing.ts';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
@@ -78,9 +78,5 @@ export function recordServedStatus(span: Span, status: number): void {
  * error of ours (INFRA_API_UNREACHABLE) or of Node's, else the error's class.
  */
 export function errorType(err: unknown): string {
-  if (err instanceof HttpError) return String(err.status);
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') return code;
-  if (err instanceof Error) return err.name;
-  return '_OTHER';
+  return err instanceof HttpError ? String(err.status) : errorTypeOf(err);
 }

@@ -16,7 +16,7 @@ import {
   type TracerProvider,
 } from '@opentelemetry/api';
 import { currentContext } from '../app.ts';
-import { InfraError, messageOf } from '../errors.ts';
+import { messageOf } from '../errors.ts';
 import { ATTR_COMPONENT_ID, ATTR_PERSONA_ID } from './attributes.ts';
 
 export { SpanKind, type Span, type Attributes };
@@ -97,9 +97,13 @@ export function failSpan(span: Span, err: unknown, failure: 'message' | 'type' =
   if (err instanceof Error) span.recordException(err);
 }
 
-/** error.type: our error's code, else the error's class; never its message. */
+/**
+ * error.type: a few values, never the message (which may name a key). The error's code (ours,
+ * such as INFRA_STORE_UNAVAILABLE, or Node's and undici's, such as ECONNREFUSED), else its name.
+ */
 export function errorTypeOf(err: unknown): string {
-  if (InfraError.isInfraError(err)) return err.code;
-  if (err instanceof Error) return err.constructor.name;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') return code;
+  if (err instanceof Error) return err.name;
   return '_OTHER';
 }
