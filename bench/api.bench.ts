@@ -93,7 +93,9 @@ export async function benchApi(): Promise<void> {
     });
     const app = appOf(api.id);
     app.enter('runtime', platform);
-    const callOurs = () => runAs(app, client, () => postCustomer(customer));
+    // A deployed task runs as its persona from start to end: the whole run, not each call, is in it.
+    const asClient = <T>(fn: () => Promise<T>) => runAs(app, client, fn);
+    const callOurs = () => postCustomer(customer);
     // The same client in a second copy of the app, whose platform calls the traced server.
     const second = benchApp();
     const tracedPlatform = new DeployedPlatform({
@@ -133,7 +135,7 @@ export async function benchApi(): Promise<void> {
         ['raw Fastify', callFastify],
         ['Express', callExpress],
       ] as const) {
-        const answer = JSON.stringify(await call());
+        const answer = JSON.stringify(await asClient(call));
         if (answer !== JSON.stringify({ ...customer, seen: true })) throw new Error(`${side} answered ${answer}`);
       }
       // Each side's CPU time per call, client (this process) and server, summed over its rounds:
@@ -142,7 +144,7 @@ export async function benchApi(): Promise<void> {
       const timed = async (side: keyof typeof cpu, server: ServerProcess, call: () => Promise<unknown>) => {
         const client = process.cpuUsage();
         const serverBefore = server.cpuMs();
-        const rate = await throughput(CALLS, IN_FLIGHT, call);
+        const rate = await asClient(() => throughput(CALLS, IN_FLIGHT, call));
         const used = process.cpuUsage(client);
         cpu[side].client += (used.user + used.system) / 1000;
         cpu[side].server += server.cpuMs() - serverBefore;
@@ -174,7 +176,7 @@ export async function benchApi(): Promise<void> {
       }
       const vsExpress = await alternate(
         ROUNDS,
-        () => throughput(CALLS, IN_FLIGHT, callOurs),
+        () => asClient(() => throughput(CALLS, IN_FLIGHT, callOurs)),
         () => throughput(CALLS, IN_FLIGHT, callExpress),
       );
       report({
@@ -195,12 +197,13 @@ export async function benchApi(): Promise<void> {
         log: { info() {}, error: console.error },
       });
       try {
-        const callTraced = () => runAs(secondApp, second.client, () => second.postCustomer(customer));
-        if (JSON.stringify(await callTraced()) !== JSON.stringify({ ...customer, seen: true }))
+        const asTracedClient = <T>(fn: () => Promise<T>) => runAs(secondApp, second.client, fn);
+        const callTraced = () => second.postCustomer(customer);
+        if (JSON.stringify(await asTracedClient(callTraced)) !== JSON.stringify({ ...customer, seen: true }))
           throw new Error('the traced API answered wrongly');
         const vsTraced = await alternate(
           ROUNDS,
-          () => throughput(CALLS, IN_FLIGHT, callTraced),
+          () => asTracedClient(() => throughput(CALLS, IN_FLIGHT, callTraced)),
           () => throughput(CALLS, IN_FLIGHT, callFastify),
         );
         report({

@@ -3,7 +3,8 @@
  * (this process) and the server do not share one event loop, and each can be measured (RSS).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const benchDir = import.meta.dirname;
@@ -22,33 +23,45 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `script` (a .ts file under bench/ or test/) with `env`; resolves once its stdout shows `ready`. */
+/**
+ * Starts `script` (a .ts file under bench/ or test/) with `env`; resolves once its standard
+ * output shows `ready`. Standard output goes to a file, as a container's goes to its log
+ * driver: no benchmarked process reads a server's access lines.
+ */
 export async function startServer(
   script: string,
   port: number,
   env: Record<string, string>,
   ready: string,
 ): Promise<ServerProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'infra-bench-'));
+  const outPath = join(dir, 'stdout');
+  const out = openSync(outPath, 'w');
   const child = spawn(process.execPath, ['--conditions=source', script], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', out, 'pipe'],
   });
-  let out = '';
+  closeSync(out);
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    const watch = (chunk: string) => {
-      out += chunk;
-      if (!out.includes(ready)) return;
-      // Read on (a server writes an access line per request), but keep nothing.
-      child.stdout!.off('data', watch).on('data', () => {});
+  let exitedNow = false;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exitedNow = true;
+      rmSync(dir, { recursive: true, force: true });
       resolve();
-    };
-    child.stdout!.setEncoding('utf8').on('data', watch);
-    void exited.then(() => reject(new Error(`${script} exited before it was ready:\n${out}\n${err}`)));
-  });
+    }),
+  );
+  for (const started = Date.now(); ;) {
+    const text = readFileSync(outPath, 'utf8');
+    if (text.includes(ready)) break;
+    if (exitedNow || Date.now() - started > 60_000) {
+      child.kill('SIGKILL');
+      throw new Error(`${script} ${exitedNow ? 'exited' : 'was not'} ready:\n${text}\n${err}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   return {
     child,
     url: `http://127.0.0.1:${port}`,

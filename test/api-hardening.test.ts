@@ -428,6 +428,55 @@ test('a client that sends its headers a byte a second is cut off within the head
   }
 });
 
+test('a client that stops reading its answer is cut off once nothing has moved for the idle limit', async () => {
+  const app = createApp('hardening-idle');
+  const s = await serve(app.api, { connectionTimeoutMs: 400 });
+  const socket = connect(s.port, '127.0.0.1');
+  socket.on('error', () => {});
+  try {
+    // 4 MiB: far more than the socket buffers hold, so the answer stalls once the client stops reading.
+    socket.write(`GET /text?arg=${4 * MiB} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`);
+    socket.pause();
+    const started = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Read what came, then see the connection end short of the answer: the server destroyed it.
+    let received = 0;
+    const ended = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - started)));
+    socket.on('data', (chunk: Buffer) => (received += chunk.length));
+    socket.resume();
+    const closedAfter = await Promise.race([ended, new Promise<number>((r) => setTimeout(() => r(Infinity), 5_000))]);
+    assert.ok(closedAfter < 5_000, 'the connection was still open');
+    assert.ok(received > 0 && received < 4 * MiB, `received ${received} bytes of a 4 MiB answer`);
+  } finally {
+    socket.destroy();
+    s.controller.abort();
+    await s.platform.close();
+  }
+});
+
+test('a connection that keeps moving is not cut off by the idle limit', async () => {
+  const app = createApp('hardening-busy');
+  const s = await serve(app.api, { connectionTimeoutMs: 300 });
+  try {
+    // Calls on one kept-alive connection for three times the limit, each well within it.
+    const url = `${s.url}/length?arg=${encodeURIComponent('"abc"')}`;
+    const headers = { authorization: `Bearer ${TOKEN}` };
+    const until = Date.now() + 900;
+    let calls = 0;
+    while (Date.now() < until) {
+      const answer = await request(url, { headers });
+      assert.is(answer.statusCode, 200);
+      await answer.body.text();
+      calls++;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(calls >= 5);
+  } finally {
+    s.controller.abort();
+    await s.platform.close();
+  }
+});
+
 test('connections over the limit are closed at once; the others are served', async () => {
   const app = createApp('hardening-connections');
   const s = await serve(app.api, { maxConnections: 2 });

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { context, propagation, ROOT_CONTEXT, type Attributes, type Context } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { shorten } from '../../private/text.ts';
-import { rootLogger } from '../../core/telemetry/log.ts';
+import { logFlat, rootLogger } from '../../core/telemetry/log.ts';
 import { instruments } from '../../core/telemetry/metrics.ts';
 import {
   ATTR_COMPONENT_ID,
@@ -31,9 +31,19 @@ export const REQUEST_ID_HEADER = 'x-request-id';
  */
 const INCOMING_ID = /^[\x21-\x7e]{1,128}$/;
 
-/** The request's ID: the one it came with, when fit, else a new UUID. */
+/**
+ * New IDs: a UUID (version 4 in form) whose first 74 bits are random per process and whose last
+ * 48 count requests, so IDs are unique across the app's processes and cost a counter's
+ * increment rather than a random UUID's 0.4 µs. An ID names a request; it is no secret.
+ */
+const idPrefix = randomUUID().slice(0, 24);
+let idCounter = 0;
+
+/** The request's ID: the one it came with, when fit, else a new one. */
 export function requestIdOf(header: string | string[] | undefined): string {
-  return typeof header === 'string' && INCOMING_ID.test(header) ? header : randomUUID();
+  if (typeof header === 'string' && INCOMING_ID.test(header)) return header;
+  idCounter = (idCounter + 1) % 2 ** 48;
+  return idPrefix + idCounter.toString(16).padStart(12, '0');
 }
 
 /** A request refused before Fastify parsed it (malformed HTTP, CONNECT): what is known of it. */
@@ -57,26 +67,38 @@ export interface AccessLogger {
 const knownMethods = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
 export function accessLogger(component: string): AccessLogger {
+  // The metric's attributes, made once per endpoint (or route) and status: the SDK copies them.
+  const attributeSets = new Map<string, Attributes>();
+  const attributesOf = (method: string, route: string | undefined, status: number): Attributes => {
+    const key = `${method} ${route ?? ''} ${status}`;
+    let attributes = attributeSets.get(key);
+    if (attributes === undefined) {
+      attributes = {
+        [ATTR_HTTP_REQUEST_METHOD]: knownMethods.has(method) ? method : '_OTHER',
+        [ATTR_HTTP_RESPONSE_STATUS_CODE]: status,
+        [ATTR_COMPONENT_ID]: component,
+      };
+      if (route !== undefined) attributes[ATTR_HTTP_ROUTE] = route;
+      // Routes and statuses are few; methods are too, once past _OTHER. A bound all the same.
+      if (attributeSets.size < 1_000) attributeSets.set(key, Object.freeze(attributes));
+    }
+    return attributes;
+  };
   return {
     answered(request, reply) {
-      const endpoint = (request.routeOptions.config as { endpoint?: Endpoint }).endpoint;
+      // request.routeOptions makes an object at each read: read only when no endpoint was reached.
+      const endpoint = request.endpoint ?? (request.routeOptions.config as { endpoint?: Endpoint }).endpoint;
       // A call's method is its endpoint's, also when it came as a POST with x-http-method-override.
       const method = endpoint?.method ?? request.method;
       // Undefined when no route matched: a 404's path is on the line, never on the metric.
       const route = endpoint?.route ?? (request.is404 ? undefined : request.routeOptions.url);
       const status = reply.statusCode;
       const durationMs = reply.elapsedTime;
-      const attributes: Attributes = {
-        [ATTR_HTTP_REQUEST_METHOD]: knownMethods.has(method) ? method : '_OTHER',
-        [ATTR_HTTP_RESPONSE_STATUS_CODE]: status,
-        [ATTR_COMPONENT_ID]: component,
-      };
-      if (route !== undefined) attributes[ATTR_HTTP_ROUTE] = route;
-      instruments().httpServerDuration.record(durationMs / 1000, attributes);
+      const metrics = instruments();
+      if (metrics.recording) metrics.httpServerDuration.record(durationMs / 1000, attributesOf(method, route, status));
       // Health checks come every few seconds from the platform: their lines only at debug.
       const level = route === HEALTH_ROUTE ? 'debug' : 'info';
-      const logger = rootLogger();
-      if (!logger.isLevelEnabled(level)) return;
+      if (!rootLogger().isLevelEnabled(level)) return;
       const line = {
         component,
         method: shorten(method),
@@ -88,7 +110,7 @@ export function accessLogger(component: string): AccessLogger {
       // A request that reached no handler (a 401, a 404) is told in the caller's trace, if it sent one.
       const trace: Context = request.traceContext ?? propagation.extract(ROOT_CONTEXT, request.headers);
       const message = `${line.method} ${line.route} ${status} ${durationMs.toFixed(1)} ms`;
-      context.with(trace, () => logger[level](line, message));
+      context.with(trace, () => logFlat(level, line, message));
     },
 
     refused({ method, route, status, requestId, problem }) {

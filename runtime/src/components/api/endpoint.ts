@@ -4,13 +4,13 @@
  */
 import type { ApiServer } from './server.ts';
 import { HttpError } from './http-error.ts';
+import type { Deadlines } from './deadlines.ts';
 import type { ArgumentSchema } from './argument-schema.ts';
 import { toJsonText } from '../../core/json.ts';
 import { errorCodes, InfraError, messageOf } from '../../core/errors.ts';
 import { runAs } from '../../core/app.ts';
 import { context, isSpanContextValid, type Context, type Exception, type Span } from '@opentelemetry/api';
-import { inSpan, SpanKind } from '../../core/telemetry/tracing.ts';
-import { withLogScope } from '../../core/telemetry/scope.ts';
+import { inSpan, NOT_RECORDING, SpanKind, tracing } from '../../core/telemetry/tracing.ts';
 import { recordServedStatus, type EndpointTelemetry } from './telemetry.ts';
 
 /**
@@ -60,6 +60,8 @@ export interface Endpoint {
   readonly input?: ArgumentSchema;
   /** How long the handler may take before the caller gets 504, in ms. */
   readonly timeoutMs: number;
+  /** Its calls in flight, each to be answered 504 at its deadline. */
+  readonly deadlines: Deadlines;
   /** What its spans and its handler's log lines carry. */
   readonly telemetry: EndpointTelemetry;
 }
@@ -88,6 +90,8 @@ export interface ServedRequest {
    * writes the request's access line once answered (so the line carries the span's trace ID).
    */
   traceContext: Context | undefined;
+  /** Set by the HTTP server's route handler: the endpoint the request reached, for its access line. */
+  endpoint?: Endpoint;
 }
 
 /**
@@ -157,14 +161,20 @@ export function invokeEndpoint(
   request?: ServedRequest,
 ): Promise<EndpointResult> {
   const { server, telemetry } = endpoint;
-  return runAs(server.app, server, () =>
-    inSpan(telemetry.name, SpanKind.SERVER, server.id.value, telemetry.attributes, async (span) => {
-      if (request !== undefined && isSpanContextValid(span.spanContext())) request.traceContext = context.active();
-      const scope = request === undefined ? telemetry.scope : { ...telemetry.scope, requestId: request.id };
-      const result = await withLogScope(scope, () => invokeHandler(endpoint, arg, options, span));
-      recordServedStatus(span, result.status);
-      return result;
-    }),
+  const scope = request === undefined ? telemetry.scope : { ...telemetry.scope, requestId: request.id };
+  // Not traced: no span to open, and nothing to record on it.
+  if (!tracing()) return runAs(server.app, server, () => invokeHandler(endpoint, arg, options, NOT_RECORDING), scope);
+  return runAs(
+    server.app,
+    server,
+    () =>
+      inSpan(telemetry.name, SpanKind.SERVER, server.id.value, telemetry.attributes, async (span) => {
+        if (request !== undefined && isSpanContextValid(span.spanContext())) request.traceContext = context.active();
+        const result = await invokeHandler(endpoint, arg, options, span);
+        recordServedStatus(span, result.status);
+        return result;
+      }),
+    scope,
   );
 }
 
@@ -181,19 +191,20 @@ async function invokeHandler(
     if (problem !== undefined) return { status: 400, body: errorBody(400, invalidArgumentMessage(endpoint, problem)) };
   }
   const context = new CallContext(options.signal);
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(resolve, endpoint.timeoutMs, TIMED_OUT);
-  });
+  const outcome = Promise.withResolvers<unknown>();
+  const deadline = endpoint.deadlines.add(() => outcome.resolve(TIMED_OUT));
   try {
-    // Async, so that a handler throwing at once rejects like one that throws later.
-    const handling = (async () => endpoint.handler(arg, context))();
-    const value = await Promise.race([handling, timedOut]);
+    // A handler throwing at once fails the call like one that rejects later.
+    try {
+      Promise.resolve(endpoint.handler(arg, context)).then(outcome.resolve, outcome.reject);
+    } catch (err) {
+      outcome.reject(err);
+    }
+    const value = await outcome.promise;
     if (value === TIMED_OUT) {
       const message = timeoutMessage(endpoint);
       // The handler may still be running: its signal tells it to stop, its outcome is dropped.
       context.expire(new HttpError(504, message));
-      handling.catch(() => {});
       options.log(`${server} ${endpoint.method} ${endpoint.route}: ${message}`, undefined);
       return { status: 504, body: errorBody(504, message) };
     }
@@ -233,7 +244,7 @@ async function invokeHandler(
     }
     return { status: 500, body: errorBody(500, internalErrorMessage(endpoint)) };
   } finally {
-    clearTimeout(timer);
+    deadline.remove();
   }
 }
 

@@ -189,6 +189,8 @@ export class HttpApiClient {
 
   /** One attempt's duration, with its status or, when no answer came, its error's type. */
   #recordDuration(endpoint: Endpoint, startedAt: number, outcome: string, value: string | number): void {
+    const { recording, httpClientDuration } = instruments();
+    if (!recording) return;
     const attributes: Attributes = {
       [ATTR_HTTP_REQUEST_METHOD]: endpoint.method,
       [ATTR_HTTP_ROUTE]: endpoint.route,
@@ -197,7 +199,7 @@ export class HttpApiClient {
       [ATTR_COMPONENT_ID]: this.server.id.value,
       [outcome]: value,
     };
-    recordDuration(instruments().httpClientDuration, startedAt, attributes);
+    recordDuration(httpClientDuration, startedAt, attributes);
   }
 
   /** A call's own timeouts when its endpoint's deadline is longer than the client's. */

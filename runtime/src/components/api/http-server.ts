@@ -49,6 +49,7 @@ import type { Logger } from '../../core/logger.ts';
 import { errors } from '../../core/errors.ts';
 import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import { rootLogger } from '../../core/telemetry/log.ts';
+import { closeIdleConnections } from './idle-connections.ts';
 import { REQUEST_ID_HEADER, accessLogger, requestIdOf, type AccessLogger } from './access.ts';
 
 export interface HttpServerOptions {
@@ -143,21 +144,18 @@ export async function serveHttp(
   const longestDeadline = Math.max(0, ...server.endpoints.map((e) => e.timeoutMs));
   // While closing, every answer closes its connection, so a keep-alive connection whose call
   // was in flight does not hold the close up for the keep-alive timeout.
-  const state: ServerState = { closing: false };
   const access = accessLogger(name);
+  const state: ServerState = { closing: false, access };
   const app = Fastify({
     loggerInstance: fastifyLogger(name),
     // Its request lines would be two per request, with headers; ours is one (onResponse below).
     logController: new LogController({ disableRequestLogging: true }),
-    // One logger for all requests: a child per request (Fastify's default) costs each request, and
-    // the request's ID reaches the lines that need it through the log scope and the access line.
-    childLoggerFactory: (logger) => logger,
     genReqId: (raw) => requestIdOf(raw.headers[REQUEST_ID_HEADER]),
     bodyLimit,
     http: { headersTimeout, requestTimeout, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
     requestTimeout,
-    // The socket's idle timeout must not cut a handler short of its own deadline.
-    connectionTimeout: options.connectionTimeoutMs ?? Math.max(120_000, longestDeadline + 10_000),
+    // Node's socket timeout is off: closeIdleConnections (below) does its work for less.
+    connectionTimeout: 0,
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 72_000,
     // What Node's HTTP parser refuses (bad framing, a header too large, too slow) never reaches
     // a route: answered here, in the same { error, status } shape.
@@ -168,27 +166,24 @@ export async function serveHttp(
     return503OnClosing: true,
     routerOptions: { compile: true, constraints: { methodOverride } },
     // A URL that cannot be decoded, refused in our words rather than Fastify's. It is answered
-    // before routing, where no hook runs: its ID and access line are given here.
+    // before routing, outside `send`: its ID and access line are given here.
     frameworkErrors: (_err, request, reply) => {
       const url = shorten(request.url);
       reply.header(REQUEST_ID_HEADER, request.id);
-      sendError(state, reply, 400, `ApiServer ${name}: the request URL ${JSON.stringify(url)} is not valid`);
+      const message = `ApiServer ${name}: the request URL ${JSON.stringify(url)} is not valid`;
+      sendUnlogged(state, reply, 400, errorBody(400, message));
       // The path only: a GET's query string is its argument.
       const path = shorten(request.url.split('?', 1)[0]);
       access.refused({ method: shorten(request.method), route: path, status: 400, requestId: request.id });
     },
   });
 
-  // Set by invokeEndpoint (ServedRequest): the server span's context, for the access line.
+  // ServedRequest's: the endpoint reached (set by the route handler) and the server span's
+  // context (by invokeEndpoint), for the access line.
   app.decorateRequest('traceContext', undefined);
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header(REQUEST_ID_HEADER, request.id);
-    done();
-  });
-  app.addHook('onResponse', (request, reply, done) => {
-    access.answered(request as FastifyRequest & ServedRequest, reply);
-    done();
-  });
+  app.decorateRequest('endpoint', undefined);
+  // The request's ID and its access line are given where every answer goes out (`send`), not
+  // in onRequest and onResponse hooks: running them cost 8 % of a call's server time.
 
   // Only JSON bodies; an empty one is the `undefined` argument, as in one process.
   app.removeAllContentTypeParsers();
@@ -230,7 +225,7 @@ export async function serveHttp(
   }
 
   const health = JSON.stringify({ status: 'ok', id: name });
-  app.get(HEALTH_ROUTE, (_request, reply) => reply.header('content-type', JSON_CONTENT_TYPE).send(health));
+  app.get(HEALTH_ROUTE, (_request, reply) => send(state, reply, 200, health));
 
   app.setNotFoundHandler((request, reply) => {
     const path = shorten(request.url.split('?', 1)[0]);
@@ -265,6 +260,12 @@ export async function serveHttp(
     return sendError(state, reply, 500, `Internal error in ${name}; the server's log has the details`);
   });
 
+  // The idle limit must not cut a handler short of its own deadline.
+  const stopIdleSweeps = closeIdleConnections(
+    app.server,
+    options.connectionTimeoutMs ?? Math.max(120_000, longestDeadline + 10_000),
+  );
+
   // Each connection holds a socket and a file descriptor: past the limit Node closes new ones
   // at once, before they cost anything more.
   app.server.maxConnections = options.maxConnections ?? 1_000;
@@ -286,13 +287,14 @@ export async function serveHttp(
   try {
     await app.listen({ port: options.port, host: options.host });
   } catch (err) {
+    stopIdleSweeps();
     await app.close();
     throw errors.listenFailed(name, `${host}:${options.port}`, err);
   }
   const port = (app.server.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;
   const close = () =>
-    (closing ??= ((state.closing = true), app.close()).then(
+    (closing ??= ((state.closing = true), stopIdleSweeps(), app.close()).then(
       () => signal.removeEventListener('abort', close),
       (err: unknown) => log.error(`ApiServer ${name}: closing the HTTP server failed`, err),
     ));
@@ -303,6 +305,7 @@ export async function serveHttp(
 
 interface ServerState {
   closing: boolean;
+  readonly access: AccessLogger;
 }
 
 type TokenCheck = (authorization: string | undefined) => boolean;
@@ -317,9 +320,15 @@ const SCHEME = /^bearer +/i;
 function tokenCheck(token: string): TokenCheck {
   const expected = Buffer.from(token, 'latin1');
   return (authorization) => {
-    const scheme = authorization === undefined ? null : SCHEME.exec(authorization);
-    if (!scheme) return false;
-    const given = authorization!.slice(scheme[0].length);
+    if (authorization === undefined) return false;
+    let given: string;
+    // The usual spelling, without a regular expression (a call's worth of time counts here).
+    if (authorization.startsWith('Bearer ') && authorization.charCodeAt(7) !== 0x20) given = authorization.slice(7);
+    else {
+      const scheme = SCHEME.exec(authorization);
+      if (!scheme) return false;
+      given = authorization.slice(scheme[0].length);
+    }
     return given.length === expected.length && timingSafeEqual(Buffer.from(given, 'latin1'), expected);
   };
 }
@@ -339,6 +348,8 @@ function endpointHandler(
 ) {
   const name = endpoint.server.id.value;
   return async (request: FastifyRequest, reply: FastifyReply) => {
+    const served = request as FastifyRequest & ServedRequest;
+    served.endpoint = endpoint;
     if (checkToken && !checkToken(request.headers.authorization)) {
       reply.header('www-authenticate', 'Bearer');
       const said = request.headers.authorization === undefined ? 'none was sent' : 'the one sent is wrong';
@@ -353,11 +364,8 @@ function endpointHandler(
     // The call continues the caller's trace, if it sent one (W3C traceparent). Not a public
     // API's: anyone may call it, and would choose the trace, its sampling and its baggage.
     const caller = endpoint.server.public ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, request.headers);
-    const served = request as FastifyRequest & ServedRequest;
     const result = await context.with(caller, invokeEndpoint, undefined, endpoint, arg, invokeOptions, served);
-    reply.code(result.status);
-    if (state.closing) reply.header('connection', 'close');
-    return result.body === undefined ? reply.send() : reply.header('content-type', JSON_CONTENT_TYPE).send(result.body);
+    return send(state, reply, result.status, result.body);
   };
 }
 
@@ -437,9 +445,26 @@ function refusal(
   return undefined;
 }
 
-function sendError(state: ServerState, reply: FastifyReply, status: number, message: string): FastifyReply {
+/**
+ * Every answer a route, the not-found handler or the error handler gives goes out here: with
+ * the request's ID, then its access line (the answer is written by then: Fastify sends a string
+ * at once).
+ */
+function send(state: ServerState, reply: FastifyReply, status: number, body: string | undefined): FastifyReply {
+  reply.header(REQUEST_ID_HEADER, reply.request.id);
+  sendUnlogged(state, reply, status, body);
+  state.access.answered(reply.request as FastifyRequest & ServedRequest, reply);
+  return reply;
+}
+
+function sendUnlogged(state: ServerState, reply: FastifyReply, status: number, body: string | undefined): FastifyReply {
   if (state.closing) reply.header('connection', 'close');
-  return reply.code(status).header('content-type', JSON_CONTENT_TYPE).send(errorBody(status, message));
+  reply.code(status);
+  return body === undefined ? reply.send() : reply.header('content-type', JSON_CONTENT_TYPE).send(body);
+}
+
+function sendError(state: ServerState, reply: FastifyReply, status: number, message: string): FastifyReply {
+  return send(state, reply, status, errorBody(status, message));
 }
 
 /** Node's own choice of status for what its parser refuses; 400 for the rest. */
@@ -491,5 +516,13 @@ function answerClientError(
 function fastifyLogger(name: string): FastifyBaseLogger {
   const root = rootLogger();
   // Bound here: Fastify writes outside any log scope, so the mixin adds no second `component`.
-  return root.child({ component: name }, root.isLevelEnabled('warn') ? { level: 'warn' } : {});
+  const logger = root.child({ component: name }, root.isLevelEnabled('warn') ? { level: 'warn' } : {});
+  // Fastify asks for a child per request, to bind the request's ID (which our lines get from the
+  // log scope): this logger is its own child. Not childLoggerFactory, whose result Fastify
+  // checks at every request.
+  return Object.assign(Object.create(logger) as typeof logger, {
+    child: function (this: typeof logger) {
+      return this;
+    },
+  });
 }

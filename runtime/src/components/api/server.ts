@@ -16,6 +16,7 @@ import {
   type HttpMethod,
 } from './endpoint.ts';
 import { ArgumentSchema, isSchemaLike } from './argument-schema.ts';
+import { Deadlines } from './deadlines.ts';
 import { endpointTelemetry, inClientSpan } from './telemetry.ts';
 import type { Static, TSchema } from 'typebox';
 import { Port } from '../../values/port.ts';
@@ -167,6 +168,7 @@ export class ApiServer extends PersonaBase {
       handler: handler as Endpoint['handler'],
       input,
       timeoutMs,
+      deadlines: new Deadlines(timeoutMs),
       telemetry: endpointTelemetry(this.id.value, method, route),
     });
     this.#endpoints.push(endpoint);

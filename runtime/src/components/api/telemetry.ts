@@ -9,7 +9,7 @@
  * is made once, when the endpoint is defined.
  */
 import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
-import { errorTypeOf, inSpan, SpanKind } from '../../core/telemetry/tracing.ts';
+import { errorTypeOf, inSpan, SpanKind, tracing } from '../../core/telemetry/tracing.ts';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
@@ -47,6 +47,8 @@ export function inClientSpan(
   serverId: string,
   call: () => Promise<unknown>,
 ): Promise<unknown> {
+  // Not traced: the call itself, without a wrapper awaiting it.
+  if (!tracing()) return call();
   return inSpan(telemetry.name, SpanKind.CLIENT, serverId, telemetry.attributes, async (span) => {
     try {
       const value = await call();

@@ -8,7 +8,7 @@
  * customer number), and the store and operation say what the call was.
  */
 import type { Attributes } from '@opentelemetry/api';
-import { errorTypeOf, inSpan, SpanKind } from '../../core/telemetry/tracing.ts';
+import { errorTypeOf, inSpan, tracing, SpanKind } from '../../core/telemetry/tracing.ts';
 import { instruments, recordDuration } from '../../core/telemetry/metrics.ts';
 import {
   ATTR_COMPONENT_ID,
@@ -68,6 +68,8 @@ export function indexGetOperation(storeId: string, dbSystem: string, indexId: st
  * and records its duration: one async step besides the span's own.
  */
 export function traced<R>(operation: StoreOperation, work: () => Promise<R>): Promise<R> {
+  // Neither traced nor measured (telemetry not configured): no wrapper, no async step.
+  if (!tracing() && !instruments().recording) return work();
   const { spanName, storeId, spanAttributes, metricAttributes } = operation;
   return inSpan(
     spanName,

@@ -14,6 +14,8 @@ import { currentLogScope } from './scope.ts';
 import type { Logger } from '../logger.ts';
 import { messageOf } from '../errors.ts';
 import { logLevels, type LogFormat, type LogLevel } from './settings.ts';
+import { standardStreams } from './line-writer.ts';
+import { isoTime } from './iso-time.ts';
 
 /**
  * Never written: a field whose name says it holds a secret (`authorization`, `Authorization`,
@@ -103,9 +105,10 @@ let defaultPersona: string | undefined;
 /** What every line gets at the moment it is written. */
 function mixin(): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
-  const persona = currentContext()?.persona?.id.value ?? defaultPersona;
+  const running = currentContext();
+  const persona = running?.persona?.id.value ?? defaultPersona;
   if (persona !== undefined) fields.persona = persona;
-  const scope = currentLogScope();
+  const scope = running === undefined ? currentLogScope() : running.logScope;
   if (scope !== undefined) {
     if (scope.component !== undefined) fields.component = scope.component;
     if (scope.endpoint !== undefined) fields.endpoint = scope.endpoint;
@@ -130,41 +133,73 @@ function mixin(): Record<string, unknown> {
  * drivers expect; `destination` (a test's) takes every line.
  */
 export function createLogger(setup: LogSetup, pretty?: (fd: 1 | 2) => DestinationStream): Pino {
-  const stream = (fd: 1 | 2) =>
-    pretty?.(fd) ?? (fd === 1 ? bufferedStdout() : pino.destination({ dest: 2, sync: true }));
-  return pino(
+  const logger = pino(
     {
       level: setup.level as LevelWithSilent,
       base: setup.app === undefined ? {} : { app: setup.app },
       mixin,
       // The label (`"level":"info"`), which a reader and a collector take without a table of numbers.
       formatters: { level: (label) => ({ level: label }), log: redactSecrets },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTime,
     },
     setup.destination ??
-      pino.multistream(
-        [
-          { level: 'trace', stream: stream(1) },
-          { level: 'error', stream: stream(2) },
-        ],
-        { dedupe: true },
-      ),
+      (pretty === undefined
+        ? standardStreams()
+        : pino.multistream(
+            [
+              { level: 'trace', stream: pretty(1) },
+              { level: 'error', stream: pretty(2) },
+            ],
+            { dedupe: true },
+          )),
   );
+  if (pretty === undefined) jsonLoggers.add(logger);
+  return logger;
 }
 
-/** How long a line may wait in standard output's buffer. */
-const FLUSH_INTERVAL_MS = 100;
+/** Loggers writing JSON lines (not pino-pretty's), which logFlat may write to directly. */
+const jsonLoggers = new WeakSet<Pino>();
+
+/** The fields one line takes: flat, each a string or a number, none of them a secret. */
+export type FlatFields = Record<string, string | number | undefined>;
 
 /**
- * Standard output, written in blocks of up to 4 KiB rather than a system call per line (pino's
- * own advice for throughput): an API's access line per request cost about 10 µs of a 50 µs call
- * written at once. A line waits at most FLUSH_INTERVAL_MS; what is left is written when the
- * process exits (pino flushes its destinations then), and errors go to standard error at once.
+ * Writes `fields` and `message` at `level`, as the root logger would: the same JSON, the same
+ * context fields (the mixin's), to the same destination. For lines of a known, flat shape
+ * written often (an API's access line, one per request), it serialises them itself rather than
+ * through pino's general path (mixin merge, the redaction formatter, any object's
+ * serialisation): 1.5 µs a line instead of 6. Fields with secret names are not expected here;
+ * with pino-pretty, pino writes the line.
  */
-function bufferedStdout(): DestinationStream {
-  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  setInterval(() => destination.flush(), FLUSH_INTERVAL_MS).unref();
-  return destination;
+export function logFlat(level: 'debug' | 'info', fields: FlatFields, message: string): void {
+  const logger = rootLogger();
+  if (!logger.isLevelEnabled(level)) return;
+  if (!jsonLoggers.has(logger)) {
+    logger[level](fields, message);
+    return;
+  }
+  // As pino merges them: the mixin's fields first, a field of the line's own taking its place.
+  const merged: Record<string, unknown> = Object.assign(mixin(), fields);
+  const time = isoTime();
+  let line = `{"level":"${level}"${time}${(logger as unknown as Record<symbol, string>)[pino.symbols.chindingsSym]}`;
+  for (const key in merged) {
+    const value = merged[key];
+    if (value === undefined) continue;
+    line += `,"${key}":${typeof value === 'number' ? (Number.isFinite(value) ? String(value) : 'null') : JSON.stringify(value)}`;
+  }
+  line += `,"msg":${JSON.stringify(message)}}\n`;
+  const stream = (logger as unknown as Record<symbol, DestinationStream & Record<string, unknown>>)[
+    pino.symbols.streamSym
+  ];
+  if (stream[Symbol.for('pino.metadata') as unknown as string] === true) {
+    // What pino tells a destination that asks (standardStreams, multistream) before each line.
+    stream.lastLevel = logger.levels.values[level];
+    stream.lastMsg = message;
+    stream.lastObj = merged;
+    stream.lastTime = time.slice(8, -1);
+    stream.lastLogger = logger;
+  }
+  stream.write(line);
 }
 
 /**

@@ -3,7 +3,7 @@
  * starts recording once an SDK registers (as it has for tracers), so the instruments are made
  * from the meter provider registered at the time of use, and made again if that changes.
  */
-import { metrics, type Attributes, type Histogram, type MeterProvider } from '@opentelemetry/api';
+import { createNoopMeter, metrics, type Attributes, type Histogram, type MeterProvider } from '@opentelemetry/api';
 import {
   ATTR_DB_CONNECTION_STATE,
   ATTR_DB_POOL_NAME,
@@ -15,6 +15,11 @@ import {
 import { INSTRUMENTATION_SCOPE } from './tracing.ts';
 
 export interface Instruments {
+  /**
+   * False while no SDK records metrics (the API's no-op meter): a caller may then skip making
+   * what it would record, such as a request's attributes.
+   */
+  readonly recording: boolean;
   /** Seconds, per route, method and status (the conventions' unit). */
   readonly httpServerDuration: Histogram;
   readonly httpClientDuration: Histogram;
@@ -28,6 +33,9 @@ export type PoolUsage = () => { used: number; idle: number };
 const pools = new Map<string, PoolUsage>();
 let made: { provider: MeterProvider; instruments: Instruments } | undefined;
 
+/** The API's no-op meter's class (the API exports a maker of it, not the class). */
+const NoopMeter = createNoopMeter().constructor;
+
 /** Seconds: the conventions' bucket boundaries for request durations. */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
@@ -38,6 +46,7 @@ export function instruments(): Instruments {
   const histogram = (name: string, description: string) =>
     meter.createHistogram(name, { unit: 's', description, advice: { explicitBucketBoundaries: DURATION_BUCKETS } });
   const instruments: Instruments = {
+    recording: !(meter instanceof NoopMeter),
     httpServerDuration: histogram(METRIC_HTTP_SERVER_REQUEST_DURATION, 'Duration of HTTP requests an ApiServer served'),
     httpClientDuration: histogram(METRIC_HTTP_CLIENT_REQUEST_DURATION, 'Duration of calls to ApiServers over HTTP'),
     dbOperationDuration: histogram(METRIC_DB_CLIENT_OPERATION_DURATION, 'Duration of Store operations'),

@@ -29,11 +29,16 @@ let made: { provider: TracerProvider; tracer: Tracer } | undefined;
 /** The class of the API's own no-op provider, which the global proxy delegates to until an SDK registers. */
 const NoopProvider = new ProxyTracerProvider().getDelegate().constructor;
 /** What `fn` gets while nothing traces: a span that records nothing, as the no-op tracer would make. */
-const NOT_RECORDING = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+export const NOT_RECORDING = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 /** Whether no SDK is registered: then a span would record nothing, and making one is skipped. */
 function notTracing(provider: TracerProvider): boolean {
   return provider instanceof ProxyTracerProvider && provider.getDelegate() instanceof NoopProvider;
+}
+
+/** Whether an SDK records spans now (else spans are the API's no-ops). */
+export function tracing(): boolean {
+  return !notTracing(trace.getTracerProvider());
 }
 
 /**

@@ -1,0 +1,123 @@
+/**
+ * Where an API round trip's time goes (a tool, not a benchmark: `npm run bench` does not run it).
+ * Runs our API persona or raw Fastify (the first argument, `ours` or `fastify`) under
+ * `node --cpu-prof`, calls it CALLS times (default 100k) from this process with our client or
+ * undici (the second argument, default the same as the first), and prints the rate and the CPU
+ * per call of each side, the server's by thread. Run this script with --cpu-prof too for the
+ * client's profile; bench/profile-summary.ts reads them.
+ *
+ *   node --conditions=source --cpu-prof --cpu-prof-dir=/tmp/prof/client bench/profile-api.ts ours fastify
+ *   node --conditions=source bench/profile-summary.ts /tmp/prof/server 40
+ *
+ * SERVER_PROF_DIR picks the server profile's folder (default /tmp/prof/server), SERVER_SCRIPT
+ * another server script, WRAP a command to run the server under (strace, say).
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { appOf } from 'infra-generator';
+import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';
+import { wiring } from 'infra-generator/internal/core/wiring';
+import { runAs } from 'infra-generator/internal/core/app';
+import { throughput } from './harness.ts';
+import { benchDir, cpuMs, freePort, repoRoot } from './child.ts';
+import { benchApp, personaEnv } from './servers/app.ts';
+import { customer, TOKEN } from './servers/handler.ts';
+
+const side = process.argv[2] ?? 'ours';
+/** The client side may differ from the server side: `ours` against raw Fastify, say. */
+const clientSide = process.argv[3] ?? side;
+const CALLS = Number(process.env.CALLS ?? 100_000);
+const port = await freePort();
+const serverDir = process.env.SERVER_PROF_DIR ?? '/tmp/prof/server';
+const script =
+  process.env.SERVER_SCRIPT ??
+  (side === 'ours' ? join(benchDir, 'servers', 'app.ts') : join(benchDir, 'servers', 'fastify-raw.ts'));
+const env = side === 'ours' ? personaEnv(port) : { PORT: String(port) };
+/** PROFILE_SERVER=0: the server runs unprofiled (its CPU per call, by thread, is still printed). */
+const profiling = process.env.PROFILE_SERVER !== '0';
+const child = spawn(
+  process.env.WRAP ?? process.execPath,
+  [
+    ...(process.env.WRAP ? [process.execPath] : []),
+    '--conditions=source',
+    ...(profiling ? ['--cpu-prof', `--cpu-prof-dir=${serverDir}`] : []),
+    script,
+  ],
+  {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  },
+);
+const url = `http://127.0.0.1:${port}`;
+for (let i = 0; ; i++) {
+  try {
+    await fetch(`${url}/healthz`);
+    break;
+  } catch {
+    if (i > 100) throw new Error('server did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+let call: () => Promise<unknown>;
+/** Runs the load as the client persona (a deployed task's whole run is in it). */
+let within = <T>(fn: () => Promise<T>): Promise<T> => fn();
+let close: () => Promise<void>;
+if (clientSide === 'ours') {
+  const { api, postCustomer, client } = benchApp();
+  const platform = new DeployedPlatform({
+    env: { [wiring.apiUrl(api.id)]: url, [wiring.apiToken(api.id)]: TOKEN },
+    persona: client,
+    log: { info() {}, error: console.error },
+  });
+  const app = appOf(api.id);
+  app.enter('runtime', platform);
+  call = () => postCustomer(customer);
+  within = (fn) => runAs(app, client, fn);
+  close = () => platform.close();
+} else {
+  const pool = new Pool(url, { connections: 64 });
+  const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+  call = async () => {
+    const response = await pool.request({ method: 'POST', path: '/customer', headers, body: JSON.stringify(customer) });
+    return JSON.parse(await response.body.text());
+  };
+  close = () => pool.close();
+}
+await within(() => throughput(5000, 32, call));
+const threadCpu = () => {
+  const out: Record<string, number> = {};
+  for (const task of readdirSync(`/proc/${child.pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${child.pid}/task/${task}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, 'N');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[name + ' user'] = (out[name + ' user'] ?? 0) + Number(f[11]) * 10;
+      out[name + ' sys'] = (out[name + ' sys'] ?? 0) + Number(f[12]) * 10;
+    } catch {
+      // The thread ended between the listing and the read: it has nothing more to say.
+    }
+  }
+  return out;
+};
+const threadsBefore = threadCpu();
+const before = process.cpuUsage();
+const serverBefore = cpuMs(child.pid!);
+const rate = await within(() => throughput(CALLS, 32, call));
+const used = process.cpuUsage(before);
+const serverUsed = cpuMs(child.pid!) - serverBefore;
+console.log(
+  `${clientSide} client, ${side} server: ${rate.toFixed(0)} req/s, client CPU ${((used.user + used.system) / CALLS).toFixed(1)} µs/call, server CPU ${((serverUsed * 1000) / CALLS).toFixed(1)} µs/call`,
+);
+const threadsAfter = threadCpu();
+console.log(
+  Object.entries(threadsAfter)
+    .map(([k, v]) => `${k} ${(((v - (threadsBefore[k] ?? 0)) * 1000) / CALLS).toFixed(1)}`)
+    .join(', '),
+  'µs/call by server thread',
+);
+await close();
+child.kill('SIGTERM');
+await new Promise((r) => child.once('exit', r));

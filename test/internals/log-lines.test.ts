@@ -1,0 +1,115 @@
+/**
+ * How log lines are written: logFlat (the access line's path) writes what pino would, with the
+ * same context fields; standard output loses no line and keeps their order, also behind a
+ * reader that is slow to read, and errors go to standard error.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { trace } from '@opentelemetry/api';
+import { rootId, ApiServer } from 'infra-generator';
+import { runAs, appOf } from 'infra-generator/internal/core/app';
+import { logFlat, rootLogger } from 'infra-generator/internal/core/telemetry/log';
+import { withLogScope } from 'infra-generator/internal/core/telemetry/scope';
+import { recordTelemetry } from '../support/telemetry.ts';
+
+const test = suite('log lines');
+
+test('logFlat writes the JSON pino writes for the same fields, context fields included', async () => {
+  const rec = await recordTelemetry();
+  try {
+    const id = rootId('shop');
+    const api = new ApiServer(id`api`);
+    const fields = {
+      component: 'shop.api',
+      method: 'POST',
+      route: '/a"b\\c',
+      status: 200,
+      durationMs: 0.125,
+      requestId: 'r\n1',
+      gone: undefined,
+    };
+    const message = 'POST /a"b 200 0.1 ms — ünïcode';
+    await runAs(appOf(id), api, () =>
+      withLogScope({ endpoint: 'POST /orders', requestId: 'outer' }, () =>
+        trace.getTracer('test').startActiveSpan('work', (span) => {
+          logFlat('info', fields, message);
+          rootLogger().info(fields, message);
+          logFlat('debug', fields, message);
+          rootLogger().debug(fields, message);
+          span.end();
+        }),
+      ),
+    );
+    assert.is(rec.text.length, 4);
+    const withoutTime = (line: string) => line.replace(/"time":"[^"]+"/, '"time":"-"');
+    assert.is(withoutTime(rec.text[0]), withoutTime(rec.text[1]));
+    assert.is(withoutTime(rec.text[2]), withoutTime(rec.text[3]));
+    const line = rec.lines[0];
+    assert.is(line.persona, 'shop.api');
+    assert.is(line.endpoint, 'POST /orders');
+    assert.is(line.requestId, 'r\n1', "the line's own field over the scope's");
+    assert.match(String(line.trace_id), /^[0-9a-f]{32}$/);
+    assert.match(String(line.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.not.ok('gone' in line);
+  } finally {
+    await rec.stop();
+  }
+});
+
+/** Runs `script` (ES module text) with LOG_LEVEL info; its output, read only after `readAfterMs`. */
+async function run(script: string, readAfterMs: number): Promise<{ out: string; err: string; code: number | null }> {
+  const child = spawn(process.execPath, ['--conditions=source', '--input-type=module', '-e', script], {
+    env: { ...process.env, LOG_LEVEL: 'info', LOG_FORMAT: 'json' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const closed = new Promise((resolve) => child.stdout.once('close', resolve));
+  child.stdout.pause();
+  await sleep(readAfterMs);
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  child.stdout.resume();
+  const code = await exited;
+  await closed;
+  return { out, err, code };
+}
+
+const writer = (exit: string) => `
+  import { setUpLogging, rootLogger } from 'infra-generator/internal/core/telemetry/log';
+  await setUpLogging({ level: 'info', format: 'json', app: 'lines' });
+  process.stdout; // Node's own stream on the same descriptor (console.log's): it may make it non-blocking
+  const log = rootLogger();
+  for (let i = 0; i < 20000; i++) {
+    log.info({ i, pad: 'x'.repeat(i % 97) }, 'line ' + i);
+    if (i === 10000) log.error({ i }, 'an error in the middle');
+  }
+  ${exit}
+`;
+
+for (const [how, exit] of [
+  ['returning', ''],
+  ['calling process.exit()', 'process.exit(3)'],
+] as const)
+  test(`every line reaches standard output, whole and in order, behind a slow reader (${how})`, async () => {
+    // 20k lines are about 2 MB: far more than a pipe holds, so the writer waits for the reader.
+    const { out, err, code } = await run(writer(exit), 500);
+    assert.is(code, exit ? 3 : 0);
+    const lines = out.trimEnd().split('\n');
+    assert.is(lines.length, 20000);
+    lines.forEach((text, i) => {
+      const line = JSON.parse(text) as { i: number; level: string };
+      if (line.i !== i) assert.unreachable(`line ${i} is ${text.slice(0, 80)}`);
+    });
+    const errors = err.trimEnd().split('\n');
+    assert.is(errors.length, 1);
+    assert.equal(
+      { level: 'error', i: 10000 },
+      (({ level, i }) => ({ level, i }))(JSON.parse(errors[0]) as { level: string; i: number }),
+    );
+  });
+
+test.run();
