@@ -128,6 +128,15 @@ async function withTelemetry(fn: (rec: RecordedTelemetry) => Promise<void>): Pro
   }
 }
 
+/** A call's CLIENT span and its SERVER span, which must be the client span's child, in its trace. */
+function callSpans(rec: RecordedTelemetry, name: string) {
+  const client = spanNamed(rec, SpanKind.CLIENT, name);
+  const served = spanNamed(rec, SpanKind.SERVER, name);
+  assert.is(served.spanContext().traceId, client.spanContext().traceId);
+  assert.is(parentOf(served), client.spanContext().spanId);
+  return { client, served };
+}
+
 // ---------------------------------------------------------------- over HTTP
 
 const http = suite('api telemetry over HTTP');
@@ -146,10 +155,7 @@ http.after(async () => {
 http('a call is a CLIENT span and its SERVER span, one trace, without the argument', () =>
   withTelemetry(async (rec) => {
     assert.equal(await served.clients.post({ id: SECRET, name: SECRET }), { stored: true });
-    const client = spanNamed(rec, SpanKind.CLIENT, 'POST /customer');
-    const served_ = spanNamed(rec, SpanKind.SERVER, 'POST /customer');
-    assert.is(served_.spanContext().traceId, client.spanContext().traceId);
-    assert.is(parentOf(served_), client.spanContext().spanId);
+    const { client, served: served_ } = callSpans(rec, 'POST /customer');
     assert.equal(client.attributes, {
       'http.request.method': 'POST',
       'http.route': '/customer',
@@ -386,10 +392,7 @@ local.after(() => run.stop());
 local('a call is a CLIENT span with its SERVER span as child, without the argument', () =>
   withTelemetry(async (rec) => {
     assert.equal(await inProcess.clients.post({ id: SECRET, name: SECRET }), { stored: true });
-    const client = spanNamed(rec, SpanKind.CLIENT, 'POST /customer');
-    const served_ = spanNamed(rec, SpanKind.SERVER, 'POST /customer');
-    assert.is(served_.spanContext().traceId, client.spanContext().traceId);
-    assert.is(parentOf(served_), client.spanContext().spanId);
+    const { client, served: served_ } = callSpans(rec, 'POST /customer');
     assert.equal(client.attributes, {
       'http.request.method': 'POST',
       'http.route': '/customer',

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { readProjectLayout } from 'infra-generator/internal/targets/dockerfile/project';
 import type { ProjectLayout } from 'infra-generator/internal/targets/dockerfile/project';
+import { rejects } from '../support/rejects.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const tscBin = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -84,16 +85,6 @@ function npmWorkspaces(root: string): string[] {
     .split('\n')
     .filter((line) => line.startsWith('/'))
     .map((line) => relative(root, line));
-}
-
-async function rejects(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected an error matching ${pattern}`);
 }
 
 const test = suite('project layout');

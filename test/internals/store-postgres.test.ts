@@ -8,7 +8,6 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { createPool, sql } from 'slonik';
 import { rootId, appOf, Store } from 'infra-generator';
 import { storeContract } from './store-contract.ts';
 import { currentContext, runAs } from 'infra-generator/internal/core/app';
@@ -18,7 +17,7 @@ import type { Json } from 'infra-generator/internal/core/json';
 import type { Logger } from 'infra-generator/internal/core/logger';
 import { createPostgresStoreBackend } from 'infra-generator/internal/components/store/postgres';
 
-import { adminUrl as url } from '../support/pg-admin.ts';
+import { adminUrl as url, dropTables as dropTablesOn } from '../support/pg-admin.ts';
 
 /** Every table a backend of these tests may have created, dropped at the end. */
 const tables = new Set<string>();
@@ -40,20 +39,7 @@ class PostgresStorePlatform extends StorePlatform {
   }
 }
 
-async function dropTables(): Promise<void> {
-  if (tables.size === 0) return;
-  const pool = await createPool(url);
-  try {
-    await pool.query(
-      sql.unsafe`DROP TABLE IF EXISTS ${sql.join(
-        [...tables].map((t) => sql.identifier([t])),
-        sql.fragment`, `,
-      )}`,
-    );
-  } finally {
-    await pool.end();
-  }
-}
+const dropTables = () => dropTablesOn(tables, url);
 
 const quiet: Logger = { info() {}, error() {} };
 

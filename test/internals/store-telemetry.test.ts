@@ -11,7 +11,6 @@ import { randomBytes } from 'node:crypto';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { DataPoint, Histogram } from '@opentelemetry/sdk-metrics';
-import { createPool, sql } from 'slonik';
 import { rootId, appOf, Store, StoreIndex, onDeploy, Worker, startInProcess, log } from 'infra-generator';
 import { InProcessPlatform } from 'infra-generator/internal/modes/in-process/in-process';
 import { createPostgresStoreBackend } from 'infra-generator/internal/components/store/postgres';
@@ -20,7 +19,8 @@ import { instruments } from 'infra-generator/internal/core/telemetry/metrics';
 import type { Platform } from 'infra-generator/internal/core/platform';
 import { parentOf, recordTelemetry, type RecordedTelemetry } from '../support/telemetry.ts';
 import { StorePlatform } from '../support/store-platform.ts';
-import { adminUrl } from '../support/pg-admin.ts';
+import { adminUrl, dropTables } from '../support/pg-admin.ts';
+import { rejects } from '../support/rejects.ts';
 
 const quiet = { info() {}, error() {} };
 const run = randomBytes(3).toString('hex');
@@ -98,16 +98,6 @@ async function everyOperation(store: Store<Item>, byTag: StoreIndex<Item>): Prom
   });
 }
 
-async function rejects(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected a rejection matching ${pattern}`);
-}
-
 function storeSpans(rec: RecordedTelemetry, storeId: string): ReadableSpan[] {
   return rec.spans().filter((s) => s.attributes['db.collection.name'] === storeId);
 }
@@ -145,18 +135,7 @@ const test = suite('Store telemetry');
 
 test.after(async () => {
   await Promise.all(closers.map((close) => close()));
-  if (tables.size === 0) return;
-  const pool = await createPool(adminUrl);
-  try {
-    await pool.query(
-      sql.unsafe`DROP TABLE IF EXISTS ${sql.join(
-        [...tables].map((t) => sql.identifier([t])),
-        sql.fragment`, `,
-      )}`,
-    );
-  } finally {
-    await pool.end();
-  }
+  await dropTables(tables);
 });
 
 for (const backend of backends) {

@@ -5,6 +5,7 @@
  * packages) started once for this test process in a temporary folder and removed when the
  * process ends, also by Ctrl-C or a kill: a clone of the repository needs no PostgreSQL installed.
  */
+import { createPool, sql } from 'slonik';
 import { admin as adminOn } from './pg-query.ts';
 import { ThrowawayCluster } from './throwaway-cluster.ts';
 
@@ -26,3 +27,20 @@ async function testServerUrl(): Promise<string> {
 export const adminUrl = await testServerUrl();
 
 export const admin = (query: string, url: string = adminUrl) => adminOn(query, url);
+
+/** Drops `tables` (SQL names) where they exist, as the admin of `url`. */
+export async function dropTables(tables: Iterable<string>, url: string = adminUrl): Promise<void> {
+  const names = [...tables];
+  if (names.length === 0) return;
+  const pool = await createPool(url);
+  try {
+    await pool.query(
+      sql.unsafe`DROP TABLE IF EXISTS ${sql.join(
+        names.map((t) => sql.identifier([t])),
+        sql.fragment`, `,
+      )}`,
+    );
+  } finally {
+    await pool.end();
+  }
+}

@@ -162,20 +162,17 @@ export function invokeEndpoint(
 ): Promise<EndpointResult> {
   const { server, telemetry } = endpoint;
   const scope = request === undefined ? telemetry.scope : { ...telemetry.scope, requestId: request.id };
-  // Not traced: no span to open, and nothing to record on it.
-  if (!tracing()) return runAs(server.app, server, () => invokeHandler(endpoint, arg, options, NOT_RECORDING), scope);
-  return runAs(
-    server.app,
-    server,
-    () =>
-      inSpan(telemetry.name, SpanKind.SERVER, server.id.value, telemetry.attributes, async (span) => {
-        if (request !== undefined && isSpanContextValid(span.spanContext())) request.traceContext = context.active();
-        const result = await invokeHandler(endpoint, arg, options, span);
-        recordServedStatus(span, result.status);
-        return result;
-      }),
-    scope,
-  );
+  const serve = tracing()
+    ? () =>
+        inSpan(telemetry.name, SpanKind.SERVER, server.id.value, telemetry.attributes, async (span) => {
+          if (request !== undefined && isSpanContextValid(span.spanContext())) request.traceContext = context.active();
+          const result = await invokeHandler(endpoint, arg, options, span);
+          recordServedStatus(span, result.status);
+          return result;
+        })
+    : // Not traced: no span to open, and nothing to record on it.
+      () => invokeHandler(endpoint, arg, options, NOT_RECORDING);
+  return runAs(server.app, server, serve, scope);
 }
 
 async function invokeHandler(

@@ -58,9 +58,7 @@ export class JsonInputError extends Error {
 
 /** Parses untrusted JSON text; throws JsonInputError (never the parser's own text). */
 export function parseUntrustedJson(text: string): unknown {
-  // A text this short cannot nest too deep, nor hold 300 digits: only an exponent is left to
-  // check, on the value (a walk of a small value is cheaper than a scan of its text).
-  const scan = text.length <= MAX_JSON_DEPTH ? MAY_OVERFLOW : scanJson(text, MAX_JSON_DEPTH);
+  const scan = scanJson(text, MAX_JSON_DEPTH);
   if (scan === TOO_DEEP) throw new JsonInputError('tooDeep');
   let value: unknown;
   try {

@@ -49,18 +49,11 @@ class Blocks {
  * something made the descriptor non-blocking) is waited on, so no line is lost or cut.
  */
 export function writeFully(fd: number, text: string): void {
-  let bytes: Buffer | undefined;
+  const bytes = Buffer.from(text);
   let offset = 0;
-  for (let waitMs = 1; ;) {
+  for (let waitMs = 1; offset < bytes.length;) {
     try {
-      if (bytes === undefined) {
-        const written = writeSync(fd, text);
-        // Most writes are whole; measure the text only when one was not.
-        if (written === Buffer.byteLength(text)) return;
-        bytes = Buffer.from(text);
-        offset = written;
-      } else offset += writeSync(fd, bytes, offset);
-      if (offset >= bytes.length) return;
+      offset += writeSync(fd, bytes, offset);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, waitMs);

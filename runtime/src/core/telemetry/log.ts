@@ -105,10 +105,9 @@ let defaultPersona: string | undefined;
 /** What every line gets at the moment it is written. */
 function mixin(): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
-  const running = currentContext();
-  const persona = running?.persona?.id.value ?? defaultPersona;
+  const persona = currentContext()?.persona?.id.value ?? defaultPersona;
   if (persona !== undefined) fields.persona = persona;
-  const scope = running === undefined ? currentLogScope() : running.logScope;
+  const scope = currentLogScope();
   if (scope !== undefined) {
     if (scope.component !== undefined) fields.component = scope.component;
     if (scope.endpoint !== undefined) fields.endpoint = scope.endpoint;
