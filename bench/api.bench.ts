@@ -32,7 +32,7 @@ import { customer, TOKEN } from './servers/handler.ts';
 const IN_FLIGHT = 32;
 
 /** An OTLP/HTTP receiver that reads and discards; its URL. */
-async function discardingReceiver(): Promise<{ url: string; close: () => Promise<void> }> {
+export async function discardingReceiver(): Promise<{ url: string; close: () => Promise<void> }> {
   const server = http.createServer((request, response) => {
     request.resume().on('end', () => response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
   });

@@ -10,7 +10,9 @@
  *   node --conditions=source bench/profile-summary.ts /tmp/prof/server 40
  *
  * SERVER_PROF_DIR picks the server profile's folder (default /tmp/prof/server), SERVER_SCRIPT
- * another server script, WRAP a command to run the server under (strace, say).
+ * another server script, WRAP a command to run the server under (strace, say). TRACED=1 traces
+ * every call on both sides (ours), exported over OTLP to a discarding receiver in this process,
+ * as the bench's traced row does.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -20,8 +22,10 @@ import { appOf } from 'infra-generator';
 import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';
 import { wiring } from 'infra-generator/internal/core/wiring';
 import { runAs } from 'infra-generator/internal/core/app';
+import { startTelemetry } from 'infra-generator/internal/modes/telemetry-sdk';
 import { throughput } from './harness.ts';
-import { benchDir, cpuMs, freePort, repoRoot } from './child.ts';
+import { discardingReceiver } from './api.bench.ts';
+import { answering, benchDir, cpuMs, freePort, repoRoot } from './child.ts';
 import { benchApp, personaEnv } from './servers/app.ts';
 import { customer, TOKEN } from './servers/handler.ts';
 
@@ -30,6 +34,9 @@ const side = process.argv[2] ?? 'ours';
 const clientSide = process.argv[3] ?? side;
 const CALLS = Number(process.env.CALLS ?? 100_000);
 const port = await freePort();
+const traced = process.env.TRACED === '1';
+const receiver = traced ? await discardingReceiver() : undefined;
+const tracing = receiver ? { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_TRACES_SAMPLER: 'always_on' } : {};
 const serverDir = process.env.SERVER_PROF_DIR ?? '/tmp/prof/server';
 const script =
   process.env.SERVER_SCRIPT ??
@@ -47,20 +54,12 @@ const child = spawn(
   ],
   {
     cwd: repoRoot,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...env, ...tracing },
     stdio: ['ignore', 'ignore', 'inherit'],
   },
 );
 const url = `http://127.0.0.1:${port}`;
-for (let i = 0; ; i++) {
-  try {
-    await fetch(`${url}/healthz`);
-    break;
-  } catch {
-    if (i > 100) throw new Error('server did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+await answering(url, 'the server');
 let call: () => Promise<unknown>;
 /** Runs the load as the client persona (a deployed task's whole run is in it). */
 let within = <T>(fn: () => Promise<T>): Promise<T> => fn();
@@ -74,6 +73,16 @@ if (clientSide === 'ours') {
   });
   const app = appOf(api.id);
   app.enter('runtime', platform);
+  if (traced) {
+    Object.assign(process.env, tracing);
+    await startTelemetry({
+      exporting: true,
+      env: process.env,
+      serviceName: client.id.value,
+      app: 'bench-api',
+      log: { info() {}, error: console.error },
+    });
+  }
   call = () => postCustomer(customer);
   within = (fn) => runAs(app, client, fn);
   close = () => platform.close();
@@ -121,3 +130,5 @@ console.log(
 await close();
 child.kill('SIGTERM');
 await new Promise((r) => child.once('exit', r));
+await receiver?.close();
+process.exit(0);

@@ -5,8 +5,9 @@
  * process, and as the build. No `source` condition (Node strips no types under node_modules),
  * no workspaces, no tsconfig.json.
  *
- * Then the folder is pruned as the app image installs (`--omit=optional`): every module a
- * deployed persona may load still loads, and the build says which package it misses and how
+ * Then the folder is pruned as the app image installs (`--omit=optional`, and the Dockerfile's
+ * own deletions of TypeScript, maps, Markdown and packages' test and docs folders): every module
+ * a deployed persona may load still loads, and the build says which package it misses and how
  * to install it.
  */
 import { test } from 'uvu';
@@ -90,6 +91,15 @@ test('the packed runtime installs into a fresh folder, runs the example in one p
     // As the image installs: no optional dependencies, so none of the build's and local runner's packages.
     ok(await run('npm', ['prune', '--omit=optional', ...npmFlags], dir), 'npm prune --omit=optional');
     assert.not.ok(existsSync(join(dir, 'node_modules', 'yaml')), 'yaml is gone');
+    // And the files the Dockerfile deletes from node_modules, by its own commands.
+    const deletions = [...dockerfile.matchAll(/&& (find node_modules[\s\S]*?(?:-delete|\{\} \+))/g)].map((m) =>
+      m[1].replace(/\\\n\s*/g, ''),
+    );
+    assert.is(deletions.length, 2, dockerfile);
+    assert.ok(existsSync(join(dir, 'node_modules', 'fastify', 'test')), 'fastify publishes its tests');
+    for (const command of deletions) ok(await run('sh', ['-c', command], dir), command);
+    assert.not.ok(existsSync(join(dir, 'node_modules', 'fastify', 'test')), "fastify's tests are gone");
+    assert.not.ok(existsSync(join(installed, 'src', 'index.ts')), "the runtime's TypeScript is gone");
     const dist = join(installed, 'dist');
     const serviceModules = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter(
       (f) => f.endsWith('.js') && !/^(?:modes[/\\](?:build-persona|local)|targets|resources)[/\\]/.test(f),

@@ -112,4 +112,43 @@ for (const [how, exit] of [
     );
   });
 
+test('a reader that goes away: lines are dropped, said once on standard error, and the writer goes on', async () => {
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=source',
+      '--input-type=module',
+      '-e',
+      `
+      import { setUpLogging, rootLogger } from 'infra-generator/internal/core/telemetry/log';
+      await setUpLogging({ level: 'info', format: 'json', app: 'lines' });
+      const log = rootLogger();
+      // Until the parent closes its end: then each block's write fails with EPIPE.
+      for (let i = 0; i < 200000; i++) log.info({ i, pad: 'x'.repeat(50) }, 'line ' + i);
+      log.error('an error after standard output was lost');
+      process.stderr.write('survived\\n');
+      `,
+    ],
+    { env: { ...process.env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  // The first chunk read, the reading end is closed.
+  await new Promise((resolve) => child.stdout.once('data', resolve));
+  child.stdout.destroy();
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  assert.is(code, 0, err);
+  const lines = err.trimEnd().split('\n');
+  assert.is(lines.filter((line) => line.includes('are dropped from now on')).length, 1, err);
+  assert.match(
+    lines.find((line) => line.includes('dropped'))!,
+    /standard output .*EPIPE/,
+  );
+  assert.ok(
+    lines.some((line) => line.includes('an error after standard output was lost')),
+    err,
+  );
+  assert.is(lines.at(-1), 'survived');
+});
+
 test.run();

@@ -13,6 +13,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { shorten } from '../../private/text.ts';
 import { logFlat, rootLogger } from '../../core/telemetry/log.ts';
 import { instruments } from '../../core/telemetry/metrics.ts';
+import { tracing } from '../../core/telemetry/tracing.ts';
 import {
   ATTR_COMPONENT_ID,
   ATTR_HTTP_REQUEST_METHOD,
@@ -97,20 +98,22 @@ export function accessLogger(component: string): AccessLogger {
       const metrics = instruments();
       if (metrics.recording) metrics.httpServerDuration.record(durationMs / 1000, attributesOf(method, route, status));
       // Health checks come every few seconds from the platform: their lines only at debug.
-      const level = route === HEALTH_ROUTE ? 'debug' : 'info';
+      const level: 'debug' | 'info' = route === HEALTH_ROUTE ? 'debug' : 'info';
       if (!rootLogger().isLevelEnabled(level)) return;
       const line = {
         component,
-        method: shorten(method),
+        // An endpoint's method and route are its own; a request's are the caller's, cut short.
+        method: endpoint === undefined ? shorten(method) : method,
         route: route ?? shorten(request.url.split('?', 1)[0]),
         status,
         durationMs: Math.round(durationMs * 1000) / 1000,
         requestId: request.id,
       };
+      const message = `${line.method} ${line.route} ${status} ${durationMs.toFixed(1)} ms`;
+      if (!tracing()) return logFlat(level, line, message);
       // A request that reached no handler (a 401, a 404) is told in the caller's trace, if it sent one.
       const trace: Context = request.traceContext ?? propagation.extract(ROOT_CONTEXT, request.headers);
-      const message = `${line.method} ${line.route} ${status} ${durationMs.toFixed(1)} ms`;
-      context.with(trace, () => logFlat(level, line, message));
+      context.with(trace, logFlat, undefined, level, line, message);
     },
 
     refused({ method, route, status, requestId, problem }) {

@@ -15,7 +15,7 @@
  * the request carries its trace context (W3C traceparent) to the server, and each attempt's
  * duration is recorded (http.client.request.duration).
  */
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { context, isSpanContextValid, propagation, trace, type Attributes, type Span } from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiServer } from './server.ts';
@@ -135,9 +135,7 @@ export class HttpApiClient {
       let body: string;
       const startedAt = performance.now();
       try {
-        const response = await this.#pool.request(request);
-        status = response.statusCode;
-        body = await response.body.text();
+        ({ status, body } = await exchange(this.#pool, request));
         this.#recordDuration(endpoint, startedAt, ATTR_HTTP_RESPONSE_STATUS_CODE, status);
       } catch (err) {
         this.#recordDuration(endpoint, startedAt, ATTR_ERROR_TYPE, errorType(err));
@@ -237,6 +235,39 @@ export class HttpApiClient {
         return messageOf(err);
     }
   }
+}
+
+/**
+ * Sends one request and reads its whole answer as text. Through undici's `dispatch`, not
+ * `request`: request() hands the answer over as a Node stream, through an AsyncResource, which
+ * an answer read whole at once never needs (3 µs of a call's 60 in the client's CPU profile).
+ */
+function exchange(pool: Pool, request: Dispatcher.DispatchOptions): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    let status = 0;
+    const chunks: Buffer[] = [];
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart() {},
+      // Called again after a 1xx: the last status is the answer's.
+      onResponseStart(_controller, statusCode) {
+        status = statusCode;
+      },
+      onResponseData(_controller, chunk) {
+        chunks.push(chunk);
+      },
+      onResponseEnd() {
+        resolve({ status, body: chunks.length === 1 ? chunks[0].toString() : Buffer.concat(chunks).toString() });
+      },
+      onResponseError(_controller, err) {
+        reject(err);
+      },
+    };
+    try {
+      pool.dispatch(request, handler);
+    } catch (err) {
+      reject(err);
+    }
+  });
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Where a process's JSON log lines go: errors and worse to standard error at once, the rest to
  * standard output in blocks of about 4 KiB, each line waiting at most FLUSH_INTERVAL_MS, the
- * rest written when the process exits. One system call per block rather than per line: an
+ * rest written when the process exits; a descriptor whose reader is gone has its lines dropped
+ * (writeOrDrop). One system call per block rather than per line: an
  * API's access line per request cost about 10 µs of a 50 µs call when written at once.
  *
  * Ours rather than pino.destination({ minLength }) (sonic-boom): sonic-boom measures the byte
@@ -17,6 +18,30 @@ export const FLUSH_INTERVAL_MS = 100;
 const BLOCK_CHARACTERS = 4096;
 /** pino's level number for `error`: this and worse go to standard error. */
 const ERROR_LEVEL = 50;
+
+/**
+ * Descriptors found closed at the other end (EPIPE: the reader of a pipe is gone) or otherwise
+ * unwritable: their lines are dropped. A log line that cannot be written must not fail the
+ * request or the task that wrote it, nor stop the process.
+ */
+const lost = new Set<number>();
+
+/**
+ * Writes `text` to `fd` unless the descriptor was lost; on a first failure, says so once on
+ * standard error (when that is not the one lost) and drops this and every later line for it.
+ */
+function writeOrDrop(fd: number, text: string): void {
+  if (lost.has(fd)) return;
+  try {
+    writeFully(fd, text);
+  } catch (error) {
+    lost.add(fd);
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    const stream = fd === 1 ? 'standard output' : `descriptor ${fd}`;
+    const msg = `log lines for ${stream} are dropped from now on: writing to it failed (${code})`;
+    if (fd !== 2 && !lost.has(2)) writeOrDrop(2, `${JSON.stringify({ level: 'error', msg })}\n`);
+  }
+}
 
 /** Lines waiting for one file descriptor. */
 class Blocks {
@@ -39,7 +64,7 @@ class Blocks {
     const text = this.#lines.length === 1 ? this.#lines[0] : this.#lines.join('');
     this.#lines = [];
     this.#characters = 0;
-    writeFully(this.#fd, text);
+    writeOrDrop(this.#fd, text);
   }
 }
 
@@ -92,7 +117,7 @@ export function standardStreams(): DestinationStream {
       if (destination.lastLevel >= ERROR_LEVEL) {
         // In order: what standard output holds was said first.
         blocks.flush();
-        writeFully(2, line);
+        writeOrDrop(2, line);
       } else blocks.add(line);
     },
     flushSync(): void {

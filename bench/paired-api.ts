@@ -1,0 +1,87 @@
+/**
+ * Our API server's CPU per call against raw Fastify's, both loaded at once (a tool, not a
+ * benchmark: `npm run bench` does not run it). Sequential rounds on a machine with steal time
+ * move by ±10 %; two servers under the same load at the same moment see the same machine, so
+ * the ratio of their CPU per call holds to a percent or two. One undici client sends the same
+ * POST to both, alternating, ROUNDS times CALLS calls; each server's CPU comes from /proc.
+ *
+ *   node --conditions=source bench/paired-api.ts
+ *   LOG_LEVEL=warn SERVER_SCRIPT=/tmp/other-app.ts node --conditions=source bench/paired-api.ts
+ *
+ * LOG_LEVEL is handed to our persona (default info, as deployed); SERVER_SCRIPT runs another
+ * script in place of bench/servers/app.ts (an older commit's, say) with the same environment.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { answering, benchDir, cpuMs, freePort, repoRoot } from './child.ts';
+import { personaEnv } from './servers/app.ts';
+import { customer, TOKEN } from './servers/handler.ts';
+
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const CALLS = Number(process.env.CALLS ?? 40_000);
+const IN_FLIGHT = 32;
+
+interface Side {
+  name: string;
+  child: ChildProcess;
+  pool: Pool;
+}
+
+async function start(name: string, script: string, env: Record<string, string>, port: number): Promise<Side> {
+  const child = spawn(process.execPath, ['--conditions=source', script], {
+    cwd: repoRoot,
+    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await answering(url, name);
+  return { name, child, pool: new Pool(url, { connections: IN_FLIGHT }) };
+}
+
+const [oursPort, rawPort] = [await freePort(), await freePort()];
+const sides = [
+  await start('ours', process.env.SERVER_SCRIPT ?? join(benchDir, 'servers', 'app.ts'), personaEnv(oursPort), oursPort),
+  await start('fastify', join(benchDir, 'servers', 'fastify-raw.ts'), { PORT: String(rawPort) }, rawPort),
+];
+const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+const body = JSON.stringify(customer);
+const call = async (side: Side) => {
+  const response = await side.pool.request({ method: 'POST', path: '/customer', headers, body });
+  if (response.statusCode !== 200) throw new Error(`${side.name} answered ${response.statusCode}`);
+  await response.body.text();
+};
+
+/** CALLS calls to each side, IN_FLIGHT at a time per side, so both are loaded all through. */
+async function round(calls: number): Promise<number[]> {
+  const before = sides.map((side) => cpuMs(side.child.pid!));
+  await Promise.all(
+    sides.map(async (side) => {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: IN_FLIGHT }, async () => {
+          while (next++ < calls) await call(side);
+        }),
+      );
+    }),
+  );
+  return sides.map((side, i) => ((cpuMs(side.child.pid!) - before[i]) * 1000) / calls);
+}
+
+await round(5_000);
+const ratios: number[] = [];
+for (let i = 0; i < ROUNDS; i++) {
+  const [ours, raw] = await round(CALLS);
+  ratios.push(ours / raw);
+  console.log(
+    `round ${i + 1}: ours ${ours.toFixed(1)} µs/call, raw Fastify ${raw.toFixed(1)} µs/call, ratio ${(ours / raw).toFixed(3)}`,
+  );
+}
+ratios.sort((a, b) => a - b);
+console.log(
+  `median ratio of server CPU per call, ours / raw Fastify: ${ratios[Math.floor(ratios.length / 2)].toFixed(3)}`,
+);
+for (const side of sides) {
+  await side.pool.close();
+  side.child.kill('SIGTERM');
+}
