@@ -7,7 +7,8 @@
  * - Second baseline: the proof of concept's stack, Express + axios (keep-alive agent).
  * - Ours traced: the same, with every call traced (client and server spans, the server's access
  *   line) and exported over OTLP/HTTP to a receiver in this process that discards what it gets,
- *   against raw Fastify + undici again (which traces nothing).
+ *   against raw Fastify + undici again (which traces nothing); then with one call in ten traced
+ *   (parent-based ratio sampling, as a production app would), against the same.
  * Each server is its own process (the client's event loop is this one); every client keeps
  * up to 64 connections and has IN_FLIGHT calls in flight. Every server checks the same bearer
  * token. The machine has few cores, so client and server compete for them the same way on
@@ -60,16 +61,29 @@ export async function benchApi(): Promise<void> {
     );
     servers.push(ours);
     const receiver = await discardingReceiver();
-    const tracing = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_TRACES_SAMPLER: 'always_on' };
-    const tracedPort = await freePort();
-    const traced = await startServer(
-      join(benchDir, 'servers', 'app.ts'),
-      tracedPort,
-      { ...personaEnv(tracedPort), ...tracing },
-      personaReady(tracedPort),
-    );
-    servers.push(traced);
     closers.push(receiver.close);
+    // Every call traced (the target's row), and one in ten, a usual production setting, both
+    // sides sampling alike: the client's choice, which the server follows (parent-based).
+    const samplings: { label: string; sampler: Record<string, string>; target?: number }[] = [
+      { label: 'every call traced', sampler: { OTEL_TRACES_SAMPLER: 'always_on' }, target: 0.75 },
+      {
+        label: 'one call in ten traced',
+        sampler: { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
+      },
+    ];
+    const tracedServers: ServerProcess[] = [];
+    for (const { sampler } of samplings) {
+      const port = await freePort();
+      const env = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, ...sampler };
+      const server = await startServer(
+        join(benchDir, 'servers', 'app.ts'),
+        port,
+        { ...personaEnv(port), ...env },
+        personaReady(port),
+      );
+      servers.push(server);
+      tracedServers.push(server);
+    }
     const fastify = await startServer(
       join(benchDir, 'servers', 'fastify-raw.ts'),
       fastifyPort,
@@ -96,16 +110,22 @@ export async function benchApi(): Promise<void> {
     // A deployed task runs as its persona from start to end: the whole run, not each call, is in it.
     const asClient = <T>(fn: () => Promise<T>) => runAs(app, client, fn);
     const callOurs = () => postCustomer(customer);
-    // The same client in a second copy of the app, whose platform calls the traced server.
-    const second = benchApp();
-    const tracedPlatform = new DeployedPlatform({
-      env: { [wiring.apiUrl(second.api.id)]: traced.url, [wiring.apiToken(second.api.id)]: TOKEN },
-      persona: second.client,
-      log: { info() {}, error: console.error },
+    // The same client in another copy of the app for each traced server, whose platform calls it.
+    const tracedClients = tracedServers.map((server) => {
+      const copy = benchApp();
+      const copyPlatform = new DeployedPlatform({
+        env: { [wiring.apiUrl(copy.api.id)]: server.url, [wiring.apiToken(copy.api.id)]: TOKEN },
+        persona: copy.client,
+        log: { info() {}, error: console.error },
+      });
+      closers.push(() => copyPlatform.close());
+      const copyApp = appOf(copy.api.id);
+      copyApp.enter('runtime', copyPlatform);
+      return {
+        within: <T>(fn: () => Promise<T>) => runAs(copyApp, copy.client, fn),
+        call: () => copy.postCustomer(customer),
+      };
     });
-    closers.push(() => tracedPlatform.close());
-    const secondApp = appOf(second.api.id);
-    secondApp.enter('runtime', tracedPlatform);
 
     const pool = new Pool(fastify.url, { connections: 64 });
     const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
@@ -160,6 +180,7 @@ export async function benchApi(): Promise<void> {
         name: `API round trip (POST, ${IN_FLIGHT} in flight, keep-alive)`,
         ours: { value: vsFastify.ours, unit: 'req/s' },
         baseline: { value: vsFastify.baseline, unit: 'req/s (raw Fastify + undici)' },
+        roundRatio: vsFastify.roundRatio,
         better: 'higher',
         target: 0.9,
       });
@@ -183,40 +204,44 @@ export async function benchApi(): Promise<void> {
         name: `API round trip vs the proof of concept's stack (POST, ${IN_FLIGHT} in flight, keep-alive)`,
         ours: { value: vsExpress.ours, unit: 'req/s' },
         baseline: { value: vsExpress.baseline, unit: 'req/s (Express + axios)' },
+        roundRatio: vsExpress.roundRatio,
         better: 'higher',
       });
 
-      // Last, since the SDK it starts in this process stays registered until the end.
-      const saved = { ...process.env };
-      Object.assign(process.env, tracing);
-      const telemetry = await startTelemetry({
-        exporting: true,
-        env: process.env,
-        serviceName: client.id.value,
-        app: 'bench-api',
-        log: { info() {}, error: console.error },
-      });
-      try {
-        const asTracedClient = <T>(fn: () => Promise<T>) => runAs(secondApp, second.client, fn);
-        const callTraced = () => second.postCustomer(customer);
-        if (JSON.stringify(await asTracedClient(callTraced)) !== JSON.stringify({ ...customer, seen: true }))
-          throw new Error('the traced API answered wrongly');
-        const vsTraced = await alternate(
-          ROUNDS,
-          () => asTracedClient(() => throughput(CALLS, IN_FLIGHT, callTraced)),
-          () => throughput(CALLS, IN_FLIGHT, callFastify),
-        );
-        report({
-          name: `API round trip, every call traced and exported over OTLP (POST, ${IN_FLIGHT} in flight)`,
-          ours: { value: vsTraced.ours, unit: 'req/s' },
-          baseline: { value: vsTraced.baseline, unit: 'req/s (raw Fastify + undici, untraced)' },
-          better: 'higher',
-          target: 0.75,
+      // Last, since the SDK each starts in this process stays registered until it is shut down.
+      for (const [i, { label, sampler, target }] of samplings.entries()) {
+        const tracing = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, ...sampler };
+        const saved = { ...process.env };
+        Object.assign(process.env, tracing);
+        const telemetry = await startTelemetry({
+          exporting: true,
+          env: process.env,
+          serviceName: client.id.value,
+          app: 'bench-api',
+          log: { info() {}, error: console.error },
         });
-      } finally {
-        await telemetry.shutdown();
-        for (const api of [trace, metrics, propagation, context]) api.disable();
-        for (const name of Object.keys(tracing)) if (saved[name] === undefined) delete process.env[name];
+        try {
+          const { within, call } = tracedClients[i];
+          if (JSON.stringify(await within(call)) !== JSON.stringify({ ...customer, seen: true }))
+            throw new Error('the traced API answered wrongly');
+          const vsTraced = await alternate(
+            ROUNDS,
+            () => within(() => throughput(CALLS, IN_FLIGHT, call)),
+            () => throughput(CALLS, IN_FLIGHT, callFastify),
+          );
+          report({
+            name: `API round trip, ${label} and exported over OTLP (POST, ${IN_FLIGHT} in flight)`,
+            ours: { value: vsTraced.ours, unit: 'req/s' },
+            baseline: { value: vsTraced.baseline, unit: 'req/s (raw Fastify + undici, untraced)' },
+            roundRatio: vsTraced.roundRatio,
+            better: 'higher',
+            target,
+          });
+        } finally {
+          await telemetry.shutdown();
+          for (const api of [trace, metrics, propagation, context]) api.disable();
+          for (const name of Object.keys(tracing)) if (saved[name] === undefined) delete process.env[name];
+        }
       }
     } finally {
       await platform.close();

@@ -69,6 +69,7 @@ export async function benchColdStart(): Promise<void> {
       name: `cold start to first answer (${mode})`,
       ours: { value: result.ours, unit: 'ms' },
       baseline: { value: result.baseline, unit: 'ms (bare Fastify script)' },
+      roundRatio: result.roundRatio,
       better: 'lower',
     });
   }

@@ -22,6 +22,11 @@ export interface Comparison {
   target?: number;
   /** How the target reads in words, e.g. "at most 1.3x the baseline". */
   targetText?: string;
+  /**
+   * ours / baseline taken round by round (`alternate`'s `roundRatio`): when given, the ratio is
+   * this rather than the ratio of the two medians.
+   */
+  roundRatio?: number;
 }
 
 /** Every line reported in this process, in order (bench/run.ts writes them into RESULTS.md). */
@@ -30,7 +35,8 @@ export const reported: { comparison: Comparison; line: string }[] = [];
 const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 
 export function ratioOf(c: Comparison): number {
-  return c.better === 'higher' ? c.ours.value / c.baseline.value : c.baseline.value / c.ours.value;
+  const oursOverBaseline = c.roundRatio ?? c.ours.value / c.baseline.value;
+  return c.better === 'higher' ? oursOverBaseline : 1 / oursOverBaseline;
 }
 
 export function report(c: Comparison): string {
@@ -57,13 +63,17 @@ export function median(values: number[]): number {
 
 /**
  * Runs `ours` and `baseline` alternately for `rounds` rounds (after one warm-up each) and
- * returns each side's median. Each function returns its own measurement of one round.
+ * returns each side's median, and the median of the rounds' own ratios (ours / baseline). Each
+ * function returns its own measurement of one round. The two runs of a round are back to back,
+ * so the machine's load, which drifts over a run on a shared VM, weighs on both alike: the
+ * median of those ratios is steadier than the ratio of the medians, which may come from rounds
+ * minutes apart.
  */
 export async function alternate(
   rounds: number,
   ours: () => Promise<number>,
   baseline: () => Promise<number>,
-): Promise<{ ours: number; baseline: number }> {
+): Promise<{ ours: number; baseline: number; roundRatio: number }> {
   await ours();
   await baseline();
   const a: number[] = [];
@@ -78,7 +88,7 @@ export async function alternate(
       a.push(await ours());
     }
   }
-  return { ours: median(a), baseline: median(b) };
+  return { ours: median(a), baseline: median(b), roundRatio: median(a.map((value, i) => value / b[i])) };
 }
 
 /** Operations per second of `op` run `count` times with `concurrency` in flight. */

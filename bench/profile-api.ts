@@ -12,7 +12,7 @@
  * SERVER_PROF_DIR picks the server profile's folder (default /tmp/prof/server), SERVER_SCRIPT
  * another server script, WRAP a command to run the server under (strace, say). TRACED=1 traces
  * every call on both sides (ours), exported over OTLP to a discarding receiver in this process,
- * as the bench's traced row does.
+ * as the bench's traced row does (OTEL_TRACES_SAMPLER and _ARG choose another sampling).
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -36,7 +36,13 @@ const CALLS = Number(process.env.CALLS ?? 100_000);
 const port = await freePort();
 const traced = process.env.TRACED === '1';
 const receiver = traced ? await discardingReceiver() : undefined;
-const tracing = receiver ? { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_TRACES_SAMPLER: 'always_on' } : {};
+const tracing = receiver
+  ? {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_TRACES_SAMPLER: process.env.OTEL_TRACES_SAMPLER ?? 'always_on',
+      OTEL_TRACES_SAMPLER_ARG: process.env.OTEL_TRACES_SAMPLER_ARG ?? '',
+    }
+  : {};
 const serverDir = process.env.SERVER_PROF_DIR ?? '/tmp/prof/server';
 const script =
   process.env.SERVER_SCRIPT ??

@@ -113,7 +113,9 @@ console.log = log;
 const results = `# Benchmark results
 
 Written by \`npm run bench\` (bench/run.ts) on ${new Date().toISOString().slice(0, 10)}.
-Each comparison runs ours and its baseline in the same run, alternating, several rounds (medians).
+Each comparison runs ours and its baseline in the same run, alternating, several rounds: the
+values are each side's median, and where the two sides alternate, the ratio is the median of the
+rounds' own ratios (each round's two runs back to back, under the same load).
 A ratio of 1 or more means as good as the baseline or better: ours / baseline for rates,
 baseline / ours for times and sizes.
 

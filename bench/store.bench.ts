@@ -123,6 +123,7 @@ export async function benchStore(): Promise<void> {
         name: `store ${name} (PostgreSQL, ${IN_FLIGHT} in flight, pool ${POOL_SIZE})`,
         ours: { value: result.ours, unit: 'ops/s' },
         baseline: { value: result.baseline, unit: 'ops/s (raw pg, same SQL)' },
+        roundRatio: result.roundRatio,
         better: 'higher',
         target: 0.8,
       });
@@ -138,6 +139,7 @@ export async function benchStore(): Promise<void> {
         name: `store ${name} vs named statements (PostgreSQL, ${IN_FLIGHT} in flight, pool ${POOL_SIZE})`,
         ours: { value: result.ours, unit: 'ops/s' },
         baseline: { value: result.baseline, unit: 'ops/s (raw pg, same SQL, named prepared statements)' },
+        roundRatio: result.roundRatio,
         better: 'higher',
       });
     }
