@@ -12,7 +12,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedExample } from './support/seed.ts';
@@ -97,8 +97,15 @@ test('the packed runtime installs into a fresh folder, runs the example in one p
     );
     assert.is(deletions.length, 2, dockerfile);
     assert.ok(existsSync(join(dir, 'node_modules', 'fastify', 'test')), 'fastify publishes its tests');
+    // A scoped package named like such a folder (@playwright/test) is a package, and stays.
+    const scoped = join(dir, 'node_modules', '@acme');
+    for (const folder of ['test/lib', 'docs', 'pkg/test']) mkdirSync(join(scoped, folder), { recursive: true });
+    writeFileSync(join(scoped, 'test', 'lib', 'index.js'), '');
     for (const command of deletions) ok(await run('sh', ['-c', command], dir), command);
     assert.not.ok(existsSync(join(dir, 'node_modules', 'fastify', 'test')), "fastify's tests are gone");
+    assert.ok(existsSync(join(scoped, 'test', 'lib', 'index.js')), 'the package @acme/test stays');
+    assert.ok(existsSync(join(scoped, 'docs')), 'the package @acme/docs stays');
+    assert.not.ok(existsSync(join(scoped, 'pkg', 'test')), "@acme/pkg's tests are gone");
     assert.not.ok(existsSync(join(installed, 'src', 'index.ts')), "the runtime's TypeScript is gone");
     const dist = join(installed, 'dist');
     const serviceModules = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter(

@@ -244,6 +244,38 @@ http('one access line per request, in its trace: a call, a 401 without a token, 
   }),
 );
 
+http(
+  "with no tracer (metrics only), the access lines and the handler's lines still carry the caller's trace",
+  async () => {
+    const rec = await recordTelemetry({ traces: false });
+    try {
+      const traceId = randomBytes(16).toString('hex');
+      const traceparent = `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
+      const json = { traceparent, 'content-type': 'application/json' };
+      const called = await send(
+        `${server.url}/customer`,
+        'POST',
+        { ...json, authorization: `Bearer ${TOKEN}` },
+        '{"id":"2","name":"Al"}',
+      );
+      const refused = await send(`${server.url}/customer`, 'POST', json, '{}');
+      assert.is(called.status, 200);
+      assert.is(refused.status, 401);
+      const isAccess = (status: number) => (l: Line) =>
+        l.route === '/customer' && l.status === status && 'durationMs' in l;
+      const [callLine] = await linesOf(rec, isAccess(200));
+      const [refusalLine] = await linesOf(rec, isAccess(401));
+      const handlerLine = rec.lines.find((l) => l.msg === 'storing a customer' && l.requestId === called.requestId);
+      assert.is(callLine?.trace_id, traceId, JSON.stringify(callLine));
+      assert.is(refusalLine?.trace_id, traceId, JSON.stringify(refusalLine));
+      assert.is(handlerLine?.trace_id, traceId, JSON.stringify(handlerLine));
+      assert.is(rec.spans().length, 0, 'no span is made without a tracer');
+    } finally {
+      await rec.stop();
+    }
+  },
+);
+
 http('refusals before any handler get one access line each, without the query string', () =>
   withTelemetry(async (rec) => {
     const auth = { authorization: `Bearer ${TOKEN}` };

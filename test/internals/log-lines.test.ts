@@ -1,11 +1,13 @@
 /**
  * How log lines are written: logFlat (the access line's path) writes what pino would, with the
  * same context fields; standard output loses no line and keeps their order, also behind a
- * reader that is slow to read, and errors go to standard error.
+ * reader that is slow to read, and errors go to standard error; a reader gone or a full disk
+ * drops lines, says so on standard error, and never stops the writer.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { trace } from '@opentelemetry/api';
 import { rootId, ApiServer } from 'infra-generator';
@@ -112,43 +114,73 @@ for (const [how, exit] of [
     );
   });
 
-test('a reader that goes away: lines are dropped, said once on standard error, and the writer goes on', async () => {
-  const child = spawn(
-    process.execPath,
-    [
-      '--conditions=source',
-      '--input-type=module',
-      '-e',
-      `
-      import { setUpLogging, rootLogger } from 'infra-generator/internal/core/telemetry/log';
-      await setUpLogging({ level: 'info', format: 'json', app: 'lines' });
-      const log = rootLogger();
-      // Until the parent closes its end: then each block's write fails with EPIPE.
-      for (let i = 0; i < 200000; i++) log.info({ i, pad: 'x'.repeat(50) }, 'line ' + i);
-      log.error('an error after standard output was lost');
-      process.stderr.write('survived\\n');
-      `,
-    ],
-    { env: { ...process.env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+/**
+ * A process that writes `count` info lines, flushes them, writes the error line `last`, then
+ * `survived` on standard error; standard output goes to `stdout`. Resolves once it has ended
+ * and its standard error is read.
+ */
+function linesThenError(count: number, last: string, stdout: 'pipe' | number) {
+  const script = `
+    import { setUpLogging, rootLogger } from 'infra-generator/internal/core/telemetry/log';
+    import { flushStandardOutput } from 'infra-generator/internal/core/telemetry/line-writer';
+    await setUpLogging({ level: 'info', format: 'json', app: 'lines' });
+    const log = rootLogger();
+    for (let i = 0; i < ${count}; i++) log.info({ i, pad: 'x'.repeat(50) }, 'line ' + i);
+    flushStandardOutput();
+    log.error(${JSON.stringify(last)});
+    process.stderr.write('survived\\n');
+  `;
+  const child = spawn(process.execPath, ['--conditions=source', '--input-type=module', '-e', script], {
+    env: { ...process.env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', stdout, 'pipe'],
+  });
   let err = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-  // The first chunk read, the reading end is closed.
-  await new Promise((resolve) => child.stdout.once('data', resolve));
-  child.stdout.destroy();
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  assert.is(code, 0, err);
-  const lines = err.trimEnd().split('\n');
-  assert.is(lines.filter((line) => line.includes('are dropped from now on')).length, 1, err);
-  assert.match(
-    lines.find((line) => line.includes('dropped'))!,
-    /standard output .*EPIPE/,
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const ended = new Promise<{ code: number | null; err: string; lines: string[] }>((resolve) =>
+    child.once('close', (code) => resolve({ code, err, lines: err.trimEnd().split('\n') })),
   );
+  return { child, ended };
+}
+
+test('a reader that goes away: lines are dropped, said once on standard error, and the writer goes on', async () => {
+  const last = 'an error after standard output was lost';
+  // Until the parent closes its end: then each block's write fails with EPIPE.
+  const { child, ended } = linesThenError(200_000, last, 'pipe');
+  await new Promise((resolve) => child.stdout!.once('data', resolve));
+  child.stdout!.destroy();
+  const { code, err, lines } = await ended;
+  assert.is(code, 0, err);
+  const notices = lines.filter((line) => line.includes('dropped'));
+  assert.is(notices.length, 1, err);
+  assert.match(notices[0], /standard output are dropped from now on: its reader is gone \(EPIPE\)/);
   assert.ok(
-    lines.some((line) => line.includes('an error after standard output was lost')),
+    lines.some((line) => line.includes(last)),
     err,
   );
   assert.is(lines.at(-1), 'survived');
+});
+
+test('a full disk: the lines that do not fit are dropped, said at most once a minute, and the writer goes on', async () => {
+  // /dev/full takes nothing: every write fails with ENOSPC, as on a full disk.
+  const full = openSync('/dev/full', 'w');
+  try {
+    const last = 'an error on a full disk';
+    const { code, err, lines } = await linesThenError(20_000, last, full).ended;
+    assert.is(code, 0, err);
+    const notices = lines.filter((line) => line.includes('dropped'));
+    assert.is(notices.length, 1, err);
+    const notice = JSON.parse(notices[0]) as { level: string; time: string; msg: string };
+    assert.is(notice.level, 'error');
+    assert.match(notice.time, /^\d{4}-\d\d-\d\dT/);
+    assert.match(notice.msg, /standard output were dropped: writing to it failed \(ENOSPC\)/);
+    assert.ok(
+      lines.some((line) => line.includes(last)),
+      err,
+    );
+    assert.is(lines.at(-1), 'survived');
+  } finally {
+    closeSync(full);
+  }
 });
 
 test.run();

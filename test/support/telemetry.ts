@@ -27,13 +27,14 @@ export interface RecordedTelemetry {
   stop(): Promise<void>;
 }
 
-export async function recordTelemetry(): Promise<RecordedTelemetry> {
+export async function recordTelemetry(options: { traces?: boolean } = {}): Promise<RecordedTelemetry> {
   const exporter = new InMemorySpanExporter();
   const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  trace.setGlobalTracerProvider(tracerProvider);
+  // traces: false, as with OTEL_TRACES_EXPORTER=none: context and propagation, but no tracer.
+  if (options.traces !== false) trace.setGlobalTracerProvider(tracerProvider);
   const reader = new OnDemandReader();
   const meterProvider = new MeterProvider({ readers: [reader] });
   metrics.setGlobalMeterProvider(meterProvider);

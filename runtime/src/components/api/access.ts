@@ -13,7 +13,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { shorten } from '../../private/text.ts';
 import { logFlat, rootLogger } from '../../core/telemetry/log.ts';
 import { instruments } from '../../core/telemetry/metrics.ts';
-import { tracing } from '../../core/telemetry/tracing.ts';
 import {
   ATTR_COMPONENT_ID,
   ATTR_HTTP_REQUEST_METHOD,
@@ -110,8 +109,8 @@ export function accessLogger(component: string): AccessLogger {
         requestId: request.id,
       };
       const message = `${line.method} ${line.route} ${status} ${durationMs.toFixed(1)} ms`;
-      if (!tracing()) return logFlat(level, line, message);
-      // A request that reached no handler (a 401, a 404) is told in the caller's trace, if it sent one.
+      // A request that reached no handler (a 401, a 404) is told in the caller's trace, if it
+      // sent one: extracted whenever a propagator is registered, also with no tracer (metrics only).
       const trace: Context = request.traceContext ?? propagation.extract(ROOT_CONTEXT, request.headers);
       context.with(trace, logFlat, undefined, level, line, message);
     },

@@ -258,7 +258,9 @@ function exchange(pool: Pool, request: Dispatcher.DispatchOptions): Promise<{ st
         chunks.push(chunk);
       },
       onResponseEnd() {
-        resolve({ status, body: chunks.length === 1 ? chunks[0].toString() : Buffer.concat(chunks).toString() });
+        const text = chunks.length === 1 ? chunks[0].toString() : Buffer.concat(chunks).toString();
+        // As request()'s body.text() (UTF-8 decode, as fetch does): a leading byte order mark is not text.
+        resolve({ status, body: text.charCodeAt(0) === 0xfeff ? text.slice(1) : text });
       },
       onResponseError(_controller, err) {
         reject(err);

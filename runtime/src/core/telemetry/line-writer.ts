@@ -11,6 +11,7 @@
  */
 import { writeSync } from 'node:fs';
 import type { DestinationStream } from 'pino';
+import { isoTime } from './iso-time.ts';
 
 /** How long a line may wait in standard output's buffer. */
 export const FLUSH_INTERVAL_MS = 100;
@@ -19,27 +20,41 @@ const BLOCK_CHARACTERS = 4096;
 /** pino's level number for `error`: this and worse go to standard error. */
 const ERROR_LEVEL = 50;
 
-/**
- * Descriptors found closed at the other end (EPIPE: the reader of a pipe is gone) or otherwise
- * unwritable: their lines are dropped. A log line that cannot be written must not fail the
- * request or the task that wrote it, nor stop the process.
- */
-const lost = new Set<number>();
+/** Errors that say the descriptor's reader is gone for good (a closed pipe or socket). */
+const GONE = new Set(['EPIPE', 'EBADF', 'ECONNRESET']);
+/** How often, at most, a failing write (a full disk, say) is told on standard error. */
+const NOTICE_INTERVAL_MS = 60_000;
 
 /**
- * Writes `text` to `fd` unless the descriptor was lost; on a first failure, says so once on
- * standard error (when that is not the one lost) and drops this and every later line for it.
+ * Descriptors whose reader is gone: their lines are dropped. A log line that cannot be written
+ * must not fail the request or the task that wrote it, nor stop the process.
+ */
+const lost = new Set<number>();
+/** When a failed write to each descriptor was last told. */
+const told = new Map<number, number>();
+
+/**
+ * Writes `text` to `fd`. When that fails, the text is dropped and the failure told on standard
+ * error (when that is not the descriptor failing): once, and every later line dropped too, when
+ * the reader is gone; else at most once a minute, later lines being tried again (a disk that
+ * filled may have room again).
  */
 function writeOrDrop(fd: number, text: string): void {
   if (lost.has(fd)) return;
   try {
     writeFully(fd, text);
   } catch (error) {
-    lost.add(fd);
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    const gone = GONE.has(code);
+    if (gone) lost.add(fd);
+    const now = Date.now();
+    if (!gone && now - (told.get(fd) ?? -Infinity) < NOTICE_INTERVAL_MS) return;
+    told.set(fd, now);
     const stream = fd === 1 ? 'standard output' : `descriptor ${fd}`;
-    const msg = `log lines for ${stream} are dropped from now on: writing to it failed (${code})`;
-    if (fd !== 2 && !lost.has(2)) writeOrDrop(2, `${JSON.stringify({ level: 'error', msg })}\n`);
+    const msg = gone
+      ? `log lines for ${stream} are dropped from now on: its reader is gone (${code})`
+      : `log lines for ${stream} were dropped: writing to it failed (${code}); said at most once a minute`;
+    if (fd !== 2) writeOrDrop(2, `{"level":"error"${isoTime()},"msg":${JSON.stringify(msg)}}\n`);
   }
 }
 
@@ -71,7 +86,8 @@ class Blocks {
 /**
  * Writes all of `text`, synchronously (as Node writes to a pipe or a file on standard output):
  * a short write goes on from where it stopped, and a full non-blocking pipe (EAGAIN, once
- * something made the descriptor non-blocking) is waited on, so no line is lost or cut.
+ * something made the descriptor non-blocking) is waited on, so no line is lost or cut while the
+ * descriptor can be written at all; throws when it cannot (writeOrDrop decides then).
  */
 export function writeFully(fd: number, text: string): void {
   const bytes = Buffer.from(text);
