@@ -19,15 +19,11 @@ import http from 'node:http';
 import { join } from 'node:path';
 import axios from 'axios';
 import { Pool } from 'undici';
-import { appOf } from 'infra-generator';
-import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';
-import { wiring } from 'infra-generator/internal/core/wiring';
-import { runAs } from 'infra-generator/internal/core/app';
 import { startTelemetry } from 'infra-generator/internal/modes/telemetry-sdk';
 import { context, metrics, propagation, trace } from '@opentelemetry/api';
 import { alternate, report, throughput } from './harness.ts';
 import { benchDir, freePort, startServer, type ServerProcess } from './child.ts';
-import { benchApp, personaEnv, personaReady } from './servers/app.ts';
+import { httpClientOf, personaEnv, personaReady } from './servers/app.ts';
 import { customer, TOKEN } from './servers/handler.ts';
 
 const IN_FLIGHT = 32;
@@ -48,7 +44,6 @@ const CALLS = 20_000;
 const ROUNDS = 7;
 
 export async function benchApi(): Promise<void> {
-  const { api, postCustomer, client } = benchApp();
   const [oursPort, fastifyPort, expressPort] = [await freePort(), await freePort(), await freePort()];
   const servers: ServerProcess[] = [];
   const closers: (() => Promise<void>)[] = [];
@@ -64,21 +59,21 @@ export async function benchApi(): Promise<void> {
     closers.push(receiver.close);
     // Every call traced (the target's row), and one in ten, a usual production setting, both
     // sides sampling alike: the client's choice, which the server follows (parent-based).
-    const samplings: { label: string; sampler: Record<string, string>; target?: number }[] = [
-      { label: 'every call traced', sampler: { OTEL_TRACES_SAMPLER: 'always_on' }, target: 0.75 },
+    const exporting = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url };
+    const samplings: { label: string; tracing: Record<string, string>; target?: number }[] = [
+      { label: 'every call traced', tracing: { ...exporting, OTEL_TRACES_SAMPLER: 'always_on' }, target: 0.75 },
       {
         label: 'one call in ten traced',
-        sampler: { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
+        tracing: { ...exporting, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
       },
     ];
     const tracedServers: ServerProcess[] = [];
-    for (const { sampler } of samplings) {
+    for (const { tracing } of samplings) {
       const port = await freePort();
-      const env = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, ...sampler };
       const server = await startServer(
         join(benchDir, 'servers', 'app.ts'),
         port,
-        { ...personaEnv(port), ...env },
+        { ...personaEnv(port), ...tracing },
         personaReady(port),
       );
       servers.push(server);
@@ -100,32 +95,13 @@ export async function benchApi(): Promise<void> {
     servers.push(express);
 
     // Ours: this process plays the task that may call the API, as a deployed task would.
-    const platform = new DeployedPlatform({
-      env: { [wiring.apiUrl(api.id)]: ours.url, [wiring.apiToken(api.id)]: TOKEN },
-      persona: client,
-      log: { info() {}, error: console.error },
-    });
-    const app = appOf(api.id);
-    app.enter('runtime', platform);
-    // A deployed task runs as its persona from start to end: the whole run, not each call, is in it.
-    const asClient = <T>(fn: () => Promise<T>) => runAs(app, client, fn);
-    const callOurs = () => postCustomer(customer);
-    // The same client in another copy of the app for each traced server, whose platform calls it.
-    const tracedClients = tracedServers.map((server) => {
-      const copy = benchApp();
-      const copyPlatform = new DeployedPlatform({
-        env: { [wiring.apiUrl(copy.api.id)]: server.url, [wiring.apiToken(copy.api.id)]: TOKEN },
-        persona: copy.client,
-        log: { info() {}, error: console.error },
-      });
-      closers.push(() => copyPlatform.close());
-      const copyApp = appOf(copy.api.id);
-      copyApp.enter('runtime', copyPlatform);
-      return {
-        within: <T>(fn: () => Promise<T>) => runAs(copyApp, copy.client, fn),
-        call: () => copy.postCustomer(customer),
-      };
-    });
+    const oursClient = httpClientOf(ours.url);
+    closers.push(oursClient.close);
+    const asClient = oursClient.within;
+    const callOurs = oursClient.call;
+    // The same client in another copy of the app for each traced server.
+    const tracedClients = tracedServers.map((server) => httpClientOf(server.url));
+    for (const traced of tracedClients) closers.push(traced.close);
 
     const pool = new Pool(fastify.url, { connections: 64 });
     const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
@@ -209,14 +185,13 @@ export async function benchApi(): Promise<void> {
       });
 
       // Last, since the SDK each starts in this process stays registered until it is shut down.
-      for (const [i, { label, sampler, target }] of samplings.entries()) {
-        const tracing = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, ...sampler };
+      for (const [i, { label, tracing, target }] of samplings.entries()) {
         const saved = { ...process.env };
         Object.assign(process.env, tracing);
         const telemetry = await startTelemetry({
           exporting: true,
           env: process.env,
-          serviceName: client.id.value,
+          serviceName: oursClient.persona.id.value,
           app: 'bench-api',
           log: { info() {}, error: console.error },
         });
@@ -244,7 +219,6 @@ export async function benchApi(): Promise<void> {
         }
       }
     } finally {
-      await platform.close();
       await pool.close();
       agent.destroy();
     }

@@ -12,19 +12,6 @@ export const repoRoot = join(benchDir, '..');
 
 export { freePort } from '../test/support/free-port.ts';
 
-/** Waits until the server at `url` answers its health check (10 s at most), for the tools. */
-export async function answering(url: string, name: string): Promise<void> {
-  for (let i = 0; ; i++) {
-    try {
-      await fetch(`${url}/healthz`);
-      return;
-    } catch {
-      if (i > 100) throw new Error(`${name} did not start`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
 export interface ServerProcess {
   readonly child: ChildProcess;
   readonly url: string;

@@ -11,11 +11,10 @@
  * LOG_LEVEL is handed to our persona (default info, as deployed); SERVER_SCRIPT runs another
  * script in place of bench/servers/app.ts (an older commit's, say) with the same environment.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { answering, benchDir, cpuMs, freePort, repoRoot } from './child.ts';
-import { personaEnv } from './servers/app.ts';
+import { benchDir, freePort, startServer, type ServerProcess } from './child.ts';
+import { personaEnv, personaReady } from './servers/app.ts';
 import { customer, TOKEN } from './servers/handler.ts';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
@@ -24,25 +23,32 @@ const IN_FLIGHT = 32;
 
 interface Side {
   name: string;
-  child: ChildProcess;
+  server: ServerProcess;
   pool: Pool;
 }
 
-async function start(name: string, script: string, env: Record<string, string>, port: number): Promise<Side> {
-  const child = spawn(process.execPath, ['--conditions=source', script], {
-    cwd: repoRoot,
-    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await answering(url, name);
-  return { name, child, pool: new Pool(url, { connections: IN_FLIGHT }) };
+async function start(name: string, script: string, env: Record<string, string>, port: number, ready: string) {
+  // LOG_LEVEL as asked, else info (as deployed); startServer hands on the rest of this environment.
+  const server = await startServer(script, port, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...env }, ready);
+  return { name, server, pool: new Pool(server.url, { connections: IN_FLIGHT }) };
 }
 
 const [oursPort, rawPort] = [await freePort(), await freePort()];
-const sides = [
-  await start('ours', process.env.SERVER_SCRIPT ?? join(benchDir, 'servers', 'app.ts'), personaEnv(oursPort), oursPort),
-  await start('fastify', join(benchDir, 'servers', 'fastify-raw.ts'), { PORT: String(rawPort) }, rawPort),
+const sides: Side[] = [
+  await start(
+    'ours',
+    process.env.SERVER_SCRIPT ?? join(benchDir, 'servers', 'app.ts'),
+    personaEnv(oursPort),
+    oursPort,
+    personaReady(oursPort),
+  ),
+  await start(
+    'fastify',
+    join(benchDir, 'servers', 'fastify-raw.ts'),
+    { PORT: String(rawPort) },
+    rawPort,
+    'listening on',
+  ),
 ];
 const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 const body = JSON.stringify(customer);
@@ -54,7 +60,7 @@ const call = async (side: Side) => {
 
 /** CALLS calls to each side, IN_FLIGHT at a time per side, so both are loaded all through. */
 async function round(calls: number): Promise<number[]> {
-  const before = sides.map((side) => cpuMs(side.child.pid!));
+  const before = sides.map((side) => side.server.cpuMs());
   await Promise.all(
     sides.map(async (side) => {
       let next = 0;
@@ -65,7 +71,7 @@ async function round(calls: number): Promise<number[]> {
       );
     }),
   );
-  return sides.map((side, i) => ((cpuMs(side.child.pid!) - before[i]) * 1000) / calls);
+  return sides.map((side, i) => ((side.server.cpuMs() - before[i]) * 1000) / calls);
 }
 
 await round(5_000);
@@ -83,5 +89,5 @@ console.log(
 );
 for (const side of sides) {
   await side.pool.close();
-  side.child.kill('SIGTERM');
+  await side.server.stop();
 }

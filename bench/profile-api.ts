@@ -18,15 +18,11 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { appOf } from 'infra-generator';
-import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';
-import { wiring } from 'infra-generator/internal/core/wiring';
-import { runAs } from 'infra-generator/internal/core/app';
 import { startTelemetry } from 'infra-generator/internal/modes/telemetry-sdk';
 import { throughput } from './harness.ts';
 import { discardingReceiver } from './api.bench.ts';
-import { answering, benchDir, cpuMs, freePort, repoRoot } from './child.ts';
-import { benchApp, personaEnv } from './servers/app.ts';
+import { benchDir, cpuMs, freePort, repoRoot } from './child.ts';
+import { httpClientOf, personaEnv } from './servers/app.ts';
 import { customer, TOKEN } from './servers/handler.ts';
 
 const side = process.argv[2] ?? 'ours';
@@ -65,33 +61,32 @@ const child = spawn(
   },
 );
 const url = `http://127.0.0.1:${port}`;
-await answering(url, 'the server');
+for (let i = 0; ; i++) {
+  try {
+    await fetch(`${url}/healthz`);
+    break;
+  } catch {
+    if (i > 100) throw new Error('server did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 let call: () => Promise<unknown>;
 /** Runs the load as the client persona (a deployed task's whole run is in it). */
 let within = <T>(fn: () => Promise<T>): Promise<T> => fn();
 let close: () => Promise<void>;
 if (clientSide === 'ours') {
-  const { api, postCustomer, client } = benchApp();
-  const platform = new DeployedPlatform({
-    env: { [wiring.apiUrl(api.id)]: url, [wiring.apiToken(api.id)]: TOKEN },
-    persona: client,
-    log: { info() {}, error: console.error },
-  });
-  const app = appOf(api.id);
-  app.enter('runtime', platform);
+  const ours = httpClientOf(url);
   if (traced) {
     Object.assign(process.env, tracing);
     await startTelemetry({
       exporting: true,
       env: process.env,
-      serviceName: client.id.value,
+      serviceName: ours.persona.id.value,
       app: 'bench-api',
       log: { info() {}, error: console.error },
     });
   }
-  call = () => postCustomer(customer);
-  within = (fn) => runAs(app, client, fn);
-  close = () => platform.close();
+  ({ call, within, close } = ours);
 } else {
   const pool = new Pool(url, { connections: 64 });
   const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };

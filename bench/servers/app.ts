@@ -7,7 +7,9 @@
 import { appOf, rootId, ApiServer, onDeploy, runPersona } from 'infra-generator';
 import { treeFingerprint, treeListing } from 'infra-generator/internal/core/fingerprint';
 import { wiring } from 'infra-generator/internal/core/wiring';
-import { handler, TOKEN } from './handler.ts';
+import { runAs } from 'infra-generator/internal/core/app';
+import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';
+import { customer, handler, TOKEN } from './handler.ts';
 
 export function benchApp() {
   const id = rootId('bench-api');
@@ -32,6 +34,28 @@ export function personaEnv(port: number): Record<string, string> {
     [wiring.apiPort(api)]: String(port),
     [wiring.apiToken(api)]: TOKEN,
     [wiring.listenHost]: '127.0.0.1',
+  };
+}
+
+/**
+ * This process as a copy of the app's client task, calling the API persona at `url` over HTTP
+ * through the typed client, as a deployed task does. `within` runs a load as that persona (a
+ * deployed task's whole run is in it, not each call).
+ */
+export function httpClientOf(url: string) {
+  const { api, postCustomer, client } = benchApp();
+  const platform = new DeployedPlatform({
+    env: { [wiring.apiUrl(api.id)]: url, [wiring.apiToken(api.id)]: TOKEN },
+    persona: client,
+    log: { info() {}, error: console.error },
+  });
+  const app = appOf(api.id);
+  app.enter('runtime', platform);
+  return {
+    persona: client,
+    call: () => postCustomer(customer),
+    within: <T>(fn: () => Promise<T>) => runAs(app, client, fn),
+    close: () => platform.close(),
   };
 }
 
