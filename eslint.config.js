@@ -26,4 +26,6 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', caughtErrors: 'none' }],
     },
   },
+  // The dev dashboard's page runs in the browser.
+  { files: ['runtime/dashboard/**/*.js'], languageOptions: { globals: { ...globals.browser } } },
 );

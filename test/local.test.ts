@@ -14,7 +14,7 @@ import { cleanEnv, run, tempProject, type TempProject } from './support/temp-pro
 import { localDatabaseName, storeUrl } from 'infra-generator/internal/resources/databases';
 import { personaProcessEnvironment } from 'infra-generator/internal/modes/local/local';
 
-import { adminUrl } from './support/pg-admin.ts';
+import { adminUrl, dropStarterLocalDatabase } from './support/pg-admin.ts';
 import { startOtlpReceiver } from './support/otlp-receiver.ts';
 const CUSTOMER_LINE = 'Loaded customer: {"id":"1","name":"John Doe"}';
 
@@ -26,16 +26,7 @@ test.before(() => {
 });
 
 test.after(async () => {
-  // The starter's one Store: its database for this temporary build folder, and its role (named alike).
-  const database = localDatabaseName('my_app__customer_server__db', project.buildDir);
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-    await client.query(`DROP ROLE IF EXISTS "${database}"`);
-  } finally {
-    await client.end();
-  }
+  await dropStarterLocalDatabase(project.buildDir);
   project.remove();
 });
 

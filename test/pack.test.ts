@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedExample } from './support/seed.ts';
 import { run as runCommand, type CommandResult } from './support/temp-project.ts';
-import { conditionArgs } from 'infra-generator/internal/modes/local/local';
+import { conditionArgs } from 'infra-generator/internal/modes/node-conditions';
 import { imageInstall } from 'infra-generator/internal/targets/dockerfile/image-install';
 
 const repoRoot = join(import.meta.dirname, '..');

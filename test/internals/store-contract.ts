@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
 import { rootId, appOf, Store, type App } from 'infra-generator';
 import type { Platform } from 'infra-generator/internal/core/platform';
+import type { ComponentPlatform } from 'infra-generator/internal/components/platform';
 
 export interface StoreHarness {
   /** Shown in the suite's name. */
@@ -250,6 +251,25 @@ export function storeContract(harness: StoreHarness): void {
     assert.equal(await byTag.get('green'), [{ key: '1', inlineValue: { name: 'Al2' } }]);
     await store.del('1');
     assert.equal(await byTag.get('green'), []);
+  });
+
+  test("an index read whole (the dev dashboard's): index key then key, in code-point order, a page at a time", async () => {
+    const { store, byTag } = await fixture();
+    const backend = (platforms.at(-1) as unknown as ComponentPlatform).storeBackend(store);
+    await store.set('b', { name: 'B', tags: ['é', 'a'] });
+    await store.set('a', { name: 'A', tags: ['a', 'Z'] });
+    await store.set('c', { name: 'C' });
+    const rows = (list: { indexKey: string; key: string }[]) => list.map((r) => `${r.indexKey}/${r.key}`);
+    const all = await backend.indexEntries(byTag, undefined, 100);
+    assert.equal(rows(all), ['Z/a', 'a/a', 'a/b', 'é/b']);
+    assert.equal(all[0]!.inlineValue, { name: 'A' });
+    const first = await backend.indexEntries(byTag, undefined, 2);
+    const second = await backend.indexEntries(byTag, first.at(-1), 2);
+    assert.equal(rows([...first, ...second]), rows(all));
+    assert.equal(await backend.indexEntries(byTag, second.at(-1), 2), []);
+    // The row a page ended on has gone meanwhile: the next page still starts after it.
+    await store.del('a');
+    assert.equal(rows(await backend.indexEntries(byTag, { indexKey: 'a', key: 'a' }, 10)), ['a/b', 'é/b']);
   });
 
   test('an indexer that throws fails the write and changes nothing', async () => {

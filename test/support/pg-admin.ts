@@ -44,3 +44,14 @@ export async function dropTables(tables: Iterable<string>, url: string = adminUr
     await pool.end();
   }
 }
+
+/**
+ * Drops what `npm run infra:local` made on the test server for the starter's one Store in the
+ * build folder `buildDir`: its database and its role (named alike).
+ */
+export async function dropStarterLocalDatabase(buildDir: string): Promise<void> {
+  const { localDatabaseName } = await import('infra-generator/internal/resources/databases');
+  const database = localDatabaseName('my_app__customer_server__db', buildDir);
+  await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+  await admin(`DROP ROLE IF EXISTS "${database}"`);
+}

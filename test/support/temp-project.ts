@@ -5,7 +5,7 @@
  * sources and node_modules are symbolic links to the repository's. Builds write into it.
  * (Docker cannot build from it: a build context does not follow links.)
  */
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -19,7 +19,8 @@ export interface TempProject {
   remove(): void;
 }
 
-export function tempProject(): TempProject {
+/** `copySources`: the starter's src/ is a copy, for a test that edits it (`npm run dev`'s), not a link. */
+export function tempProject({ copySources = false }: { copySources?: boolean } = {}): TempProject {
   const root = mkdtempSync(join(tmpdir(), 'infra-project-'));
   for (const name of [
     'package.json',
@@ -33,8 +34,11 @@ export function tempProject(): TempProject {
   }
   const starter = join(root, 'starter');
   mkdirSync(starter);
-  for (const name of ['package.json', 'tsconfig.json', 'src'])
-    symlinkSync(join(repoRoot, 'starter', name), join(starter, name));
+  for (const name of ['package.json', 'tsconfig.json', 'src']) {
+    if (name === 'src' && copySources)
+      cpSync(join(repoRoot, 'starter', name), join(starter, name), { recursive: true });
+    else symlinkSync(join(repoRoot, 'starter', name), join(starter, name));
+  }
   return {
     root,
     starter,

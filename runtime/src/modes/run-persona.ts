@@ -18,6 +18,7 @@ import { pinoLogger, setUpLogging } from '../core/telemetry/log.ts';
 import { startTelemetry } from './telemetry-sdk.ts';
 import type { RunContext } from './context.ts';
 import { runInProcess } from './in-process/in-process.ts';
+import { DEV_AGENT_ENV } from './dev-protocol.ts';
 import { withOptionalDependencies } from './optional-dependencies.ts';
 
 export interface RunPersonaOptions {
@@ -77,10 +78,15 @@ async function dispatch(options: RunPersonaOptions, given: Logger | undefined): 
     log: given ?? consoleLogger,
   };
 
-  if (persona === '')
-    return withTelemetry(app, undefined, context, given, (log) =>
-      runInProcess(app, { valueFile: valueFilePath(context.paths.buildDir), log }),
-    );
+  if (persona === '') {
+    const valueFile = valueFilePath(context.paths.buildDir);
+    // Started by `npm run dev`, which talks to it over the IPC channel (dev-protocol.ts).
+    if (env[DEV_AGENT_ENV] === '1' && process.send !== undefined) {
+      const { runInProcessForDev } = await import('./in-process/dev-agent.ts');
+      return withTelemetry(app, undefined, context, given, (log) => runInProcessForDev(app, { valueFile, log }));
+    }
+    return withTelemetry(app, undefined, context, given, (log) => runInProcess(app, { valueFile, log }));
+  }
   // The build and the local runner use packages the app image leaves out (optional dependencies).
   if (persona === BUILD_PERSONA) {
     return withOptionalDependencies('The build (PERSONA=build)', async () =>

@@ -8,6 +8,10 @@ import type { Persona } from '../core/persona.ts';
 import { errors } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 
+/** What becomes of a persona as runPersonas runs it (the dev dashboard's map shows it). */
+export type PersonaEvent =
+  { readonly state: 'starting' | 'started' | 'finished' } | { readonly state: 'failed'; readonly error: unknown };
+
 /**
  * Runs `personas` until the tasks have finished and the workers have returned (and, with
  * `serveUntilStopped`, until SIGINT/SIGTERM while a server runs or after a worker returned).
@@ -17,8 +21,14 @@ export async function runPersonas(
   app: App,
   personas: readonly Persona[],
   log: Logger,
-  options: { serveUntilStopped?: boolean; stopping?: AbortController } = {},
+  options: {
+    serveUntilStopped?: boolean;
+    stopping?: AbortController;
+    /** Told each persona's start, its end, and its failure. */
+    onEvent?: (persona: Persona, event: PersonaEvent) => void;
+  } = {},
 ): Promise<number> {
+  const tell = options.onEvent ?? (() => {});
   const controller = new AbortController();
   // Told when the personas are asked to stop (a worker's health endpoint then answers 503).
   const stopping = options.stopping;
@@ -34,15 +44,26 @@ export async function runPersonas(
   };
   try {
     const of = (lifecycle: Persona['lifecycle']) => personas.filter((p) => p.lifecycle === lifecycle);
-    await Promise.all(of('server').map((s) => runAs(app, s, () => s.start(controller.signal))));
-    const workers = of('worker').map((w) =>
-      runAs(app, w, () => w.start(controller.signal)).catch((err: unknown) =>
-        fail(errors.workerFailed(w.id.value, err)),
-      ),
-    );
-    const tasks = of('task').map((t) =>
-      runAs(app, t, () => t.start(controller.signal)).catch((err: unknown) => fail(errors.taskFailed(t.id.value, err))),
-    );
+    /**
+     * Starts `persona`, telling what becomes of it: a server has started once its start resolves,
+     * a task or a worker as soon as it runs, and has finished when it resolves.
+     */
+    const run = (persona: Persona, failure?: (id: string, err: unknown) => Error) => {
+      tell(persona, { state: 'starting' });
+      const started = runAs(app, persona, () => persona.start(controller.signal));
+      if (persona.lifecycle !== 'server') tell(persona, { state: 'started' });
+      return started.then(
+        () => tell(persona, { state: persona.lifecycle === 'server' ? 'started' : 'finished' }),
+        (err: unknown) => {
+          const error = failure ? failure(persona.id.value, err) : err;
+          tell(persona, { state: 'failed', error });
+          throw error;
+        },
+      );
+    };
+    await Promise.all(of('server').map((s) => run(s)));
+    const workers = of('worker').map((w) => run(w, errors.workerFailed).catch(fail));
+    const tasks = of('task').map((t) => run(t, errors.taskFailed).catch(fail));
     await Promise.all(tasks);
     await Promise.all(workers);
     // A deployed server runs until it is told to stop; in one process servers are only functions.

@@ -29,6 +29,13 @@ export interface IndexHit<T = Json, I = Json> {
   value?: T;
 }
 
+/** One row of an index, as listed whole (indexEntries). */
+export interface IndexEntry<I = Json> {
+  indexKey: string;
+  key: string;
+  inlineValue: I | undefined;
+}
+
 export interface StoreBackend {
   /** The db.system.name of the store's spans and metrics: what the data lives in. */
   readonly dbSystemName: string;
@@ -41,6 +48,16 @@ export interface StoreBackend {
   keys(after: string | undefined, limit: number): Promise<string[]>;
   /** Index hits for `indexKey`, ordered by key; with `retrieveValues`, each with the current value. */
   indexGet(index: IndexDefinition, indexKey: string, retrieveValues: boolean): Promise<IndexHit[]>;
+  /**
+   * Up to `limit` rows of `index` after the row `after` (from the first when undefined), ordered
+   * by index key, then key, in code-point order: an index read whole, a page at a time (the dev
+   * dashboard's Stores view).
+   */
+  indexEntries(
+    index: IndexDefinition,
+    after: { indexKey: string; key: string } | undefined,
+    limit: number,
+  ): Promise<IndexEntry[]>;
   close(): Promise<void>;
 }
 

@@ -5,7 +5,14 @@
 import { PerKeyQueue } from '../../private/per-key-queue.ts';
 import type { Json } from '../../core/json.ts';
 import { DB_SYSTEM_MEMORY } from '../../core/telemetry/attributes.ts';
-import { compareCodePoints, indexEntries, type IndexDefinition, type IndexHit, type StoreBackend } from './backend.ts';
+import {
+  compareCodePoints,
+  indexEntries,
+  type IndexDefinition,
+  type IndexEntry,
+  type IndexHit,
+  type StoreBackend,
+} from './backend.ts';
 
 export class MemoryStoreBackend implements StoreBackend {
   readonly dbSystemName = DB_SYSTEM_MEMORY;
@@ -53,6 +60,27 @@ export class MemoryStoreBackend implements StoreBackend {
       if (retrieveValues) hit.value = JSON.parse(this.#values.get(key)!) as Json;
       return hit;
     });
+  }
+
+  async indexEntries(
+    index: IndexDefinition,
+    after: { indexKey: string; key: string } | undefined,
+    limit: number,
+  ): Promise<IndexEntry[]> {
+    const table = this.#indexes.get(index.id.value);
+    const out: IndexEntry[] = [];
+    if (!table) return out;
+    for (const indexKey of [...table.keys()].sort(compareCodePoints)) {
+      if (after !== undefined && compareCodePoints(indexKey, after.indexKey) < 0) continue;
+      const rows = table.get(indexKey)!;
+      for (const key of [...rows.keys()].sort(compareCodePoints)) {
+        if (after !== undefined && indexKey === after.indexKey && compareCodePoints(key, after.key) <= 0) continue;
+        const inline = rows.get(key);
+        out.push({ indexKey, key, inlineValue: inline === undefined ? undefined : (JSON.parse(inline) as Json) });
+        if (out.length === limit) return out;
+      }
+    }
+    return out;
   }
 
   async close(): Promise<void> {}

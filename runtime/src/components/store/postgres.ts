@@ -48,7 +48,7 @@ import {
   type ValueExpression,
 } from 'slonik';
 import type { Store } from './store.ts';
-import type { IndexDefinition, IndexHit, StoreBackend } from './backend.ts';
+import type { IndexDefinition, IndexEntry, IndexHit, StoreBackend } from './backend.ts';
 import { indexEntries } from './backend.ts';
 import type { Json } from '../../core/json.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -224,6 +224,34 @@ class PostgresStoreBackend implements StoreBackend {
         if (retrieveValues) hit.value = JSON.parse(row.value!) as Json;
         return hit;
       });
+    });
+  }
+
+  async indexEntries(
+    index: IndexDefinition,
+    after: { indexKey: string; key: string } | undefined,
+    limit: number,
+  ): Promise<IndexEntry[]> {
+    const table = this.#indexTable(index).table;
+    return this.#run(`Index ${index.id.value} entries`, undefined, async (connect) => {
+      // A row comparison the primary key (index_key, key), in the "C" collation, serves in order.
+      const query =
+        after === undefined
+          ? statement`SELECT index_key, key, inline_value::text AS inline FROM ${table} ORDER BY index_key, key LIMIT ${limit}`
+          : statement`
+              SELECT index_key, key, inline_value::text AS inline FROM ${table}
+              WHERE (index_key, key) > (${after.indexKey}, ${after.key})
+              ORDER BY index_key, key LIMIT ${limit}`;
+      const rows = (await connect((c) => c.any(query))) as readonly {
+        index_key: string;
+        key: string;
+        inline: string | null;
+      }[];
+      return rows.map((row) => ({
+        indexKey: row.index_key,
+        key: row.key,
+        inlineValue: row.inline === null ? undefined : (JSON.parse(row.inline) as Json),
+      }));
     });
   }
 

@@ -187,6 +187,7 @@ function loadingBackend(loading: Promise<StoreBackend>): StoreBackend {
     modify: async (key, fn) => (await loading).modify(key, fn),
     keys: async (after, limit) => (await loading).keys(after, limit),
     indexGet: async (index, indexKey, retrieveValues) => (await loading).indexGet(index, indexKey, retrieveValues),
+    indexEntries: async (index, after, limit) => (await loading).indexEntries(index, after, limit),
     close: async () => (await loading).close(),
   };
 }

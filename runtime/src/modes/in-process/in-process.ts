@@ -16,6 +16,7 @@ import {
   invokeEndpoint,
   resultValue,
   type Endpoint,
+  type EndpointResult,
   type InvokeOptions,
 } from '../../components/api/endpoint.ts';
 import type { ApiServer } from '../../components/api/server.ts';
@@ -61,16 +62,19 @@ export class InProcessPlatform implements ComponentPlatform {
   }
 
   async call(endpoint: Endpoint, argText: string | undefined): Promise<unknown> {
+    return resultValue(endpoint, await this.answer(endpoint, argText));
+  }
+
+  /** What `endpoint` answers `argText` (JSON text, or undefined for no argument): a status and JSON text. */
+  async answer(endpoint: Endpoint, argText: string | undefined): Promise<EndpointResult> {
     // The HTTP server's body limit, so an argument refused deployed is refused here too.
     if (argText !== undefined && exceedsBytes(argText, MAX_ARGUMENT_BYTES)) {
       const problem = argumentTooLargeProblem(endpoint, MAX_ARGUMENT_BYTES);
-      const body = errorBody(413, `ApiServer ${endpoint.server.id.value}: ${problem}`);
-      return resultValue(endpoint, { status: 413, body });
+      return { status: 413, body: errorBody(413, `ApiServer ${endpoint.server.id.value}: ${problem}`) };
     }
     const arg = argText === undefined ? undefined : JSON.parse(argText);
     const signal = this.#stopping.get(endpoint.server);
-    const result = await invokeEndpoint(endpoint, arg, signal ? { ...this.#invoke, signal } : this.#invoke);
-    return resultValue(endpoint, result);
+    return invokeEndpoint(endpoint, arg, signal ? { ...this.#invoke, signal } : this.#invoke);
   }
 
   async serve(server: ApiServer, signal: AbortSignal): Promise<void> {

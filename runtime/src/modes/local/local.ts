@@ -33,27 +33,15 @@ import {
 import { ensureLocalDatabases, redactUrl } from '../../resources/databases.ts';
 import { localPostgres, type LocalPostgres } from '../../resources/local-postgres.ts';
 import { startProcess, stopProcesses, type PersonaProcess } from './processes.ts';
+import { conditionArgs } from '../node-conditions.ts';
+import { DEV_AGENT_ENV } from '../dev-protocol.ts';
+import { localDevAgent } from './dev-agent.ts';
 
 /** How long a process may take to stop after SIGTERM before it is killed. */
 const GRACE_MS = 10_000;
 /** How long a server may take from its start to answering its health route. */
 const HEALTHY_WITHIN_MS = 60_000;
 const LOCALHOST = '127.0.0.1';
-
-/**
- * This process's own `--conditions` (`-C`) flags, for each persona's process: this repository
- * runs with `--conditions=source` (TypeScript sources), an app that installed the package with
- * none (its compiled JavaScript). Conditions in NODE_OPTIONS reach the personas with the environment.
- */
-export function conditionArgs(execArgv: readonly string[]): string[] {
-  return execArgv.flatMap((arg, i) =>
-    /^(?:--conditions|-C)=/.test(arg)
-      ? [arg]
-      : (arg === '--conditions' || arg === '-C') && i + 1 < execArgv.length
-        ? [arg, execArgv[i + 1]]
-        : [],
-  );
-}
 
 /**
  * The runner's own variables a persona's process gets besides those compose would give it: what
@@ -212,11 +200,16 @@ async function runPersonaProcesses(
     storeUrl: (store) => storeUrls.get(store)!,
   };
 
+  // Started by `npm run dev -- --local`: told what becomes of each persona, asked by the dashboard.
+  const dev =
+    env[DEV_AGENT_ENV] === '1' && process.send !== undefined ? localDevAgent(plan, storeUrls, stop) : undefined;
+
   const width = Math.max(0, ...plan.personas.map((p) => p.persona.id.value.length));
   const start = (persona: PersonaPlan): PersonaProcess => {
     const name = persona.persona.id.value;
     const personaEnv = Object.fromEntries(personaEnvironment(plan, persona, addresses).map((v) => [v.name, v.value]));
-    return startProcess({
+    dev?.starting(persona);
+    const started = startProcess({
       name,
       label: name.padEnd(width),
       command: process.execPath,
@@ -225,6 +218,9 @@ async function runPersonaProcesses(
       cwd: paths.appDir,
       log,
     });
+    if (dev) void started.exited.then((code) => dev.exited(persona, code, started.lastErrors));
+    if (dev && persona.persona.lifecycle !== 'server') dev.up(persona);
+    return started;
   };
 
   const processes: PersonaProcess[] = [];
@@ -241,6 +237,7 @@ async function runPersonaProcesses(
       aborted(stop.signal),
     ]);
     if (stop.signal.aborted) return 130;
+    for (const server of servers) dev?.up(server.plan);
     if (servers.length)
       log.info(
         `Serving: ${servers.map((s) => `${s.plan.persona.id.value} on http://${LOCALHOST}:${s.plan.api!.port}`).join(', ')}`,
@@ -269,6 +266,8 @@ async function runPersonaProcesses(
     return finished.length === tasks.length ? await taskStatus : 130;
   } finally {
     stop.abort(); // ends the health waits of a failed start
+    dev?.stopping();
     await stopProcesses(processes, GRACE_MS);
+    await dev?.close();
   }
 }

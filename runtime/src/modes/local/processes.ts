@@ -14,7 +14,12 @@ export interface PersonaProcess {
   /** Resolves to the exit code (128 + the signal's number when a signal ended it). */
   readonly exited: Promise<number>;
   readonly running: boolean;
+  /** Its last lines on standard error (a few), to say why it failed. */
+  readonly lastErrors: readonly string[];
 }
+
+/** How many of a process's last standard error lines are kept. */
+const LAST_ERRORS = 20;
 
 export interface StartOptions {
   name: string;
@@ -35,13 +40,18 @@ export function startProcess(options: StartOptions): PersonaProcess {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let running = true;
+  const lastErrors: string[] = [];
   const prefix = (stream: NodeJS.ReadableStream, write: (line: string) => void) =>
     new Promise<void>((resolve) =>
       createInterface({ input: stream, crlfDelay: Infinity }).on('line', write).on('close', resolve),
     );
   const output = Promise.all([
     prefix(child.stdout!, (line) => log.info(`${label} | ${line}`)),
-    prefix(child.stderr!, (line) => log.error(`${label} | ${line}`)),
+    prefix(child.stderr!, (line) => {
+      lastErrors.push(line);
+      if (lastErrors.length > LAST_ERRORS) lastErrors.shift();
+      log.error(`${label} | ${line}`);
+    }),
   ]);
   const exited = new Promise<number>((resolve) => {
     child.once('error', (err) => {
@@ -63,6 +73,7 @@ export function startProcess(options: StartOptions): PersonaProcess {
     name,
     child,
     exited,
+    lastErrors,
     get running() {
       return running;
     },

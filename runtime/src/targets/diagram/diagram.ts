@@ -57,7 +57,8 @@ export function diagramOf(app: App): Diagram {
 }
 
 /** Mermaid node IDs allow only word characters; IDs of the tree contain `.` and `-`. */
-const nodeKey = (id: string) => 'n_' + id.replace(/[^A-Za-z0-9_]/g, (ch) => `_${ch.charCodeAt(0).toString(16)}_`);
+export const nodeKey = (id: string) =>
+  'n_' + id.replace(/[^A-Za-z0-9_]/g, (ch) => `_${ch.charCodeAt(0).toString(16)}_`);
 
 /**
  * Text for a quoted Mermaid label, as Mermaid's entity codes (`#60;`): Mermaid renders labels as
