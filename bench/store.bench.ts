@@ -90,8 +90,9 @@ export async function benchStore(): Promise<void> {
   const id = rootId('bench-store');
   const api = new ApiServer(id`api`);
   const store = new Store<Customer>(id`customers`);
+  const listing = new Store<Customer>(id`listing`);
   const platform = new DeployedPlatform({
-    env: { [wiring.storeUrl(store.id)]: url.toString() },
+    env: { [wiring.storeUrl(store.id)]: url.toString(), [wiring.storeUrl(listing.id)]: url.toString() },
     persona: api,
     log: { info() {}, error: console.error },
   });
@@ -143,11 +144,49 @@ export async function benchStore(): Promise<void> {
         better: 'higher',
       });
     }
+    await benchListing(ours, listing);
   } finally {
     await pool.end();
     await platform.close();
     await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   }
+}
+
+/** How many values the listing benchmark lists. */
+const LISTED = 10_000;
+
+/**
+ * Listing a whole store of 10,000 values: `entries()` (a round trip per hundred values) against
+ * what apps wrote before it existed, `allKeys()` and a `get()` per key (a round trip per value).
+ */
+async function benchListing(ours: <R>(fn: () => Promise<R>) => Promise<R>, listing: Store<Customer>): Promise<void> {
+  await throughput(LISTED, IN_FLIGHT, (i) => ours(() => listing.set(`customer-${i}`, valueOf(i))));
+  const listWith = (read: () => Promise<number>) => async () => {
+    const start = performance.now();
+    const count = await ours(read);
+    if (count !== LISTED) throw new Error(`listed ${count} values, not ${LISTED}`);
+    return count / ((performance.now() - start) / 1000);
+  };
+  const result = await alternate(
+    3,
+    listWith(async () => {
+      let count = 0;
+      for await (const [, value] of listing.entries()) count += value ? 1 : 0;
+      return count;
+    }),
+    listWith(async () => {
+      let count = 0;
+      for await (const key of listing.allKeys()) count += (await listing.get(key)) ? 1 : 0;
+      return count;
+    }),
+  );
+  report({
+    name: `store listing of ${LISTED} values: entries() vs allKeys() and a get() per key (PostgreSQL)`,
+    ours: { value: result.ours, unit: 'values/s' },
+    baseline: { value: result.baseline, unit: 'values/s (allKeys + get)' },
+    roundRatio: result.roundRatio,
+    better: 'higher',
+  });
 }
 
 if (import.meta.main) await benchStore();

@@ -54,6 +54,14 @@ export function storeContract(harness: StoreHarness): void {
     return Promise.race([promise, hang]).finally(() => clearTimeout(timer));
   }
 
+  /** Strings in code-point order (PostgreSQL's "C" collation's), not UTF-16's. */
+  function codePointOrder(x: string, y: string): number {
+    const a = [...x].map((c) => c.codePointAt(0)!);
+    const b = [...y].map((c) => c.codePointAt(0)!);
+    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+    return a.length - b.length;
+  }
+
   async function rejects(promise: Promise<unknown>, pattern: RegExp, code?: string): Promise<void> {
     try {
       await promise;
@@ -222,6 +230,79 @@ export function storeContract(harness: StoreHarness): void {
       })(),
       /batchSize must be a positive integer/,
     );
+  });
+
+  test('getMany gives the values of the keys in their order, undefined where missing, copies', async () => {
+    const { store } = await fixture();
+    await store.set('b', { name: 'B' });
+    await store.set('a', { name: 'A', tags: ['x'] });
+    const values = await store.getMany(['b', 'missing', 'a', 'b']);
+    assert.equal(values, [{ name: 'B' }, undefined, { name: 'A', tags: ['x'] }, { name: 'B' }]);
+    assert.is.not(values[0], values[3], 'each a copy of its own');
+    assert.equal(await store.getMany([]), []);
+    const many = Array.from({ length: 500 }, (_, i) => `k${i}`);
+    for (const key of many.slice(0, 250)) await store.set(key, { name: key });
+    const got = await store.getMany(many);
+    assert.equal(
+      got.map((v) => v?.name),
+      many.map((k, i) => (i < 250 ? k : undefined)),
+    );
+    await rejects(store.getMany(['a', '']), /a key must be a non-empty string/, 'INFRA_INVALID_KEY');
+    await rejects(
+      store.getMany('a' as unknown as string[]),
+      /getMany\(\) takes an array of keys/,
+      'INFRA_INVALID_KEYS',
+    );
+  });
+
+  test('entries yields every [key, value] in code-point order, batch by batch; a prefix keeps those it starts', async () => {
+    const { store } = await fixture();
+    const collect = async (options?: { prefix?: string; batchSize?: number }) => {
+      const out: [string, Item][] = [];
+      for await (const entry of store.entries(options)) out.push(entry);
+      return out;
+    };
+    assert.equal(await collect(), []);
+    const keys = [
+      'user:2',
+      'user:10',
+      'user:1',
+      'order:1',
+      'user',
+      'user;',
+      'users:1',
+      'é:1',
+      'é',
+      'ê',
+      '😀:1',
+      '😀',
+      'z',
+    ];
+    for (const key of keys) await store.set(key, { name: key.toUpperCase() });
+    const all = await collect({ batchSize: 4 });
+    assert.equal(
+      all.map(([key]) => key),
+      [...keys].sort(codePointOrder),
+    );
+    assert.equal(all.find(([key]) => key === 'é:1')![1], { name: 'É:1' });
+    const keysOf = async (prefix: string, batchSize = 2) => (await collect({ prefix, batchSize })).map(([key]) => key);
+    assert.equal(await keysOf('user:'), ['user:1', 'user:10', 'user:2']);
+    assert.equal(await keysOf('user'), ['user', 'user:1', 'user:10', 'user:2', 'user;', 'users:1']);
+    assert.equal(await keysOf('é'), ['é', 'é:1']);
+    assert.equal(await keysOf('😀'), ['😀', '😀:1']);
+    assert.equal(await keysOf('nobody'), []);
+    assert.equal(await keysOf(''), [...keys].sort(codePointOrder));
+    // allKeys takes the same prefix.
+    const prefixed: string[] = [];
+    for await (const key of store.allKeys({ prefix: 'user:', batchSize: 1 })) prefixed.push(key);
+    assert.equal(prefixed, ['user:1', 'user:10', 'user:2']);
+    for (const [options, pattern, code] of [
+      [{ batchSize: 0 }, /entries\(\) batchSize must be a positive integer/, 'INFRA_BATCH_SIZE'],
+      [{ prefix: 1 }, /prefix must be a string/, 'INFRA_INVALID_PREFIX'],
+      [{ prefix: 'a\u0000' }, /contains U\+0000/, 'INFRA_INVALID_PREFIX'],
+      [{ prefix: 'x'.repeat(1025) }, /at most 1024 bytes/, 'INFRA_INVALID_PREFIX'],
+    ] as const)
+      await rejects(collect(options as never), pattern, code);
   });
 
   test('an index finds keys by each of the index keys a value yields', async () => {

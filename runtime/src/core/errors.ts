@@ -34,6 +34,8 @@ const codes = [
   'INFRA_INVALID_INDEX_ENTRY',
   'INFRA_UNKNOWN_INDEX',
   'INFRA_BATCH_SIZE',
+  'INFRA_INVALID_PREFIX',
+  'INFRA_INVALID_KEYS',
   'INFRA_MISSING_VALUE',
   'INFRA_INVALID_USES',
   'INFRA_STORE_NOT_ALLOWED',
@@ -290,9 +292,20 @@ export const errors = {
     id: store,
     message: `Store ${store}: ${index} is not one of its indexes`,
   })),
-  invalidBatchSize: define('INFRA_BATCH_SIZE', (store: string) => ({
+  invalidBatchSize: define('INFRA_BATCH_SIZE', (store: string, call = 'allKeys()') => ({
     id: store,
-    message: `Store ${store}: allKeys() batchSize must be a positive integer`,
+    message: `Store ${store}: ${call} batchSize must be a positive integer`,
+  })),
+  invalidPrefix: define('INFRA_INVALID_PREFIX', (store: string, call: string, prefix: unknown) => ({
+    id: store,
+    message:
+      typeof prefix === 'string'
+        ? `Store ${store}: ${call} prefix ${JSON.stringify(prefix.slice(0, 100))} contains U+0000 or an unpaired surrogate, or is longer than a key may be; use well-formed Unicode text without NUL, at most 1024 bytes`
+        : `Store ${store}: ${call} prefix must be a string (the start of the keys wanted), got ${typeof prefix}`,
+  })),
+  invalidKeys: define('INFRA_INVALID_KEYS', (store: string, call: string, keys: unknown) => ({
+    id: store,
+    message: `Store ${store}: ${call} takes an array of keys, got ${keys === null ? 'null' : typeof keys}`,
   })),
   missingBuildValue: define(
     'INFRA_MISSING_VALUE',

@@ -73,10 +73,9 @@ export async function storePage(
   if (!Store.isStore(store)) throw new HttpError(404, `No Store ${query.store} in ${app.root.value}`);
   const backend = backendOf(store);
   if (query.op === 'entries') {
-    const keys = await backend.keys(query.after, query.limit + 1);
-    const page = keys.slice(0, query.limit);
-    const entries = await Promise.all(page.map(async (key) => [key, await backend.get(key)] as const));
-    return { entries, ...(keys.length > query.limit ? { next: page.at(-1) } : {}) };
+    const rows = await backend.entries(query.after, query.limit + 1);
+    const entries = rows.slice(0, query.limit);
+    return { entries, ...(rows.length > query.limit ? { next: entries.at(-1)![0] } : {}) };
   }
   const index = store.indexes.find((i) => i.id.value === query.index);
   if (!index) throw new HttpError(404, `Store ${store.id.value} has no index ${query.index}`);

@@ -44,8 +44,15 @@ export interface StoreBackend {
   set(key: string, value: Json | undefined): Promise<void>;
   /** Atomic read-modify-write: no concurrent `set` or `modify` of `key` interleaves with it. */
   modify(key: string, fn: (old: Json | undefined) => Promise<Json | undefined>): Promise<Json | undefined>;
-  /** Up to `limit` keys greater than `after` (all keys when undefined), in code-point order. */
-  keys(after: string | undefined, limit: number): Promise<string[]>;
+  /**
+   * Up to `limit` keys greater than `after` (from the first when undefined) that start with
+   * `prefix` (every key when it is empty), in code-point order.
+   */
+  keys(after: string | undefined, limit: number, prefix?: string): Promise<string[]>;
+  /** The same as keys(), each with its value, in one round trip. */
+  entries(after: string | undefined, limit: number, prefix?: string): Promise<[string, Json][]>;
+  /** The values of `keys`, in their order (undefined where there is none), in one round trip. */
+  getMany(keys: readonly string[]): Promise<(Json | undefined)[]>;
   /** Index hits for `indexKey`, ordered by key; with `retrieveValues`, each with the current value. */
   indexGet(index: IndexDefinition, indexKey: string, retrieveValues: boolean): Promise<IndexHit[]>;
   /**

@@ -27,6 +27,31 @@ export function checkIndexKey(index: string, indexKey: unknown): asserts indexKe
   checkLength('Index', index, 'index key', indexKey);
 }
 
+/** Throws unless `prefix` can start keys of `store` (the empty prefix starts them all). */
+export function checkPrefix(store: string, call: string, prefix: unknown): asserts prefix is string {
+  if (typeof prefix !== 'string' || !isStorableText(prefix)) throw errors.invalidPrefix(store, call, prefix);
+  if (prefix.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(prefix, 'utf8') > MAX_KEY_BYTES)
+    throw errors.invalidPrefix(store, call, prefix);
+}
+
+/**
+ * The least text greater than every text that starts with `prefix`, in code-point order (the
+ * order of PostgreSQL's "C" collation); undefined for the empty prefix (no bound), or when no text
+ * is greater (a prefix of U+10FFFF only). Its last code point is stepped up, skipping the
+ * surrogates, which no key holds.
+ */
+export function prefixEnd(prefix: string): string | undefined {
+  const points = [...prefix].map((ch) => ch.codePointAt(0)!);
+  while (points.length > 0) {
+    const last = points.pop()!;
+    if (last < 0x10ffff) {
+      points.push(last + 1 === 0xd800 ? 0xe000 : last + 1);
+      return String.fromCodePoint(...points);
+    }
+  }
+  return undefined;
+}
+
 function checkLength(kind: string, id: string, what: string, text: string): void {
   // A UTF-16 code unit takes at most 3 bytes of UTF-8, so short keys need no counting.
   if (text.length * 3 <= MAX_KEY_BYTES) return;

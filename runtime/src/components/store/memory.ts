@@ -45,10 +45,21 @@ export class MemoryStoreBackend implements StoreBackend {
     });
   }
 
-  async keys(after: string | undefined, limit: number): Promise<string[]> {
-    const all = [...this.#values.keys()].sort(compareCodePoints);
+  async keys(after: string | undefined, limit: number, prefix = ''): Promise<string[]> {
+    const all = [...this.#values.keys()].filter((k) => k.startsWith(prefix)).sort(compareCodePoints);
     const start = after === undefined ? 0 : all.findIndex((k) => compareCodePoints(k, after) > 0);
     return start < 0 ? [] : all.slice(start, start + limit);
+  }
+
+  async entries(after: string | undefined, limit: number, prefix = ''): Promise<[string, Json][]> {
+    return (await this.keys(after, limit, prefix)).map((key) => [key, JSON.parse(this.#values.get(key)!) as Json]);
+  }
+
+  async getMany(keys: readonly string[]): Promise<(Json | undefined)[]> {
+    return keys.map((key) => {
+      const text = this.#values.get(key);
+      return text === undefined ? undefined : (JSON.parse(text) as Json);
+    });
   }
 
   async indexGet(index: IndexDefinition, indexKey: string, retrieveValues: boolean): Promise<IndexHit[]> {

@@ -33,7 +33,7 @@
  * transaction, its function included; a function that runs past it fails the call, naming
  * the store and key, and its transaction is rolled back (by the server, as its connection ends).
  */
-import { checkIndexKey, checkKey } from './keys.ts';
+import { checkIndexKey, checkKey, prefixEnd } from './keys.ts';
 import { Deadline, DeadlinePassed } from './deadline.ts';
 import { PerKeyQueue } from '../../private/per-key-queue.ts';
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -188,15 +188,49 @@ class PostgresStoreBackend implements StoreBackend {
     });
   }
 
-  async keys(after: string | undefined, limit: number): Promise<string[]> {
-    const { main } = this.#tables;
+  async keys(after: string | undefined, limit: number, prefix = ''): Promise<string[]> {
+    const where = this.#range(after, prefix);
     return this.#run('allKeys()', undefined, async (connect) => {
-      const query =
-        after === undefined
-          ? statement`SELECT key FROM ${main} ORDER BY key LIMIT ${limit}`
-          : statement`SELECT key FROM ${main} WHERE key > ${after} ORDER BY key LIMIT ${limit}`;
+      const query = statement`SELECT key FROM ${this.#tables.main} ${where} ORDER BY key LIMIT ${limit}`;
       return [...((await connect((c) => c.anyFirst(query))) as string[])];
     });
+  }
+
+  async entries(after: string | undefined, limit: number, prefix = ''): Promise<[string, Json][]> {
+    const where = this.#range(after, prefix);
+    return this.#run('entries()', undefined, async (connect) => {
+      const query = statement`SELECT key, value::text AS value FROM ${this.#tables.main} ${where} ORDER BY key LIMIT ${limit}`;
+      const rows = (await connect((c) => c.any(query))) as readonly { key: string; value: string }[];
+      return rows.map((row) => [row.key, JSON.parse(row.value) as Json]);
+    });
+  }
+
+  async getMany(keys: readonly string[]): Promise<(Json | undefined)[]> {
+    for (const key of keys) checkKey(this.#id, key);
+    if (keys.length === 0) return [];
+    return this.#run('getMany()', undefined, async (connect) => {
+      const query = statement`SELECT key, value::text AS value FROM ${this.#tables.main} WHERE key = ANY(${sql.array([...keys], 'text')})`;
+      const rows = (await connect((c) => c.any(query))) as readonly { key: string; value: string }[];
+      const found = new Map(rows.map((row) => [row.key, row.value]));
+      return keys.map((key) => {
+        const text = found.get(key);
+        return text === undefined ? undefined : (JSON.parse(text) as Json);
+      });
+    });
+  }
+
+  /**
+   * The WHERE of a range of keys: after `after`, starting with `prefix`, as bounds the primary
+   * key's B-tree serves (a scan from the prefix to its end, not a filter over every later key).
+   */
+  #range(after: string | undefined, prefix: string): ReturnType<typeof sql.fragment> {
+    const end = prefix === '' ? undefined : prefixEnd(prefix);
+    const conditions = [
+      ...(after === undefined ? [] : [sql.fragment`key > ${after}`]),
+      ...(prefix === '' ? [] : [sql.fragment`key >= ${prefix}`]),
+      ...(end === undefined ? [] : [sql.fragment`key < ${end}`]),
+    ];
+    return conditions.length === 0 ? sql.fragment`` : sql.fragment`WHERE ${sql.join(conditions, sql.fragment` AND `)}`;
   }
 
   async indexGet(index: IndexDefinition, indexKey: string, retrieveValues: boolean): Promise<IndexHit[]> {

@@ -3,7 +3,7 @@
  * it lives in memory; deployed, in the PostgreSQL that the build gives it. Both behave the
  * same (one contract suite runs against both).
  */
-import { checkIndexKey, checkKey } from './keys.ts';
+import { checkIndexKey, checkKey, checkPrefix } from './keys.ts';
 import { refuseWriteInsideModify, runModifyFunction } from './modify-guard.ts';
 import { brand, hasBrand } from '../../core/brands.ts';
 import { componentPlatform } from '../platform.ts';
@@ -19,7 +19,12 @@ import { indexGetOperation, storeOperations, traced, type StoreOperation } from 
 export interface AllKeysOptions {
   /** How many keys each round trip to the backend fetches (default 100). */
   batchSize?: number;
+  /** Only the keys that start with it (default: every key). */
+  prefix?: string;
 }
+
+/** What entries() takes: as allKeys(), each batch a round trip for keys and values together. */
+export type EntriesOptions = AllKeysOptions;
 
 export interface IndexGetOptions {
   /** Also fetch each hit's current value (default false). */
@@ -138,6 +143,17 @@ export class Store<T = any> extends Component {
     return (await traced(this.#operations.get, () => this.#storage.get(key))) as T | undefined;
   }
 
+  /**
+   * The values of `keys`, in their order (undefined where there is none), in one round trip:
+   * what a page of a list needs, instead of one get() per key.
+   */
+  async getMany(keys: readonly string[]): Promise<(T | undefined)[]> {
+    this.#allowed('getMany()');
+    if (!Array.isArray(keys)) throw errors.invalidKeys(this.id.value, 'getMany()', keys);
+    for (const key of keys) checkKey(this.id.value, key);
+    return (await traced(this.#operations.getMany, () => this.#storage.getMany(keys))) as (T | undefined)[];
+  }
+
   /** Stores a copy of `value` (what JSON keeps of it); `undefined` deletes the key. */
   async set(key: string, value: T | undefined): Promise<void> {
     this.#check('set()', key);
@@ -180,21 +196,40 @@ export class Store<T = any> extends Component {
    * makes) is not this call's, and an iteration left unfinished would leave its span open.
    */
   async *allKeys(options: AllKeysOptions = {}): AsyncIterableIterator<string> {
-    this.#allowed('allKeys()');
-    const batchSize = options.batchSize ?? 100;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw errors.invalidBatchSize(this.id.value);
+    const { batchSize, prefix } = this.#range('allKeys()', options);
     let after: string | undefined;
     for (;;) {
-      const batch = await this.#keys(after, batchSize);
+      const batch = await traced(this.#operations.allKeys, () => this.#storage.keys(after, batchSize, prefix));
       yield* batch;
       if (batch.length < batchSize) return;
       after = batch[batch.length - 1];
     }
   }
 
-  /** One batch of allKeys(). */
-  #keys(after: string | undefined, batchSize: number): Promise<string[]> {
-    return traced(this.#operations.allKeys, () => this.#storage.keys(after, batchSize));
+  /**
+   * Every `[key, value]`, in the keys' code-point order, `batchSize` at a time, each batch one
+   * round trip (and one span); with `prefix`, only the keys that start with it. A listing's
+   * loop, without a get() per key.
+   */
+  async *entries(options: EntriesOptions = {}): AsyncIterableIterator<[string, T]> {
+    const { batchSize, prefix } = this.#range('entries()', options);
+    let after: string | undefined;
+    for (;;) {
+      const batch = await traced(this.#operations.entries, () => this.#storage.entries(after, batchSize, prefix));
+      yield* batch as [string, T][];
+      if (batch.length < batchSize) return;
+      after = batch[batch.length - 1]![0];
+    }
+  }
+
+  /** The checked options of allKeys() and entries(). */
+  #range(call: string, options: AllKeysOptions): { batchSize: number; prefix: string } {
+    this.#allowed(call);
+    const batchSize = options.batchSize ?? 100;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw errors.invalidBatchSize(this.id.value, call);
+    const prefix = options.prefix ?? '';
+    checkPrefix(this.id.value, call, prefix);
+    return { batchSize, prefix };
   }
 
   #allowed(call: string): void {

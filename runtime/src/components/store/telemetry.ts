@@ -20,7 +20,7 @@ import {
 } from '../../core/telemetry/attributes.ts';
 
 /** db.operation.name of each Store call (an index lookup is `index.get`). */
-export type StoreOperationName = 'get' | 'set' | 'has' | 'del' | 'modify' | 'allKeys';
+export type StoreOperationName = 'get' | 'getMany' | 'set' | 'has' | 'del' | 'modify' | 'allKeys' | 'entries';
 
 /** One operation of one store, as its spans and measurements name it. */
 export class StoreOperation {
@@ -50,11 +50,13 @@ export function storeOperations(storeId: string, dbSystem: string): Record<Store
   const of = (operation: StoreOperationName) => new StoreOperation(storeId, dbSystem, operation);
   return {
     get: of('get'),
+    getMany: of('getMany'),
     set: of('set'),
     has: of('has'),
     del: of('del'),
     modify: of('modify'),
     allKeys: of('allKeys'),
+    entries: of('entries'),
   };
 }
 
