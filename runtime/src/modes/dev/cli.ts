@@ -15,6 +15,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { errors, messageOf } from '../../core/errors.ts';
 import { conditionArgs } from '../node-conditions.ts';
+import { withOptionalDependencies } from '../optional-dependencies.ts';
 import { DEV_AGENT_ENV } from '../dev-protocol.ts';
 import { DevSession } from './session.ts';
 import { startDashboard } from './dashboard-server.ts';
@@ -136,12 +137,10 @@ export async function runDev(args: readonly string[], print: (line: string) => v
     ...(options.local ? { before: { args: node, env: buildEnvironment(process.env) } } : {}),
     print,
   });
-  const { server, port } = await startDashboard({
-    session,
-    token,
-    ingestToken,
-    ...(options.port === undefined ? {} : { port: options.port }),
-  });
+  // The page's libraries (Preact, htm, Mermaid) are optional dependencies, as the build's are.
+  const { server, port } = await withOptionalDependencies('npm run dev', () =>
+    startDashboard({ session, token, ingestToken, ...(options.port === undefined ? {} : { port: options.port }) }),
+  );
   const base = `http://127.0.0.1:${port}`;
   env = appEnvironment(process.env, base, ingestToken, mode);
   print(`Dashboard: ${base}/?token=${token}`);
