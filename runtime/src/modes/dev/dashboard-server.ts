@@ -34,9 +34,16 @@ const CONTENT_TYPES: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
 };
 
+/** A file served as it is, read on its first request. */
+interface Asset {
+  readonly path: string;
+  readonly type: string;
+  content?: Buffer;
+}
+
 /** Served as they are: the page, and the two libraries it loads (optional dependencies of the runtime). */
-function assets(): Map<string, { path: string; type: string }> {
-  const files = new Map<string, { path: string; type: string }>();
+function assets(): Map<string, Asset> {
+  const files = new Map<string, Asset>();
   for (const name of readdirSync(PAGE_DIR)) {
     const type = CONTENT_TYPES[name.slice(name.lastIndexOf('.'))];
     if (type && /^[\w.-]+$/.test(name)) files.set(name, { path: join(PAGE_DIR, name), type });
@@ -141,7 +148,9 @@ export async function startDashboard(options: {
   const sendFile = (reply: FastifyReply, name: string) => {
     const file = files.get(name);
     if (!file) return reply.code(404).send({ error: `No asset ${name}` });
-    return reply.type(file.type).send(readFileSync(file.path));
+    // Read once: the page and its libraries (Mermaid's is 5.5 MB) do not change while it runs.
+    file.content ??= readFileSync(file.path);
+    return reply.type(file.type).send(file.content);
   };
   server.get('/', (_request, reply) => sendFile(reply, 'index.html'));
   server.get<{ Params: { name: string } }>('/assets/:name', (request, reply) => sendFile(reply, request.params.name));

@@ -51,9 +51,11 @@ function millis(nanos: unknown): number {
 }
 
 /** An ID as the JSON encoding writes it: lower-case hex (a base64 one, from another encoder, is converted). */
-function hexId(id: unknown, bytes: number): string | undefined {
+const HEX_ID: Record<number, RegExp> = { 8: /^[0-9a-f]{16}$/i, 16: /^[0-9a-f]{32}$/i };
+
+function hexId(id: unknown, bytes: 8 | 16): string | undefined {
   if (typeof id !== 'string' || id === '') return undefined;
-  if (new RegExp(`^[0-9a-f]{${bytes * 2}}$`, 'i').test(id)) return id.toLowerCase();
+  if (HEX_ID[bytes]!.test(id)) return id.toLowerCase();
   const decoded = Buffer.from(id, 'base64');
   return decoded.length === bytes ? decoded.toString('hex') : undefined;
 }
