@@ -45,6 +45,20 @@ export function storeContract(harness: StoreHarness): void {
     return { store, byTag, other, app };
   }
 
+  /** A store whose index by name throws for the name 'bad'. */
+  async function refusingIndexFixture() {
+    const root = rootId(`contract-${run}-${counter++}`);
+    const store = new Store<Item>(root`items`);
+    const index = new store.Index(root`by-name`, (item) => {
+      if (item.name === 'bad') throw new Error('indexer refused');
+      return [{ indexKey: item.name }];
+    });
+    const platform = await harness.platform(appOf(root));
+    platforms.push(platform);
+    appOf(root).enter('runtime', platform);
+    return { store, index };
+  }
+
   /** Settles like `promise`, or rejects after `seconds`: a hang fails the test instead of stalling it. */
   function settlesWithin<R>(promise: Promise<R>, seconds: number, what: string): Promise<R> {
     let timer: NodeJS.Timeout | undefined;
@@ -305,6 +319,137 @@ export function storeContract(harness: StoreHarness): void {
       await rejects(collect(options as never), pattern, code);
   });
 
+  test('setMany writes and deletes many keys at once, keeps the last of a repeated key, and updates the indexes', async () => {
+    const { store, byTag } = await fixture();
+    await store.set('gone', { name: 'Gone', tags: ['red'] });
+    await store.set('kept', { name: 'Kept', tags: ['red'] });
+    await store.setMany([
+      ['a', { name: 'A', tags: ['red', 'blue'] }],
+      ['gone', undefined],
+      ['b', { name: 'first' }],
+      ['kept', { name: 'Kept2', tags: ['blue'] }],
+      ['b', { name: 'B', tags: ['blue'] }],
+    ]);
+    assert.equal(await store.getMany(['a', 'b', 'gone', 'kept']), [
+      { name: 'A', tags: ['red', 'blue'] },
+      { name: 'B', tags: ['blue'] },
+      undefined,
+      { name: 'Kept2', tags: ['blue'] },
+    ]);
+    assert.equal(await byTag.get('red'), [{ key: 'a', inlineValue: { name: 'A' } }]);
+    assert.equal(
+      (await byTag.get('blue')).map((hit) => hit.key),
+      ['a', 'b', 'kept'],
+    );
+    // A Map works too, an empty batch does nothing, and 1,000 entries go in one call.
+    await store.setMany(new Map([['m', { name: 'M' }]]));
+    await store.setMany([]);
+    const many = Array.from(
+      { length: 1000 },
+      (_, i) => [`n${String(i).padStart(4, '0')}`, { name: `v${i}`, tags: [`t${i % 3}`] }] as [string, Item],
+    );
+    await store.setMany(many);
+    assert.equal((await byTag.get('t1')).length, 333);
+    const listed: [string, Item][] = [];
+    for await (const entry of store.entries({ prefix: 'n' })) listed.push(entry);
+    assert.equal(listed, many);
+    assert.equal(await store.get('m'), { name: 'M' });
+  });
+
+  test('setMany is all or nothing: a bad key, a non-JSON value or a throwing indexer changes no key', async () => {
+    const { store, index } = await refusingIndexFixture();
+    await store.setMany([
+      ['a', { name: 'a0' }],
+      ['b', { name: 'b0' }],
+    ]);
+    const before = [{ name: 'a0' }, { name: 'b0' }, undefined];
+    await rejects(
+      store.setMany([
+        ['a', { name: 'a1' }],
+        ['c', { name: 'bad' }],
+        ['b', undefined],
+      ]),
+      /indexer refused/,
+    );
+    assert.equal(await store.getMany(['a', 'b', 'c']), before);
+    await rejects(
+      store.setMany([
+        ['a', { name: 'a1' }],
+        ['', { name: 'x' }],
+      ]),
+      /a key must be a non-empty string/,
+      'INFRA_INVALID_KEY',
+    );
+    await rejects(
+      store.setMany([
+        ['a', { name: 'a1' }],
+        ['b', { name: 'x', n: 1n } as unknown as Item],
+      ]),
+      /Store contract-.*\.items/,
+      'INFRA_NOT_JSON',
+    );
+    await rejects(
+      store.setMany('ab' as never),
+      /setMany\(\) takes an iterable of \[key, value\] pairs/,
+      'INFRA_INVALID_ENTRIES',
+    );
+    await rejects(store.setMany(null as never), /got null/, 'INFRA_INVALID_ENTRIES');
+    await rejects(
+      store.setMany([['a', { name: 'a1' }], ['b']] as never),
+      /got an array of 1 among them/,
+      'INFRA_INVALID_ENTRIES',
+    );
+    assert.equal(await store.getMany(['a', 'b', 'c']), before);
+    assert.equal(await index.get('a0'), [{ key: 'a', inlineValue: undefined }]);
+    assert.equal(await index.get('a1'), []);
+  });
+
+  test('concurrent setMany calls on overlapping keys in opposite orders, with modify and set, neither deadlock nor leave an index out of step', async () => {
+    const { store, byTag } = await fixture();
+    const keys = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5'];
+    // Each batch writes the same n to all its keys: as a batch is atomic, every key a later
+    // batch did not touch keeps a value some batch gave it, and the index matches the values.
+    const batches = Array.from({ length: 30 }, (_, w) => {
+      const mine = (w % 2 === 0 ? keys : [...keys].reverse()).filter((_, i) => (i + w) % 3 !== 0);
+      return store.setMany(mine.map((key) => [key, { name: key, n: w, tags: [`w${w % 4}`] }]));
+    });
+    const singles = Array.from({ length: 30 }, (_, i) =>
+      i % 2 === 0
+        ? store.modify(keys[i % 6]!, (old) => ({ name: keys[i % 6]!, n: (old?.n ?? 0) + 1000, tags: ['m'] }))
+        : store.set(keys[i % 6]!, { name: keys[i % 6]!, n: -1, tags: ['s'] }),
+    );
+    await settlesWithin(Promise.all([...batches, ...singles]), 30, 'the concurrent writes');
+    const values = await store.getMany(keys);
+    for (const tag of ['w0', 'w1', 'w2', 'w3', 'm', 's']) {
+      const expected = keys.filter((_, i) => values[i]?.tags?.includes(tag));
+      assert.equal(
+        (await byTag.get(tag)).map((hit) => hit.key),
+        expected,
+        `index entries for tag ${tag}`,
+      );
+    }
+  });
+
+  test('setMany of a key being modified, from inside its modify function, fails at once', async () => {
+    const { store } = await fixture();
+    await store.modify('k', async () => {
+      await rejects(
+        settlesWithin(
+          store.setMany([
+            ['other', { name: 'o' }],
+            ['k', { name: 'inner' }],
+          ]),
+          3,
+          'setMany() inside modify()',
+        ),
+        /^Store contract-.*\.items: setMany\("k"\) was called inside modify\("k"\) of the same key/,
+        'INFRA_MODIFY_REENTRANT',
+      );
+      return { name: 'outer' };
+    });
+    assert.equal(await store.getMany(['k', 'other']), [{ name: 'outer' }, undefined]);
+  });
+
   test('an index finds keys by each of the index keys a value yields', async () => {
     const { store, byTag } = await fixture();
     await store.set('2', { name: 'Bo', tags: ['red', 'blue'] });
@@ -354,15 +499,7 @@ export function storeContract(harness: StoreHarness): void {
   });
 
   test('an indexer that throws fails the write and changes nothing', async () => {
-    const root = rootId(`contract-${run}-${counter++}`);
-    const store = new Store<Item>(root`items`);
-    const index = new store.Index(root`by-name`, (item) => {
-      if (item.name === 'bad') throw new Error('indexer refused');
-      return [{ indexKey: item.name }];
-    });
-    const platform = await harness.platform(appOf(root));
-    platforms.push(platform);
-    appOf(root).enter('runtime', platform);
+    const { store, index } = await refusingIndexFixture();
     await store.set('k', { name: 'good' });
     await rejects(store.set('k', { name: 'bad' }), /indexer refused/);
     assert.equal(await store.get('k'), { name: 'good' });

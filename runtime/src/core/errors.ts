@@ -36,6 +36,7 @@ const codes = [
   'INFRA_BATCH_SIZE',
   'INFRA_INVALID_PREFIX',
   'INFRA_INVALID_KEYS',
+  'INFRA_INVALID_ENTRIES',
   'INFRA_MISSING_VALUE',
   'INFRA_INVALID_USES',
   'INFRA_STORE_NOT_ALLOWED',
@@ -154,6 +155,13 @@ interface Detail {
 
 /** A factory of the errors with one code; `factory.code` is that code. */
 export type ErrorFactory<A extends unknown[]> = ((...args: A) => InfraError) & { readonly code: ErrorCode };
+
+/** What a wrong argument was, for a message: its type, or null, or an array's length. */
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  return typeof value;
+}
 
 function define<A extends unknown[]>(code: ErrorCode, detail: (...args: A) => Detail): ErrorFactory<A> {
   const factory = (...args: A): InfraError => {
@@ -306,6 +314,12 @@ export const errors = {
   invalidKeys: define('INFRA_INVALID_KEYS', (store: string, call: string, keys: unknown) => ({
     id: store,
     message: `Store ${store}: ${call} takes an array of keys, got ${keys === null ? 'null' : typeof keys}`,
+  })),
+  invalidEntries: define('INFRA_INVALID_ENTRIES', (store: string, got: unknown, isEntry = false) => ({
+    id: store,
+    message: isEntry
+      ? `Store ${store}: setMany() takes [key, value] pairs, got ${describeValue(got)} among them`
+      : `Store ${store}: setMany() takes an iterable of [key, value] pairs (an array of pairs, a Map), got ${describeValue(got)}`,
   })),
   missingBuildValue: define(
     'INFRA_MISSING_VALUE',

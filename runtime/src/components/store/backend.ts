@@ -42,6 +42,12 @@ export interface StoreBackend {
   get(key: string): Promise<Json | undefined>;
   /** Writes (or, with `undefined`, deletes) and updates every index in the same atomic step. */
   set(key: string, value: Json | undefined): Promise<void>;
+  /**
+   * Writes (or, where the value is `undefined`, deletes) every entry and updates the indexes, all
+   * in one atomic step: another reader sees all of it or none. Takes its keys' locks in
+   * code-point order, as every multi-key write must, so two of them never wait for each other.
+   */
+  setMany(entries: ReadonlyMap<string, Json | undefined>): Promise<void>;
   /** Atomic read-modify-write: no concurrent `set` or `modify` of `key` interleaves with it. */
   modify(key: string, fn: (old: Json | undefined) => Promise<Json | undefined>): Promise<Json | undefined>;
   /**

@@ -34,13 +34,21 @@ export class MemoryStoreBackend implements StoreBackend {
   }
 
   set(key: string, value: Json | undefined): Promise<void> {
-    return this.#locks.run(key, async () => this.#write(key, value));
+    return this.#locks.run(key, async () => this.#prepare(key, value)());
+  }
+
+  setMany(entries: ReadonlyMap<string, Json | undefined>): Promise<void> {
+    return this.#locks.runAll(entries.keys(), async () => {
+      // Every indexer runs before anything changes: one that throws leaves every key as it was.
+      const writes = [...entries].map(([key, value]) => this.#prepare(key, value));
+      for (const write of writes) write();
+    });
   }
 
   modify(key: string, fn: (old: Json | undefined) => Promise<Json | undefined>): Promise<Json | undefined> {
     return this.#locks.run(key, async () => {
       const next = await fn(await this.get(key));
-      this.#write(key, next);
+      this.#prepare(key, next)();
       return next === undefined ? undefined : (JSON.parse(JSON.stringify(next)) as Json);
     });
   }
@@ -96,35 +104,40 @@ export class MemoryStoreBackend implements StoreBackend {
 
   async close(): Promise<void> {}
 
-  /** Synchronous, so the value and its index rows change together. */
-  #write(key: string, value: Json | undefined): void {
-    // Compute every new index row before changing anything: an indexer that throws leaves all as it was.
+  /**
+   * Runs the indexers for writing `value` at `key` (which may throw, before anything changed)
+   * and returns the write itself: synchronous, so the value and its index rows change together.
+   */
+  #prepare(key: string, value: Json | undefined): () => void {
     const newEntries =
       value === undefined ? [] : this.#indexDefs.map((index) => [index, indexEntries(index, key, value)] as const);
     const old = this.#values.get(key);
-    if (old !== undefined) {
-      // Indexers are pure (as in the proof of concept), so the old value yields the old rows.
-      const oldValue = JSON.parse(old) as Json;
-      for (const index of this.#indexDefs) {
+    // Indexers are pure (as in the proof of concept), so the old value yields the old rows.
+    const oldEntries =
+      old === undefined
+        ? []
+        : this.#indexDefs.map((index) => [index, indexEntries(index, key, JSON.parse(old) as Json)] as const);
+    return () => {
+      for (const [index, entries] of oldEntries) {
         const table = this.#indexes.get(index.id.value)!;
-        for (const indexKey of indexEntries(index, key, oldValue).keys()) {
+        for (const indexKey of entries.keys()) {
           const rows = table.get(indexKey);
           if (rows?.delete(key) && rows.size === 0) table.delete(indexKey);
         }
       }
-    }
-    if (value === undefined) {
-      this.#values.delete(key);
-      return;
-    }
-    this.#values.set(key, JSON.stringify(value));
-    for (const [index, entries] of newEntries) {
-      const table = this.#indexes.get(index.id.value)!;
-      for (const [indexKey, inline] of entries) {
-        let rows = table.get(indexKey);
-        if (!rows) table.set(indexKey, (rows = new Map()));
-        rows.set(key, inline === undefined ? undefined : JSON.stringify(inline));
+      if (value === undefined) {
+        this.#values.delete(key);
+        return;
       }
-    }
+      this.#values.set(key, JSON.stringify(value));
+      for (const [index, entries] of newEntries) {
+        const table = this.#indexes.get(index.id.value)!;
+        for (const [indexKey, inline] of entries) {
+          let rows = table.get(indexKey);
+          if (!rows) table.set(indexKey, (rows = new Map()));
+          rows.set(key, inline === undefined ? undefined : JSON.stringify(inline));
+        }
+      }
+    };
   }
 }

@@ -17,9 +17,13 @@
  *   needs one round trip fewer and no hash of the key that other tables' locks could share.
  * - delete without indexes: one `DELETE`; a key being inserted concurrently is left to that
  *   insert, as if the delete came first.
- * Each transaction locks a single main row, then only index rows of that key, so two
- * transactions never wait for each other in a cycle. Without indexes, set and delete are
- * one statement each and need no transaction.
+ * - setMany: the same "insert, then lock" for all its keys in one statement, in code-point
+ *   order, then one statement writes the values and the index rows.
+ * Each transaction locks main rows first (one, or setMany's in code-point order), then only
+ * index rows of those keys, so two transactions never wait for each other in a cycle. (A
+ * modify() function that writes another key of the same store holds one key while it waits for
+ * another: with a concurrent setMany() of both, each waits for the other, and the deadline
+ * below ends it.) Without indexes, set and delete are one statement each and need no transaction.
  *
  * Connections: a modify() function may itself call stores, which takes a second connection
  * while its transaction holds one. So that the pool cannot fill up with connections that all
@@ -163,6 +167,48 @@ class PostgresStoreBackend implements StoreBackend {
         }, 0),
       );
     });
+  }
+
+  async setMany(entries: ReadonlyMap<string, Json | undefined>): Promise<void> {
+    for (const key of entries.keys()) checkKey(this.#id, key);
+    if (entries.size === 0) return;
+    const keys = [...entries.keys()];
+    const written = { keys: [] as string[], values: [] as string[] };
+    const deleted: string[] = [];
+    for (const [key, value] of entries) {
+      if (value === undefined) deleted.push(key);
+      else {
+        written.keys.push(key);
+        written.values.push(JSON.stringify(value));
+      }
+    }
+    const { main } = this.#tables;
+    // Indexers run before anything is written (and before #run, so their errors reach the
+    // caller as they are): one that throws leaves everything as it was.
+    const rows = this.#manyIndexRows(entries);
+    const writes = [
+      sql.fragment`written AS (
+        UPDATE ${main} AS t SET value = e.value
+        FROM unnest(${sql.array(written.keys, 'text')}, ${sql.array(written.values, 'json')}) AS e(key, value)
+        WHERE t.key = e.key)`,
+      sql.fragment`deleted AS (DELETE FROM ${main} WHERE key = ANY(${sql.array(deleted, 'text')}))`,
+      ...this.#manyIndexWrites(keys, rows),
+    ];
+    return this.#run('setMany()', keys, (connect) =>
+      connect((c) =>
+        c.transaction(async (tx) => {
+          // Every row locked first (placeholders for new keys, as modify() does), in the keys'
+          // code-point order: two setMany() calls, here or in another process, lock their
+          // shared keys in the same order and so never deadlock. Then one statement, with a
+          // fresh snapshot, writes the values and the index rows.
+          await tx.query(statement`
+            INSERT INTO ${main} AS t (key, value)
+            SELECT k, NULL FROM unnest(${sql.array(keys, 'text')}) AS k ORDER BY k COLLATE "C"
+            ON CONFLICT (key) DO UPDATE SET value = t.value`);
+          await tx.query(withCtes(writes, sql.fragment`SELECT 1`));
+        }, 0),
+      ),
+    );
   }
 
   async modify(key: string, fn: (old: Json | undefined) => Promise<Json | undefined>): Promise<Json | undefined> {
@@ -367,6 +413,45 @@ class PostgresStoreBackend implements StoreBackend {
     });
   }
 
+  /** Every index's new rows for all of `entries`, flattened, as three parallel arrays per index. */
+  #manyIndexRows(entries: ReadonlyMap<string, Json | undefined>): (IndexRows & { keys: string[] })[] {
+    return this.#store.indexes.map((index) => {
+      const rows = { keys: [] as string[], indexKeys: [] as string[], inlineValues: [] as (string | null)[] };
+      for (const [key, value] of entries) {
+        if (value === undefined) continue;
+        for (const [indexKey, inline] of indexEntries(index, key, value)) {
+          rows.keys.push(key);
+          rows.indexKeys.push(indexKey);
+          rows.inlineValues.push(inline === undefined ? null : JSON.stringify(inline));
+        }
+      }
+      return rows;
+    });
+  }
+
+  /**
+   * #indexWrites for many keys: per index, delete the rows of `keys` that are not among the new
+   * ones, and upsert the new ones. The two touch different rows, so they can share a statement.
+   */
+  #manyIndexWrites(keys: string[], rows: (IndexRows & { keys: string[] })[]): FragmentSqlToken[] {
+    return this.#tables.indexes.flatMap(({ table }, i) => {
+      const newKeys = sql.array(rows[i].keys, 'text');
+      const newIndexKeys = sql.array(rows[i].indexKeys, 'text');
+      return [
+        sql.fragment`${sql.identifier([`stale_${i}`])} AS (
+          DELETE FROM ${table} AS i WHERE i.key = ANY(${sql.array(keys, 'text')}) AND NOT EXISTS (
+            SELECT FROM unnest(${newKeys}, ${newIndexKeys}) AS n(key, index_key)
+            WHERE n.key = i.key AND n.index_key = i.index_key))`,
+        sql.fragment`${sql.identifier([`upsert_${i}`])} AS (
+          INSERT INTO ${table} AS t (index_key, key, inline_value)
+          SELECT e.index_key, e.key, e.inline_value
+          FROM unnest(${newIndexKeys}, ${newKeys}, ${sql.array(rows[i].inlineValues, 'json')}) AS e(index_key, key, inline_value)
+          ON CONFLICT (index_key, key) DO UPDATE SET inline_value = EXCLUDED.inline_value
+          WHERE t.inline_value::text IS DISTINCT FROM EXCLUDED.inline_value::text)`,
+      ];
+    });
+  }
+
   #indexDeletes(key: string): FragmentSqlToken[] {
     return this.#tables.indexes.map(
       ({ table }, i) => sql.fragment`${sql.identifier([`gone_${i}`])} AS (DELETE FROM ${table} WHERE key = ${key})`,
@@ -431,12 +516,12 @@ class PostgresStoreBackend implements StoreBackend {
   }
 
   /**
-   * Runs `work` (after the earlier writes of `writesKey`, when given) within the call's deadline,
-   * turning failures into errors that name the store.
+   * Runs `work` (after this process's earlier writes of `writes`, the key or keys it writes, when
+   * given) within the call's deadline, turning failures into errors that name the store.
    */
   async #run<R>(
     call: string,
-    writesKey: string | undefined,
+    writes: string | readonly string[] | undefined,
     work: (connect: Connect, deadline: Deadline) => Promise<R>,
   ): Promise<R> {
     const deadline = new Deadline(CALL_TIMEOUT_MS);
@@ -447,9 +532,15 @@ class PostgresStoreBackend implements StoreBackend {
       deadline.stage = 'queued';
       const connect: Connect = (fn) => this.#connect(pool, deadline, fn);
       const run = () => work(connect, deadline);
-      result = await deadline.race(writesKey === undefined ? run() : this.#writes.run(writesKey, run));
+      result = await deadline.race(
+        writes === undefined
+          ? run()
+          : typeof writes === 'string'
+            ? this.#writes.run(writes, run)
+            : this.#writes.runAll(writes, run),
+      );
     } catch (err) {
-      throw this.#failure(call, writesKey, err);
+      throw this.#failure(call, writes, err);
     } finally {
       deadline.clear();
     }
@@ -460,19 +551,19 @@ class PostgresStoreBackend implements StoreBackend {
     return result;
   }
 
-  #failure(call: string, key: string | undefined, err: unknown): unknown {
+  #failure(call: string, writes: string | readonly string[] | undefined, err: unknown): unknown {
     if (err instanceof AppCodeError) return err.error;
     if (err instanceof InfraError) return err;
     if (err instanceof DeadlinePassed) {
       const seconds = err.ms / 1000;
       // modify()'s own function was too slow: the app's fault, not the database's.
-      if (err.stage === 'function') return errors.modifyTimeout(this.#id, key!, seconds);
+      if (err.stage === 'function') return errors.modifyTimeout(this.#id, writes as string, seconds);
       // Waiting behind this process's earlier writes of the key: those are what is stuck (and
       // they report it themselves), so this says so without declaring an outage.
       if (err.stage === 'queued')
         return errors.storeUnavailable(
           this.#id,
-          `${call} waited ${seconds} s for this process's earlier writes of key ${JSON.stringify(key)}, which have not finished`,
+          `${call} waited ${seconds} s for this process's earlier writes of ${describeKeys(writes!)}, which have not finished`,
         );
       // Every connection (or modify() slot) was in use for the whole time: by slow modify()
       // functions, or by calls the database does not answer, which then report the outage.
@@ -517,6 +608,16 @@ class Slots {
       else this.#free++;
     }
   }
+}
+
+/** `key "a"`, or `keys "a", "b" and 3 more`, for an error message. */
+function describeKeys(keys: string | readonly string[]): string {
+  if (typeof keys === 'string') return `key ${JSON.stringify(keys)}`;
+  const shown = keys
+    .slice(0, 3)
+    .map((key) => JSON.stringify(key))
+    .join(', ');
+  return keys.length > 3 ? `keys ${shown} and ${keys.length - 3} more` : `keys ${shown}`;
 }
 
 function withCtes(ctes: FragmentSqlToken[], last: FragmentSqlToken): QuerySqlToken {

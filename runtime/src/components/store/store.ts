@@ -161,6 +161,33 @@ export class Store<T = any> extends Component {
     await traced(this.#operations.set, () => this.#storage.set(key, json));
   }
 
+  /**
+   * Writes every `[key, value]` of `entries` (an array of pairs, a Map, any iterable of pairs;
+   * an `undefined` value deletes its key) in one transaction: a reader sees all of them or none,
+   * and an indexer that throws leaves every key as it was. A key given twice keeps its last value.
+   */
+  async setMany(entries: Iterable<readonly [string, T | undefined]>): Promise<void> {
+    this.#allowed('setMany()');
+    const checked = new Map<string, Json | undefined>();
+    // A string is iterable, but never what was meant.
+    if (
+      typeof entries !== 'object' ||
+      entries === null ||
+      typeof (entries as Iterable<unknown>)[Symbol.iterator] !== 'function'
+    )
+      throw errors.invalidEntries(this.id.value, entries);
+    for (const entry of entries) {
+      if (!Array.isArray(entry) || entry.length !== 2) throw errors.invalidEntries(this.id.value, entry, true);
+      const [key, value] = entry as [unknown, T | undefined];
+      checkKey(this.id.value, key);
+      refuseWriteInsideModify(this, this.id.value, 'setMany', key);
+      checked.delete(key);
+      checked.set(key, this.#json(value, `the value for key ${JSON.stringify(key)}`));
+    }
+    if (checked.size === 0) return;
+    await traced(this.#operations.setMany, () => this.#storage.setMany(checked));
+  }
+
   async has(key: string): Promise<boolean> {
     this.#check('has()', key);
     return (await traced(this.#operations.has, () => this.#storage.get(key))) !== undefined;

@@ -20,7 +20,8 @@ import {
 } from '../../core/telemetry/attributes.ts';
 
 /** db.operation.name of each Store call (an index lookup is `index.get`). */
-export type StoreOperationName = 'get' | 'getMany' | 'set' | 'has' | 'del' | 'modify' | 'allKeys' | 'entries';
+export type StoreOperationName =
+  'get' | 'getMany' | 'set' | 'setMany' | 'has' | 'del' | 'modify' | 'allKeys' | 'entries';
 
 /** One operation of one store, as its spans and measurements name it. */
 export class StoreOperation {
@@ -52,6 +53,7 @@ export function storeOperations(storeId: string, dbSystem: string): Record<Store
     get: of('get'),
     getMany: of('getMany'),
     set: of('set'),
+    setMany: of('setMany'),
     has: of('has'),
     del: of('del'),
     modify: of('modify'),

@@ -184,6 +184,7 @@ function loadingBackend(loading: Promise<StoreBackend>): StoreBackend {
     dbSystemName: DB_SYSTEM_POSTGRESQL,
     get: async (key) => (await loading).get(key),
     set: async (key, value) => (await loading).set(key, value),
+    setMany: async (entries) => (await loading).setMany(entries),
     modify: async (key, fn) => (await loading).modify(key, fn),
     keys: async (after, limit, prefix) => (await loading).keys(after, limit, prefix),
     entries: async (after, limit, prefix) => (await loading).entries(after, limit, prefix),
