@@ -55,7 +55,7 @@ const SHELL_SECRET = 'a-secret-of-the-shell';
 const PROD_URL = 'postgres://prod:prod-password@db.example.com:5432/beta';
 /** The runner's variables a persona also gets (README, *Local processes*). */
 const PASSED =
-  /^(?:PATH|HOME|TMPDIR|TZ|LANG|LANGUAGE|TERM|NO_COLOR|FORCE_COLOR|NODE_OPTIONS|LOG_LEVEL|LOG_FORMAT|LC_\w+|OTEL_\w+)$/;
+  /^(?:PATH|HOME|TMPDIR|TZ|LANG|LANGUAGE|TERM|NO_COLOR|FORCE_COLOR|NODE_OPTIONS|LOG_LEVEL|LOG_FORMAT|LC_\w+|OTEL_\w+|\w+__POOL_MAX|\w+__CONNECTIONS)$/;
 const TABLE = { alpha: 'isolation__alpha__db', beta: 'isolation__beta__db' } as const;
 const SERVICE = { alpha: 'isolation--alpha--api', beta: 'isolation--beta--api' } as const;
 type Name = keyof typeof TABLE;

@@ -30,7 +30,7 @@ test.after(async () => {
   project.remove();
 });
 
-test("a persona's process gets the runner's PATH, HOME, locale and Node options besides its own variables, nothing else", () => {
+test("a persona's process gets the runner's PATH, HOME, locale, Node options and connection counts besides its own variables, nothing else", () => {
   const runner = {
     PATH: '/usr/bin',
     HOME: '/home/me',
@@ -41,6 +41,8 @@ test("a persona's process gets the runner's PATH, HOME, locale and Node options 
     INFRA_LOCAL_PG_URL: 'postgres://postgres:admin@127.0.0.1:5432/postgres',
     MY_SHELL_SECRET: 'from the shell',
     CUSTOMERS_DB_URL: 'postgres://app:prod@db.example.com/customers',
+    MY_APP__CUSTOMER_SERVER__DB__POOL_MAX: '20',
+    MY_APP__CUSTOMER_SERVER__API__CONNECTIONS: '8',
   };
   assert.equal(personaProcessEnvironment(runner, { PERSONA: 'my-app.customer-server.api', PATH: '/its/own' }), {
     PATH: '/its/own',
@@ -49,6 +51,8 @@ test("a persona's process gets the runner's PATH, HOME, locale and Node options 
     LC_ALL: 'C',
     NODE_OPTIONS: '--conditions=source',
     PERSONA: 'my-app.customer-server.api',
+    MY_APP__CUSTOMER_SERVER__DB__POOL_MAX: '20',
+    MY_APP__CUSTOMER_SERVER__API__CONNECTIONS: '8',
   });
 });
 

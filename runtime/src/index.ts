@@ -20,7 +20,14 @@ export {
 } from './core/errors.ts';
 export type { Json } from './core/json.ts';
 
-export { Store, StoreIndex, type AllKeysOptions, type IndexGetOptions } from './components/store/store.ts';
+export {
+  Store,
+  StoreIndex,
+  type AllKeysOptions,
+  type EntriesOptions,
+  type IndexGetOptions,
+  type StoreOptions,
+} from './components/store/store.ts';
 export type { Indexer, IndexEntryInput, IndexHit } from './components/store/backend.ts';
 export {
   ApiServer,

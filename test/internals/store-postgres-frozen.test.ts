@@ -17,7 +17,8 @@ import { rootId, appOf, Store } from 'infra-generator';
 import { StorePlatform } from '../support/store-platform.ts';
 import type { Logger } from 'infra-generator/internal/core/logger';
 import { createPostgresStoreBackend } from 'infra-generator/internal/components/store/postgres';
-import { POOL_SIZE } from 'infra-generator/internal/components/store/postgres-pool';
+import { STORE_POOL } from 'infra-generator/internal/components/connection-limits';
+const POOL_SIZE = STORE_POOL.default;
 import { ThrowawayCluster } from '../support/throwaway-cluster.ts';
 
 interface Item {

@@ -37,6 +37,7 @@ const codes = [
   'INFRA_INVALID_PREFIX',
   'INFRA_INVALID_KEYS',
   'INFRA_INVALID_ENTRIES',
+  'INFRA_INVALID_CONNECTIONS',
   'INFRA_MISSING_VALUE',
   'INFRA_INVALID_USES',
   'INFRA_STORE_NOT_ALLOWED',
@@ -321,6 +322,13 @@ export const errors = {
       ? `Store ${store}: setMany() takes [key, value] pairs, got ${describeValue(got)} among them`
       : `Store ${store}: setMany() takes an iterable of [key, value] pairs (an array of pairs, a Map), got ${describeValue(got)}`,
   })),
+  invalidConnections: define(
+    'INFRA_INVALID_CONNECTIONS',
+    (kind: string, id: string, what: string, got: unknown, min: number, max: number) => ({
+      id,
+      message: `${kind} ${id}: ${what} must be a whole number from ${min} to ${max}, got ${typeof got === 'string' ? JSON.stringify(got) : String(got)}`,
+    }),
+  ),
   missingBuildValue: define(
     'INFRA_MISSING_VALUE',
     (kind: string, id: string, persona: string | undefined, envName: string) => ({

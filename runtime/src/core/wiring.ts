@@ -18,6 +18,16 @@ export const wiring = {
   value: (value: ID) => value.envName,
   /** The bearer token of an ApiServer, for the server and the personas allowed to call it. */
   apiToken: (server: ID) => `${server.envName}__TOKEN`,
+  /**
+   * The most connections a Store's pool opens in one process, overriding `pool.max` of its code
+   * (not written by the build: an operator sets it per deployment).
+   */
+  storePoolMax: (store: ID) => `${store.envName}__POOL_MAX`,
+  /**
+   * The most connections a calling persona keeps open to an ApiServer, overriding
+   * `clientConnections` of its code (not written by the build, as storePoolMax).
+   */
+  apiConnections: (server: ID) => `${server.envName}__CONNECTIONS`,
   /** The build's tree fingerprint, and its listing (JSON array of lines), checked by every persona at start. */
   treeFingerprint: 'INFRA_TREE_FINGERPRINT',
   treeListing: 'INFRA_TREE',

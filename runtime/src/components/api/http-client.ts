@@ -22,6 +22,7 @@ import type { ApiServer } from './server.ts';
 import { MAX_ANSWER_BYTES, argumentInQuery, resultValue, type Endpoint, type HttpMethod } from './endpoint.ts';
 import { ARG_PARAM, MAX_QUERY_LENGTH, METHOD_OVERRIDE_HEADER, bearer } from './http-wire.ts';
 import { errors, messageOf } from '../../core/errors.ts';
+import { API_CLIENT_CONNECTIONS } from '../connection-limits.ts';
 import { instruments, recordDuration } from '../../core/telemetry/metrics.ts';
 import {
   ATTR_COMPONENT_ID,
@@ -52,7 +53,7 @@ export interface HttpClientOptions {
   maxAnswerBytes?: number;
   /** Further attempts of an idempotent call after a connection failure (default 2). */
   retries?: number;
-  /** Connections kept per server (default 64). */
+  /** Connections kept per server (default 64: connection-limits.ts). */
   connections?: number;
 }
 
@@ -101,7 +102,7 @@ export class HttpApiClient {
     this.#headers = options.token === undefined ? {} : { authorization: bearer(options.token) };
     this.#bodyHeaders = { ...this.#headers, 'content-type': 'application/json' };
     this.#pool = new Pool(base.origin, {
-      connections: options.connections ?? 64,
+      connections: options.connections ?? API_CLIENT_CONNECTIONS.default,
       connectTimeout: this.#connectTimeoutMs,
       headersTimeout: this.#timeoutMs,
       bodyTimeout: this.#timeoutMs,

@@ -25,6 +25,7 @@ import { Persona as PersonaBase, type PersonaOptions } from '../../core/persona.
 import { assertMayCallApi, endpointOfClient, mayCallApi } from '../../core/access.ts';
 import { randomBytes } from 'node:crypto';
 import { shortHash } from '../../private/hash.ts';
+import { API_CLIENT_CONNECTIONS, connectionCount } from '../connection-limits.ts';
 
 export interface ApiServerOptions extends PersonaOptions {
   /**
@@ -33,6 +34,12 @@ export interface ApiServerOptions extends PersonaOptions {
    * call it receive.
    */
   public?: boolean;
+  /**
+   * The most connections each persona that calls this API keeps open to it, deployed (default
+   * 64, from 1 to 10 000); further calls wait for one. The variable `<API_ID>__CONNECTIONS` of a
+   * caller's environment overrides it for that deployment.
+   */
+  clientConnections?: number;
 }
 
 export interface EndpointOptions {
@@ -86,10 +93,18 @@ export class ApiServer extends PersonaBase {
   readonly public: boolean;
   /** The bearer token callers must send (none for a public API). */
   readonly token: Secret | undefined;
+  /** Connections per caller, in code (a deployment may override it: ApiServerOptions). */
+  readonly clientConnections: number;
 
   constructor(id: ID, options: ApiServerOptions = {}) {
     super(id, 'ApiServer', options);
     this.public = options.public ?? false;
+    this.clientConnections = connectionCount(
+      API_CLIENT_CONNECTIONS,
+      options.clientConnections,
+      { kind: 'ApiServer', id: id.value },
+      'clientConnections',
+    );
     this.port = new Port(id.child('port'), { readers: [this.app.root] });
     this.token = this.public
       ? undefined

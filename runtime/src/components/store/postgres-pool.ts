@@ -43,13 +43,11 @@ export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
 /** How long destroying a connection waits for its query, then for its socket, before giving up on them. */
 const DESTROY_WAIT_MS = 1_000;
 
-/** Connections per store and process (slonik's default). */
-export const POOL_SIZE = 10;
-
-export async function createStorePool(url: string, storeId: string): Promise<DatabasePool> {
+/** A pool of at most `maxPoolSize` connections (connection-limits.ts) for the store `storeId`. */
+export async function createStorePool(url: string, storeId: string, maxPoolSize: number): Promise<DatabasePool> {
   const pool = await createPool(url, {
     poolName: storeId,
-    maxPoolSize: POOL_SIZE,
+    maxPoolSize,
     // One attempt of at most CONNECT_TIMEOUT_MS: while the database is down a call fails within
     // seconds instead of queueing behind retries. Every call opens a connection again if it has
     // none, so the store works again as soon as the database is back, without a restart.

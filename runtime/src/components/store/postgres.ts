@@ -28,7 +28,7 @@
  * Connections: a modify() function may itself call stores, which takes a second connection
  * while its transaction holds one. So that the pool cannot fill up with connections that all
  * wait (for a row lock, or for a free connection), writes of one key queue in this process
- * before taking a connection, and at most POOL_SIZE - 1 modify() functions run at once.
+ * before taking a connection, and at most (pool size - 1) modify() functions run at once.
  *
  * Deadlines: every call ends within CALL_TIMEOUT_MS (postgres-pool.ts), whatever the database
  * does. A call past it fails, and throws out of its connection's handler, so slonik destroys
@@ -58,13 +58,15 @@ import type { Json } from '../../core/json.ts';
 import type { Logger } from '../../core/logger.ts';
 import { errors, InfraError } from '../../core/errors.ts';
 import { createTables, storeTables, type IndexTable, type StoreTables } from './postgres-schema.ts';
-import { CALL_TIMEOUT_MS, createStorePool, isOutage, POOL_SIZE, poolUsage } from './postgres-pool.ts';
+import { CALL_TIMEOUT_MS, createStorePool, isOutage, poolUsage } from './postgres-pool.ts';
 import { DB_SYSTEM_POSTGRESQL } from '../../core/telemetry/attributes.ts';
 import { observePool } from '../../core/telemetry/metrics.ts';
 
 export interface PostgresStoreOptions {
   /** Told once when the database becomes unreachable and once when it is back. */
   log?: Logger;
+  /** The pool's size (default: the store's `pool.max`), as a deployment's variable may set it. */
+  poolMax?: number;
 }
 
 /** The backend of `store` on the PostgreSQL database at `url` (a `postgres://` connection URI). */
@@ -73,7 +75,7 @@ export function createPostgresStoreBackend(
   url: string,
   options: PostgresStoreOptions = {},
 ): StoreBackend {
-  return new PostgresStoreBackend(store, url, options.log);
+  return new PostgresStoreBackend(store, url, options.log, options.poolMax ?? store.pool.max);
 }
 
 /** Carries an error thrown by the app's own code (modify's function, an indexer) through slonik untouched. */
@@ -115,12 +117,15 @@ class PostgresStoreBackend implements StoreBackend {
   #down = false;
   /** The tail of each key's queue of writes in this process. */
   readonly #writes = new PerKeyQueue();
-  readonly #modifySlots = new Slots(POOL_SIZE - 1);
+  readonly #poolMax: number;
+  readonly #modifySlots: Slots;
 
-  constructor(store: Store<any>, url: string, log: Logger | undefined) {
+  constructor(store: Store<any>, url: string, log: Logger | undefined, poolMax: number) {
     this.#store = store;
     this.#url = url;
     this.#log = log;
+    this.#poolMax = poolMax;
+    this.#modifySlots = new Slots(poolMax - 1);
   }
 
   get #id(): string {
@@ -473,7 +478,7 @@ class PostgresStoreBackend implements StoreBackend {
   async #ready(deadline: Deadline): Promise<DatabasePool> {
     if (this.#closed) throw errors.storeClosed(this.#id);
     if (!this.#pool) {
-      const opening = createStorePool(this.#url, this.#id).then((pool) => {
+      const opening = createStorePool(this.#url, this.#id, this.#poolMax).then((pool) => {
         this.#unobservePool = observePool(this.#id, poolUsage(pool));
         return pool;
       });

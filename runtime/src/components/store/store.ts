@@ -15,6 +15,18 @@ import type { IndexDefinition, IndexHit, Indexer, StoreBackend } from './backend
 import { Password } from '../../values/secret.ts';
 import { assertMayUseStore } from '../../core/access.ts';
 import { indexGetOperation, storeOperations, traced, type StoreOperation } from './telemetry.ts';
+import { connectionCount, STORE_POOL } from '../connection-limits.ts';
+
+export interface StoreOptions {
+  pool?: {
+    /**
+     * The most connections the store opens in each process that uses it, deployed (default 10,
+     * from 2 to 1000). The variable `<STORE_ID>__POOL_MAX` of a persona's environment overrides
+     * it for that deployment.
+     */
+    max?: number;
+  };
+}
 
 export interface AllKeysOptions {
   /** How many keys each round trip to the backend fetches (default 100). */
@@ -86,11 +98,16 @@ export class Store<T = any> extends Component {
   readonly Index: BoundIndexConstructor<T>;
   /** The database password, readable only by the personas in the subtree that owns the store. */
   readonly password: Password;
+  /** The pool's size in code (a deployment may override it: StoreOptions). */
+  readonly pool: { readonly max: number };
   #backend: StoreBackend | undefined;
   #operationsCache: ReturnType<typeof storeOperations> | undefined;
 
-  constructor(id: ID) {
+  constructor(id: ID, options: StoreOptions = {}) {
     super(id, 'Store');
+    this.pool = Object.freeze({
+      max: connectionCount(STORE_POOL, options.pool?.max, { kind: 'Store', id: id.value }, 'pool.max'),
+    });
     this.password = new Password(id.child('password'), { readers: [this.owner] });
     // `store.Index` is a class bound to this store, as `new store.Index(id, indexer)` reads; a
     // class body has its own `this`, so the store goes in by name.

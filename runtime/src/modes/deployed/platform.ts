@@ -20,6 +20,12 @@ import { DB_SYSTEM_POSTGRESQL } from '../../core/telemetry/attributes.ts';
 import { currentContext } from '../../core/app.ts';
 import { wiring } from '../../core/wiring.ts';
 import { errors } from '../../core/errors.ts';
+import {
+  API_CLIENT_CONNECTIONS,
+  connectionCount,
+  STORE_POOL,
+  type ConnectionLimit,
+} from '../../components/connection-limits.ts';
 
 export interface DeployedPlatformOptions {
   /** The environment the build gave this persona. */
@@ -66,9 +72,10 @@ export class DeployedPlatform implements ComponentPlatform {
       const envName = wiring.storeUrl(store.id);
       const url = this.#env[envName];
       if (!url) throw errors.storeUrlMissing(this.#personaName(), store.id.value, store.owner.value, envName);
+      const poolMax = this.#connections(STORE_POOL, store, wiring.storePoolMax(store.id), store.pool.max);
       backend = loadingBackend(
         loadPostgres().then(({ createPostgresStoreBackend }) =>
-          createPostgresStoreBackend(store, url, { log: this.#log }),
+          createPostgresStoreBackend(store, url, { log: this.#log, poolMax }),
         ),
       );
       this.#backends.set(store, backend);
@@ -143,7 +150,16 @@ export class DeployedPlatform implements ComponentPlatform {
       const envName = wiring.apiUrl(server.id);
       const url = this.#env[envName];
       if (!url) throw errors.apiUrlMissing(this.#personaName(), server.id.value, envName);
-      const options = { ...this.#options.client, token: server.token && this.#token(server) };
+      const options = {
+        connections: this.#connections(
+          API_CLIENT_CONNECTIONS,
+          server,
+          wiring.apiConnections(server.id),
+          server.clientConnections,
+        ),
+        ...this.#options.client,
+        token: server.token && this.#token(server),
+      };
       const made = loadHttpClient().then(({ HttpApiClient }) => {
         const made = new HttpApiClient(server, url, options);
         this.#ready.set(server, made);
@@ -154,6 +170,18 @@ export class DeployedPlatform implements ComponentPlatform {
       this.#clients.set(server, (client = made));
     }
     return client;
+  }
+
+  /**
+   * A connection count a deployment set in the variable `envName`, or the component's own in
+   * code (Store's pool.max, ApiServer's clientConnections) when it is unset or empty.
+   */
+  #connections(limit: ConnectionLimit, component: Store<any> | ApiServer, envName: string, inCode: number): number {
+    const text = this.#env[envName]?.trim();
+    if (!text) return inCode;
+    // Digits only: Number() would also take "0x10", "1e3" or "12.0".
+    const count = /^[0-9]+$/.test(text) ? Number(text) : text;
+    return connectionCount(limit, count, { kind: component.kind, id: component.id.value }, envName, text);
   }
 
   /** The API's bearer token, which the build gives the server and the personas that may call it. */

@@ -50,7 +50,9 @@ const LOCALHOST = '127.0.0.1';
  * OTEL_EXPORTER_OTLP_ENDPOINT once traces the whole app. Of those only OTEL_EXPORTER_OTLP_HEADERS
  * may authenticate, and only to the receiver the user chose for this run. Nothing else that
  * configures or authenticates anything (INFRA_LOCAL_PG_URL, a bound Store's production URL, a
- * token in the shell). Listed in the README (*Local processes*).
+ * token in the shell). And the connection counts an operator may tune per deployment
+ * (`<STORE_ID>__POOL_MAX`, `<API_ID>__CONNECTIONS`: wiring.ts), which configure no credential.
+ * Listed in the README (*Local processes*).
  */
 const PASSED_TO_PERSONAS = new Set([
   'PATH',
@@ -67,9 +69,12 @@ const PASSED_TO_PERSONAS = new Set([
   'LOG_FORMAT',
 ]);
 const PASSED_PREFIXES = ['LC_', 'OTEL_'];
+const PASSED_SUFFIXES = ['__POOL_MAX', '__CONNECTIONS'];
 
 const passedToPersonas = (name: string) =>
-  PASSED_TO_PERSONAS.has(name) || PASSED_PREFIXES.some((prefix) => name.startsWith(prefix));
+  PASSED_TO_PERSONAS.has(name) ||
+  PASSED_PREFIXES.some((prefix) => name.startsWith(prefix)) ||
+  PASSED_SUFFIXES.some((suffix) => name.endsWith(suffix));
 
 /**
  * The environment of a persona's process: the allowed variables of the runner's `env` (those of
