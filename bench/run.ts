@@ -5,7 +5,8 @@
  *
  * `npm run bench -- store api` runs only the benchmarks named. The Store benchmark needs the
  * PostgreSQL at INFRA_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres), the
- * image benchmark a Docker engine; a benchmark that cannot run says why and the others go on.
+ * image and idle benchmarks a Docker engine (idle also docker-compose); a benchmark that cannot
+ * run says why and the others go on.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { benchMemory } from './memory.bench.ts';
 import { benchColdStart } from './coldstart.bench.ts';
 import { benchBuild } from './build.bench.ts';
 import { benchImage } from './image.bench.ts';
+import { benchIdle } from './idle.bench.ts';
 
 const benches: [string, () => Promise<void>][] = [
   ['in-process', benchInProcess],
@@ -29,6 +31,7 @@ const benches: [string, () => Promise<void>][] = [
   ['cold-start', benchColdStart],
   ['build', benchBuild],
   ['image', benchImage],
+  ['idle', benchIdle],
 ];
 
 async function postgresVersion(): Promise<string> {

@@ -13,13 +13,13 @@ import { randomBytes } from 'node:crypto';
 import { rootId, appOf, Store, ApiServer } from 'infra-generator';
 import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';
 import { STORE_POOL } from 'infra-generator/internal/components/connection-limits';
-const POOL_SIZE = STORE_POOL.default;
 import { wiring } from 'infra-generator/internal/core/wiring';
 import { runAs } from 'infra-generator/internal/core/app';
 import { alternate, report, throughput } from './harness.ts';
 
 export const adminUrl = process.env.INFRA_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const IN_FLIGHT = 32;
+const POOL_SIZE = STORE_POOL.default;
 const KEYS = 1000;
 
 interface Customer {

@@ -97,6 +97,88 @@ const envFile = (f: Fixture, service: string) => join(f.paths.buildDir, 'env', `
 
 const test = suite('build');
 
+/**
+ * Runs compose's `healthcheck.test` (`['CMD', 'bash', '-c', script]`, as written, `$` doubled)
+ * here, against a server on this machine that answers GET /healthz with `answer`, closes every
+ * connection unanswered (`closed`), or never answers (`silent`; killed after 8 s, as compose's
+ * timeout would). The script's port becomes the test server's, its file that remembers a pass
+ * `passedFile`, and its steady sleep 1 s. Resolves to its exit code (or `timeout`), how long it
+ * took, and the requests the server got.
+ */
+async function runHealthcheck(
+  check: string[],
+  port: number,
+  answer: 200 | 503 | 'closed' | 'silent',
+  passedFile: string,
+): Promise<{ code: number | 'timeout'; ms: number; requests: string[] }> {
+  const { createServer } = await import('node:http');
+  const { execFile } = await import('node:child_process');
+  const { STEADY_SECONDS } = await import('infra-generator/internal/targets/compose/healthchecks');
+  const requests: string[] = [];
+  const server = createServer((request, response) => {
+    requests.push(`${request.method} ${request.url} ${request.headers.host}`);
+    if (answer === 'closed') return void request.socket.destroy();
+    if (answer === 'silent') return;
+    response.writeHead(answer).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port: serverPort } = server.address() as { port: number };
+  const script = check[3]
+    .replaceAll('$$', '$')
+    .replaceAll(String(port), String(serverPort))
+    .replaceAll('/tmp/.infra-healthcheck-passed', passedFile)
+    .replace(`sleep ${STEADY_SECONDS}`, 'sleep 1');
+  const started = performance.now();
+  const code = await new Promise<number | 'timeout'>((resolve) => {
+    const child = execFile(check[1], [check[2], script], { timeout: 8000 }, (err) =>
+      resolve(err?.killed ? 'timeout' : ((err?.code as number | undefined) ?? 0)),
+    );
+    child.stdin?.end();
+  });
+  const ms = performance.now() - started;
+  server.closeAllConnections();
+  server.close();
+  return { code, ms, requests };
+}
+
+/**
+ * What a check does over a container's life: quick until it first passes, then steady (it
+ * sleeps before asking), failing on anything but a 200; without a place to remember a pass, quick.
+ */
+async function checkLife(check: string[], port: number): Promise<void> {
+  const folder = mkdtempSync(join(tmpdir(), 'infra-healthcheck-'));
+  const passedFile = join(folder, 'passed');
+  try {
+    for (const answer of [503, 'closed'] as const) {
+      const r = await runHealthcheck(check, port, answer, passedFile);
+      assert.is(r.code, 1, `starting, ${answer}`);
+      assert.ok(r.ms < 900, `starting, ${answer}: no sleep (${r.ms} ms)`);
+      assert.equal(r.requests, [`GET /healthz 127.0.0.1:${(r.requests[0] ?? '').split(':').at(-1)}`]);
+    }
+    assert.is(existsSync(passedFile), false, 'no pass yet, nothing remembered');
+    const first = await runHealthcheck(check, port, 200, passedFile);
+    assert.is(first.code, 0, 'the first pass');
+    assert.ok(first.ms < 900, `the first pass: no sleep (${first.ms} ms)`);
+    const steady = await runHealthcheck(check, port, 200, passedFile);
+    assert.is(steady.code, 0, 'steady, 200');
+    assert.ok(steady.ms >= 1000, `steady: it slept first (${steady.ms} ms)`);
+    assert.is((await runHealthcheck(check, port, 503, passedFile)).code, 1, 'steady, 503');
+    // Another start of the container (its first process started at another time): quick again.
+    writeFileSync(passedFile, '1\n');
+    assert.ok((await runHealthcheck(check, port, 200, passedFile)).ms < 900, 'after a restart: no sleep');
+    const silent = await runHealthcheck(check, port, 'silent', join(folder, 'other'));
+    assert.ok(silent.code === 1 || silent.code === 'timeout', `silent: ${silent.code}`);
+    const unwritable = join(folder, 'missing-folder', 'passed');
+    for (let i = 0; i < 2; i++) {
+      const r = await runHealthcheck(check, port, 200, unwritable);
+      assert.is(r.code, 0, 'a pass it cannot remember is still a pass');
+      assert.ok(r.ms < 900, `nothing remembered: no sleep (${r.ms} ms)`);
+    }
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
 test('the seed example: one postgres service per store, one app image for every persona', async () => {
   const f = fixtureProject();
   try {
@@ -109,7 +191,12 @@ test('the seed example: one postgres service per store, one app image for every 
     assert.is(db.image, 'postgres:17-bookworm');
     assert.equal(db.volumes, [`${DB}-data:/var/lib/postgresql/data`]);
     assert.ok(file.volumes && `${DB}-data` in file.volumes);
-    assert.equal(db.healthcheck!.test.slice(0, 4), ['CMD', 'pg_isready', '-h', '127.0.0.1']);
+    // Over TCP, which a first start's temporary server (Unix socket only) cannot answer.
+    assert.equal(db.healthcheck!.test.slice(0, 3), ['CMD', 'bash', '-c']);
+    assert.match(
+      db.healthcheck!.test[3],
+      /^pg_isready -h 127\.0\.0\.1 -p 5432 -U app -d my_app__customer_server__db -t 5 -q \|\| exit 1$/m,
+    );
     assert.is(db.ports, undefined, 'the database publishes no port');
     assert.is(db.environment.POSTGRES_PASSWORD, undefined, 'the password is not inlined');
     assert.equal(db.networks, [`${DB}-net`]);
@@ -130,8 +217,10 @@ test('the seed example: one postgres service per store, one app image for every 
     assert.ok(/restart: "no"/.test(read(join(f.root, 'compose.yaml'))), 'quoted, so YAML 1.1 readers see a string');
     assert.equal(api.depends_on, { [DB]: { condition: 'service_healthy' } });
     assert.equal(client.depends_on, { [API]: { condition: 'service_healthy' } });
-    assert.equal(api.healthcheck!.test.slice(0, 3), ['CMD', 'node', '-e']);
-    assert.ok(api.healthcheck!.test[3].includes('/healthz'));
+    // No JavaScript runtime started every 2 s: bash asks the health route itself.
+    assert.equal(api.healthcheck!.test.slice(0, 3), ['CMD', 'bash', '-c']);
+    const apiPort = values(f)['my-app.customer-server.api.port'] as number;
+    await checkLife(api.healthcheck!.test, apiPort);
     assert.is(client.healthcheck, undefined);
 
     // Only the API's owner subtree reaches the database's network.
@@ -366,7 +455,7 @@ test('reach follows declared use; workers restart; a public API publishes its po
     assert.is(indexer.restart, 'unless-stopped');
     // Its health endpoint, in its own container; compose asks it as it asks an API.
     assert.is(indexer.environment.INFRA_HEALTH_PORT, '8081');
-    assert.ok(indexer.healthcheck!.test[3].includes("'http://127.0.0.1:8081/healthz'"), indexer.healthcheck!.test[3]);
+    assert.ok(indexer.healthcheck!.test[3].includes('/dev/tcp/127.0.0.1/8081'), indexer.healthcheck!.test[3]);
     assert.ok(indexer.networks!.includes('shop--catalog--stock-net'));
     assert.ok(read(envFile(f, 'shop--catalog--indexer')).includes('SHOP__CATALOG__STOCK__URL='));
     assert.not.ok(file.services['shop--orders'].networks!.includes('shop--catalog--stock-net'));

@@ -18,8 +18,9 @@ import { StorePlatform } from '../support/store-platform.ts';
 import type { Logger } from 'infra-generator/internal/core/logger';
 import { createPostgresStoreBackend } from 'infra-generator/internal/components/store/postgres';
 import { STORE_POOL } from 'infra-generator/internal/components/connection-limits';
-const POOL_SIZE = STORE_POOL.default;
 import { ThrowawayCluster } from '../support/throwaway-cluster.ts';
+
+const POOL_SIZE = STORE_POOL.default;
 
 interface Item {
   n: number;

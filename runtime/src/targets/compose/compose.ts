@@ -7,9 +7,7 @@
  *   `ensure_image_exists`); `build:` on one service only would make `up` try to pull the
  *   image for any service it reaches first, and there may be no registry.
  * - One PostgreSQL service and named volume per Store, on an internal network that only the
- *   personas allowed to use the Store join; no published port. Its healthcheck asks over TCP
- *   (`pg_isready -h 127.0.0.1`): the temporary server of a first start listens on the Unix
- *   socket only, so it cannot pass for the real one.
+ *   personas allowed to use the Store join; no published port. Health checks: healthchecks.ts.
  * - Secrets go to per-service env files (0600), never into this file.
  * - With `--with-telemetry-ui`, a dashboard of the personas' telemetry (telemetryUiService), on
  *   a network of its own that every persona joins and no database does; its UI published on
@@ -23,7 +21,7 @@
 import { join } from 'node:path';
 import YAML from 'yaml';
 import type { Persona } from '../../core/persona.ts';
-import { HEALTH_ROUTE } from '../../components/api/http-wire.ts';
+import { httpHealthcheck, postgresHealthcheck, type Healthcheck } from './healthchecks.ts';
 import {
   containerAddresses,
   everyApiEnvironment,
@@ -49,7 +47,6 @@ import {
   POSTGRES_IMAGE,
   postgresEnvironment,
   oneLine,
-  postgresReadyCommand,
   TELEMETRY_UI_PORT,
   TELEMETRY_UI_URL,
 } from '../shared.ts';
@@ -70,14 +67,6 @@ const TELEMETRY_UI_IMAGE = 'mcr.microsoft.com/dotnet/aspire-dashboard:9.5';
 const TELEMETRY_UI_OTLP_PORT = 18890;
 /** The dashboard's network: every persona joins it, no database does (Stores stay on their owners' networks). */
 const TELEMETRY_NETWORK = 'telemetry';
-
-export interface Healthcheck {
-  test: string[];
-  interval: string;
-  timeout: string;
-  retries: number;
-  start_period: string;
-}
 
 export interface ComposeService {
   image: string;
@@ -119,23 +108,6 @@ const restartPolicy: Record<Persona['lifecycle'], ComposeService['restart']> = {
   // A deploy task runs once; restarting it would repeat the deployment's side effects.
   task: 'no',
 };
-
-const timing = { interval: '2s', timeout: '5s', retries: 30 };
-
-function postgresHealthcheck(store: StorePlan): Healthcheck {
-  return {
-    test: ['CMD', ...postgresReadyCommand(store)],
-    ...timing,
-    start_period: '60s',
-  };
-}
-
-/** Asks the persona's `GET /healthz` on `port` (an API's, or a worker's health endpoint). */
-function httpHealthcheck(port: number): Healthcheck {
-  // The slim image has no curl; Node's own fetch asks the health route (it needs no token).
-  const script = `fetch('http://127.0.0.1:${port}${HEALTH_ROUTE}').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`;
-  return { test: ['CMD', 'node', '-e', script], ...timing, start_period: '30s' };
-}
 
 /**
  * `declaredApis`: the networks of the APIs that declared their `uses` (kept off the shared

@@ -1,0 +1,105 @@
+/**
+ * Where a Store call's time goes (a tool, not a benchmark: `npm run bench` does not run it).
+ * Runs `get`, `set` or `modify` (the first argument, default get) OPS times (default 50k), 32 in
+ * flight, through the Store (deployed backend, slonik) or raw `pg` with named prepared
+ * statements (the second argument, `ours` or `pg`; default ours), on a throwaway database, and
+ * prints the rate and this process's CPU per call. With --cpu-prof, bench/profile-summary.ts
+ * reads the profile:
+ *
+ *   node --conditions=source --cpu-prof --cpu-prof-dir=/tmp/prof/store bench/profile-store.ts get ours
+ *   node --conditions=source bench/profile-summary.ts /tmp/prof/store 40
+ */
+import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import { rootId, appOf, Store, ApiServer } from 'infra-generator';
+import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';
+import { wiring } from 'infra-generator/internal/core/wiring';
+import { runAs } from 'infra-generator/internal/core/app';
+import { throughput } from './harness.ts';
+import { admin, adminUrl } from './store.bench.ts';
+
+const operation = (process.argv[2] ?? 'get') as 'get' | 'set' | 'modify';
+const side = process.argv[3] ?? 'ours';
+const OPS = Number(process.env.OPS ?? 50_000);
+const KEYS = 1000;
+const keyOf = (i: number) => `customer-${(i * 7919) % KEYS}`;
+const valueOf = (i: number) => ({ id: keyOf(i), name: `Customer ${i}`, visits: i });
+
+const database = `profile_store_${randomBytes(4).toString('hex')}`;
+await admin(`CREATE DATABASE ${database}`);
+const url = new URL(adminUrl);
+url.pathname = `/${database}`;
+const id = rootId('profile-store');
+const api = new ApiServer(id`api`);
+const store = new Store(id`customers`);
+const platform = new DeployedPlatform({
+  env: { [wiring.storeUrl(store.id)]: url.toString() },
+  persona: api,
+  log: { info() {}, error: console.error },
+});
+appOf(id).enter('runtime', platform);
+const pool = new pg.Pool({ connectionString: url.toString(), max: 10 });
+const table = store.id.sqlName;
+
+type Op = (i: number) => Promise<unknown>;
+let op: Op;
+if (side === 'ours') {
+  const ours = <R>(fn: () => Promise<R>) => runAs(appOf(id), api, fn);
+  const bump = (old: any) => ({ ...(old ?? valueOf(0)), visits: (old?.visits ?? 0) + 1 });
+  op = {
+    get: (i: number) => ours(() => store.get(keyOf(i))),
+    set: (i: number) => ours(() => store.set(keyOf(i), valueOf(i))),
+    modify: (i: number) => ours(() => store.modify(keyOf(i), bump)),
+  }[operation];
+} else {
+  const select = { name: 'get', text: `SELECT value::text FROM ${table} WHERE key = $1` };
+  const upsert = {
+    name: 'set',
+    text: `INSERT INTO ${table} AS t (key, value) VALUES ($1, $2::json) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
+  };
+  const lock = {
+    name: 'lock',
+    text: `INSERT INTO ${table} AS t (key, value) VALUES ($1, NULL) ON CONFLICT (key) DO UPDATE SET value = t.value RETURNING value::text`,
+  };
+  const update = { name: 'update', text: `UPDATE ${table} SET value = $2::json WHERE key = $1` };
+  op = {
+    get: async (i: number) => {
+      const { rows } = await pool.query<{ value: string }>({ ...select, values: [keyOf(i)] });
+      return rows.length === 0 ? undefined : JSON.parse(rows[0].value);
+    },
+    set: (i: number) => pool.query({ ...upsert, values: [keyOf(i), JSON.stringify(valueOf(i))] }),
+    modify: async (i: number) => {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const { rows } = await client.query<{ value: string | null }>({ ...lock, values: [keyOf(i)] });
+        const old = rows[0].value === null ? undefined : JSON.parse(rows[0].value);
+        await client.query({
+          ...update,
+          values: [keyOf(i), JSON.stringify({ ...old, visits: (old?.visits ?? 0) + 1 })],
+        });
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+    },
+  }[operation];
+}
+
+try {
+  // The table exists and holds every key (made through the store, whichever side runs).
+  await runAs(appOf(id), api, async () => {
+    for (let i = 0; i < KEYS; i++) await store.set(keyOf(i), valueOf(i));
+  });
+  await throughput(Math.min(OPS, 5000), 32, op); // warm-up
+  const before = process.cpuUsage();
+  const rate = await throughput(OPS, 32, op);
+  const cpu = process.cpuUsage(before);
+  console.log(
+    `${side} ${operation}: ${rate.toFixed(0)} ops/s, this process's CPU ${((cpu.user + cpu.system) / OPS).toFixed(1)} µs per call`,
+  );
+} finally {
+  await pool.end();
+  await platform.close();
+  await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+}
