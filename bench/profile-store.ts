@@ -1,8 +1,9 @@
 /**
  * Where a Store call's time goes (a tool, not a benchmark: `npm run bench` does not run it).
  * Runs `get`, `set` or `modify` (the first argument, default get) OPS times (default 50k), 32 in
- * flight, through the Store (deployed backend, slonik) or raw `pg` with named prepared
- * statements (the second argument, `ours` or `pg`; default ours), on a throwaway database, and
+ * flight, through the Store (deployed backend, slonik), raw `pg` with named prepared statements,
+ * or slonik alone with the store's pool settings and the same named statements, built once (the
+ * second argument, `ours`, `pg` or `slonik`; default ours), on a throwaway database, and
  * prints the rate and this process's CPU per call. With --cpu-prof, bench/profile-summary.ts
  * reads the profile:
  *
@@ -17,6 +18,8 @@ import { wiring } from 'infra-generator/internal/core/wiring';
 import { runAs } from 'infra-generator/internal/core/app';
 import { throughput } from './harness.ts';
 import { admin, adminUrl } from './store.bench.ts';
+import { createStorePool } from 'infra-generator/internal/components/store/postgres-pool';
+import { sql } from 'slonik';
 
 const operation = (process.argv[2] ?? 'get') as 'get' | 'set' | 'modify';
 const side = process.argv[3] ?? 'ours';
@@ -40,6 +43,7 @@ const platform = new DeployedPlatform({
 appOf(id).enter('runtime', platform);
 const pool = new pg.Pool({ connectionString: url.toString(), max: 10 });
 const table = store.id.sqlName;
+const closers: (() => Promise<void>)[] = [];
 
 type Op = (i: number) => Promise<unknown>;
 let op: Op;
@@ -51,7 +55,25 @@ if (side === 'ours') {
     set: (i: number) => ours(() => store.set(keyOf(i), valueOf(i))),
     modify: (i: number) => ours(() => store.modify(keyOf(i), bump)),
   }[operation];
-} else {
+} else if (side === 'slonik') {
+  const slonik = await createStorePool(url.toString(), 'profile', 10);
+  closers.push(() => slonik.end());
+  // A query token as sql.unsafe makes it, with the text and values given: built without the tag.
+  const base = sql.unsafe`SELECT 1`;
+  const token = (name: string, text: string, values: (string | null)[]) => ({ ...base, sql: text, values, name });
+  const select = `SELECT value::text FROM ${table} WHERE key = $1`;
+  const upsert = `INSERT INTO ${table} AS t (key, value) VALUES ($1, $2::json) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`;
+  op = {
+    get: async (i: number) => {
+      const text = await slonik.connect((c) => c.maybeOneFirst(token('get', select, [keyOf(i)])));
+      return text === null ? undefined : JSON.parse(text as string);
+    },
+    set: (i: number) => slonik.connect((c) => c.query(token('set', upsert, [keyOf(i), JSON.stringify(valueOf(i))]))),
+    modify: () => {
+      throw new Error('profile-store: modify is not written for slonik alone');
+    },
+  }[operation];
+} else if (side === 'pg') {
   const select = { name: 'get', text: `SELECT value::text FROM ${table} WHERE key = $1` };
   const upsert = {
     name: 'set',
@@ -84,6 +106,8 @@ if (side === 'ours') {
       }
     },
   }[operation];
+} else {
+  throw new Error(`profile-store: the side is ours, slonik or pg, not ${side}`);
 }
 
 try {
@@ -99,6 +123,7 @@ try {
     `${side} ${operation}: ${rate.toFixed(0)} ops/s, this process's CPU ${((cpu.user + cpu.system) / OPS).toFixed(1)} µs per call`,
   );
 } finally {
+  for (const close of closers) await close();
   await pool.end();
   await platform.close();
   await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
