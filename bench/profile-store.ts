@@ -17,9 +17,7 @@ import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platfo
 import { wiring } from 'infra-generator/internal/core/wiring';
 import { runAs } from 'infra-generator/internal/core/app';
 import { throughput } from './harness.ts';
-import { admin, adminUrl } from './store.bench.ts';
-import { createStorePool } from 'infra-generator/internal/components/store/postgres-pool';
-import { sql } from 'slonik';
+import { admin, adminUrl, rawStore, slonikStore } from './store.bench.ts';
 
 const operation = (process.argv[2] ?? 'get') as 'get' | 'set' | 'modify';
 const side = process.argv[3] ?? 'ours';
@@ -55,56 +53,15 @@ if (side === 'ours') {
     set: (i: number) => ours(() => store.set(keyOf(i), valueOf(i))),
     modify: (i: number) => ours(() => store.modify(keyOf(i), bump)),
   }[operation];
-} else if (side === 'slonik') {
-  const slonik = await createStorePool(url.toString(), 'profile', 10);
-  closers.push(() => slonik.end());
-  // A query token as sql.unsafe makes it, with the text and values given: built without the tag.
-  const base = sql.unsafe`SELECT 1`;
-  const token = (name: string, text: string, values: (string | null)[]) => ({ ...base, sql: text, values, name });
-  const select = `SELECT value::text FROM ${table} WHERE key = $1`;
-  const upsert = `INSERT INTO ${table} AS t (key, value) VALUES ($1, $2::json) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`;
+} else if (side === 'slonik' || side === 'pg') {
+  const slonik = side === 'slonik' ? await slonikStore(url.toString(), table) : undefined;
+  if (slonik) closers.push(() => slonik.end());
+  const other = slonik ?? rawStore(pool, table, true);
+  const bump = (old: any) => ({ ...(old ?? valueOf(0)), visits: (old?.visits ?? 0) + 1 });
   op = {
-    get: async (i: number) => {
-      const text = await slonik.connect((c) => c.maybeOneFirst(token('get', select, [keyOf(i)])));
-      return text === null ? undefined : JSON.parse(text as string);
-    },
-    set: (i: number) => slonik.connect((c) => c.query(token('set', upsert, [keyOf(i), JSON.stringify(valueOf(i))]))),
-    modify: () => {
-      throw new Error('profile-store: modify is not written for slonik alone');
-    },
-  }[operation];
-} else if (side === 'pg') {
-  const select = { name: 'get', text: `SELECT value::text FROM ${table} WHERE key = $1` };
-  const upsert = {
-    name: 'set',
-    text: `INSERT INTO ${table} AS t (key, value) VALUES ($1, $2::json) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
-  };
-  const lock = {
-    name: 'lock',
-    text: `INSERT INTO ${table} AS t (key, value) VALUES ($1, NULL) ON CONFLICT (key) DO UPDATE SET value = t.value RETURNING value::text`,
-  };
-  const update = { name: 'update', text: `UPDATE ${table} SET value = $2::json WHERE key = $1` };
-  op = {
-    get: async (i: number) => {
-      const { rows } = await pool.query<{ value: string }>({ ...select, values: [keyOf(i)] });
-      return rows.length === 0 ? undefined : JSON.parse(rows[0].value);
-    },
-    set: (i: number) => pool.query({ ...upsert, values: [keyOf(i), JSON.stringify(valueOf(i))] }),
-    modify: async (i: number) => {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        const { rows } = await client.query<{ value: string | null }>({ ...lock, values: [keyOf(i)] });
-        const old = rows[0].value === null ? undefined : JSON.parse(rows[0].value);
-        await client.query({
-          ...update,
-          values: [keyOf(i), JSON.stringify({ ...old, visits: (old?.visits ?? 0) + 1 })],
-        });
-        await client.query('COMMIT');
-      } finally {
-        client.release();
-      }
-    },
+    get: (i: number) => other.get(keyOf(i)),
+    set: (i: number) => other.set(keyOf(i), valueOf(i)),
+    modify: (i: number) => other.modify(keyOf(i), bump),
   }[operation];
 } else {
   throw new Error(`profile-store: the side is ours, slonik or pg, not ${side}`);

@@ -13,6 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { rootId, appOf, Store, ApiServer } from 'infra-generator';
 import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';
 import { STORE_POOL } from 'infra-generator/internal/components/connection-limits';
+import { createStorePool } from 'infra-generator/internal/components/store/postgres-pool';
+import { sql } from 'slonik';
 import { wiring } from 'infra-generator/internal/core/wiring';
 import { runAs } from 'infra-generator/internal/core/app';
 import { alternate, report, throughput } from './harness.ts';
@@ -35,25 +37,28 @@ export async function admin(query: string): Promise<void> {
   await adminAs(query, adminUrl);
 }
 
-type RawStore = ReturnType<typeof rawStore>;
+type RawStore = Pick<ReturnType<typeof rawStore>, 'get' | 'set' | 'modify'>;
+
+/** The texts of the statements the PostgreSQL backend sends (postgres.ts) for `table`. */
+function statementTexts(table: string) {
+  return {
+    get: `SELECT value::text FROM ${table} WHERE key = $1`,
+    set: `INSERT INTO ${table} AS t (key, value) VALUES ($1, $2::json) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
+    lock: `INSERT INTO ${table} AS t (key, value) VALUES ($1, NULL) ON CONFLICT (key) DO UPDATE SET value = t.value RETURNING value::text`,
+    update: `UPDATE ${table} SET value = $2::json WHERE key = $1`,
+  };
+}
 
 /**
  * The same statements the PostgreSQL backend sends (postgres.ts), on a table of the same shape:
  * as pg sends them by default (unnamed: parsed and planned on every call), or, with `named`,
  * as named prepared statements, like the store's own.
  */
-function rawStore(pool: pg.Pool, table: string, named: boolean) {
-  const q = (name: string, text: string) => (named ? { name: `${table}_${name}`, text } : { text });
-  const select = q('get', `SELECT value::text FROM ${table} WHERE key = $1`);
-  const upsert = q(
-    'set',
-    `INSERT INTO ${table} AS t (key, value) VALUES ($1, $2::json) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
-  );
-  const lock = q(
-    'lock',
-    `INSERT INTO ${table} AS t (key, value) VALUES ($1, NULL) ON CONFLICT (key) DO UPDATE SET value = t.value RETURNING value::text`,
-  );
-  const update = q('update', `UPDATE ${table} SET value = $2::json WHERE key = $1`);
+export function rawStore(pool: pg.Pool, table: string, named: boolean) {
+  const texts = statementTexts(table);
+  const q = (name: keyof typeof texts) =>
+    named ? { name: `${table}_${name}`, text: texts[name] } : { text: texts[name] };
+  const [select, upsert, lock, update] = [q('get'), q('set'), q('lock'), q('update')];
   return {
     async get(key: string): Promise<unknown> {
       const { rows } = await pool.query<{ value: string }>({ ...select, values: [key] });
@@ -79,6 +84,45 @@ function rawStore(pool: pg.Pool, table: string, named: boolean) {
         throw err;
       }
     },
+  };
+}
+
+/**
+ * The same statements through slonik alone, with the store's own pool settings
+ * (postgres-pool.ts), as named prepared statements built once: what slonik itself costs, apart
+ * from the Store's own layer (checks, deadlines, queues, indexes).
+ */
+export async function slonikStore(url: string, table: string) {
+  const pool = await createStorePool(url, 'bench-slonik', POOL_SIZE);
+  // A query token as sql.unsafe makes it, with the text and values given: built without the tag.
+  const base = sql.unsafe`SELECT 1`;
+  const texts = statementTexts(table);
+  const statement = (name: keyof typeof texts) => (values: (string | null)[]) => ({
+    ...base,
+    sql: texts[name],
+    values,
+    name: `slonik_${table}_${name}`,
+  });
+  const [select, upsert, lock, update] = [statement('get'), statement('set'), statement('lock'), statement('update')];
+  return {
+    async get(key: string): Promise<unknown> {
+      const text = await pool.connect((c) => c.maybeOneFirst(select([key])));
+      return text === null ? undefined : JSON.parse(text as string);
+    },
+    async set(key: string, value: unknown): Promise<void> {
+      await pool.connect((c) => c.query(upsert([key, JSON.stringify(value)])));
+    },
+    modify<T>(key: string, fn: (old: T | undefined) => T): Promise<T> {
+      return pool.connect((c) =>
+        c.transaction(async (tx) => {
+          const oldText = (await tx.oneFirst(lock([key]))) as string | null;
+          const text = JSON.stringify(fn(oldText === null ? undefined : (JSON.parse(oldText) as T)));
+          await tx.query(update([key, text]));
+          return JSON.parse(text) as T;
+        }, 0),
+      );
+    },
+    end: () => pool.end(),
   };
 }
 
@@ -144,6 +188,27 @@ export async function benchStore(): Promise<void> {
         roundRatio: result.roundRatio,
         better: 'higher',
       });
+    }
+    // Slonik alone against the same named statements in raw pg: the part of the gap that is
+    // slonik's own (acquiring a connection, its query routine), not the Store's.
+    const slonik = await slonikStore(url.toString(), 'raw_customers');
+    try {
+      for (const [name, count, , rawOp] of cases) {
+        const result = await alternate(
+          5,
+          () => throughput(count, IN_FLIGHT, (i) => rawOp(slonik, i)),
+          () => throughput(count, IN_FLIGHT, (i) => rawOp(rawNamed, i)),
+        );
+        report({
+          name: `slonik alone, ${name} vs named statements (PostgreSQL, ${IN_FLIGHT} in flight, pool ${POOL_SIZE})`,
+          ours: { value: result.ours, unit: 'ops/s (slonik, the store pool settings)' },
+          baseline: { value: result.baseline, unit: 'ops/s (raw pg, same SQL, named prepared statements)' },
+          roundRatio: result.roundRatio,
+          better: 'higher',
+        });
+      }
+    } finally {
+      await slonik.end();
     }
     await benchListing(ours, listing);
   } finally {

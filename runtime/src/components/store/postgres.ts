@@ -48,6 +48,7 @@ import {
   type DatabasePoolConnection,
   type DatabaseTransactionConnection,
   type FragmentSqlToken,
+  type IdentifierSqlToken,
   type QuerySqlToken,
   type ValueExpression,
 } from 'slonik';
@@ -112,7 +113,10 @@ class PostgresStoreBackend implements StoreBackend {
   /** Stops reporting the pool's connections in the metrics. */
   #unobservePool: (() => void) | undefined;
   #schema: Promise<void> | undefined;
+  /** The pool once open with the tables made: a call then starts without waiting for #ready. */
+  #usable: DatabasePool | undefined;
   #tablesCache: StoreTables | undefined;
+  #statementsCache: SingleKeyStatements | undefined;
   #closed = false;
   #down = false;
   /** The tail of each key's queue of writes in this process. */
@@ -140,12 +144,16 @@ class PostgresStoreBackend implements StoreBackend {
     ));
   }
 
+  /** The single-key statements, made once (text, name and value slots); each call binds its values. */
+  get #statements(): SingleKeyStatements {
+    return (this.#statementsCache ??= singleKeyStatements(this.#tables.main));
+  }
+
   async get(key: string): Promise<Json | undefined> {
     checkKey(this.#id, key);
+    const query = this.#statements.get(key);
     return this.#run('get()', undefined, async (connect) => {
-      const text = await connect((c) =>
-        c.maybeOneFirst(statement`SELECT value::text FROM ${this.#tables.main} WHERE key = ${key}`),
-      );
+      const text = await connect((c) => c.maybeOneFirst(query));
       return text === null ? undefined : (JSON.parse(text as string) as Json);
     });
   }
@@ -153,11 +161,7 @@ class PostgresStoreBackend implements StoreBackend {
   async set(key: string, value: Json | undefined): Promise<void> {
     checkKey(this.#id, key);
     if (value === undefined) return this.#delete(key);
-    const text = JSON.stringify(value);
-    const { main } = this.#tables;
-    const upsert = statement`
-      INSERT INTO ${main} AS t (key, value) VALUES (${key}, ${text}::json)
-      ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`;
+    const upsert = this.#statements.upsert(key, JSON.stringify(value));
     return this.#run('set()', key, async (connect) => {
       if (this.#store.indexes.length === 0) {
         await connect((c) => c.query(upsert));
@@ -342,6 +346,7 @@ class PostgresStoreBackend implements StoreBackend {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#usable = undefined;
     const pool = await this.#pool?.catch(() => undefined);
     this.#pool = undefined;
     this.#unobservePool?.();
@@ -352,7 +357,7 @@ class PostgresStoreBackend implements StoreBackend {
     const { main } = this.#tables;
     return this.#run('set()', key, async (connect) => {
       if (this.#store.indexes.length === 0) {
-        await connect((c) => c.query(statement`DELETE FROM ${main} WHERE key = ${key}`));
+        await connect((c) => c.query(this.#statements.delete(key)));
         return;
       }
       await connect((c) =>
@@ -372,20 +377,22 @@ class PostgresStoreBackend implements StoreBackend {
       return undefined;
     }
     const text = JSON.stringify(next);
-    const rows = await appCode(() => this.#indexRows(key, next));
-    await tx.query(
-      withCtes(this.#indexWrites(key, rows), sql.fragment`UPDATE ${main} SET value = ${text}::json WHERE key = ${key}`),
-    );
+    if (this.#store.indexes.length === 0) await tx.query(this.#statements.update(text, key));
+    else {
+      const rows = await appCode(() => this.#indexRows(key, next));
+      await tx.query(
+        withCtes(
+          this.#indexWrites(key, rows),
+          sql.fragment`UPDATE ${main} SET value = ${text}::json WHERE key = ${key}`,
+        ),
+      );
+    }
     return JSON.parse(text) as Json;
   }
 
   /** Locks `key`'s row, inserting a placeholder when it is missing; resolves to its value's JSON text, or null. */
   async #lockRow(tx: DatabaseTransactionConnection, key: string): Promise<string | null> {
-    const main = this.#tables.main;
-    return (await tx.oneFirst(statement`
-      INSERT INTO ${main} AS t (key, value) VALUES (${key}, NULL)
-      ON CONFLICT (key) DO UPDATE SET value = t.value
-      RETURNING value::text`)) as string | null;
+    return (await tx.oneFirst(this.#statements.lock(key))) as string | null;
   }
 
   #indexRows(key: string, value: Json): IndexRows[] {
@@ -497,6 +504,7 @@ class PostgresStoreBackend implements StoreBackend {
       });
     }
     await this.#schema;
+    if (!this.#closed) this.#usable = pool;
     return pool;
   }
 
@@ -533,7 +541,7 @@ class PostgresStoreBackend implements StoreBackend {
     let result: R;
     try {
       deadline.stage = 'database';
-      const pool = await deadline.race(this.#ready(deadline));
+      const pool = this.#usable ?? (await deadline.race(this.#ready(deadline)));
       deadline.stage = 'queued';
       const connect: Connect = (fn) => this.#connect(pool, deadline, fn);
       const run = () => work(connect, deadline);
@@ -627,6 +635,43 @@ function describeKeys(keys: string | readonly string[]): string {
 
 function withCtes(ctes: FragmentSqlToken[], last: FragmentSqlToken): QuerySqlToken {
   return ctes.length === 0 ? statement`${last}` : statement`WITH ${sql.join(ctes, sql.fragment`, `)} ${last}`;
+}
+
+/** A statement made once, whose values each call gives (in the order of its value slots). */
+type Bind = (...values: string[]) => QuerySqlToken;
+
+interface SingleKeyStatements {
+  get: Bind;
+  upsert: Bind;
+  delete: Bind;
+  lock: Bind;
+  update: Bind;
+}
+
+/**
+ * The statements of one key that every get, set, delete and modify sends, made once per store:
+ * the SQL tag's work (the text, its identifiers, the name's hash) is then not redone per call.
+ * Each is made with a stand-in for each value and bound with the call's own.
+ */
+function singleKeyStatements(main: IdentifierSqlToken): SingleKeyStatements {
+  const bindable =
+    (query: QuerySqlToken): Bind =>
+    (...values) => ({ ...query, values });
+  const _ = '';
+  return {
+    get: bindable(statement`SELECT value::text FROM ${main} WHERE key = ${_}`),
+    upsert: bindable(statement`
+      INSERT INTO ${main} AS t (key, value) VALUES (${_}, ${_}::json)
+      ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`),
+    delete: bindable(statement`DELETE FROM ${main} WHERE key = ${_}`),
+    // Locks the key's row, inserting a placeholder when it is missing (see the top of this file).
+    lock: bindable(statement`
+      INSERT INTO ${main} AS t (key, value) VALUES (${_}, NULL)
+      ON CONFLICT (key) DO UPDATE SET value = t.value
+      RETURNING value::text`),
+    // Bound as (value, key): the slots' order.
+    update: bindable(statement`UPDATE ${main} SET value = ${_}::json WHERE key = ${_}`),
+  };
 }
 
 const statementNames = new Map<string, string>();
