@@ -21,6 +21,9 @@ import { admin, adminUrl, rawStore, slonikStore } from './store.bench.ts';
 
 const operation = (process.argv[2] ?? 'get') as 'get' | 'set' | 'modify';
 const side = process.argv[3] ?? 'ours';
+// Checked before the database is made: an unknown one would leave it behind.
+if (!['get', 'set', 'modify'].includes(operation) || !['ours', 'slonik', 'pg'].includes(side))
+  throw new Error(`profile-store: usage: profile-store.ts [get|set|modify] [ours|slonik|pg], not ${operation} ${side}`);
 const OPS = Number(process.env.OPS ?? 50_000);
 const KEYS = 1000;
 const keyOf = (i: number) => `customer-${(i * 7919) % KEYS}`;

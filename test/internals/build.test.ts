@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { Ajv } from 'ajv';
-import { ApiServer, Component, ID, onDeploy, rootId, runPersona, Store, Worker } from 'infra-generator';
+import { ApiServer, BuildTimeValue, Component, ID, onDeploy, rootId, runPersona, Store, Worker } from 'infra-generator';
 import type { AppPaths } from 'infra-generator/internal/core/paths';
 import type { ComposeFile } from 'infra-generator/internal/targets/compose/compose';
 import { envFileText } from 'infra-generator/internal/targets/compose/env-files';
@@ -123,6 +123,8 @@ async function runHealthcheck(
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port: serverPort } = server.address() as { port: number };
+  // Compose reads `$$` as `$`: the file must hold every `$` of the script doubled.
+  assert.not.match(check[3].replaceAll('$$', ''), /\$/, 'every $ doubled for compose');
   const script = check[3]
     .replaceAll('$$', '$')
     .replaceAll(String(port), String(serverPort))
@@ -163,6 +165,11 @@ async function checkLife(check: string[], port: number): Promise<void> {
     assert.is(steady.code, 0, 'steady, 200');
     assert.ok(steady.ms >= 1000, `steady: it slept first (${steady.ms} ms)`);
     assert.is((await runHealthcheck(check, port, 503, passedFile)).code, 1, 'steady, 503');
+    // A failure forgets the pass: the next checks are quick again, so a dead service is seen soon.
+    const afterFailure = await runHealthcheck(check, port, 503, passedFile);
+    assert.ok(afterFailure.ms < 900, `after a failure: no sleep (${afterFailure.ms} ms)`);
+    assert.ok((await runHealthcheck(check, port, 200, passedFile)).ms < 900, 'the pass after a failure: no sleep');
+    assert.ok((await runHealthcheck(check, port, 200, passedFile)).ms >= 1000, 'then steady again');
     // Another start of the container (its first process started at another time): quick again.
     writeFileSync(passedFile, '1\n');
     assert.ok((await runHealthcheck(check, port, 200, passedFile)).ms < 900, 'after a restart: no sleep');
@@ -195,7 +202,7 @@ test('the seed example: one postgres service per store, one app image for every 
     assert.equal(db.healthcheck!.test.slice(0, 3), ['CMD', 'bash', '-c']);
     assert.match(
       db.healthcheck!.test[3],
-      /^pg_isready -h 127\.0\.0\.1 -p 5432 -U app -d my_app__customer_server__db -t 5 -q \|\| exit 1$/m,
+      /^pg_isready -h 127\.0\.0\.1 -p 5432 -U app -d my_app__customer_server__db -t 5 -q \|\| \{ rm -f /m,
     );
     assert.is(db.ports, undefined, 'the database publishes no port');
     assert.is(db.environment.POSTGRES_PASSWORD, undefined, 'the password is not inlined');
@@ -428,6 +435,26 @@ test('an invalid tree writes nothing', async () => {
     assert.not.ok(existsSync(join(f.root, 'compose.yaml')));
     assert.not.ok(existsSync(join(f.root, '.dockerignore')));
     assert.not.ok(existsSync(f.paths.buildDir));
+  } finally {
+    f.remove();
+  }
+});
+
+test('a value whose ID derives a connection-count variable an operator sets is refused, naming both', async () => {
+  const f = fixtureProject();
+  try {
+    const id = seedApp();
+    // my-app.customer-server.db.pool-max → MY_APP__CUSTOMER_SERVER__DB__POOL_MAX, the store's pool override.
+    new BuildTimeValue(id`customer-server``db``pool-max`, () => 7, { readers: [id] });
+    const { code, output } = await build(id, f);
+    assert.is(code, 1);
+    assert.ok(
+      output.includes(
+        'Service my-app.customer-server.db.pool-max: two different values want the environment variable MY_APP__CUSTOMER_SERVER__DB__POOL_MAX',
+      ),
+      output,
+    );
+    assert.not.ok(existsSync(join(f.root, 'compose.yaml')));
   } finally {
     f.remove();
   }

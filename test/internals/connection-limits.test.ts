@@ -14,6 +14,7 @@ import { rootId, ApiServer, InfraError, Store, type ID } from 'infra-generator';
 import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';
 import { wiring } from 'infra-generator/internal/core/wiring';
 import { adminUrl, dropTables } from '../support/pg-admin.ts';
+import { connected } from '../support/pg-query.ts';
 
 const run = randomBytes(3).toString('hex');
 const quiet = { info() {}, error() {} };
@@ -66,9 +67,12 @@ function deployed(
   const ping = api.defineEndpoint('/ping', () => 'pong');
   const store = new Store<{ n: number }>(id`db`, storeOptions);
   tables.add(store.id.sqlName);
+  // Its connections carry a name of their own, so that pg_stat_activity can count them.
+  const url = new URL(adminUrl);
+  url.searchParams.set('application_name', `limits-${run}-${name}`);
   const platform = new DeployedPlatform({
     env: {
-      [wiring.storeUrl(store.id)]: adminUrl,
+      [wiring.storeUrl(store.id)]: url.toString(),
       [wiring.apiToken(api.id)]: 'not-secret',
       ...env({ store: store.id, api: api.id }),
     },
@@ -76,7 +80,18 @@ function deployed(
     log: quiet,
   });
   api.app.enter('runtime', platform);
-  return { ping, store, platform };
+  return { ping, store, platform, applicationName: `limits-${run}-${name}` };
+}
+
+/** How many connections the server has open under `applicationName`. */
+function openConnections(applicationName: string): Promise<number> {
+  return connected(adminUrl, async (client) => {
+    const { rows } = await client.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
+      [applicationName],
+    );
+    return rows[0]!.n;
+  });
 }
 
 /** How many modify() functions of `store` run at once, at most, when 12 are started together. */
@@ -103,6 +118,14 @@ test("a Store's pool size: the code's pool.max, overridden by <STORE>__POOL_MAX,
     // One connection stays free for the store calls a modify() function may make.
     assert.is(await modifyConcurrency(inCode.store), 3);
     assert.is(await modifyConcurrency(byEnv.store), 5);
+    // 40 reads at once open the whole pool, and no more (idle connections stay open 5 s).
+    for (const { store, applicationName, max } of [
+      { ...inCode, max: 4 },
+      { ...byEnv, max: 6 },
+    ]) {
+      await Promise.all(Array.from({ length: 40 }, (_, i) => store.get(`k${i % 12}`)));
+      assert.is(await openConnections(applicationName), max, `${applicationName}: connections open`);
+    }
   } finally {
     await inCode.platform.close();
     await byEnv.platform.close();

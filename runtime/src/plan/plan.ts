@@ -242,6 +242,13 @@ export function planDeployment(
       values: [...new Set(candidates)].filter((v) => v.readableBy(persona.id)),
     };
   });
+  // The variables an operator sets per deployment (wiring.ts) are never the build's: a value
+  // whose ID derives one of them would be read as that setting.
+  const operatorVars = new Set([
+    ...stores.map((s) => wiring.storePoolMax(s.store.id)),
+    ...apis.map((a) => wiring.apiConnections(a.server.id)),
+  ]);
+  for (const [value, v] of valueVars) if (operatorVars.has(v.name)) throw errors.envClash(value.id.value, v.name);
   const listing = treeListing(app);
   const listingText = JSON.stringify(listing);
   return {

@@ -44,8 +44,9 @@ export interface StoreBackend {
   set(key: string, value: Json | undefined): Promise<void>;
   /**
    * Writes (or, where the value is `undefined`, deletes) every entry and updates the indexes, all
-   * in one atomic step: another reader sees all of it or none. Takes its keys' locks in
-   * code-point order, as every multi-key write must, so two of them never wait for each other.
+   * in one atomic step: another reader sees all of it or none. Two of them never wait for each
+   * other: PostgreSQL's row locks are taken in code-point order, and in one process a batch
+   * joins all its keys' queues at once (PerKeyQueue.runAll).
    */
   setMany(entries: ReadonlyMap<string, Json | undefined>): Promise<void>;
   /** Atomic read-modify-write: no concurrent `set` or `modify` of `key` interleaves with it. */

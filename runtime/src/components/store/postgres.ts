@@ -22,8 +22,10 @@
  * Each transaction locks main rows first (one, or setMany's in code-point order), then only
  * index rows of those keys, so two transactions never wait for each other in a cycle. (A
  * modify() function that writes another key of the same store holds one key while it waits for
- * another: with a concurrent setMany() of both, each waits for the other, and the deadline
- * below ends it.) Without indexes, set and delete are one statement each and need no transaction.
+ * another: with a concurrent setMany() of both, each waits for the other. Within one process
+ * that wait is in this process's queues, and the deadline below ends it; across processes it is
+ * between row locks, and PostgreSQL's deadlock detector fails one of them: INFRA_STORE_FAILED.)
+ * Without indexes, set and delete are one statement each and need no transaction.
  *
  * Connections: a modify() function may itself call stores, which takes a second connection
  * while its transaction holds one. So that the pool cannot fill up with connections that all
@@ -151,7 +153,7 @@ class PostgresStoreBackend implements StoreBackend {
 
   async get(key: string): Promise<Json | undefined> {
     checkKey(this.#id, key);
-    const query = this.#statements.get(key);
+    const query = this.#statements.get({ key });
     return this.#run('get()', undefined, async (connect) => {
       const text = await connect((c) => c.maybeOneFirst(query));
       return text === null ? undefined : (JSON.parse(text as string) as Json);
@@ -161,7 +163,7 @@ class PostgresStoreBackend implements StoreBackend {
   async set(key: string, value: Json | undefined): Promise<void> {
     checkKey(this.#id, key);
     if (value === undefined) return this.#delete(key);
-    const upsert = this.#statements.upsert(key, JSON.stringify(value));
+    const upsert = this.#statements.upsert({ key, value: JSON.stringify(value) });
     return this.#run('set()', key, async (connect) => {
       if (this.#store.indexes.length === 0) {
         await connect((c) => c.query(upsert));
@@ -357,7 +359,7 @@ class PostgresStoreBackend implements StoreBackend {
     const { main } = this.#tables;
     return this.#run('set()', key, async (connect) => {
       if (this.#store.indexes.length === 0) {
-        await connect((c) => c.query(this.#statements.delete(key)));
+        await connect((c) => c.query(this.#statements.delete({ key })));
         return;
       }
       await connect((c) =>
@@ -377,7 +379,7 @@ class PostgresStoreBackend implements StoreBackend {
       return undefined;
     }
     const text = JSON.stringify(next);
-    if (this.#store.indexes.length === 0) await tx.query(this.#statements.update(text, key));
+    if (this.#store.indexes.length === 0) await tx.query(this.#statements.update({ key, value: text }));
     else {
       const rows = await appCode(() => this.#indexRows(key, next));
       await tx.query(
@@ -392,7 +394,7 @@ class PostgresStoreBackend implements StoreBackend {
 
   /** Locks `key`'s row, inserting a placeholder when it is missing; resolves to its value's JSON text, or null. */
   async #lockRow(tx: DatabaseTransactionConnection, key: string): Promise<string | null> {
-    return (await tx.oneFirst(this.#statements.lock(key))) as string | null;
+    return (await tx.oneFirst(this.#statements.lock({ key }))) as string | null;
   }
 
   #indexRows(key: string, value: Json): IndexRows[] {
@@ -637,8 +639,14 @@ function withCtes(ctes: FragmentSqlToken[], last: FragmentSqlToken): QuerySqlTok
   return ctes.length === 0 ? statement`${last}` : statement`WITH ${sql.join(ctes, sql.fragment`, `)} ${last}`;
 }
 
-/** A statement made once, whose values each call gives (in the order of its value slots). */
-type Bind = (...values: string[]) => QuerySqlToken;
+/** What a single-key statement binds: the key, and for a write the value's JSON text. */
+interface Bound {
+  key: string;
+  value?: string;
+}
+
+/** A statement made once, bound per call to its key and value, whatever the order of their slots. */
+type Bind = (bound: Bound) => QuerySqlToken;
 
 interface SingleKeyStatements {
   get: Bind;
@@ -651,26 +659,28 @@ interface SingleKeyStatements {
 /**
  * The statements of one key that every get, set, delete and modify sends, made once per store:
  * the SQL tag's work (the text, its identifiers, the name's hash) is then not redone per call.
- * Each is made with a stand-in for each value and bound with the call's own.
+ * Each is made with stand-ins in its value slots (texts no key or JSON can be: they start with
+ * NUL), which say which slot takes the key and which the value.
  */
 function singleKeyStatements(main: IdentifierSqlToken): SingleKeyStatements {
-  const bindable =
-    (query: QuerySqlToken): Bind =>
-    (...values) => ({ ...query, values });
-  const _ = '';
+  const KEY = '\u0000key';
+  const VALUE = '\u0000value';
+  const bindable = (query: QuerySqlToken): Bind => {
+    const slots = query.values.map((standIn) => (standIn === KEY ? 'key' : 'value') as keyof Bound);
+    return (bound) => ({ ...query, values: slots.map((slot) => bound[slot]!) });
+  };
   return {
-    get: bindable(statement`SELECT value::text FROM ${main} WHERE key = ${_}`),
+    get: bindable(statement`SELECT value::text FROM ${main} WHERE key = ${KEY}`),
     upsert: bindable(statement`
-      INSERT INTO ${main} AS t (key, value) VALUES (${_}, ${_}::json)
+      INSERT INTO ${main} AS t (key, value) VALUES (${KEY}, ${VALUE}::json)
       ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`),
-    delete: bindable(statement`DELETE FROM ${main} WHERE key = ${_}`),
+    delete: bindable(statement`DELETE FROM ${main} WHERE key = ${KEY}`),
     // Locks the key's row, inserting a placeholder when it is missing (see the top of this file).
     lock: bindable(statement`
-      INSERT INTO ${main} AS t (key, value) VALUES (${_}, NULL)
+      INSERT INTO ${main} AS t (key, value) VALUES (${KEY}, NULL)
       ON CONFLICT (key) DO UPDATE SET value = t.value
       RETURNING value::text`),
-    // Bound as (value, key): the slots' order.
-    update: bindable(statement`UPDATE ${main} SET value = ${_}::json WHERE key = ${_}`),
+    update: bindable(statement`UPDATE ${main} SET value = ${VALUE}::json WHERE key = ${KEY}`),
   };
 }
 

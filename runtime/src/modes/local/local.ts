@@ -78,7 +78,8 @@ const passedToPersonas = (name: string) =>
 
 /**
  * The environment of a persona's process: the allowed variables of the runner's `env` (those of
- * PASSED_TO_PERSONAS and the prefixes `LC_`, `OTEL_`), then the persona's own, which win; but the
+ * PASSED_TO_PERSONAS, the prefixes `LC_`, `OTEL_` and the suffixes `__POOL_MAX`, `__CONNECTIONS`),
+ * then the persona's own, which win; but the
  * runner's OTEL_RESOURCE_ATTRIBUTES (say `deployment.environment.name=dev`) is kept before the
  * persona's, whose keys win where both name one (the SDK reads the pairs in order).
  *

@@ -12,8 +12,10 @@
  * bash script that does it itself: it runs every 2 s until it has passed once, then sleeps
  * STEADY_SECONDS before asking, so that it runs about every half minute. It remembers that it
  * passed in a file holding the start time of the container's first process, so a restarted
- * container checks quickly again. If that file cannot be written the check still works, every
- * 2 s. The probe itself starts no JavaScript runtime: bash's /dev/tcp asks the health route.
+ * container checks quickly again; a check that fails forgets it, so the checks after a failure
+ * come every 2 s again and compose sees a dead service as unhealthy within a minute, as before.
+ * If that file cannot be written the check still works, every 2 s. The probe itself starts no
+ * JavaScript runtime: bash's /dev/tcp asks the health route.
  */
 import { HEALTH_ROUTE } from '../../components/api/http-wire.ts';
 import { postgresReadyCommand } from '../shared.ts';
@@ -43,7 +45,7 @@ function steadyCheck(probe: string): string[] {
     // Field 22 of /proc/1/stat: when the container's first process started.
     'read -ra first </proc/1/stat',
     `[[ -r ${PASSED_FILE} && $(<${PASSED_FILE}) == "\${first[21]}" ]] && sleep ${STEADY_SECONDS}`,
-    `${probe} || exit 1`,
+    `${probe} || { rm -f ${PASSED_FILE}; exit 1; }`,
     `echo "\${first[21]}" 2>/dev/null >${PASSED_FILE}`,
     'exit 0',
   ].join('\n');
