@@ -39,9 +39,18 @@ export function ratioOf(c: Comparison): number {
   return c.better === 'higher' ? oursOverBaseline : 1 / oursOverBaseline;
 }
 
-export function report(c: Comparison): string {
+/**
+ * The ratio as shown: two decimals, or three where two would round a ratio just under its
+ * target up to it (0.997 against 1.00 reads 0.997, not 1.00 "not met").
+ */
+export function ratioText(c: Comparison): string {
   const ratio = ratioOf(c);
-  const line = `${c.name}: ours ${fmt(c.ours.value)} ${c.ours.unit}, baseline ${fmt(c.baseline.value)} ${c.baseline.unit}, ratio ${ratio.toFixed(2)}${
+  const two = ratio.toFixed(2);
+  return c.target !== undefined && ratio < c.target && Number(two) >= c.target ? ratio.toFixed(3) : two;
+}
+
+export function report(c: Comparison): string {
+  const line = `${c.name}: ours ${fmt(c.ours.value)} ${c.ours.unit}, baseline ${fmt(c.baseline.value)} ${c.baseline.unit}, ratio ${ratioText(c)}${
     c.target === undefined
       ? ''
       : ` (target ratio >= ${c.target.toFixed(2)}${c.targetText ? `, ${c.targetText}` : ''}: ${metTarget(c) ? 'met' : 'NOT met'})`

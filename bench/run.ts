@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { metTarget, ratioOf, reported, type Comparison } from './harness.ts';
+import { metTarget, ratioText, reported, type Comparison } from './harness.ts';
 import { benchInProcess } from './in-process.bench.ts';
 import { benchStore, adminUrl } from './store.bench.ts';
 import { benchApi } from './api.bench.ts';
@@ -78,7 +78,7 @@ function table(rows: Comparison[]): string {
     const target =
       c.target === undefined ? '' : `${c.targetText ?? `≥ ${c.target.toFixed(2)}`}: ${met ? 'met' : '**not met**'}`;
     lines.push(
-      `| ${c.name} | ${fmt(c.ours.value)} ${c.ours.unit} | ${fmt(c.baseline.value)} ${c.baseline.unit} | ${ratioOf(c).toFixed(2)} | ${target} |`,
+      `| ${c.name} | ${fmt(c.ours.value)} ${c.ours.unit} | ${fmt(c.baseline.value)} ${c.baseline.unit} | ${ratioText(c)} | ${target} |`,
     );
   }
   return lines.join('\n');
