@@ -85,6 +85,21 @@ test('each persona runs as its own process; the client loads its customer throug
 
   // The second round is traced: the runner's OTEL_* variables reach every persona.
   const receiver = await startOtlpReceiver();
+  // Closed whatever happens: a receiver left listening after a failed round keeps the test
+  // process alive after its totals (it did once), so CI would wait instead of failing.
+  try {
+    await runBothRounds(receiver);
+  } finally {
+    await receiver.close();
+  }
+  const task = receiver.spans.find((s) => s.name === 'deploy my-app.example-client');
+  assert.ok(task, `the task's span, among: ${receiver.spans.map((s) => `${s.service} ${s.name}`).join(', ')}`);
+  const services = new Set(receiver.spans.filter((s) => s.traceId === task.traceId).map((s) => s.service));
+  assert.equal([...services].sort(), ['my-app.customer-server.api', 'my-app.example-client']);
+});
+
+/** The local runner twice, the second time traced to `receiver`: each run must load the customer and stop cleanly. */
+async function runBothRounds(receiver: { url: string }): Promise<void> {
   for (let round = 1; round <= 2; round++) {
     const traced = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' };
     const result = await run('npm', ['run', '--silent', 'infra:local', '--', '--exit-with-tasks'], {
@@ -108,12 +123,7 @@ test('each persona runs as its own process; the client loads its customer throug
     for (const line of lines.filter((l) => l.startsWith('my-app.customer-server.api | {')))
       assert.is(JSON.parse(line.slice(line.indexOf('{'))).persona, 'my-app.customer-server.api', line);
   }
-  await receiver.close();
-  const task = receiver.spans.find((s) => s.name === 'deploy my-app.example-client');
-  assert.ok(task, `the task's span, among: ${receiver.spans.map((s) => `${s.service} ${s.name}`).join(', ')}`);
-  const services = new Set(receiver.spans.filter((s) => s.traceId === task.traceId).map((s) => s.service));
-  assert.equal([...services].sort(), ['my-app.customer-server.api', 'my-app.example-client']);
-});
+}
 
 test("the customer is in the store's own database", async () => {
   const database = localDatabaseName('my_app__customer_server__db', project.buildDir);
