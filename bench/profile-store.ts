@@ -17,7 +17,7 @@ import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platfo
 import { wiring } from 'infra-generator/internal/core/wiring';
 import { runAs } from 'infra-generator/internal/core/app';
 import { throughput } from './harness.ts';
-import { admin, adminUrl, rawStore, slonikStore } from './store.bench.ts';
+import { admin, adminUrl, bump, keyOf, KEYS, rawStore, slonikStore, valueOf, type Customer } from './store.bench.ts';
 
 const operation = (process.argv[2] ?? 'get') as 'get' | 'set' | 'modify';
 const side = process.argv[3] ?? 'ours';
@@ -25,9 +25,6 @@ const side = process.argv[3] ?? 'ours';
 if (!['get', 'set', 'modify'].includes(operation) || !['ours', 'slonik', 'pg'].includes(side))
   throw new Error(`profile-store: usage: profile-store.ts [get|set|modify] [ours|slonik|pg], not ${operation} ${side}`);
 const OPS = Number(process.env.OPS ?? 50_000);
-const KEYS = 1000;
-const keyOf = (i: number) => `customer-${(i * 7919) % KEYS}`;
-const valueOf = (i: number) => ({ id: keyOf(i), name: `Customer ${i}`, visits: i });
 
 const database = `profile_store_${randomBytes(4).toString('hex')}`;
 await admin(`CREATE DATABASE ${database}`);
@@ -35,7 +32,7 @@ const url = new URL(adminUrl);
 url.pathname = `/${database}`;
 const id = rootId('profile-store');
 const api = new ApiServer(id`api`);
-const store = new Store(id`customers`);
+const store = new Store<Customer>(id`customers`);
 const platform = new DeployedPlatform({
   env: { [wiring.storeUrl(store.id)]: url.toString() },
   persona: api,
@@ -50,7 +47,6 @@ type Op = (i: number) => Promise<unknown>;
 let op: Op;
 if (side === 'ours') {
   const ours = <R>(fn: () => Promise<R>) => runAs(appOf(id), api, fn);
-  const bump = (old: any) => ({ ...(old ?? valueOf(0)), visits: (old?.visits ?? 0) + 1 });
   op = {
     get: (i: number) => ours(() => store.get(keyOf(i))),
     set: (i: number) => ours(() => store.set(keyOf(i), valueOf(i))),
@@ -60,7 +56,6 @@ if (side === 'ours') {
   const slonik = side === 'slonik' ? await slonikStore(url.toString(), table) : undefined;
   if (slonik) closers.push(() => slonik.end());
   const other = slonik ?? rawStore(pool, table, true);
-  const bump = (old: any) => ({ ...(old ?? valueOf(0)), visits: (old?.visits ?? 0) + 1 });
   op = {
     get: (i: number) => other.get(keyOf(i)),
     set: (i: number) => other.set(keyOf(i), valueOf(i)),

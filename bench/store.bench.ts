@@ -22,16 +22,21 @@ import { alternate, report, throughput } from './harness.ts';
 export const adminUrl = process.env.INFRA_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const IN_FLIGHT = 32;
 const POOL_SIZE = STORE_POOL.default;
-const KEYS = 1000;
+export const KEYS = 1000;
 
-interface Customer {
+export interface Customer {
   id: string;
   name: string;
   visits: number;
 }
 
-const keyOf = (i: number) => `customer-${(i * 7919) % KEYS}`;
-const valueOf = (i: number): Customer => ({ id: keyOf(i), name: `Customer ${i}`, visits: i });
+export const keyOf = (i: number) => `customer-${(i * 7919) % KEYS}`;
+export const valueOf = (i: number): Customer => ({ id: keyOf(i), name: `Customer ${i}`, visits: i });
+/** modify()'s function in every case: one more visit. */
+export const bump = (old: Customer | undefined): Customer => ({
+  ...(old ?? valueOf(0)),
+  visits: (old?.visits ?? 0) + 1,
+});
 
 export async function admin(query: string): Promise<void> {
   await adminAs(query, adminUrl);
@@ -153,7 +158,6 @@ export async function benchStore(): Promise<void> {
       await ours(() => store.set(keyOf(i), valueOf(i)));
       await raw.set(keyOf(i), valueOf(i));
     }
-    const bump = (old: Customer | undefined): Customer => ({ ...(old ?? valueOf(0)), visits: (old?.visits ?? 0) + 1 });
     const cases: [string, number, (i: number) => Promise<unknown>, (r: RawStore, i: number) => Promise<unknown>][] = [
       ['get', 20_000, (i) => ours(() => store.get(keyOf(i))), (r, i) => r.get(keyOf(i))],
       ['set', 10_000, (i) => ours(() => store.set(keyOf(i), valueOf(i))), (r, i) => r.set(keyOf(i), valueOf(i))],
