@@ -4,7 +4,16 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/', '**/dist/', 'starter/build/', 'test/fixtures/**/build/', '.tmp-*/'] },
+  {
+    ignores: [
+      '**/node_modules/',
+      '**/dist/',
+      'runtime/bundle/',
+      'starter/build/',
+      'test/fixtures/**/build/',
+      '.tmp-*/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -24,6 +33,22 @@ export default tseslint.config(
       ],
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', caughtErrors: 'none' }],
+    },
+  },
+  // A persona's start: an ES import of node:http loads Node's bundled undici (see private/node-http.ts).
+  {
+    files: ['runtime/src/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: ['node:http', 'http'].map((name) => ({
+            name,
+            allowTypeImports: true,
+            message: 'Take it from nodeHttp() (private/node-http.ts): its ES import costs 30 ms of every start.',
+          })),
+        },
+      ],
     },
   },
   // The dev dashboard's page runs in the browser.

@@ -23,7 +23,7 @@ import { startTelemetry } from 'infra-generator/internal/modes/telemetry-sdk';
 import { context, metrics, propagation, trace } from '@opentelemetry/api';
 import { alternate, report, throughput } from './harness.ts';
 import { benchDir, freePort, startServer, type ServerProcess } from './child.ts';
-import { httpClientOf, personaEnv, personaReady } from './servers/app.ts';
+import { httpClientOf, personaEnv, personaReady } from './servers/app-wiring.ts';
 import { customer, TOKEN } from './servers/handler.ts';
 
 const IN_FLIGHT = 32;

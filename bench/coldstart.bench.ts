@@ -1,8 +1,9 @@
 /**
  * Cold start: from spawning a process to its first answered request, for the API persona
  * (startup builds the tree, the platform starts Fastify) against a bare Fastify script
- * serving the same route. Alternating, ROUNDS each, medians; compiled JavaScript as in the
- * image, and from TypeScript source.
+ * serving the same route. Alternating, ROUNDS each, medians; compiled JavaScript with the
+ * runtime bundled, as in the image; compiled JavaScript with the runtime's modules from
+ * node_modules; and from TypeScript source.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -12,16 +13,21 @@ import { Client } from 'undici';
 import { alternate, report } from './harness.ts';
 import { benchDir, freePort, repoRoot } from './child.ts';
 import { compiledServers } from './compiled.ts';
-import { personaEnv } from './servers/app.ts';
+import { BUNDLE_CONDITION } from 'infra-generator/internal/targets/dockerfile/runtime-bundle';
+import { personaEnv } from './servers/app-wiring.ts';
 import { customer, TOKEN } from './servers/handler.ts';
 
 const ROUNDS = 11;
 
 /** Milliseconds from spawn until POST /customer answers 200 (polling every millisecond or so). */
-async function coldStart(script: string, env: (port: number) => Record<string, string>): Promise<number> {
+async function coldStart(
+  script: string,
+  env: (port: number) => Record<string, string>,
+  conditions = 'source',
+): Promise<number> {
   const port = await freePort();
   const start = performance.now();
-  const child = spawn(process.execPath, ['--conditions=source', script], {
+  const child = spawn(process.execPath, [`--conditions=${conditions}`, script], {
     cwd: repoRoot,
     env: { ...process.env, ...env(port) },
     stdio: 'ignore',
@@ -56,14 +62,17 @@ async function coldStart(script: string, env: (port: number) => Record<string, s
 export async function benchColdStart(): Promise<void> {
   const compiled = await compiledServers();
   const source = { app: join(benchDir, 'servers', 'app.ts'), fastify: join(benchDir, 'servers', 'fastify-raw.ts') };
-  for (const [mode, scripts] of [
-    ['compiled JS, as in the image', compiled],
-    ['TypeScript source', source],
-  ] as const) {
+  const fastify = (port: number) => ({ PORT: String(port) });
+  const runs = [
+    { mode: 'compiled JS, runtime bundled, as in the image', scripts: compiled, conditions: BUNDLE_CONDITION },
+    { mode: 'compiled JS, runtime from node_modules', scripts: compiled, conditions: 'source' },
+    { mode: 'TypeScript source', scripts: source, conditions: 'source' },
+  ];
+  for (const [i, { mode, scripts, conditions }] of runs.entries()) {
     const result = await alternate(
       ROUNDS,
-      () => coldStart(scripts.app, personaEnv),
-      () => coldStart(scripts.fastify, (port) => ({ PORT: String(port) })),
+      () => coldStart(scripts.app, personaEnv, conditions),
+      () => coldStart(scripts.fastify, fastify),
     );
     report({
       name: `cold start to first answer (${mode})`,
@@ -71,8 +80,8 @@ export async function benchColdStart(): Promise<void> {
       baseline: { value: result.baseline, unit: 'ms (bare Fastify script)' },
       roundRatio: result.roundRatio,
       better: 'lower',
-      // Issue 17: compiled, as in the image, within 1.2x of the bare script.
-      ...(scripts === compiled ? { target: 1 / 1.2, targetText: 'at most 1.2x' } : {}),
+      // Issue 17: as in the image, within 1.2x of the bare script.
+      ...(i === 0 ? { target: 1 / 1.2, targetText: 'at most 1.2x' } : {}),
     });
   }
 }

@@ -1,13 +1,19 @@
 /**
- * The bench servers as compiled JavaScript, the way the app image runs them (the build's
- * Dockerfile compiles with tsc; no type stripping at run time). Compiled once per process into
- * a git-ignored `.tmp-bench-dist-*` folder at the repository root, removed at exit.
+ * The bench servers as compiled JavaScript, the way the app image runs them: the build's
+ * Dockerfile compiles with tsc (no type stripping at run time) and bundles the runtime
+ * (runtime-bundle.ts), which its command loads with BUNDLE_CONDITION. Compiled once per process
+ * into a git-ignored `.tmp-bench-dist-*` folder at the repository root, removed at exit.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from './child.ts';
+import {
+  BUNDLE_CONDITION,
+  BUNDLE_ENTRY,
+  bundleRuntime,
+} from 'infra-generator/internal/targets/dockerfile/runtime-bundle';
 
 const run = promisify(execFile);
 
@@ -43,15 +49,20 @@ async function compile(): Promise<CompiledServers> {
   await run(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', tsconfig], {
     cwd: repoRoot,
   });
-  // The compiled app imports `infra-generator`: point that name at the compiled runtime.
+  // The compiled app imports `infra-generator`: point that name at the compiled runtime, or its
+  // bundle (as the image does) under BUNDLE_CONDITION.
+  const manifest = JSON.parse(readFileSync(join(repoRoot, 'runtime', 'package.json'), 'utf8'));
   writeFileSync(
     join(out, 'runtime', 'package.json'),
     JSON.stringify({
-      name: 'infra-generator',
-      type: 'module',
-      exports: { '.': './src/index.js', './internal/*': './src/*.js' },
+      ...manifest,
+      exports: {
+        '.': { [BUNDLE_CONDITION]: `./${BUNDLE_ENTRY}`, default: './src/index.js' },
+        './internal/*': './src/*.js',
+      },
     }),
   );
+  await bundleRuntime({ packageDir: join(out, 'runtime'), entry: 'src/index.js' });
   writeFileSync(join(out, 'package.json'), JSON.stringify({ type: 'module' }));
   mkdirSync(join(out, 'node_modules'));
   symlinkSync(join(out, 'runtime'), join(out, 'node_modules', 'infra-generator'));

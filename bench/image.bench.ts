@@ -7,8 +7,12 @@ import { report } from './harness.ts';
 import { buildAppImage, run } from './app-image.ts';
 
 const BASE = 'node:24-bookworm-slim';
-/** What the app may add to its base: its production node_modules (no build-only packages) and compiled JavaScript. */
-export const TARGET_MB_OVER_BASE = 15;
+/**
+ * What the app may add to its base: the runtime's bundle, the app's compiled JavaScript and its
+ * own production packages (no build-only ones, none only the bundle needed). 15 MB before the
+ * runtime was bundled; 4.4 MB after.
+ */
+export const TARGET_MB_OVER_BASE = 8;
 
 async function imageBytes(image: string): Promise<number> {
   const { stdout } = await run('docker', ['image', 'inspect', '-f', '{{.Size}}', image]);
@@ -31,7 +35,7 @@ export async function benchImage(): Promise<void> {
     });
     const over = (ours - base) / MB;
     console.log(
-      `app image: ${over.toFixed(1)} MB over its base (the app's production node_modules and compiled JavaScript; ` +
+      `app image: ${over.toFixed(1)} MB over its base (the runtime's bundle, the app's compiled JavaScript and its own packages; ` +
         `target <= ${TARGET_MB_OVER_BASE} MB: ${over <= TARGET_MB_OVER_BASE ? 'met' : 'NOT met'})`,
     );
   } finally {

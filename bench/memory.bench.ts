@@ -11,7 +11,7 @@ import { Pool } from 'undici';
 import { median, report, throughput } from './harness.ts';
 import { benchDir, freePort, startServer, type ServerProcess } from './child.ts';
 import { compiledServers } from './compiled.ts';
-import { personaEnv, personaReady } from './servers/app.ts';
+import { personaEnv, personaReady } from './servers/app-wiring.ts';
 import { customer, TOKEN } from './servers/handler.ts';
 
 const ROUNDS = 3;

@@ -14,7 +14,7 @@
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { benchDir, freePort, startServer, type ServerProcess } from './child.ts';
-import { personaEnv, personaReady } from './servers/app.ts';
+import { personaEnv, personaReady } from './servers/app-wiring.ts';
 import { customer, TOKEN } from './servers/handler.ts';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);

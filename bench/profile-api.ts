@@ -22,7 +22,7 @@ import { startTelemetry } from 'infra-generator/internal/modes/telemetry-sdk';
 import { throughput } from './harness.ts';
 import { discardingReceiver } from './api.bench.ts';
 import { benchDir, cpuMs, freePort, repoRoot } from './child.ts';
-import { httpClientOf, personaEnv } from './servers/app.ts';
+import { httpClientOf, personaEnv } from './servers/app-wiring.ts';
 import { customer, TOKEN } from './servers/handler.ts';
 
 const side = process.argv[2] ?? 'ours';

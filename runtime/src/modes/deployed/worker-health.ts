@@ -5,12 +5,13 @@
  * which is what a liveness probe is there to catch. Node's own http server: a worker need not
  * load Fastify for one route.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { once } from 'node:events';
 import type { Persona } from '../../core/persona.ts';
 import { HEALTH_ROUTE } from '../../components/api/endpoint.ts';
 import { errorBody } from '../../components/api/http-wire.ts';
 import { errors } from '../../core/errors.ts';
+import { nodeHttp } from '../../private/node-http.ts';
 
 export interface WorkerHealth {
   /** The port it listens on (the one asked for, or the one the system gave for 0). */
@@ -25,7 +26,7 @@ export async function serveWorkerHealth(
   stopping: AbortSignal,
 ): Promise<WorkerHealth> {
   const body = (status: string) => JSON.stringify({ status, persona: worker.id.value });
-  const server: Server = createServer((request, response) => {
+  const server: Server = nodeHttp().createServer((request, response) => {
     const path = (request.url ?? '').split('?')[0];
     if (path !== HEALTH_ROUTE) {
       response.writeHead(404, { 'content-type': 'application/json' }).end(errorBody(404, `Not found: ${path}`));

@@ -16,7 +16,8 @@ import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import Handlebars from 'handlebars';
 import { readProjectLayout, type ProjectLayout } from './project.ts';
-import { imageInstall, type ImageInstall } from './image-install.ts';
+import { imageInstall, type ImageInstall, type RuntimeInstall } from './image-install.ts';
+import { BUNDLE_CONDITION, BUNDLE_FOLDER } from './runtime-bundle.ts';
 import { renderDockerignore } from './dockerignore.ts';
 import { dockerfilePath, oneLine } from '../shared.ts';
 import type { Target } from '../target.ts';
@@ -37,23 +38,57 @@ function packageCopies(layout: ProjectLayout): { from: string; to: string }[] {
   });
 }
 
+/**
+ * infra-generator in the image as its bundle (runtime-bundle.ts): the build stage's script, the
+ * folder it writes, and the deletions that leave the package its package.json and the bundle:
+ * the rest of it, and the packages only it needed.
+ */
+function runtimeBundle(runtime: RuntimeInstall) {
+  const inPackage = (name: string) => posix.join(runtime.folder, name);
+  return {
+    script: inPackage('dist/targets/dockerfile/runtime-bundle.js'),
+    folder: inPackage(BUNDLE_FOLDER),
+    // Lines that go on the final stage's `RUN npm ci …`: deleted in a later step, they would stay in its layer.
+    deletions: [
+      `find ${runtime.folder} -mindepth 1 -maxdepth 1 ! -name package.json ! -name 'LICENSE*' -exec rm -rf {} +`,
+      ...chunked(runtime.bundledOnly, 6).map((keys) => `rm -rf ${keys.join(' ')}`),
+      // The scopes (@fastify, …) left empty.
+      `find node_modules -mindepth 1 -maxdepth 1 -name '@*' -type d -empty -delete`,
+    ]
+      .map((command) => ` && ${command}`)
+      .join(' \\\n'),
+  };
+}
+
+function chunked<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
 function renderDockerfile(
   root: string,
   layout: ProjectLayout,
   install: ImageInstall = { omitOptional: true, warnings: [] },
 ): string {
   template ??= Handlebars.compile(readFileSync(dockerfileTemplatePath, 'utf8'), { noEscape: true, strict: true });
+  const runtime = install.runtime;
+  const [node, ...rest] = layout.command;
   return template({
     root,
     nodeImage: NODE_IMAGE,
     omitOptional: install.omitOptional,
     packageCopies: packageCopies(layout),
     compile: layout.compile,
-    outputs: layout.outputs,
+    // The runtime's own compiled modules (a workspace's) are in its bundle.
+    outputs: runtime ? layout.outputs.filter((output) => !inFolder(runtime.folder, output)) : layout.outputs,
+    runtimeBundle: runtime ? runtimeBundle(runtime) : false,
     // The exec form (a JSON array): node is the container's main process, under compose's init.
-    command: JSON.stringify(layout.command),
+    command: JSON.stringify(runtime ? [node, `--conditions=${BUNDLE_CONDITION}`, ...rest] : layout.command),
   });
 }
+
+const inFolder = (folder: string, path: string) => path === folder || path.startsWith(`${folder}/`);
 
 /**
  * The dockerfile target: `<build>/Dockerfile`, the one image of every persona, and
@@ -64,7 +99,7 @@ export const target: Target = {
   name: 'dockerfile',
   async files(plan, { paths, warn }) {
     const layout = await readProjectLayout(paths);
-    const install = imageInstall(paths.projectRoot);
+    const install = imageInstall(paths.projectRoot, paths.appDir);
     for (const warning of [...layout.warnings, ...install.warnings]) warn(warning);
     const dockerfile = renderDockerfile(oneLine(plan.app.root.value), layout, install);
     const dockerignore = renderDockerignore(paths.projectRoot, paths.buildDir);

