@@ -95,12 +95,12 @@ test('the packed runtime installs into a fresh folder, runs the example in one p
       assert.ok(compose.includes(service), `compose.yaml has ${service}`);
     const dockerfile = readFileSync(join(dir, 'build', 'Dockerfile'), 'utf8');
     assert.match(dockerfile, /npm ci --omit=dev --omit=optional /);
-    assert.match(dockerfile, /CMD \["node","--conditions=infra-generator-bundle","main\.ts"\]/);
+    assert.match(dockerfile, /CMD \["node","main\.ts"\]/);
 
     // The build stage bundles the runtime, with every dependency installed (esbuild among them).
-    const bundleScript = /^RUN node (node_modules\/infra-generator\/\S+runtime-bundle\.js)$/m.exec(dockerfile)?.[1];
-    assert.ok(bundleScript, dockerfile);
-    ok(await run(process.execPath, [bundleScript], dir), bundleScript);
+    const bundling = /^RUN (node 'node_modules\/infra-generator\/\S+runtime-bundle\.js'.*)$/m.exec(dockerfile)?.[1];
+    assert.ok(bundling, dockerfile);
+    ok(await run('sh', ['-c', bundling], dir), bundling);
     const bundle = join(installed, 'bundle');
     const madeBundle = join(dir, 'bundle-from-the-build-stage');
     renameSync(bundle, madeBundle);
@@ -153,10 +153,13 @@ test('the packed runtime installs into a fresh folder, runs the example in one p
     assert.not.ok(existsSync(join(dir, 'node_modules', '@opentelemetry')), 'the emptied scope @opentelemetry is gone');
     assert.ok(existsSync(join(scoped, 'test', 'lib', 'index.js')), 'a package the runtime does not need stays');
     renameSync(madeBundle, bundle);
-    const image = (extra: Record<string, string> = {}) =>
-      run(process.execPath, ['--conditions=infra-generator-bundle', 'main.ts'], dir, userEnv(extra));
+    // The image's package.json names the bundle's entry: the image's command, or any node run there, loads it.
+    assert.equal(JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')).exports, {
+      '.': './bundle/entry/index.js',
+    });
+    const image = (extra: Record<string, string> = {}) => run(process.execPath, ['main.ts'], dir, userEnv(extra));
     const fromBundle = await image();
-    ok(fromBundle, 'node --conditions=infra-generator-bundle main.ts');
+    ok(fromBundle, 'node main.ts, from the bundle');
     assert.ok(fromBundle.stdout.split('\n').includes(expected), fromBundle.stdout);
     const buildFromBundle = await image({ PERSONA: 'build' });
     assert.is(buildFromBundle.code, 1, buildFromBundle.stdout + buildFromBundle.stderr);
@@ -270,7 +273,27 @@ test('the image deletes the packages only the bundled runtime reaches, never one
       'node_modules/logger': { version: '1.0.0', dependencies: { 'sonic-boom': '^3' } },
       ...packages,
     });
-    assert.equal(installed.runtime, { folder: 'node_modules/infra-generator', bundledOnly: ['node_modules/pino'] });
+    assert.equal(installed.runtime, {
+      folder: 'node_modules/infra-generator',
+      // What the app keeps and the runtime uses: the bundle imports them, one copy for both.
+      shared: ['node_modules/avvio', 'node_modules/fastify'],
+      bundledOnly: ['node_modules/pino'],
+    });
+    // An app with a native optional package keeps every optional package, but the runtime's own (the build's).
+    const native = withLock({
+      '': { dependencies: { 'infra-generator': '^0.1.0', sharp: '^0.34' } },
+      'node_modules/infra-generator': runtime,
+      'node_modules/sharp': { version: '0.34.0', optionalDependencies: { '@img/sharp-linux-x64': '0.34.0' } },
+      'node_modules/@img/sharp-linux-x64': { version: '0.34.0', optional: true, os: ['linux'], cpu: ['x64'] },
+      ...packages,
+    });
+    assert.is(native.omitOptional, false);
+    assert.equal(native.runtime?.bundledOnly, [
+      'node_modules/avvio',
+      'node_modules/fastify',
+      'node_modules/pino',
+      'node_modules/yaml',
+    ]);
     // A workspace of the project (this repository's layout), found from the app's workspace.
     const workspace = withLock(
       {
@@ -285,6 +308,7 @@ test('the image deletes the packages only the bundled runtime reaches, never one
     );
     assert.equal(workspace.runtime, {
       folder: 'runtime',
+      shared: [],
       bundledOnly: ['node_modules/avvio', 'node_modules/fastify', 'node_modules/pino'],
     });
     // No infra-generator in the lock file: nothing bundled, nothing deleted.

@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { builtinModules } from 'node:module';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -41,9 +41,19 @@ bundled.before(async () => {
   mkdirSync(installed, { recursive: true });
   copyFileSync(join(runtimeDir, 'package.json'), join(installed, 'package.json'));
   // From the TypeScript source (the image bundles tsc's output of it, which test:docker runs).
-  result = await bundleRuntime({ packageDir: runtimeDir, entry: 'src/index.ts', folder: join(installed, 'bundle') });
+  // TypeBox is the app's too (as in the starter): installed beside the runtime, and shared.
+  const typebox = join(dir, 'node_modules', 'typebox');
+  symlinkSync(join(repoRoot, 'node_modules', 'typebox'), typebox);
+  result = await bundleRuntime({
+    packageDir: runtimeDir,
+    entry: 'src/index.ts',
+    folder: join(installed, 'bundle'),
+    shared: [typebox],
+  });
   mkdirSync(join(dir, 'app'));
   for (const file of ['app.ts', 'main.ts']) copyFileSync(join(fixtureDir, file), join(dir, 'app', file));
+  mkdirSync(join(dir, 'format-app'));
+  copyFileSync(join(import.meta.dirname, 'fixtures', 'format-app', 'main.ts'), join(dir, 'format-app', 'main.ts'));
   entry = join(dir, 'app', 'main.ts');
   await admin(`CREATE DATABASE ${database}`);
 });
@@ -67,8 +77,8 @@ bundled(
     const node = new Set([...builtinModules, ...builtinModules.map((name) => `node:${name}`)]);
     const packageOf = (path: string) => path.split('/', path.startsWith('@') ? 2 : 1).join('/');
     const outside = result.imports.filter((path) => !node.has(path) && !optional.includes(packageOf(path)));
-    // pg tries pg-native (libpq bindings), which nobody installs here.
-    assert.equal(outside, ['pg-native']);
+    // pg tries pg-native (libpq bindings), which nobody installs here; TypeBox is the app's too.
+    assert.equal(outside, ['pg-native', 'typebox/compile']);
     // The persona's code is split from the modes and drivers it may not load.
     assert.ok(result.files > 10, `${result.files} files`);
   },
@@ -81,6 +91,18 @@ bundled('an API with its Store in PostgreSQL and a task calling it run from the 
   const code = await client.exited;
   assert.is(client.stdout(), 'Counted visits: 5 (read back: 5)\n', client.stderr());
   assert.is(code, 0);
+});
+
+bundled("a TypeBox format the app registers checks the runtime's arguments: one TypeBox for both", async () => {
+  // In one process (PERSONA unset): the argument is checked as deployed, by the same code.
+  const app = await startPersona(join(dir, 'format-app', 'main.ts'), '', {}, { conditions: BUNDLE_CONDITION });
+  assert.is(await app.exited, 0, app.stderr());
+  assert.match(app.stdout(), 'good: good-slug');
+  assert.match(
+    app.stdout(),
+    'bad: refused (Invalid argument to format-app.api (POST /echo): /slug must match format',
+    app.stdout(),
+  );
 });
 
 bundled("the build, run from the image's bundle, names the optional package it lacks", async () => {

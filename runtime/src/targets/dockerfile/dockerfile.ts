@@ -17,7 +17,7 @@ import { join, posix } from 'node:path';
 import Handlebars from 'handlebars';
 import { readProjectLayout, type ProjectLayout } from './project.ts';
 import { imageInstall, type ImageInstall, type RuntimeInstall } from './image-install.ts';
-import { BUNDLE_CONDITION, BUNDLE_FOLDER } from './runtime-bundle.ts';
+import { BUNDLE_ENTRY, BUNDLE_FOLDER } from './runtime-bundle.ts';
 import { renderDockerignore } from './dockerignore.ts';
 import { dockerfilePath, oneLine } from '../shared.ts';
 import type { Target } from '../target.ts';
@@ -38,20 +38,26 @@ function packageCopies(layout: ProjectLayout): { from: string; to: string }[] {
   });
 }
 
+/** `text` as one word for sh, whatever it holds. */
+const shellWord = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
+
 /**
- * infra-generator in the image as its bundle (runtime-bundle.ts): the build stage's script, the
- * folder it writes, and the deletions that leave the package its package.json and the bundle:
- * the rest of it, and the packages only it needed.
+ * infra-generator in the image as its bundle (runtime-bundle.ts): the build stage's command, the
+ * folder it writes, and the final stage's steps after `npm ci`: the package keeps its
+ * package.json, whose main module becomes the bundle's entry (so any `node` run in the image
+ * loads it), and loses the rest of itself and the packages only it needed.
  */
 function runtimeBundle(runtime: RuntimeInstall) {
   const inPackage = (name: string) => posix.join(runtime.folder, name);
+  const manifest = inPackage('package.json');
   return {
-    script: inPackage('dist/targets/dockerfile/runtime-bundle.js'),
+    command: [inPackage('dist/targets/dockerfile/runtime-bundle.js'), ...runtime.shared].map(shellWord).join(' '),
     folder: inPackage(BUNDLE_FOLDER),
     // Lines that go on the final stage's `RUN npm ci …`: deleted in a later step, they would stay in its layer.
     deletions: [
-      `find ${runtime.folder} -mindepth 1 -maxdepth 1 ! -name package.json ! -name 'LICENSE*' -exec rm -rf {} +`,
-      ...chunked(runtime.bundledOnly, 6).map((keys) => `rm -rf ${keys.join(' ')}`),
+      `find ${shellWord(runtime.folder)} -mindepth 1 -maxdepth 1 ! -name package.json ! -name 'LICENSE*' -exec rm -rf {} +`,
+      `node -e ${shellWord(rewriteExports)} ${shellWord(manifest)}`,
+      ...chunked(runtime.bundledOnly, 6).map((keys) => `rm -rf ${keys.map(shellWord).join(' ')}`),
       // The scopes (@fastify, …) left empty.
       `find node_modules -mindepth 1 -maxdepth 1 -name '@*' -type d -empty -delete`,
     ]
@@ -59,6 +65,11 @@ function runtimeBundle(runtime: RuntimeInstall) {
       .join(' \\\n'),
   };
 }
+
+/** Makes the package.json named by its argument export the bundle's entry alone. */
+const rewriteExports =
+  'const fs = require("fs"), file = process.argv[1], manifest = JSON.parse(fs.readFileSync(file, "utf8")); ' +
+  `manifest.exports = { ".": "./${BUNDLE_ENTRY}" }; fs.writeFileSync(file, JSON.stringify(manifest, null, 2));`;
 
 function chunked<T>(items: readonly T[], size: number): T[][] {
   const chunks: T[][] = [];
@@ -73,7 +84,6 @@ function renderDockerfile(
 ): string {
   template ??= Handlebars.compile(readFileSync(dockerfileTemplatePath, 'utf8'), { noEscape: true, strict: true });
   const runtime = install.runtime;
-  const [node, ...rest] = layout.command;
   return template({
     root,
     nodeImage: NODE_IMAGE,
@@ -84,7 +94,7 @@ function renderDockerfile(
     outputs: runtime ? layout.outputs.filter((output) => !inFolder(runtime.folder, output)) : layout.outputs,
     runtimeBundle: runtime ? runtimeBundle(runtime) : false,
     // The exec form (a JSON array): node is the container's main process, under compose's init.
-    command: JSON.stringify(runtime ? [node, `--conditions=${BUNDLE_CONDITION}`, ...rest] : layout.command),
+    command: JSON.stringify(layout.command),
   });
 }
 

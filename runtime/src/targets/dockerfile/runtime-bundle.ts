@@ -1,7 +1,7 @@
 /**
  * The runtime bundled for the app image: infra-generator and the packages it loads, as a few ES
  * modules made by esbuild, which the image's build stage writes into the package's `bundle/`
- * folder and its command selects with the `infra-generator-bundle` export condition.
+ * folder; the final stage makes it the package's main module (dockerfile.ts).
  *
  * Why: a persona started from node_modules resolves, reads and compiles some 450 files (Fastify,
  * pino, undici, slonik, OpenTelemetry's API and ours), which made its first answer take 1.5 times
@@ -9,19 +9,27 @@
  * cold-start`). Only `infra-generator` is bundled: the app's own modules and its other packages
  * load as they always do, so nothing changes for the app's code (its `import.meta.url`, its native
  * packages). What the bundle leaves out stays an ordinary import, resolved from node_modules at
- * run time: infra-generator's optional dependencies (the build's and the local runner's, absent
- * from the image, so those personas still say which package they miss) and any package this
- * install lacks (pg-native, which pg only tries).
+ * run time:
+ * - infra-generator's optional dependencies (the build's and the local runner's, absent from the
+ *   image, so those personas still say which package they miss);
+ * - the packages it shares with the app (image-install.ts's `shared`, the command's arguments):
+ *   one copy for both, so what the app sets up in one (a TypeBox format) the runtime sees;
+ * - a package this install lacks (pg-native, which pg only tries), which fails as it would
+ *   unbundled; one that is installed but that esbuild cannot resolve stops the bundle instead.
  *
- * Run by the Dockerfile as `node <package>/dist/targets/dockerfile/runtime-bundle.js`; esbuild is
- * an optional dependency, installed in the build stage and not in the final image.
+ * Run by the Dockerfile as `node <package>/dist/targets/dockerfile/runtime-bundle.js [shared…]`
+ * from the project root; esbuild is an optional dependency, installed in the build stage and not
+ * in the final image.
  */
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errors } from '../../core/errors.ts';
 
-/** The export condition that makes `import 'infra-generator'` load the bundle (runtime/package.json). */
+/**
+ * The export condition that makes `import 'infra-generator'` load the bundle where the package's
+ * own modules are too (runtime/package.json): the bench and the tests run either from one folder.
+ */
 export const BUNDLE_CONDITION = 'infra-generator-bundle';
 /** The bundle's folder in the package. */
 export const BUNDLE_FOLDER = 'bundle';
@@ -43,6 +51,8 @@ export interface BundleOptions {
   readonly entry?: string;
   /** Where the bundle goes (default: the package's BUNDLE_FOLDER). */
   readonly folder?: string;
+  /** Folders of packages the bundle imports rather than holds (absolute): those it shares with the app. */
+  readonly shared?: readonly string[];
 }
 
 export interface BundleResult {
@@ -77,8 +87,10 @@ export async function bundleRuntime(options: BundleOptions = {}): Promise<Bundle
   // Written aside, then put in place: a failed bundle leaves no half of one to be loaded.
   const writing = `${folder}.${process.pid}.tmp`;
   rmSync(writing, { recursive: true, force: true });
-  const missingStayImports: import('esbuild').Plugin = {
-    name: 'missing-packages-stay-imports',
+  // As esbuild gives resolved paths: links followed.
+  const shared = (options.shared ?? []).map((dir) => realpathSync(dir) + sep);
+  const packageImports: import('esbuild').Plugin = {
+    name: 'shared-and-missing-packages-stay-imports',
     setup(build) {
       build.onResolve({ filter: /^[^./]/ }, async (args) => {
         if (args.pluginData === 'resolving') return undefined;
@@ -88,7 +100,13 @@ export async function bundleRuntime(options: BundleOptions = {}): Promise<Bundle
           resolveDir: args.resolveDir,
           pluginData: 'resolving',
         });
-        return found.errors.length > 0 ? { path: args.path, external: true } : found;
+        if (found.errors.length === 0)
+          return shared.some((dir) => found.path.startsWith(dir)) ? { path: args.path, external: true } : found;
+        if (isInstalled(args.path, args.resolveDir))
+          throw new Error(
+            `esbuild cannot resolve ${args.path} from ${args.importer}, which is installed: the bundle would lack it`,
+          );
+        return { path: args.path, external: true };
       });
     },
   };
@@ -108,12 +126,10 @@ export async function bundleRuntime(options: BundleOptions = {}): Promise<Bundle
       platform: 'node',
       target: 'node24',
       external: Object.keys(optional),
-      plugins: [missingStayImports],
+      plugins: [packageImports],
       banner: { js: REQUIRE_IN_SCOPE },
-      // Names and line breaks kept, so a stack trace still reads (each bundled file's source is
-      // named in a comment above it); only what parses faster without changing a name goes.
+      // Names, lines and the comment naming each bundled file kept, so a stack trace still reads.
       minifySyntax: true,
-      minifyWhitespace: true,
       metafile: true,
       logLevel: 'warning',
     });
@@ -132,9 +148,19 @@ export async function bundleRuntime(options: BundleOptions = {}): Promise<Bundle
   };
 }
 
-if (import.meta.main) {
+/** Whether package `specifier` is in a node_modules folder at or above `dir`, as Node would look. */
+function isInstalled(specifier: string, dir: string): boolean {
+  const name = specifier.split('/', specifier.startsWith('@') ? 2 : 1).join('/');
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    if (existsSync(join(at, 'node_modules', name, 'package.json'))) return true;
+    if (dirname(at) === at) return false;
+  }
+}
+
+// Run as a script (import.meta.main needs Node 24.2; the engines field says 24).
+if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const started = Date.now();
-  const { folder, files, bytes } = await bundleRuntime();
+  const { folder, files, bytes } = await bundleRuntime({ shared: process.argv.slice(2) });
   console.log(
     `Bundled infra-generator for the image into ${folder}: ${files} files, ${(bytes / 2 ** 20).toFixed(1)} MiB, in ${Date.now() - started} ms`,
   );
