@@ -8,6 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
 import { cleanEnv, run, tempProject, type TempProject } from './support/temp-project.ts';
@@ -139,6 +140,35 @@ test("the customer is in the store's own database", async () => {
     );
   } finally {
     await client.end();
+  }
+});
+
+test("the README's curl calls reach the API as local processes serve it, as its wire format says", async () => {
+  const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### Calling an API from outside the app'));
+  const script = /```sh\n([\s\S]*?)```/.exec(section)![1];
+  // infra:local's own command, without npm between this test and the runner it stops.
+  const runner = spawn(process.execPath, ['--conditions=source', 'src/main.ts'], {
+    cwd: project.starter,
+    env: cleanEnv({ PERSONA: 'local', INFRA_LOCAL_PG_URL: adminUrl }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise((resolve) => runner.once('exit', resolve));
+  let output = '';
+  runner.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  runner.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  try {
+    for (const started = Date.now(); !/customer-server\.api \| .*listening on/.test(output);) {
+      if (runner.exitCode !== null || Date.now() - started > 60_000)
+        assert.unreachable(`the API did not start:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const curl = await run('bash', ['-e', '-c', script], { cwd: project.root });
+    assert.is(curl.code, 0, curl.stderr);
+    assert.is(curl.stdout.trim(), '{"id":"2","name":"Grace"}', curl.stderr);
+  } finally {
+    runner.kill('SIGTERM');
+    await exited;
   }
 });
 

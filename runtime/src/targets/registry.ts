@@ -28,6 +28,7 @@ export const TARGETS: readonly RegisteredTarget[] = [
   { name: 'compose', runs: 'every build', deployment: true, load: () => import('./compose/compose.ts') },
   { name: 'dockerfile', runs: 'every build', deployment: false, load: () => import('./dockerfile/dockerfile.ts') },
   { name: 'diagram', runs: 'every build', deployment: false, load: () => import('./diagram/diagram.ts') },
+  { name: 'openapi', runs: 'every build', deployment: false, load: () => import('./openapi/openapi.ts') },
   { name: 'kubernetes', runs: '--target', deployment: true, load: () => import('./kubernetes/kubernetes.ts') },
 ];
 

@@ -5,6 +5,7 @@
  *   compose      compose.yaml at the project root and <build>/env/<service>.env    every build
  *   dockerfile   <build>/Dockerfile and .dockerignore at the project root          every build
  *   diagram      <build>/architecture.md                                            every build
+ *   openapi      <build>/openapi/<api>.json: an OpenAPI 3.1 document per ApiServer  every build
  *   kubernetes   <build>/kubernetes/: the manifests and their kustomization.yaml    `--target kubernetes`
  *
  * Adding a target (say Helm) means adding a folder (targets/helm/, whose module exports its

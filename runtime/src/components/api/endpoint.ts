@@ -19,6 +19,9 @@ import { recordServedStatus, type EndpointTelemetry } from './telemetry.ts';
  */
 export const HEALTH_ROUTE = '/healthz';
 
+/** Where a public ApiServer serves its OpenAPI document (openapi.ts), without a token. */
+export const OPENAPI_ROUTE = '/openapi.json';
+
 export const httpMethods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type HttpMethod = (typeof httpMethods)[number];
 

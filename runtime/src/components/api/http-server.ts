@@ -24,6 +24,7 @@ import Fastify, {
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { nodeHttp } from '../../private/node-http.ts';
+import { openApiDocument } from './openapi.ts';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ApiServer } from './server.ts';
@@ -32,6 +33,7 @@ import {
   argumentInQuery,
   argumentTooLargeProblem,
   invokeEndpoint,
+  OPENAPI_ROUTE,
   type Endpoint,
   type InvokeOptions,
   type ServedRequest,
@@ -77,6 +79,8 @@ export interface HttpServerOptions {
   keepAliveTimeoutMs?: number;
   /** Open connections at most (default 1000); further ones are closed at once, unanswered. */
   maxConnections?: number;
+  /** The version a public API's OpenAPI document gives (the build's tree fingerprint). */
+  openApiVersion?: string;
 }
 
 export interface ServingApi {
@@ -230,6 +234,11 @@ export async function serveHttp(
 
   const health = JSON.stringify({ status: 'ok', id: name });
   app.get(HEALTH_ROUTE, (_request, reply) => send(state, reply, 200, health));
+  if (server.public) {
+    // Anyone may call a public API, so anyone may read how: the document the build also writes.
+    const document = JSON.stringify(openApiDocument(server, { version: options.openApiVersion }));
+    app.get(OPENAPI_ROUTE, (_request, reply) => send(state, reply, 200, document));
+  }
 
   app.setNotFoundHandler((request, reply) => {
     const path = shorten(request.url.split('?', 1)[0]);

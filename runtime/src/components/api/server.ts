@@ -11,6 +11,7 @@ import {
   DEFAULT_ENDPOINT_TIMEOUT_MS,
   HEALTH_ROUTE,
   httpMethods,
+  OPENAPI_ROUTE,
   type Endpoint,
   type EndpointContext,
   type HttpMethod,
@@ -164,7 +165,8 @@ export class ApiServer extends PersonaBase {
     // No `:` or `*`: they are Fastify's parameters and wildcards, and would match more than the route says.
     if (typeof route !== 'string' || !routePattern.test(route) || route.includes('//') || /[:*]/.test(route))
       throw errors.invalidRoute(this.id.value, String(route));
-    if (route === HEALTH_ROUTE) throw errors.reservedRoute(this.id.value, route);
+    if (route === HEALTH_ROUTE || (this.public && route === OPENAPI_ROUTE))
+      throw errors.reservedRoute(this.id.value, route);
     if (this.#endpoints.some((e) => e.method === method && e.route === route))
       throw errors.duplicateEndpoint(this.id.value, method, route);
     if (typeof handler !== 'function')

@@ -108,6 +108,7 @@ export class DeployedPlatform implements ComponentPlatform {
       host: this.#env[wiring.listenHost] || '0.0.0.0',
       log: this.#log,
       token: server.token && this.#token(server),
+      openApiVersion: this.#env[wiring.treeFingerprint],
     });
     this.#servers.add(serving);
     this.#log.info(`${server} listening on ${serving.url}`);
