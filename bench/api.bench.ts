@@ -67,6 +67,15 @@ export async function benchApi(): Promise<void> {
         tracing: { ...exporting, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
       },
     ];
+    // The same API with an output schema: its answers checked and written by fast-json-stringify.
+    const outputPort = await freePort();
+    const withOutput = await startServer(
+      join(benchDir, 'servers', 'app.ts'),
+      outputPort,
+      personaEnv(outputPort, true),
+      personaReady(outputPort),
+    );
+    servers.push(withOutput);
     const tracedServers: ServerProcess[] = [];
     for (const { tracing } of samplings) {
       const port = await freePort();
@@ -171,6 +180,22 @@ export async function benchApi(): Promise<void> {
           better: 'lower',
         });
       }
+      const outputClient = httpClientOf(withOutput.url);
+      closers.push(outputClient.close);
+      if (JSON.stringify(await outputClient.within(outputClient.call)) !== JSON.stringify({ ...customer, seen: true }))
+        throw new Error('the API with an output schema answered wrongly');
+      const vsNoOutput = await alternate(
+        ROUNDS,
+        () => outputClient.within(() => throughput(CALLS, IN_FLIGHT, outputClient.call)),
+        () => asClient(() => throughput(CALLS, IN_FLIGHT, callOurs)),
+      );
+      report({
+        name: `API round trip with an output schema (checked, written by fast-json-stringify) vs without`,
+        ours: { value: vsNoOutput.ours, unit: 'req/s' },
+        baseline: { value: vsNoOutput.baseline, unit: 'req/s (no output schema: JSON.stringify)' },
+        roundRatio: vsNoOutput.roundRatio,
+        better: 'higher',
+      });
       const vsExpress = await alternate(
         ROUNDS,
         () => asClient(() => throughput(CALLS, IN_FLIGHT, callOurs)),

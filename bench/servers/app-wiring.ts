@@ -14,11 +14,12 @@ import { customer, TOKEN } from './handler.ts';
  * The environment of the API persona process listening on `port`, with the tree fingerprint
  * the build would give it (a deployed persona without one refuses to start).
  */
-export function personaEnv(port: number): Record<string, string> {
-  const { id } = benchApp();
+export function personaEnv(port: number, output = false): Record<string, string> {
+  const { id } = benchApp(output);
   const api = id`api`;
   const listing = treeListing(appOf(id));
   return {
+    ...(output ? { BENCH_OUTPUT: '1' } : {}),
     PERSONA: api.value,
     [wiring.treeFingerprint]: treeFingerprint(listing),
     [wiring.treeListing]: JSON.stringify(listing),
@@ -34,7 +35,7 @@ export function personaEnv(port: number): Record<string, string> {
  * deployed task's whole run is in it, not each call).
  */
 export function httpClientOf(url: string) {
-  const { api, postCustomer, client } = benchApp();
+  const { api, postCustomer, client } = benchApp(false);
   const platform = new DeployedPlatform({
     env: { [wiring.apiUrl(api.id)]: url, [wiring.apiToken(api.id)]: TOKEN },
     persona: client,

@@ -24,6 +24,7 @@ const codes = [
   'INFRA_INVALID_ROUTE',
   'INFRA_RESERVED_ROUTE',
   'INFRA_INVALID_INPUT_SCHEMA',
+  'INFRA_INVALID_OUTPUT_SCHEMA',
   'INFRA_INVALID_METHOD',
   'INFRA_HTTP_STATUS',
   'INFRA_INVALID_TIMEOUT',
@@ -97,6 +98,7 @@ const codes = [
   'INFRA_EMBEDDED_POSTGRES',
   'INFRA_EMBEDDED_POSTGRES_NOT_RUNNING',
   'INFRA_OPTIONAL_DEPENDENCY',
+  'INFRA_BUNDLE_UNRESOLVED',
 ] as const;
 
 /** The code of an InfraError: one of `errorCodes`. */
@@ -243,6 +245,16 @@ export const errors = {
     id: server,
     message: `ApiServer ${server}: route ${route} is reserved for the health check; give the endpoint another route`,
   })),
+  invalidOutputSchema: define(
+    'INFRA_INVALID_OUTPUT_SCHEMA',
+    (server: string, method: string, route: string, reason: string, cause?: unknown) => ({
+      id: server,
+      message:
+        `ApiServer ${server}: the output schema of ${method} ${route} cannot be used (${reason}); ` +
+        `give a TypeBox type of JSON values, e.g. output: Type.Object({ id: Type.String() })`,
+      ...(cause === undefined ? {} : { cause }),
+    }),
+  ),
   invalidInputSchema: define(
     'INFRA_INVALID_INPUT_SCHEMA',
     (server: string, method: string, route: string, reason: string, cause?: unknown) => ({
@@ -660,6 +672,12 @@ export const errors = {
   })),
   embeddedPostgresNotRunning: define('INFRA_EMBEDDED_POSTGRES_NOT_RUNNING', (dir: string) => ({
     message: `The embedded PostgreSQL in ${dir} is not running`,
+  })),
+  bundleUnresolved: define('INFRA_BUNDLE_UNRESOLVED', (specifier: string, importer: string) => ({
+    message:
+      `The image's runtime bundle: esbuild cannot resolve ${specifier} (imported by ${importer}), though it is installed, ` +
+      `so the bundle would lack it while the image deletes it. Check that package's "exports" for a condition esbuild does not use, ` +
+      `and report it to infra-generator`,
   })),
   /** `purpose`: what needed it, e.g. "The build (PERSONA=build)". */
   optionalDependencyMissing: define(

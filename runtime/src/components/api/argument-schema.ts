@@ -17,11 +17,15 @@ export type ArgumentCheck = (arg: unknown) => string | undefined;
 
 export class ArgumentSchema {
   readonly schema: TSchema;
+  /** What a problem's sentence calls the value when the problem is the whole of it. */
+  readonly #what: string;
   #check: ArgumentCheck | undefined;
   #compiling: Promise<ArgumentCheck> | undefined;
 
-  constructor(schema: TSchema) {
+  /** `what`: `the argument` (an input schema's), `the value` (an output schema's). */
+  constructor(schema: TSchema, what = 'the argument') {
     this.schema = schema;
+    this.#what = what;
     // Frozen, and the checker private: no code but the server's own may loosen the check.
     Object.freeze(this);
   }
@@ -35,8 +39,9 @@ export class ArgumentSchema {
   compile(): Promise<ArgumentCheck> {
     return (this.#compiling ??= import('typebox/compile').then(({ Compile }) => {
       const validator = Compile(this.schema);
+      const what = this.#what;
       const check: ArgumentCheck = (arg) =>
-        validator.Check(arg) ? undefined : describe(this.schema, validator.Errors(arg));
+        validator.Check(arg) ? undefined : describe(this.schema, validator.Errors(arg), what);
       return (this.#check = check);
     }));
   }
@@ -54,9 +59,10 @@ export function isSchemaLike(value: unknown): value is TSchema {
  * union's, unless exactly one alternative matched its literals (a tagged union), whose error it
  * then is.
  */
-function describe(schema: TSchema, errors: TLocalizedValidationError[]): string {
+function describe(schema: TSchema, errors: TLocalizedValidationError[], what: string): string {
+  const place = (instancePath: string) => (instancePath === '' ? what : shorten(instancePath));
   let error = errors[0];
-  if (error === undefined) return 'the argument does not match the input schema';
+  if (error === undefined) return `${what} does not match its schema`;
   for (;;) {
     // The outermost union around the error: an inner one may sit in an alternative that does not apply.
     const union = errors
@@ -82,9 +88,7 @@ function describe(schema: TSchema, errors: TLocalizedValidationError[]): string 
     case 'additionalProperties':
       return `${shorten(`${error.instancePath}/${escapeKey(error.params.additionalProperties[0] ?? '')}`)} is not allowed`;
     case 'boolean':
-      return error.instancePath === ''
-        ? 'the argument is not allowed'
-        : `${shorten(error.instancePath)} is not allowed`;
+      return `${place(error.instancePath)} is not allowed`;
     case 'const':
       return `${place(error.instancePath)} must be ${valueText(error.params.allowedValue)}`;
     case 'enum':
@@ -187,10 +191,6 @@ function resolve(schema: unknown, pointer: string): unknown {
     node = (node as Record<string, unknown>)[part.replaceAll('~1', '/').replaceAll('~0', '~')];
   }
   return node;
-}
-
-function place(instancePath: string): string {
-  return instancePath === '' ? 'the argument' : shorten(instancePath);
 }
 
 /** A key as a JSON-pointer segment. */

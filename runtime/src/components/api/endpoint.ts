@@ -6,6 +6,7 @@ import type { ApiServer } from './server.ts';
 import { HttpError } from './http-error.ts';
 import type { Deadlines } from './deadlines.ts';
 import type { ArgumentSchema } from './argument-schema.ts';
+import type { OutputSchema } from './output-schema.ts';
 import { toJsonText } from '../../core/json.ts';
 import { errorCodes, InfraError, messageOf } from '../../core/errors.ts';
 import { runAs } from '../../core/app.ts';
@@ -61,6 +62,8 @@ export interface Endpoint {
   readonly handler: (arg: any, context: EndpointContext) => unknown;
   /** The schema the argument must match before the handler runs (`{ input }`), if any. */
   readonly input?: ArgumentSchema;
+  /** The schema what the handler returns must match, and its serialiser (`{ output }`), if any. */
+  readonly output?: OutputSchema;
   /** How long the handler may take before the caller gets 504, in ms. */
   readonly timeoutMs: number;
   /** Its calls in flight, each to be answered 504 at its deadline. */
@@ -208,12 +211,28 @@ async function invokeHandler(
       options.log(`${server} ${endpoint.method} ${endpoint.route}: ${message}`, undefined);
       return { status: 504, body: errorBody(504, message) };
     }
-    const body = toJsonText(
-      value,
-      server.toString(),
-      `the value ${endpoint.method} ${endpoint.route} returned`,
-      server.id.value,
-    );
+    let body: string | undefined;
+    const output = endpoint.output;
+    if (output === undefined)
+      body = toJsonText(
+        value,
+        server.toString(),
+        `the value ${endpoint.method} ${endpoint.route} returned`,
+        server.id.value,
+      );
+    else {
+      // Compiled when the server started; the await is only for a call made before that.
+      if (output.check === undefined) await output.compile();
+      const problem = output.check!(value);
+      if (problem !== undefined) {
+        options.log(
+          `${server} ${endpoint.method} ${endpoint.route}: the value it returned does not match its output schema: ${problem}`,
+          undefined,
+        );
+        return { status: 500, body: errorBody(500, internalErrorMessage(endpoint)) };
+      }
+      body = value === undefined ? undefined : output.serialize!(value);
+    }
     if (body !== undefined && exceedsBytes(body, MAX_ANSWER_BYTES)) {
       options.log(
         `${server} ${endpoint.method} ${endpoint.route}: the value it returned is ${Buffer.byteLength(body)} bytes as JSON, more than the ${MAX_ANSWER_BYTES} an answer may have; return less per call (a page of the results)`,

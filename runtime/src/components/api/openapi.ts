@@ -7,7 +7,7 @@
  * The build writes one per ApiServer (targets/openapi/); a public API also serves its own at
  * OPENAPI_ROUTE, which the document then lists. An endpoint's `input` (a TypeBox type) is JSON
  * Schema already, which OpenAPI 3.1 takes as it is; an endpoint without one takes any JSON
- * value, and says so. Answers are open (`{}`) until endpoints declare output schemas.
+ * value, and says so; an answer is its `output` schema, or any JSON value.
  */
 import type { ApiServer } from './server.ts';
 import {
@@ -49,7 +49,9 @@ function operation(endpoint: Endpoint, secured: boolean): Json {
   const responses: { [status: string]: Json } = {
     '200': {
       description: 'What the handler returned, as JSON.',
-      content: { [JSON_MEDIA]: { schema: {} } },
+      content: {
+        [JSON_MEDIA]: { schema: endpoint.output ? (JSON.parse(JSON.stringify(endpoint.output.schema)) as Json) : {} },
+      },
     },
     '204': { description: 'The handler returned undefined.' },
     ...(secured ? { '401': errorResponse('No bearer token was sent, or the wrong one.') } : {}),

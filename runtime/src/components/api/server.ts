@@ -17,6 +17,7 @@ import {
   type HttpMethod,
 } from './endpoint.ts';
 import { ArgumentSchema, isSchemaLike } from './argument-schema.ts';
+import { OutputSchema } from './output-schema.ts';
 import { Deadlines } from './deadlines.ts';
 import { endpointTelemetry, inClientSpan } from './telemetry.ts';
 import type { Static, TSchema } from 'typebox';
@@ -53,6 +54,12 @@ export interface EndpointOptions {
    */
   input?: TSchema;
   /**
+   * A TypeBox type of what the handler returns: the client's result type is inferred from it,
+   * the answer is written by fast-json-stringify from it, and a value that does not match is a
+   * 500 (logged with the mismatch), in one process and over HTTP alike.
+   */
+  output?: TSchema;
+  /**
    * How long the handler may take, in ms (default 30 000): then the caller gets 504 naming the
    * endpoint, in one process and over HTTP alike, and the handler's `signal` aborts.
    */
@@ -63,6 +70,14 @@ export interface EndpointOptions {
 export interface CheckedEndpointOptions<S extends TSchema> extends EndpointOptions {
   input: S;
 }
+
+/** The options of an endpoint whose result is checked against the TypeBox type `O`. */
+export interface OutputEndpointOptions<O extends TSchema> extends EndpointOptions {
+  output: O;
+}
+
+/** What a handler whose result is checked against `O` returns. */
+type Output<O extends TSchema> = Static<O> | Promise<Static<O>>;
 
 /** The client function of an endpoint: the handler's parameters, always async. */
 export type EndpointClient<Args extends unknown[], R> = (...args: Args) => Promise<Awaited<R>>;
@@ -132,7 +147,8 @@ export class ApiServer extends PersonaBase {
       `${id} is ${this.public ? 'public' : 'token-protected'}`,
       ...this.#endpoints.map(
         (e) =>
-          `${id} serves ${e.method} ${e.route} input ${e.input ? shortHash(JSON.stringify(e.input.schema)) : 'unchecked'}`,
+          `${id} serves ${e.method} ${e.route} input ${e.input ? shortHash(JSON.stringify(e.input.schema)) : 'unchecked'}` +
+          (e.output ? ` output ${shortHash(JSON.stringify(e.output.schema))}` : ''),
       ),
     ];
   }
@@ -142,17 +158,27 @@ export class ApiServer extends PersonaBase {
    * returns the function that calls it: directly in one process, over HTTP when deployed.
    * With `input`, the argument is checked against that TypeBox type before the handler runs.
    */
+  defineEndpoint<S extends TSchema, O extends TSchema>(
+    route: string,
+    handler: (arg: Static<S>, context: EndpointContext) => Output<O>,
+    options: CheckedEndpointOptions<S> & OutputEndpointOptions<O>,
+  ): EndpointClient<[arg: Static<S>], Static<O>>;
   defineEndpoint<S extends TSchema, R>(
     route: string,
     handler: (arg: Static<S>, context: EndpointContext) => R,
-    options: CheckedEndpointOptions<S>,
+    options: CheckedEndpointOptions<S> & { output?: undefined },
   ): EndpointClient<[arg: Static<S>], R>;
-  // Without a schema (`input` left out, never a schema the first signature refused: a handler
+  // Without a schema (`input` left out, never a schema the first signatures refused: a handler
   // typed apart from its schema must not compile).
+  defineEndpoint<O extends TSchema, H extends (arg: never, context: EndpointContext) => Output<O>>(
+    route: string,
+    handler: H & UncheckedHandler,
+    options: OutputEndpointOptions<O> & { input?: undefined },
+  ): EndpointClient<ClientArgs<Parameters<H>>, Static<O>>;
   defineEndpoint<H extends UncheckedHandler>(
     route: string,
     handler: H,
-    options?: EndpointOptions & { input?: undefined },
+    options?: EndpointOptions & { input?: undefined; output?: undefined },
   ): EndpointClient<ClientArgs<Parameters<H>>, ReturnType<H>>;
   defineEndpoint(
     route: string,
@@ -173,17 +199,21 @@ export class ApiServer extends PersonaBase {
       throw errors.notAFunction(this.kind, this.id.value, `the handler of ${method} ${route} must be a function`);
     if (options.input !== undefined && !isSchemaLike(options.input))
       throw errors.invalidInputSchema(this.id.value, method, route, 'it is not a schema object');
+    if (options.output !== undefined && !isSchemaLike(options.output))
+      throw errors.invalidOutputSchema(this.id.value, method, route, 'it is not a schema object');
     const timeoutMs = options.timeout ?? DEFAULT_ENDPOINT_TIMEOUT_MS;
     // setTimeout's own limit; beyond it Node would fire at once.
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS)
       throw errors.invalidEndpointTimeout(this.id.value, method, route, options.timeout);
     const input = options.input === undefined ? undefined : new ArgumentSchema(options.input);
+    const output = options.output === undefined ? undefined : new OutputSchema(options.output);
     const endpoint: Endpoint = Object.freeze({
       server: this,
       method,
       route,
       handler: handler as Endpoint['handler'],
       input,
+      output,
       timeoutMs,
       deadlines: new Deadlines(timeoutMs),
       telemetry: endpointTelemetry(this.id.value, method, route),
@@ -202,13 +232,17 @@ export class ApiServer extends PersonaBase {
   }
 
   async start(signal: AbortSignal): Promise<void> {
-    // Input schemas are compiled before the first call, so no call waits for it.
-    for (const { method, route, input } of this.#endpoints) {
-      if (!input) continue;
+    // Schemas are compiled before the first call, so no call waits for it.
+    for (const { method, route, input, output } of this.#endpoints) {
       try {
-        await input.compile();
+        await input?.compile();
       } catch (err) {
         throw errors.invalidInputSchema(this.id.value, method, route, messageOf(err), err);
+      }
+      try {
+        await output?.compile();
+      } catch (err) {
+        throw errors.invalidOutputSchema(this.id.value, method, route, messageOf(err), err);
       }
     }
     await componentPlatform(this.app).serve(this, signal);

@@ -102,10 +102,7 @@ export async function bundleRuntime(options: BundleOptions = {}): Promise<Bundle
         });
         if (found.errors.length === 0)
           return shared.some((dir) => found.path.startsWith(dir)) ? { path: args.path, external: true } : found;
-        if (isInstalled(args.path, args.resolveDir))
-          throw new Error(
-            `esbuild cannot resolve ${args.path} from ${args.importer}, which is installed: the bundle would lack it`,
-          );
+        if (isInstalled(args.path, args.resolveDir)) throw errors.bundleUnresolved(args.path, args.importer);
         return { path: args.path, external: true };
       });
     },
