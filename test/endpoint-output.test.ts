@@ -32,6 +32,11 @@ function createApp(root: string) {
       method: 'GET',
       output: Type.Array(Customer),
     }),
+    // May be undefined: a 204, else a Customer.
+    maybe: api.defineEndpoint('/maybe', async (_key: string) => next.value as Customer | undefined, {
+      method: 'GET',
+      output: Type.Union([Customer, Type.Undefined()]),
+    }),
   };
   return { id, api, clients, next };
 }
@@ -80,6 +85,10 @@ async function runCases(app: ReturnType<typeof createApp>, lines: string[]): Pro
   // A property the schema does not name is not sent (fast-json-stringify writes the schema's).
   next.value = [{ id: '3', name: 'Bo', secret: 'not for callers' }];
   await call(() => clients.list('x'));
+  next.value = undefined;
+  await call(() => clients.maybe('x'));
+  next.value = { id: '4', name: 'Cy' };
+  await call(() => clients.maybe('x'));
   assert.ok(
     lines.some((l) =>
       l.includes(
@@ -115,6 +124,8 @@ const expected = (root: string): Answer[] => {
     internal('/customers'),
     internal('/customer'),
     { value: [{ id: '3', name: 'Bo' }] },
+    { value: undefined },
+    { value: { id: '4', name: 'Cy' } },
   ];
 };
 
@@ -150,6 +161,11 @@ both('the OpenAPI document gives the output schema as the answer, and validates'
   assert.ok(result.valid, result.valid ? '' : compileErrors(result));
   assert.equal(
     document.paths['/customer'].get.responses['200'].content['application/json'].schema,
+    JSON.parse(JSON.stringify(Customer)),
+  );
+  // Undefined is the 204: the JSON answer is the Customer alone.
+  assert.equal(
+    document.paths['/maybe'].get.responses['200'].content['application/json'].schema,
     JSON.parse(JSON.stringify(Customer)),
   );
 });

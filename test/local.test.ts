@@ -6,9 +6,10 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { spawn } from 'node:child_process';
+import { stripVTControlCharacters } from 'node:util';
 import { join } from 'node:path';
 import pg from 'pg';
 import { cleanEnv, run, tempProject, type TempProject } from './support/temp-project.ts';
@@ -166,6 +167,38 @@ test("the README's curl calls reach the API as local processes serve it, as its 
     const curl = await run('bash', ['-e', '-c', script], { cwd: project.root });
     assert.is(curl.code, 0, curl.stderr);
     assert.is(curl.stdout.trim(), '{"id":"2","name":"Grace"}', curl.stderr);
+
+    // The README's script with the generated client: it type-checks (strict), and runs.
+    const program = /```ts\n([\s\S]*?)```/.exec(section)![1];
+    writeFileSync(join(project.root, 'call-api.ts'), program);
+    const env = Object.fromEntries(
+      ['TOKEN', 'PORT'].map((name) => [
+        name,
+        new RegExp(`^MY_APP__CUSTOMER_SERVER__API__${name}=(.*)$`, 'm').exec(
+          readFileSync(join(project.buildDir, 'env', 'every-api.env'), 'utf8'),
+        )![1],
+      ]),
+    );
+    const tsc = join(project.root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const flags = ['--noEmit', '--strict', '--module', 'nodenext', '--target', 'es2022', '--types', 'node'];
+    const checked = await run(
+      process.execPath,
+      [tsc, ...flags, '--ignoreConfig', '--allowImportingTsExtensions', 'call-api.ts'],
+      {
+        cwd: project.root,
+      },
+    );
+    assert.is(checked.code, 0, checked.stdout + checked.stderr);
+    const called = await run(process.execPath, ['call-api.ts'], { cwd: project.root, env: cleanEnv(env) });
+    assert.is(called.code, 0, called.stderr);
+    // Without the colours console.log gives a number when the runner forces them.
+    const [name, refusal] = stripVTControlCharacters(called.stdout).trim().split('\n');
+    assert.is(name, 'Lin');
+    assert.match(
+      refusal ?? '',
+      /^400 Invalid argument to my-app\.customer-server\.api \(GET \/api\/customer\): /,
+      called.stdout,
+    );
   } finally {
     runner.kill('SIGTERM');
     await exited;

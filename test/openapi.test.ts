@@ -14,6 +14,7 @@ import { request } from 'undici';
 import { Type } from 'typebox';
 import { ApiServer, errorCodes, InfraError, rootId, runPersona, type ID } from 'infra-generator';
 import { openApiDocument } from 'infra-generator/internal/components/api/openapi';
+import { clientSource } from 'infra-generator/internal/targets/clients/clients';
 import { serveApi } from './support/serve-api.ts';
 
 const Customer = Type.Object({ id: Type.String(), name: Type.String() }, { additionalProperties: false });
@@ -74,7 +75,7 @@ openapi('the build writes a valid OpenAPI 3.1 document per ApiServer, its schema
     assert.equal(remove.parameters[0].content['application/json'].schema, {});
     assert.is(remove.parameters[0].required, false);
     assert.match(remove.description, 'declares no input schema');
-    for (const status of ['204', '400', '401', '413', '500', '503', '504'])
+    for (const status of ['204', '400', '401', '404', '413', '500', '503', '504'])
       assert.ok(post.responses[status], `POST answers ${status}`);
     assert.equal(customers.paths['/healthz'].get.security, []);
 
@@ -147,6 +148,43 @@ openapi('a public API serves its document at GET /openapi.json without a token; 
     await protectedApi.platform.close();
   }
 });
+
+openapi(
+  'the generated client calls the API over the wire format, typed from the schemas, with no dependency',
+  async () => {
+    const { customers } = shop();
+    const { compile } = await import('json-schema-to-typescript');
+    const source = await clientSource(compile, customers, 'test');
+    assert.not.match(source, /^import /m);
+    assert.match(source, /export interface PostApiCustomerInput \{\s+id: string;\s+name: string;\s+\}/);
+    assert.match(source, 'export type GetApiCustomerInput = string;');
+    assert.match(source, 'export type DeleteApiCustomerRemoveInput = unknown;');
+    const dir = mkdtempSync(join(tmpdir(), 'infra-client-'));
+    const served = await serveApi(customers, 'client-token');
+    try {
+      writeFileSync(join(dir, 'client.ts'), source);
+      const { createClient, ApiError } = await import(join(dir, 'client.ts'));
+      const api = createClient({ baseUrl: `${served.url}/`, token: 'client-token' });
+      assert.is(await api.postApiCustomer({ id: '9', name: 'Kim' }), undefined);
+      assert.equal(await api.getApiCustomer('9'), { id: '9', name: 'Kim' });
+      // Too long for a URL: sent as a POST standing for the GET.
+      assert.is(await api.getApiCustomer('x'.repeat(5000)), null);
+      const refused = await api.postApiCustomer({ id: 9, name: 'Kim' }).catch((err: unknown) => err);
+      assert.instance(refused, ApiError);
+      assert.is(refused.status, 400);
+      assert.match(
+        refused.message,
+        'Invalid argument to openapi-shop.customers (POST /api/customer): /id must be string',
+      );
+      const wrongToken = createClient({ baseUrl: served.url, token: 'nope' });
+      assert.is((await wrongToken.getApiCustomer('9').catch((err: unknown) => err)).status, 401);
+    } finally {
+      served.controller.abort();
+      await served.platform.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 openapi("a public API's endpoint may not take /openapi.json; a protected API's may", () => {
   const id: ID = rootId('openapi-reserved');

@@ -36,7 +36,7 @@ export function createCustomerServer(id: ID): CustomerServer {
     async (customer) => {
       await db.set(customer.id, customer);
     },
-    { method: 'POST', input: Customer },
+    { method: 'POST', input: Customer, output: Type.Void() },
   );
 
   // Endpoint to get a customer from the database
@@ -45,7 +45,8 @@ export function createCustomerServer(id: ID): CustomerServer {
     async (id) => {
       return db.get(id);
     },
-    { method: 'GET', input: Customer.properties.id },
+    // The output schema types the answer for callers outside the app too (build/clients/).
+    { method: 'GET', input: Customer.properties.id, output: Type.Union([Customer, Type.Undefined()]) },
   );
 
   return {

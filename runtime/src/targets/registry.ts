@@ -29,6 +29,7 @@ export const TARGETS: readonly RegisteredTarget[] = [
   { name: 'dockerfile', runs: 'every build', deployment: false, load: () => import('./dockerfile/dockerfile.ts') },
   { name: 'diagram', runs: 'every build', deployment: false, load: () => import('./diagram/diagram.ts') },
   { name: 'openapi', runs: 'every build', deployment: false, load: () => import('./openapi/openapi.ts') },
+  { name: 'clients', runs: 'every build', deployment: false, load: () => import('./clients/clients.ts') },
   { name: 'kubernetes', runs: '--target', deployment: true, load: () => import('./kubernetes/kubernetes.ts') },
 ];
 

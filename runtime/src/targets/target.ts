@@ -6,6 +6,7 @@
  *   dockerfile   <build>/Dockerfile and .dockerignore at the project root          every build
  *   diagram      <build>/architecture.md                                            every build
  *   openapi      <build>/openapi/<api>.json: an OpenAPI 3.1 document per ApiServer  every build
+ *   clients      <build>/clients/<api>.ts: a typed fetch client per ApiServer        every build
  *   kubernetes   <build>/kubernetes/: the manifests and their kustomization.yaml    `--target kubernetes`
  *
  * Adding a target (say Helm) means adding a folder (targets/helm/, whose module exports its

@@ -19,6 +19,7 @@ import {
   type Endpoint,
 } from './endpoint.ts';
 import { ARG_PARAM, METHOD_OVERRIDE_HEADER } from './http-wire.ts';
+import { jsonPart } from './output-schema.ts';
 
 const JSON_MEDIA = 'application/json';
 const ERROR_SCHEMA_REF = '#/components/schemas/Error';
@@ -29,6 +30,7 @@ export type OpenApiDocument = { [key: string]: Json };
 /** The refusals every endpoint may answer, with what they mean there. */
 const commonErrors: Record<string, string> = {
   '400': 'The argument is not valid JSON, does not match the input schema, or is a key the store refuses.',
+  '404': 'No endpoint for this method and route, or the handler threw HttpError(404).',
   '413': `The argument is larger than ${MAX_ARGUMENT_BYTES} bytes as JSON text.`,
   '415': `A body that is not ${JSON_MEDIA}.`,
   '500': 'The handler failed; its message is logged, not sent.',
@@ -38,6 +40,16 @@ const commonErrors: Record<string, string> = {
 
 function errorResponse(description: string): Json {
   return { description, content: { [JSON_MEDIA]: { schema: { $ref: ERROR_SCHEMA_REF } } } };
+}
+
+/**
+ * An endpoint's name in the document and in the generated client (`getApiCustomer` for
+ * `GET /api/customer`): unique per server, since a server has one endpoint per method and route
+ * and routes are made of letters, digits and a few punctuation marks.
+ */
+export function operationId(endpoint: Endpoint): string {
+  const words = endpoint.route.replace(/[^A-Za-z0-9]+(.)?/g, (_, c?: string) => (c ?? '').toUpperCase());
+  return `${endpoint.method.toLowerCase()}${words}`;
 }
 
 /** The operation of one endpoint. */
@@ -50,7 +62,8 @@ function operation(endpoint: Endpoint, secured: boolean): Json {
     '200': {
       description: 'What the handler returned, as JSON.',
       content: {
-        [JSON_MEDIA]: { schema: endpoint.output ? (JSON.parse(JSON.stringify(endpoint.output.schema)) as Json) : {} },
+        // Its JSON part: an output that may be undefined is the 204 below as well.
+        [JSON_MEDIA]: { schema: endpoint.output ? ((jsonPart(endpoint.output.schema).json ?? {}) as Json) : {} },
       },
     },
     '204': { description: 'The handler returned undefined.' },
@@ -59,7 +72,7 @@ function operation(endpoint: Endpoint, secured: boolean): Json {
     default: errorResponse('An HttpError the handler threw, with its own status and message.'),
   };
   const common = {
-    operationId: `${endpoint.method.toLowerCase()}${endpoint.route.replace(/[^A-Za-z0-9]+(.)?/g, (_, c?: string) => (c ?? '').toUpperCase())}`,
+    operationId: operationId(endpoint),
     responses,
     'x-timeout-ms': endpoint.timeoutMs,
   };

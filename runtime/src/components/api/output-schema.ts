@@ -14,6 +14,29 @@ import { ArgumentSchema, type ArgumentCheck } from './argument-schema.ts';
 
 export type Serialize = (value: unknown) => string;
 
+/** TypeBox's types of no JSON value: a handler returning one answers 204. */
+const isNoValue = (schema: unknown) =>
+  typeof schema === 'object' && schema !== null && ['undefined', 'void'].includes((schema as { type?: string }).type!);
+
+/**
+ * The JSON part of an output schema, as a plain JSON Schema, and whether the value may also be
+ * undefined (a 204): `Type.Union([Customer, Type.Undefined()])` is Customer's JSON, and may be
+ * undefined; `Type.Undefined()` or `Type.Void()` has no JSON at all. For the serialiser, the
+ * OpenAPI document and the generated client, none of which know TypeBox's `undefined`.
+ */
+export function jsonPart(schema: TSchema): { json: object | undefined; mayBeUndefined: boolean } {
+  const plain = JSON.parse(JSON.stringify(schema)) as { anyOf?: unknown[] };
+  if (isNoValue(plain)) return { json: undefined, mayBeUndefined: true };
+  if (!Array.isArray(plain.anyOf) || !plain.anyOf.some(isNoValue)) return { json: plain, mayBeUndefined: false };
+  const rest = plain.anyOf.filter((alternative) => !isNoValue(alternative));
+  const others: Record<string, unknown> = { ...plain };
+  delete others.anyOf;
+  return {
+    json: rest.length === 1 ? { ...others, ...(rest[0] as object) } : { ...others, anyOf: rest },
+    mayBeUndefined: true,
+  };
+}
+
 export class OutputSchema {
   readonly schema: TSchema;
   readonly #checker: ArgumentSchema;
@@ -39,8 +62,9 @@ export class OutputSchema {
     return (this.#compiling ??= Promise.all([
       this.#checker.compile(),
       import('fast-json-stringify').then(({ default: build }) => {
-        // A plain JSON copy: TypeBox's own markers are no JSON Schema keywords.
-        this.#serialize = build(JSON.parse(JSON.stringify(this.schema))) as Serialize;
+        // Undefined is never written (it is a 204): the serialiser gets the rest.
+        const { json } = jsonPart(this.schema);
+        if (json !== undefined) this.#serialize = build(json) as Serialize;
       }),
     ]).then(() => undefined));
   }
