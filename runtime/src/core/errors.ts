@@ -174,6 +174,25 @@ function define<A extends unknown[]>(code: ErrorCode, detail: (...args: A) => De
   return Object.assign(factory, { code });
 }
 
+/** An endpoint's `input` or `output` schema that cannot be used: the two say it alike. */
+function unusableSchema(
+  which: 'input' | 'output',
+  give: string,
+  server: string,
+  method: string,
+  route: string,
+  reason: string,
+  cause: unknown,
+) {
+  return {
+    id: server,
+    message:
+      `ApiServer ${server}: the ${which} schema of ${method} ${route} cannot be used (${reason}); ` +
+      `give ${give}, e.g. ${which}: Type.Object({ id: Type.String() })`,
+    ...(cause === undefined ? {} : { cause }),
+  };
+}
+
 export const errors = {
   /** `parent`: the ID the part was to go under (the error's `id`). */
   invalidIdPart: define('INFRA_ID_PART', (parent: string | undefined, part: unknown) => ({
@@ -243,27 +262,17 @@ export const errors = {
   })),
   reservedRoute: define('INFRA_RESERVED_ROUTE', (server: string, route: string) => ({
     id: server,
-    message: `ApiServer ${server}: route ${route} is reserved for the health check; give the endpoint another route`,
+    message: `ApiServer ${server}: route ${route} is reserved for ${route === '/healthz' ? 'the health check' : "a public API's OpenAPI document"}; give the endpoint another route`,
   })),
   invalidOutputSchema: define(
     'INFRA_INVALID_OUTPUT_SCHEMA',
-    (server: string, method: string, route: string, reason: string, cause?: unknown) => ({
-      id: server,
-      message:
-        `ApiServer ${server}: the output schema of ${method} ${route} cannot be used (${reason}); ` +
-        `give a TypeBox type of JSON values, e.g. output: Type.Object({ id: Type.String() })`,
-      ...(cause === undefined ? {} : { cause }),
-    }),
+    (server: string, method: string, route: string, reason: string, cause?: unknown) =>
+      unusableSchema('output', 'a TypeBox type of JSON values', server, method, route, reason, cause),
   ),
   invalidInputSchema: define(
     'INFRA_INVALID_INPUT_SCHEMA',
-    (server: string, method: string, route: string, reason: string, cause?: unknown) => ({
-      id: server,
-      message:
-        `ApiServer ${server}: the input schema of ${method} ${route} cannot be used (${reason}); ` +
-        `give a TypeBox type, e.g. input: Type.Object({ id: Type.String() })`,
-      ...(cause === undefined ? {} : { cause }),
-    }),
+    (server: string, method: string, route: string, reason: string, cause?: unknown) =>
+      unusableSchema('input', 'a TypeBox type', server, method, route, reason, cause),
   ),
   invalidMethod: define('INFRA_INVALID_METHOD', (server: string, method: string) => ({
     id: server,

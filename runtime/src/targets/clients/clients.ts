@@ -51,9 +51,8 @@ async function declaration(
     declareExternallyReferenced: true,
   });
   // compile() names the type after the schema's `title` when it has one: the endpoint's name wins.
-  return /^export (?:interface|type) (\w+)/m.exec(text)?.[1] === name
-    ? text
-    : `${text}export type ${name} = ${/^export (?:interface|type) (\w+)/m.exec(text)![1]};\n`;
+  const named = /^export (?:interface|type) (\w+)/m.exec(text)![1];
+  return named === name ? text : `${text}export type ${name} = ${named};\n`;
 }
 
 /** The client's source for `server`. */

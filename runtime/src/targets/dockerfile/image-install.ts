@@ -101,8 +101,13 @@ function reach(packages: LockPackages, starts: Iterable<string>, needs: (key: st
 }
 
 /** The project's own packages: the root's and its workspaces' (the keys outside node_modules). */
-const projectKeys = (packages: LockPackages) =>
-  Object.keys(packages).filter((key) => !/(?:^|\/)node_modules\//.test(key));
+const projectKeys = (packages: LockPackages) => Object.keys(packages).filter((key) => !isPackage(key));
+
+/** Whether a lock file key is an installed package's folder (not the project's or a workspace's). */
+const isPackage = (key: string) => /(?:^|\/)node_modules\//.test(key);
+
+/** The package name of an installed package's key: `@scope/name` of `node_modules/x/node_modules/@scope/name`. */
+const nameOf = (key: string) => key.replace(/^.*node_modules\//, '');
 
 /**
  * The key of infra-generator as the app finds it: the `node_modules/infra-generator` nearest
@@ -138,9 +143,8 @@ export function imageInstall(projectRoot: string, appDir: string = projectRoot):
   }
   // Everything the project's packages and workspaces reach at run time, except through infra-
   // generator's optional dependencies.
-  const reached = reach(packages, projectKeys(packages), (key, entry) =>
-    runTimeNeeds(entry, !isRuntimePackage(key, entry)),
-  );
+  const project = projectKeys(packages);
+  const reached = reach(packages, project, (key, entry) => runTimeNeeds(entry, !isRuntimePackage(key, entry)));
   const forLinux = (os: string[] | undefined) =>
     !os || os.includes('linux') || (os.every((o) => o.startsWith('!')) && !os.includes('!linux'));
   const native = [...reached]
@@ -148,7 +152,7 @@ export function imageInstall(projectRoot: string, appDir: string = projectRoot):
       const entry = packages[key] ?? {};
       return (entry.optional || entry.devOptional) && !entry.dev && (entry.os || entry.cpu) && forLinux(entry.os);
     })
-    .map((key) => key.replace(/^.*node_modules\//, ''));
+    .map(nameOf);
   const omitOptional = native.length === 0;
   const warnings = omitOptional
     ? []
@@ -162,19 +166,14 @@ export function imageInstall(projectRoot: string, appDir: string = projectRoot):
 
   // What `npm ci` installs in the final image, and what the app reaches without infra-generator's
   // dependencies: its bundle holds those, and no persona loads its optional ones (the build's).
-  const installed = reach(packages, projectKeys(packages), (key, entry) =>
-    runTimeNeeds(entry, !omitOptional || !isRuntimePackage(key, entry)),
-  );
-  const kept = reach(packages, projectKeys(packages), (key, entry) =>
-    key === runtime ? [] : runTimeNeeds(entry, true),
-  );
-  const isPackage = (key: string) => /(?:^|\/)node_modules\//.test(key);
+  // Without optional packages that is what `reached` holds; with them, the runtime's too.
+  const installed = omitOptional ? reached : reach(packages, project, (_key, entry) => runTimeNeeds(entry, true));
+  const kept = reach(packages, project, (key, entry) => (key === runtime ? [] : runTimeNeeds(entry, true)));
   const bundledOnly = [...installed]
     .filter((key) => !kept.has(key) && key !== runtime && isPackage(key))
     .sort()
     // A package inside one that goes goes with it.
     .filter((key, i, keys) => !keys.slice(0, i).some((outer) => key.startsWith(`${outer}/`)));
-  const nameOf = (key: string) => key.replace(/^.*node_modules\//, '');
   const shared = [...reach(packages, [runtime], (_key, entry) => runTimeNeeds(entry, false))]
     .filter(
       (key) =>
