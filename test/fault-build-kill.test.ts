@@ -119,7 +119,11 @@ test('a build killed at random points always leaves the previous value file whol
     const first = await build(dir, 0);
     assert.is(first.code, 0, first.stderr);
     let previous = readValues(valuesPath, 'the first build');
-    const fullBuildMs = first.ms;
+    // The slower of two whole builds: one quick first build made every later one outlast its
+    // kill point on a busy machine (30 of 30 killed, none to write the file).
+    const again = await build(dir, 0);
+    assert.is(again.code, 0, again.stderr);
+    const fullBuildMs = Math.max(first.ms, again.ms);
 
     let completed = 0;
     let killed = 0;
