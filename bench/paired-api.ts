@@ -10,12 +10,17 @@
  *
  * LOG_LEVEL is handed to our persona (default info, as deployed); SERVER_SCRIPT runs another
  * script in place of bench/servers/app.ts (an older commit's, say) with the same environment.
+ * TRACED=1 has our persona trace every call and export over OTLP to a discarding receiver in
+ * this process, each call coming with a sampled traceparent as from a traced caller (the
+ * OTEL_* variables of this environment reach it too: OTEL_METRICS_EXPORTER=none, say).
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { benchDir, freePort, startServer, type ServerProcess } from './child.ts';
 import { personaEnv, personaReady } from './servers/app-wiring.ts';
 import { customer, TOKEN } from './servers/handler.ts';
+import { discardingReceiver } from './api.bench.ts';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const CALLS = Number(process.env.CALLS ?? 40_000);
@@ -34,11 +39,15 @@ async function start(name: string, script: string, env: Record<string, string>, 
 }
 
 const [oursPort, rawPort] = [await freePort(), await freePort()];
+const receiver = process.env.TRACED === '1' ? await discardingReceiver() : undefined;
+const tracing: Record<string, string> = receiver
+  ? { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_TRACES_SAMPLER: 'parentbased_always_on' }
+  : {};
 const sides: Side[] = [
   await start(
     'ours',
     process.env.SERVER_SCRIPT ?? join(benchDir, 'servers', 'app.ts'),
-    personaEnv(oursPort),
+    { ...personaEnv(oursPort), ...tracing },
     oursPort,
     personaReady(oursPort),
   ),
@@ -52,8 +61,10 @@ const sides: Side[] = [
 ];
 const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 const body = JSON.stringify(customer);
+const randomHex = (bytes: number) => randomBytes(bytes).toString('hex');
 const call = async (side: Side) => {
-  const response = await side.pool.request({ method: 'POST', path: '/customer', headers, body });
+  const sent = receiver ? { ...headers, traceparent: `00-${randomHex(16)}-${randomHex(8)}-01` } : headers;
+  const response = await side.pool.request({ method: 'POST', path: '/customer', headers: sent, body });
   if (response.statusCode !== 200) throw new Error(`${side.name} answered ${response.statusCode}`);
   await response.body.text();
 };
@@ -91,3 +102,4 @@ for (const side of sides) {
   await side.pool.close();
   await side.server.stop();
 }
+await receiver?.close();

@@ -23,6 +23,8 @@ const test = suite('telemetry export');
 
 const otel = (endpoint: string) => ({
   OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+  // Spans in protobuf, the default (the runtime's own tracer); metrics in JSON, which the receiver reads.
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
   OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
   // Short, so that what a server exports before it is stopped is seen too.
   OTEL_BSP_SCHEDULE_DELAY: '200',
@@ -100,6 +102,7 @@ test('the client task and the API export their spans with one trace ID; logs are
         serverCalls.concat(trace.filter((s) => s.name === 'GET /count')).some((s) => s.spanId === store.parentSpanId),
       );
     assert.is(task.resource['infra.app.id'], 'fixture');
+    assert.ok(receiver.protobufRequests > 0, 'the spans came in protobuf');
     assert.ok(receiver.metricNames.has('http.server.request.duration'), [...receiver.metricNames].join(', '));
 
     // Logs: JSON lines, each naming the app and persona; the access lines among them.

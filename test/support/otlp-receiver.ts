@@ -1,10 +1,12 @@
 /**
- * A small OTLP/HTTP receiver of the tests' own (JSON encoding, OTEL_EXPORTER_OTLP_PROTOCOL=
- * http/json): it keeps what personas export, flattened to one record per span. It can also
+ * A small OTLP/HTTP receiver of the tests' own: it keeps what personas export, flattened to one
+ * record per span, from traces in JSON (OTEL_EXPORTER_OTLP_PROTOCOL=http/json) or protobuf (the
+ * default), and the names of metrics in JSON. It can also
  * stop answering (`hang`), to stand for a collector that accepts connections and never replies.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { decodeTraceRequest } from './otlp-protobuf.ts';
 
 export interface ReceivedSpan {
   service: string;
@@ -26,6 +28,8 @@ export interface OtlpReceiver {
   readonly bodies: string[];
   /** The metric names received. */
   readonly metricNames: Set<string>;
+  /** How many trace requests came in protobuf (the rest in JSON). */
+  readonly protobufRequests: number;
   /** From now on, requests are read and never answered. */
   hang(): void;
   close(): Promise<void>;
@@ -48,16 +52,21 @@ export async function startOtlpReceiver(host = '127.0.0.1'): Promise<OtlpReceive
   const bodies: string[] = [];
   const metricNames = new Set<string>();
   let hanging = false;
+  let protobufRequests = 0;
   const held: ServerResponse[] = [];
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-    let text = '';
-    request.setEncoding('utf8');
-    request.on('data', (chunk: string) => (text += chunk));
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const protobuf = request.headers['content-type'] === 'application/x-protobuf';
+      const text = raw.toString(protobuf ? 'latin1' : 'utf8');
       bodies.push(text);
       if (hanging) return void held.push(response);
       try {
-        const body = JSON.parse(text) as Record<string, any[]>;
+        if (protobuf && !request.url?.endsWith('/v1/traces')) throw new Error('only traces are read in protobuf');
+        const body = (protobuf ? decodeTraceRequest(raw) : JSON.parse(text)) as Record<string, any[]>;
+        if (protobuf) protobufRequests++;
         for (const rs of body.resourceSpans ?? []) {
           const resource = attributesOf(rs.resource?.attributes);
           for (const ss of rs.scopeSpans ?? [])
@@ -76,7 +85,8 @@ export async function startOtlpReceiver(host = '127.0.0.1'): Promise<OtlpReceive
         }
         for (const rm of body.resourceMetrics ?? [])
           for (const sm of rm.scopeMetrics ?? []) for (const m of sm.metrics ?? []) metricNames.add(m.name);
-        response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        if (protobuf) response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+        else response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       } catch {
         response.writeHead(400).end();
       }
@@ -89,6 +99,9 @@ export async function startOtlpReceiver(host = '127.0.0.1'): Promise<OtlpReceive
     spans,
     bodies,
     metricNames,
+    get protobufRequests() {
+      return protobufRequests;
+    },
     hang: () => void (hanging = true),
     close: async () => {
       for (const response of held) response.destroy();

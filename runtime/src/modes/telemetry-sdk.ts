@@ -16,6 +16,10 @@ import { context, diag, DiagLogLevel, metrics, propagation, trace, type DiagLogg
 import type { Logger } from '../core/logger.ts';
 import { messageOf } from '../core/errors.ts';
 import { ATTR_APP_ID } from '../core/telemetry/attributes.ts';
+import type { Resource } from '@opentelemetry/resources';
+// Types only: the tracer's modules are loaded, as the SDK's are, only when telemetry is exported.
+import type { LeanTracerProvider } from './telemetry-tracer.ts';
+import type { BatchSettings, SpanRequest } from './telemetry-span-export.ts';
 
 export interface Telemetry {
   /**
@@ -43,13 +47,15 @@ export interface TelemetryStart {
 export async function startTelemetry(start: TelemetryStart): Promise<Telemetry> {
   if (!start.exporting) return NONE;
   const { env } = start;
-  const [traceSdk, metricsSdk, resources, core, { AsyncLocalStorageContextManager }] = await Promise.all([
-    import('@opentelemetry/sdk-trace'),
-    import('@opentelemetry/sdk-metrics'),
-    import('@opentelemetry/resources'),
-    import('@opentelemetry/core'),
-    import('@opentelemetry/context-async-hooks'),
-  ]);
+  const [traceSdk, metricsSdk, resources, core, { AsyncLocalStorageContextManager }, { DEFAULT_BATCH_SETTINGS }] =
+    await Promise.all([
+      import('@opentelemetry/sdk-trace'),
+      import('@opentelemetry/sdk-metrics'),
+      import('@opentelemetry/resources'),
+      import('@opentelemetry/core'),
+      import('@opentelemetry/context-async-hooks'),
+      import('./telemetry-span-export.ts'),
+    ]);
   // Export failures reach the SDK's diagnostic logger; without one they would vanish, and with
   // a plain one each failed batch would be a line. OTEL_LOG_LEVEL asks for the SDK's own chatter.
   diag.setLogger(rateLimitedDiag(start.log), {
@@ -73,6 +79,13 @@ export async function startTelemetry(start: TelemetryStart): Promise<Telemetry> 
       .trim()
       .toLowerCase();
 
+  const batchSettings: BatchSettings = {
+    maxQueueSize: number('OTEL_BSP_MAX_QUEUE_SIZE') ?? DEFAULT_BATCH_SETTINGS.maxQueueSize,
+    maxExportBatchSize: number('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ?? DEFAULT_BATCH_SETTINGS.maxExportBatchSize,
+    scheduledDelayMillis: number('OTEL_BSP_SCHEDULE_DELAY') ?? DEFAULT_BATCH_SETTINGS.scheduledDelayMillis,
+    exportTimeoutMillis: number('OTEL_BSP_EXPORT_TIMEOUT') ?? DEFAULT_BATCH_SETTINGS.exportTimeoutMillis,
+  };
+
   // The lowest-priority attributes: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override them.
   const resource = resources
     .defaultResource()
@@ -90,8 +103,14 @@ export async function startTelemetry(start: TelemetryStart): Promise<Telemetry> 
       }),
     );
 
+  const traceExporters = list('OTEL_TRACES_EXPORTER', ['otlp']);
   const spanProcessors = [];
-  for (const name of list('OTEL_TRACES_EXPORTER', ['otlp'])) {
+  // OTLP in protobuf, the default and usual case: our tracer (telemetry-tracer.ts says why).
+  const lean =
+    traceExporters.length === 1 && traceExporters[0] === 'otlp' && protocol('TRACES') === 'http/protobuf'
+      ? await leanTracerProvider(traceSdk, resource, env, batchSettings)
+      : undefined;
+  for (const name of lean === undefined ? traceExporters : []) {
     if (name === 'console') {
       spanProcessors.push(new traceSdk.SimpleSpanProcessor({ exporter: new traceSdk.ConsoleSpanExporter() }));
       continue;
@@ -104,17 +123,15 @@ export async function startTelemetry(start: TelemetryStart): Promise<Telemetry> 
     spanProcessors.push(
       new traceSdk.BatchSpanProcessor({
         exporter: new OTLPTraceExporter(),
-        maxQueueSize: number('OTEL_BSP_MAX_QUEUE_SIZE'),
-        maxExportBatchSize: number('OTEL_BSP_MAX_EXPORT_BATCH_SIZE'),
-        scheduledDelayMillis: number('OTEL_BSP_SCHEDULE_DELAY'),
-        exportTimeoutMillis: number('OTEL_BSP_EXPORT_TIMEOUT'),
+        ...batchSettings,
       }),
     );
   }
   const tracerProvider =
-    spanProcessors.length === 0
+    lean ??
+    (spanProcessors.length === 0
       ? undefined
-      : new traceSdk.TracerProvider({ resource, spanProcessors, sampler: sampler(traceSdk, env) });
+      : new traceSdk.TracerProvider({ resource, spanProcessors, sampler: sampler(traceSdk, env) }));
 
   const readers = [];
   for (const name of list('OTEL_METRICS_EXPORTER', ['otlp'])) {
@@ -159,6 +176,51 @@ export async function startTelemetry(start: TelemetryStart): Promise<Telemetry> 
         for (const api of [trace, metrics, propagation, context, diag]) api.disable();
       })),
   };
+}
+
+/**
+ * Our tracer, exporting OTLP/HTTP in protobuf through the SDK's transport; the sampler, the
+ * resource and the span limits are the SDK's.
+ */
+async function leanTracerProvider(
+  traceSdk: typeof import('@opentelemetry/sdk-trace'),
+  resource: Resource,
+  env: NodeJS.ProcessEnv,
+  settings: BatchSettings,
+): Promise<LeanTracerProvider> {
+  const [
+    { convertLegacyHttpOptions, createOtlpHttpExportDelegate },
+    { ProtobufTraceSerializer },
+    { LeanTracerProvider, spanLimitsFromEnvironment },
+    { SpanBatches },
+  ] = await Promise.all([
+    import('@opentelemetry/otlp-exporter-base/node-http'),
+    import('@opentelemetry/otlp-transformer'),
+    import('./telemetry-tracer.ts'),
+    import('./telemetry-span-export.ts'),
+  ]);
+  const delegate = createOtlpHttpExportDelegate(
+    convertLegacyHttpOptions({}, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' }),
+    {
+      serializeRequest: (request: SpanRequest) => request.bytes,
+      deserializeResponse: (data: Uint8Array) => ProtobufTraceSerializer.deserializeResponse(data),
+    },
+    'otlp_http_span_exporter',
+    { name: 'span', countItems: (request: SpanRequest) => request.spans },
+    // The exporter's own metrics (spans in flight, export durations): off, as the SDK's exporter has them by default.
+    undefined,
+  );
+  await resource.waitForAsyncAttributes?.();
+  return new LeanTracerProvider({
+    sampler: sampler(traceSdk, env),
+    limits: spanLimitsFromEnvironment(env),
+    spans: new SpanBatches({
+      settings,
+      resourceAttributes: resource.attributes,
+      resourceSchemaUrl: resource.schemaUrl,
+      sender: delegate,
+    }),
+  });
 }
 
 /** OTEL_TRACES_SAMPLER (checked by telemetrySettings); the default, parent-based always-on, when unset. */
