@@ -16,6 +16,7 @@ import { context, diag, DiagLogLevel, metrics, propagation, trace, type DiagLogg
 import type { Logger } from '../core/logger.ts';
 import { messageOf } from '../core/errors.ts';
 import { ATTR_APP_ID } from '../core/telemetry/attributes.ts';
+import { envNumber } from '../core/telemetry/settings.ts';
 import type { Resource } from '@opentelemetry/resources';
 // Types only: the tracer's modules are loaded, as the SDK's are, only when telemetry is exported.
 import type { LeanTracerProvider } from './telemetry-tracer.ts';
@@ -70,10 +71,7 @@ export async function startTelemetry(start: TelemetryStart): Promise<Telemetry> 
       .filter(Boolean);
     return names.length === 0 ? fallback : names.includes('none') ? [] : [...new Set(names)];
   };
-  const number = (name: string): number | undefined => {
-    const value = env[name]?.trim();
-    return value === undefined || value === '' || !Number.isFinite(Number(value)) ? undefined : Number(value);
-  };
+  const number = (name: string) => envNumber(env, name);
   const protocol = (signal: 'TRACES' | 'METRICS') =>
     (env[`OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`] || env.OTEL_EXPORTER_OTLP_PROTOCOL || 'http/protobuf')
       .trim()

@@ -120,7 +120,7 @@ export class SpanBatches implements EndedSpans {
       schemaUrl,
       spans: writer.bytes(),
     }));
-    const bytes = Buffer.from(exportRequest(this.#resource, scopes, this.#resourceSchemaUrl));
+    const bytes = exportRequest(this.#resource, scopes, this.#resourceSchemaUrl);
     for (const { writer } of this.#filling.values()) writer.pos = 0;
     this.#ready.push({ bytes, spans: this.#fillingCount });
     this.#readyCount += this.#fillingCount;

@@ -17,6 +17,8 @@
 import {
   context as contextApi,
   diag,
+  INVALID_SPANID,
+  INVALID_TRACEID,
   isSpanContextValid,
   SpanKind,
   SpanStatusCode,
@@ -39,6 +41,7 @@ import {
 import { cleanAttributes, maybeAddAttribute, AddAttributeDecision } from '@opentelemetry/core';
 import type { Sampler } from '@opentelemetry/sdk-trace';
 import { randomFillSync } from 'node:crypto';
+import { envNumber } from '../core/telemetry/settings.ts';
 import type { EncodedEvent, EncodedLink, EpochMs, ScopeFields, SpanFields } from './telemetry-span-encoding.ts';
 
 /** The span limits of the specification's variables (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, …). */
@@ -52,13 +55,7 @@ export interface SpanLimits {
 }
 
 export function spanLimitsFromEnvironment(env: NodeJS.ProcessEnv): SpanLimits {
-  const number = (...names: string[]): number | undefined => {
-    for (const name of names) {
-      const value = env[name]?.trim();
-      if (value !== undefined && value !== '' && Number.isFinite(Number(value))) return Number(value);
-    }
-    return undefined;
-  };
+  const number = (...names: string[]) => envNumber(env, ...names);
   const attributeCountLimit = number('OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', 'OTEL_ATTRIBUTE_COUNT_LIMIT') ?? 128;
   return {
     attributeCountLimit,
@@ -78,6 +75,9 @@ export interface EndedSpans {
   shutdown(): Promise<void>;
 }
 
+/** The invalid (all-zero) trace and span IDs, by their length in bytes. */
+const INVALID_IDS: Record<number, string> = { 16: INVALID_TRACEID, 8: INVALID_SPANID };
+
 /** IDs from a pool of random bytes, refilled 4 KiB at a time (one system call for 170 spans). */
 class RandomIds {
   #pool = Buffer.allocUnsafe(4096);
@@ -91,7 +91,7 @@ class RandomIds {
     const id = this.#pool.toString('hex', this.#at, this.#at + bytes);
     this.#at += bytes;
     // All zeros is the invalid ID: vanishingly rare, and then drawn again.
-    return /^0+$/.test(id) ? this.#hex(bytes) : id;
+    return id === INVALID_IDS[bytes] ? this.#hex(bytes) : id;
   }
 
   traceId(): string {

@@ -63,6 +63,15 @@ const diagLevels = ['none', 'error', 'warn', 'info', 'debug', 'verbose', 'all'];
 
 const oneOf = (names: readonly string[]) => `one of ${names.join(', ')}`;
 
+/** The first of `names` set to a number in `env` (the SDK's numeric variables, checked at start where they must be). */
+export function envNumber(env: NodeJS.ProcessEnv, ...names: string[]): number | undefined {
+  for (const name of names) {
+    const value = env[name]?.trim();
+    if (value !== undefined && value !== '' && Number.isFinite(Number(value))) return Number(value);
+  }
+  return undefined;
+}
+
 /** Reads and checks the settings; throws INFRA_INVALID_TELEMETRY_SETTING naming the first bad variable. */
 export function telemetrySettings(env: NodeJS.ProcessEnv, stdoutIsTerminal: boolean): TelemetrySettings {
   const given = (name: string): string | undefined => {
