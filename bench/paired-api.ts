@@ -12,7 +12,8 @@
  * script in place of bench/servers/app.ts (an older commit's, say) with the same environment.
  * TRACED=1 has our persona trace every call and export over OTLP to a discarding receiver in
  * this process, each call coming with a sampled traceparent as from a traced caller (the
- * OTEL_* variables of this environment reach it too: OTEL_METRICS_EXPORTER=none, say).
+ * OTEL_* variables of this environment reach it too: OTEL_METRICS_EXPORTER=none, say, or
+ * OTEL_TRACES_SAMPLER=always_off for spans made and not sampled).
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -41,7 +42,10 @@ async function start(name: string, script: string, env: Record<string, string>, 
 const [oursPort, rawPort] = [await freePort(), await freePort()];
 const receiver = process.env.TRACED === '1' ? await discardingReceiver() : undefined;
 const tracing: Record<string, string> = receiver
-  ? { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_TRACES_SAMPLER: 'parentbased_always_on' }
+  ? {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_TRACES_SAMPLER: process.env.OTEL_TRACES_SAMPLER ?? 'parentbased_always_on',
+    }
   : {};
 const sides: Side[] = [
   await start(

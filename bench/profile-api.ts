@@ -9,13 +9,16 @@
  *   node --conditions=source --cpu-prof --cpu-prof-dir=/tmp/prof/client bench/profile-api.ts ours fastify
  *   node --conditions=source bench/profile-summary.ts /tmp/prof/server 40
  *
- * SERVER_PROF_DIR picks the server profile's folder (default /tmp/prof/server), SERVER_SCRIPT
+ * GC_LOG=1 prints the bytes the server allocates per call (see gcLog below).
+ * SERVER_PROF_DIR picks the server profile's folder (default /tmp/prof/server), PROFILE_INTERVAL_US
+ * its sampling interval (default 1000 µs), SERVER_SCRIPT
  * another server script, WRAP a command to run the server under (strace, say). TRACED=1 traces
  * every call on both sides (ours), exported over OTLP to a discarding receiver in this process,
  * as the bench's traced row does (OTEL_TRACES_SAMPLER and _ARG choose another sampling).
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { startTelemetry } from 'infra-generator/internal/modes/telemetry-sdk';
@@ -29,6 +32,8 @@ const side = process.argv[2] ?? 'ours';
 /** The client side may differ from the server side: `ours` against raw Fastify, say. */
 const clientSide = process.argv[3] ?? side;
 const CALLS = Number(process.env.CALLS ?? 100_000);
+/** Calls in flight at once (default 32, as the benchmark); 1 or 2 leave the machine a core to spare. */
+const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 32);
 const port = await freePort();
 const traced = process.env.TRACED === '1';
 const receiver = traced ? await discardingReceiver() : undefined;
@@ -46,18 +51,27 @@ const script =
 const env = side === 'ours' ? personaEnv(port) : { PORT: String(port) };
 /** PROFILE_SERVER=0: the server runs unprofiled (its CPU per call, by thread, is still printed). */
 const profiling = process.env.PROFILE_SERVER !== '0';
+/**
+ * GC_LOG=1: the server's GCs logged (--trace-gc-nvp) and the bytes it allocates per call
+ * printed, from the `allocated=` of each GC during the measured calls. Unlike its CPU time, a
+ * count that the machine's load does not move: the measure to compare two versions by.
+ */
+const gcLog = process.env.GC_LOG === '1' ? join(mkdtempSync(join(tmpdir(), 'profile-api-')), 'gc.log') : undefined;
 const child = spawn(
   process.env.WRAP ?? process.execPath,
   [
     ...(process.env.WRAP ? [process.execPath] : []),
     '--conditions=source',
-    ...(profiling ? ['--cpu-prof', `--cpu-prof-dir=${serverDir}`] : []),
+    ...(gcLog ? ['--trace-gc-nvp'] : []),
+    ...(profiling
+      ? ['--cpu-prof', `--cpu-prof-dir=${serverDir}`, `--cpu-prof-interval=${process.env.PROFILE_INTERVAL_US ?? 1000}`]
+      : []),
     script,
   ],
   {
     cwd: repoRoot,
     env: { ...process.env, ...env, ...tracing },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', gcLog ? openSync(gcLog, 'w') : 'ignore', 'inherit'],
   },
 );
 const url = `http://127.0.0.1:${port}`;
@@ -96,7 +110,7 @@ if (clientSide === 'ours') {
   };
   close = () => pool.close();
 }
-await within(() => throughput(5000, 32, call));
+await within(() => throughput(5000, IN_FLIGHT, call));
 const threadCpu = () => {
   const out: Record<string, number> = {};
   for (const task of readdirSync(`/proc/${child.pid}/task`)) {
@@ -112,10 +126,20 @@ const threadCpu = () => {
   }
   return out;
 };
+/** The bytes the GC log says were allocated in its lines from `offset` on. */
+const allocatedSince = (offset: number) =>
+  gcLog === undefined
+    ? 0
+    : [
+        ...readFileSync(gcLog, 'latin1')
+          .slice(offset)
+          .matchAll(/ allocated=(\d+)/g),
+      ].reduce((sum, m) => sum + Number(m[1]), 0);
+const gcLogBefore = gcLog === undefined ? 0 : statSync(gcLog).size;
 const threadsBefore = threadCpu();
 const before = process.cpuUsage();
 const serverBefore = cpuMs(child.pid!);
-const rate = await within(() => throughput(CALLS, 32, call));
+const rate = await within(() => throughput(CALLS, IN_FLIGHT, call));
 const used = process.cpuUsage(before);
 const serverUsed = cpuMs(child.pid!) - serverBefore;
 console.log(
@@ -128,6 +152,8 @@ console.log(
     .join(', '),
   'µs/call by server thread',
 );
+if (gcLog !== undefined)
+  console.log(`server allocated ${Math.round(allocatedSince(gcLogBefore) / CALLS)} bytes/call (GC_LOG=1, ${gcLog})`);
 await close();
 child.kill('SIGTERM');
 await new Promise((r) => child.once('exit', r));

@@ -11,6 +11,7 @@ import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { stripTypeScriptTypes } from 'node:module';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { cleanEnv, repoRoot, run } from './support/temp-project.ts';
@@ -21,20 +22,32 @@ const CLIENT = 'my-app--example-client';
 const UI = 'telemetry-ui';
 const MINUTE = 60_000;
 
-/** Prints each span it receives as one `SPAN {…}` line (OTLP/HTTP, JSON encoding). */
-const receiver = `
+/**
+ * Prints each span it receives as one `SPAN {…}` line: OTLP/HTTP traces in JSON or in protobuf
+ * (read by the tests' own protobuf reader, support/otlp-protobuf.ts, its types stripped), so
+ * that both of the runtime's exporters are seen working from a container.
+ */
+const protobufReader = stripTypeScriptTypes(
+  readFileSync(join(repoRoot, 'test', 'support', 'otlp-protobuf.ts'), 'utf8'),
+).replace(/^export /gm, '');
+const receiver = `${protobufReader}
 const attrs = (l) => Object.fromEntries((l || []).map((a) => [a.key, a.value.stringValue ?? a.value.intValue]));
 require('http').createServer((req, res) => {
-  let body = '';
-  req.on('data', (c) => (body += c)).on('end', () => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c)).on('end', () => {
+    const protobuf = (req.headers['content-type'] || '').includes('protobuf');
     try {
-      for (const rs of JSON.parse(body).resourceSpans || [])
+      const body = Buffer.concat(chunks);
+      const request = !req.url.endsWith('/v1/traces') ? {} : protobuf ? decodeTraceRequest(body) : JSON.parse(body.toString());
+      for (const rs of request.resourceSpans || [])
         for (const ss of rs.scopeSpans || [])
           for (const s of ss.spans || [])
             console.log('SPAN ' + JSON.stringify({ service: attrs(rs.resource.attributes)['service.name'], traceId: s.traceId,
-              spanId: s.spanId, parent: s.parentSpanId || '', name: s.name, kind: s.kind, attributes: attrs(s.attributes) }));
+              spanId: s.spanId, parent: s.parentSpanId || '', name: s.name, kind: s.kind, attributes: attrs(s.attributes),
+              encoding: protobuf ? 'protobuf' : 'json' }));
     } catch (e) { console.log('BAD ' + e.message); }
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    if (protobuf) res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
   });
 }).listen(18890, '0.0.0.0', () => console.log('receiver ready'));
 `;
@@ -66,6 +79,7 @@ interface Span {
   parent: string;
   name: string;
   kind: number;
+  encoding: 'protobuf' | 'json';
 }
 
 test("the client's and the API's spans reach the telemetry service with one trace ID; logs are JSON", async () => {
@@ -74,14 +88,17 @@ test("the client's and the API's spans reach the telemetry service with one trac
     env: cleanEnv(),
   });
   assert.is(built.code, 0, built.stderr);
-  const personaEnv = { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '200' };
+  // The API's spans in protobuf (the default, the runtime's own tracer), the client's in JSON
+  // (the SDK's exporter): one trace across both.
+  const apiEnv = { OTEL_BSP_SCHEDULE_DELAY: '200' };
+  const clientEnv = { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '200' };
   writeFileSync(
     override,
     stringify({
       services: {
         [UI]: { image: 'my-app-app:latest', command: ['node', '-e', receiver], environment: { PERSONA: '' } },
-        [API]: { environment: personaEnv },
-        [CLIENT]: { environment: personaEnv },
+        [API]: { environment: apiEnv },
+        [CLIENT]: { environment: clientEnv },
       },
     }),
   );
@@ -104,6 +121,9 @@ test("the client's and the API's spans reach the telemetry service with one trac
   const serverPost = trace.find((s) => s.service === 'my-app.customer-server.api' && s.name === 'POST /api/customer');
   assert.ok(clientPost && serverPost, trace.map((s) => `${s.service} ${s.name}`).join(', '));
   assert.is(serverPost.parent, clientPost.spanId, "the API's span continues the client's");
+  assert.is(serverPost.encoding, 'protobuf', "the API's spans came in protobuf");
+  assert.is(clientPost.encoding, 'json', "the client's spans came in JSON");
+  assert.not.ok(logs.stdout.includes('BAD '), logs.stdout.slice(-4000));
   assert.ok(
     trace.some((s) => s.service === 'my-app.customer-server.api' && s.parent === serverPost.spanId),
     'the store span beneath the server span',

@@ -15,7 +15,6 @@ import { rootId, appOf, Store, StoreIndex, onDeploy, Worker, startInProcess, log
 import { InProcessPlatform } from 'infra-generator/internal/modes/in-process/in-process';
 import { createPostgresStoreBackend } from 'infra-generator/internal/components/store/postgres';
 import { inSpan, SpanKind } from 'infra-generator/internal/core/telemetry/tracing';
-import { instruments } from 'infra-generator/internal/core/telemetry/metrics';
 import type { Platform } from 'infra-generator/internal/core/platform';
 import { parentOf, recordTelemetry, type RecordedTelemetry } from '../support/telemetry.ts';
 import { StorePlatform } from '../support/store-platform.ts';
@@ -316,7 +315,6 @@ test('PostgreSQL: db.client.connection.count reports the pool used and idle whil
   // A fresh SDK's first collection: the closed store's pool is no longer observed.
   const again = await recordTelemetry();
   try {
-    instruments();
     assert.equal(await connections(again, id), {});
   } finally {
     await again.stop();

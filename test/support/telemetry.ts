@@ -9,6 +9,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { setUpLogging } from 'infra-generator/internal/core/telemetry/log';
+import { RuntimeMetrics } from 'infra-generator/internal/core/telemetry/metrics';
 
 class OnDemandReader extends MetricReader {
   protected override async onForceFlush(): Promise<void> {}
@@ -35,7 +36,9 @@ export async function recordTelemetry(options: { traces?: boolean } = {}): Promi
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   // traces: false, as with OTEL_TRACES_EXPORTER=none: context and propagation, but no tracer.
   if (options.traces !== false) trace.setGlobalTracerProvider(tracerProvider);
-  const reader = new OnDemandReader();
+  // The runtime's own metrics, as modes/telemetry-sdk.ts hands them to each reader.
+  const runtimeMetrics = new RuntimeMetrics().attach();
+  const reader = new OnDemandReader({ metricProducers: [runtimeMetrics] });
   const meterProvider = new MeterProvider({ readers: [reader] });
   metrics.setGlobalMeterProvider(meterProvider);
   const lines: Record<string, unknown>[] = [];
@@ -60,6 +63,7 @@ export async function recordTelemetry(options: { traces?: boolean } = {}): Promi
       restoreLogging();
       await tracerProvider.shutdown();
       await meterProvider.shutdown();
+      runtimeMetrics.detach();
       trace.disable();
       metrics.disable();
       propagation.disable();

@@ -17,6 +17,7 @@ import type { Logger } from '../core/logger.ts';
 import { messageOf } from '../core/errors.ts';
 import { ATTR_APP_ID } from '../core/telemetry/attributes.ts';
 import { envNumber } from '../core/telemetry/settings.ts';
+import { RuntimeMetrics } from '../core/telemetry/metrics.ts';
 import type { Resource } from '@opentelemetry/resources';
 // Types only: the tracer's modules are loaded, as the SDK's are, only when telemetry is exported.
 import type { LeanTracerProvider } from './telemetry-tracer.ts';
@@ -48,15 +49,23 @@ export interface TelemetryStart {
 export async function startTelemetry(start: TelemetryStart): Promise<Telemetry> {
   if (!start.exporting) return NONE;
   const { env } = start;
-  const [traceSdk, metricsSdk, resources, core, { AsyncLocalStorageContextManager }, { DEFAULT_BATCH_SETTINGS }] =
-    await Promise.all([
-      import('@opentelemetry/sdk-trace'),
-      import('@opentelemetry/sdk-metrics'),
-      import('@opentelemetry/resources'),
-      import('@opentelemetry/core'),
-      import('@opentelemetry/context-async-hooks'),
-      import('./telemetry-span-export.ts'),
-    ]);
+  const [
+    traceSdk,
+    metricsSdk,
+    resources,
+    core,
+    { AsyncLocalStorageContextManager },
+    { DEFAULT_BATCH_SETTINGS },
+    { TraceContextPropagator },
+  ] = await Promise.all([
+    import('@opentelemetry/sdk-trace'),
+    import('@opentelemetry/sdk-metrics'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/core'),
+    import('@opentelemetry/context-async-hooks'),
+    import('./telemetry-span-export.ts'),
+    import('./telemetry-propagation.ts'),
+  ]);
   // Export failures reach the SDK's diagnostic logger; without one they would vanish, and with
   // a plain one each failed batch would be a line. OTEL_LOG_LEVEL asks for the SDK's own chatter.
   diag.setLogger(rateLimitedDiag(start.log), {
@@ -132,6 +141,7 @@ export async function startTelemetry(start: TelemetryStart): Promise<Telemetry> 
       : new traceSdk.TracerProvider({ resource, spanProcessors, sampler: sampler(traceSdk, env) }));
 
   const readers = [];
+  const runtimeMetrics: RuntimeMetrics[] = [];
   for (const name of list('OTEL_METRICS_EXPORTER', ['otlp'])) {
     const exporter =
       name === 'console'
@@ -141,12 +151,21 @@ export async function startTelemetry(start: TelemetryStart): Promise<Telemetry> 
             : await import('@opentelemetry/exporter-metrics-otlp-proto')
           ).OTLPMetricExporter();
     const interval = number('OTEL_METRIC_EXPORT_INTERVAL') ?? 60_000;
+    // The runtime's own metrics (core/telemetry/metrics.ts), in the exporter's temporality.
+    const runtime = new RuntimeMetrics(
+      exporter.selectAggregationTemporality(metricsSdk.InstrumentType.HISTOGRAM) ===
+        metricsSdk.AggregationTemporality.DELTA
+        ? 'delta'
+        : 'cumulative',
+    );
+    runtimeMetrics.push(runtime);
     readers.push(
       new metricsSdk.PeriodicExportingMetricReader({
         exporter,
         exportIntervalMillis: interval,
         // The reader refuses a timeout longer than the interval.
         exportTimeoutMillis: Math.min(number('OTEL_METRIC_EXPORT_TIMEOUT') ?? 30_000, interval),
+        metricProducers: [runtime],
       }),
     );
   }
@@ -154,20 +173,26 @@ export async function startTelemetry(start: TelemetryStart): Promise<Telemetry> 
 
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   const propagators = list('OTEL_PROPAGATORS', ['tracecontext', 'baggage']).map((name) =>
-    name === 'baggage' ? new core.W3CBaggagePropagator() : new core.W3CTraceContextPropagator(),
+    name === 'baggage' ? new core.W3CBaggagePropagator() : new TraceContextPropagator(),
   );
   if (propagators.length > 0) propagation.setGlobalPropagator(new core.CompositePropagator({ propagators }));
   if (tracerProvider) trace.setGlobalTracerProvider(tracerProvider);
   if (meterProvider) metrics.setGlobalMeterProvider(meterProvider);
+  for (const runtime of runtimeMetrics) runtime.attach();
 
   let stopped: Promise<boolean> | undefined;
   return {
     shutdown: (graceMs = FLUSH_GRACE_MS) =>
       (stopped ??= withinGrace(
-        Promise.all([tracerProvider?.shutdown(), meterProvider?.shutdown()]).then(
-          () => {},
-          (err: unknown) => start.log.error('Telemetry: the last export failed', err),
-        ),
+        Promise.all([tracerProvider?.shutdown(), meterProvider?.shutdown()])
+          .finally(() => {
+            // Collected by the last export: from now on, nothing records for these readers.
+            for (const runtime of runtimeMetrics) runtime.detach();
+          })
+          .then(
+            () => {},
+            (err: unknown) => start.log.error('Telemetry: the last export failed', err),
+          ),
         graceMs,
       ).finally(() => {
         // What was registered goes, so that the process (a test's) can start telemetry again.

@@ -172,6 +172,23 @@ class RecordingSpan implements Span, SpanFields {
   setAttribute(key: string, value: AttributeValue): this {
     if (this.#ended) return this;
     const limits = this.#tracer.limits;
+    // A number, a boolean or a string within the length limit, as the runtime sets: kept as is,
+    // as maybeAddAttribute would, without its check of any value (a WeakSet made per call).
+    const type = typeof value;
+    if (
+      key.length > 0 &&
+      (type === 'number' ||
+        type === 'boolean' ||
+        (type === 'string' && (value as string).length <= limits.attributeValueLengthLimit))
+    ) {
+      const isNew = !Object.hasOwn(this.attributes, key);
+      if (isNew && this.#attributeCount >= limits.attributeCountLimit) this.droppedAttributesCount++;
+      else {
+        this.attributes[key] = value;
+        if (isNew) this.#attributeCount++;
+      }
+      return this;
+    }
     const decision = maybeAddAttribute({
       key,
       value,
@@ -288,8 +305,17 @@ class RecordingSpan implements Span, SpanFields {
   }
 }
 
+interface CheckedAttributes {
+  readonly attributes: Attributes;
+  readonly dropped: number;
+}
+
+const NO_ATTRIBUTES: CheckedAttributes = { attributes: {}, dropped: 0 };
+const NO_OPTIONS: SpanOptions = Object.freeze({});
+
 class LeanTracer implements Tracer {
   readonly limits: SpanLimits;
+  readonly #checkedSets = new WeakMap<Attributes, CheckedAttributes>();
   readonly #scope: ScopeFields;
   readonly #provider: LeanTracerProvider;
 
@@ -309,11 +335,10 @@ class LeanTracer implements Tracer {
     const spanId = provider.ids.spanId();
     const kind = options.kind ?? SpanKind.INTERNAL;
     const links = options.links ?? [];
-    // Without attributes, cleanAttributes gives no `attributes` at all.
-    const { attributes: given = {}, droppedAttributesCount } = cleanAttributes(options.attributes, {
-      attributeCountLimit: this.limits.attributeCountLimit,
-      attributeValueLengthLimit: this.limits.attributeValueLengthLimit,
-    });
+    const checked = this.#checked(options.attributes);
+    // A copy: the span's own, which setAttribute adds to.
+    const given = { ...checked.attributes };
+    const droppedAttributesCount = checked.dropped;
     const sampling = provider.sampler.shouldSample(context, traceId, name, kind, given as Attributes, links);
     const traceState = sampling.traceState ?? (hasParent ? parent.traceState : undefined);
     // SamplingDecision: 0 drop, 1 record only, 2 record and sample.
@@ -332,7 +357,7 @@ class LeanTracer implements Tracer {
       kind,
       epochMs(options.startTime),
       attributes as Attributes,
-      droppedAttributesCount ?? 0,
+      droppedAttributesCount,
       links,
     );
   }
@@ -351,14 +376,45 @@ class LeanTracer implements Tracer {
     b?: Context | F,
     c?: F,
   ): ReturnType<F> {
-    const [options, parent, fn] =
-      typeof a === 'function'
-        ? [{}, contextApi.active(), a]
-        : typeof b === 'function'
-          ? [a ?? {}, contextApi.active(), b]
-          : [a ?? {}, b ?? contextApi.active(), c!];
+    // Branches rather than a destructured array: one array less per span.
+    let options: SpanOptions;
+    let parent: Context;
+    let fn: F;
+    if (typeof a === 'function') {
+      options = NO_OPTIONS;
+      parent = contextApi.active();
+      fn = a;
+    } else if (typeof b === 'function') {
+      options = a ?? NO_OPTIONS;
+      parent = contextApi.active();
+      fn = b;
+    } else {
+      options = a ?? NO_OPTIONS;
+      parent = b ?? contextApi.active();
+      fn = c!;
+    }
     const span = this.startSpan(name, options, parent);
     return contextApi.with(trace.setSpan(parent, span), fn as (span: Span) => ReturnType<F>, undefined, span);
+  }
+
+  /**
+   * `attributes` as the limits keep them, and how many were dropped. A frozen set (the runtime
+   * passes the same few, call after call) is checked once: its result cannot change.
+   */
+  #checked(attributes: Attributes | undefined): CheckedAttributes {
+    if (attributes === undefined) return NO_ATTRIBUTES;
+    const frozen = Object.isFrozen(attributes);
+    let checked = frozen ? this.#checkedSets.get(attributes) : undefined;
+    if (checked === undefined) {
+      // Without attributes, cleanAttributes gives no `attributes` at all.
+      const { attributes: kept = {}, droppedAttributesCount } = cleanAttributes(attributes, {
+        attributeCountLimit: this.limits.attributeCountLimit,
+        attributeValueLengthLimit: this.limits.attributeValueLengthLimit,
+      });
+      checked = { attributes: kept as Attributes, dropped: droppedAttributesCount ?? 0 };
+      if (frozen) this.#checkedSets.set(attributes, checked);
+    }
+    return checked;
   }
 
   ended(span: RecordingSpan): void {

@@ -8,11 +8,11 @@
  * Headers are never written: the authorization header is the API's bearer token.
  */
 import { randomUUID } from 'node:crypto';
-import { context, propagation, ROOT_CONTEXT, type Attributes, type Context } from '@opentelemetry/api';
+import { propagation, ROOT_CONTEXT, type Attributes, type Context } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { shorten } from '../../private/text.ts';
 import { logFlat, rootLogger } from '../../core/telemetry/log.ts';
-import { instruments } from '../../core/telemetry/metrics.ts';
+import { httpServerDuration, metricsRecording, type DurationSeries } from '../../core/telemetry/metrics.ts';
 import {
   ATTR_COMPONENT_ID,
   ATTR_HTTP_REQUEST_METHOD,
@@ -67,22 +67,26 @@ export interface AccessLogger {
 const knownMethods = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
 export function accessLogger(component: string): AccessLogger {
-  // The metric's attributes, made once per endpoint (or route) and status: the SDK copies them.
-  const attributeSets = new Map<string, Attributes>();
-  const attributesOf = (method: string, route: string | undefined, status: number): Attributes => {
-    const key = `${method} ${route ?? ''} ${status}`;
-    let attributes = attributeSets.get(key);
-    if (attributes === undefined) {
-      attributes = {
-        [ATTR_HTTP_REQUEST_METHOD]: knownMethods.has(method) ? method : '_OTHER',
+  // The duration series of each endpoint (or route) and status, found once, then kept.
+  const endpointSeries = new WeakMap<Endpoint, Map<number, DurationSeries>>();
+  const seriesOf = (method: string, route: string | undefined, status: number): DurationSeries => {
+    const known = knownMethods.has(method) ? method : '_OTHER';
+    return httpServerDuration.series(`${component} ${known} ${route ?? ''} ${status}`, () => {
+      const attributes: Attributes = {
+        [ATTR_HTTP_REQUEST_METHOD]: known,
         [ATTR_HTTP_RESPONSE_STATUS_CODE]: status,
         [ATTR_COMPONENT_ID]: component,
       };
       if (route !== undefined) attributes[ATTR_HTTP_ROUTE] = route;
-      // Routes and statuses are few; methods are too, once past _OTHER. A bound all the same.
-      if (attributeSets.size < 1_000) attributeSets.set(key, Object.freeze(attributes));
-    }
-    return attributes;
+      return attributes;
+    });
+  };
+  const endpointSeriesOf = (endpoint: Endpoint, status: number): DurationSeries => {
+    let byStatus = endpointSeries.get(endpoint);
+    if (byStatus === undefined) endpointSeries.set(endpoint, (byStatus = new Map()));
+    let series = byStatus.get(status);
+    if (series === undefined) byStatus.set(status, (series = seriesOf(endpoint.method, endpoint.route, status)));
+    return series;
   };
   return {
     answered(request, reply) {
@@ -94,8 +98,10 @@ export function accessLogger(component: string): AccessLogger {
       const route = endpoint?.route ?? (request.is404 ? undefined : request.routeOptions.url);
       const status = reply.statusCode;
       const durationMs = reply.elapsedTime;
-      const metrics = instruments();
-      if (metrics.recording) metrics.httpServerDuration.record(durationMs / 1000, attributesOf(method, route, status));
+      if (metricsRecording())
+        (endpoint === undefined ? seriesOf(method, route, status) : endpointSeriesOf(endpoint, status)).record(
+          durationMs / 1000,
+        );
       // Health checks come every few seconds from the platform: their lines only at debug.
       const level: 'debug' | 'info' = route === HEALTH_ROUTE ? 'debug' : 'info';
       if (!rootLogger().isLevelEnabled(level)) return;
@@ -112,7 +118,7 @@ export function accessLogger(component: string): AccessLogger {
       // A request that reached no handler (a 401, a 404) is told in the caller's trace, if it
       // sent one: extracted whenever a propagator is registered, also with no tracer (metrics only).
       const trace: Context = request.traceContext ?? propagation.extract(ROOT_CONTEXT, request.headers);
-      context.with(trace, logFlat, undefined, level, line, message);
+      logFlat(level, line, message, trace);
     },
 
     refused({ method, route, status, requestId, problem }) {

@@ -155,29 +155,43 @@ class CallContext implements EndpointContext {
  * with a generic message for anything else. An argument that does not match the endpoint's
  * input schema gets 400 and never reaches the handler.
  *
- * The call is a SERVER span, a child of the active context (the client's span in one process,
- * the caller's extracted trace over HTTP), and the handler's log lines name the server, the
- * endpoint and `request`'s ID. All of it runs as the server, whose span and lines these are,
- * also in one process, where the caller's persona is the one running until then.
+ * The call is a SERVER span, a child of `caller` (the caller's trace extracted from an HTTP
+ * request's headers), else of the active context (the client's span in one process), and the
+ * handler's log lines name the server, the endpoint and `request`'s ID. All of it runs as the
+ * server, whose span and lines these are, also in one process, where the caller's persona is
+ * the one running until then.
  */
 export function invokeEndpoint(
   endpoint: Endpoint,
   arg: unknown,
   options: InvokeOptions,
   request?: ServedRequest,
+  caller: Context = context.active(),
 ): Promise<EndpointResult> {
   const { server, telemetry } = endpoint;
   const scope = request === undefined ? telemetry.scope : { ...telemetry.scope, requestId: request.id };
   const serve = tracing()
     ? () =>
-        inSpan(telemetry.name, SpanKind.SERVER, server.id.value, telemetry.attributes, async (span) => {
-          if (request !== undefined && isSpanContextValid(span.spanContext())) request.traceContext = context.active();
-          const result = await invokeHandler(endpoint, arg, options, span);
-          recordServedStatus(span, result.status);
-          return result;
-        })
-    : // Not traced: no span to open, and nothing to record on it.
-      () => invokeHandler(endpoint, arg, options, NOT_RECORDING);
+        inSpan(
+          telemetry.name,
+          SpanKind.SERVER,
+          server.id.value,
+          telemetry.attributes,
+          async (span) => {
+            if (request !== undefined && isSpanContextValid(span.spanContext()))
+              request.traceContext = context.active();
+            const result = await invokeHandler(endpoint, arg, options, span);
+            recordServedStatus(span, result.status);
+            return result;
+          },
+          'message',
+          caller,
+        )
+    : caller === context.active()
+      ? // Not traced: no span to open, and nothing to record on it.
+        () => invokeHandler(endpoint, arg, options, NOT_RECORDING)
+      : // Nor traced, but the caller's trace is the handler's log lines' (metrics only, say).
+        () => context.with(caller, invokeHandler, undefined, endpoint, arg, options, NOT_RECORDING);
   return runAs(server.app, server, serve, scope);
 }
 

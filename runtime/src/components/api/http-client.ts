@@ -22,14 +22,14 @@ import type { Dispatcher, Pool as UndiciPool } from 'undici';
 // checks that this file's class is the one undici exports.
 // @ts-expect-error -- undici declares the types of its index only
 import PoolFromItsFile from 'undici/lib/dispatcher/pool.js';
-import { context, isSpanContextValid, propagation, trace, type Attributes, type Span } from '@opentelemetry/api';
+import { context, isSpanContextValid, propagation, trace, type Span } from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiServer } from './server.ts';
 import { MAX_ANSWER_BYTES, argumentInQuery, resultValue, type Endpoint, type HttpMethod } from './endpoint.ts';
 import { ARG_PARAM, MAX_QUERY_LENGTH, METHOD_OVERRIDE_HEADER, bearer } from './http-wire.ts';
 import { errors, messageOf } from '../../core/errors.ts';
 import { API_CLIENT_CONNECTIONS } from '../connection-limits.ts';
-import { instruments, recordDuration } from '../../core/telemetry/metrics.ts';
+import { httpClientDuration, metricsRecording, type DurationSeries } from '../../core/telemetry/metrics.ts';
 import {
   ATTR_COMPONENT_ID,
   ATTR_ERROR_TYPE,
@@ -93,6 +93,8 @@ export class HttpApiClient {
   readonly #connectTimeoutMs: number;
   readonly #timeoutMs: number;
   readonly #maxAnswerBytes: number;
+  /** Each endpoint's duration series, by status or error type: found once, then kept. */
+  readonly #durationSeries = new WeakMap<Endpoint, Map<string | number, DurationSeries>>();
 
   constructor(server: ApiServer, url: string, options: HttpClientOptions = {}) {
     const base = new URL(url);
@@ -196,17 +198,24 @@ export class HttpApiClient {
 
   /** One attempt's duration, with its status or, when no answer came, its error's type. */
   #recordDuration(endpoint: Endpoint, startedAt: number, outcome: string, value: string | number): void {
-    const { recording, httpClientDuration } = instruments();
-    if (!recording) return;
-    const attributes: Attributes = {
-      [ATTR_HTTP_REQUEST_METHOD]: endpoint.method,
-      [ATTR_HTTP_ROUTE]: endpoint.route,
-      [ATTR_SERVER_ADDRESS]: this.#address,
-      [ATTR_SERVER_PORT]: this.#port,
-      [ATTR_COMPONENT_ID]: this.server.id.value,
-      [outcome]: value,
-    };
-    recordDuration(httpClientDuration, startedAt, attributes);
+    if (!metricsRecording()) return;
+    let byOutcome = this.#durationSeries.get(endpoint);
+    if (byOutcome === undefined) this.#durationSeries.set(endpoint, (byOutcome = new Map()));
+    let series = byOutcome.get(value);
+    if (series === undefined) {
+      const server = this.server.id.value;
+      const key = `${server} ${this.#address}:${this.#port} ${endpoint.method} ${endpoint.route} ${outcome}=${value}`;
+      series = httpClientDuration.series(key, () => ({
+        [ATTR_HTTP_REQUEST_METHOD]: endpoint.method,
+        [ATTR_HTTP_ROUTE]: endpoint.route,
+        [ATTR_SERVER_ADDRESS]: this.#address,
+        [ATTR_SERVER_PORT]: this.#port,
+        [ATTR_COMPONENT_ID]: server,
+        [outcome]: value,
+      }));
+      byOutcome.set(value, series);
+    }
+    series.recordSince(startedAt);
   }
 
   /** A call's own timeouts when its endpoint's deadline is longer than the client's. */

@@ -50,7 +50,7 @@ import {
 } from './http-wire.ts';
 import type { Logger } from '../../core/logger.ts';
 import { errors } from '../../core/errors.ts';
-import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
+import { propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import { rootLogger } from '../../core/telemetry/log.ts';
 import { closeIdleConnections } from './idle-connections.ts';
 import { REQUEST_ID_HEADER, accessLogger, requestIdOf, type AccessLogger } from './access.ts';
@@ -377,7 +377,7 @@ function endpointHandler(
     // The call continues the caller's trace, if it sent one (W3C traceparent). Not a public
     // API's: anyone may call it, and would choose the trace, its sampling and its baggage.
     const caller = endpoint.server.public ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, request.headers);
-    const result = await context.with(caller, invokeEndpoint, undefined, endpoint, arg, invokeOptions, served);
+    const result = await invokeEndpoint(endpoint, arg, invokeOptions, served, caller);
     return send(state, reply, result.status, result.body);
   };
 }

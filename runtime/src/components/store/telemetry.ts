@@ -9,7 +9,7 @@
  */
 import type { Attributes } from '@opentelemetry/api';
 import { errorTypeOf, inSpan, tracing, SpanKind } from '../../core/telemetry/tracing.ts';
-import { instruments, recordDuration } from '../../core/telemetry/metrics.ts';
+import { dbOperationDuration, metricsRecording, type DurationSeries } from '../../core/telemetry/metrics.ts';
 import {
   ATTR_COMPONENT_ID,
   ATTR_DB_COLLECTION_NAME,
@@ -30,6 +30,8 @@ export class StoreOperation {
   readonly spanName: string;
   readonly spanAttributes: Attributes;
   readonly metricAttributes: Attributes;
+  #series: DurationSeries | undefined;
+  readonly #failedSeries = new Map<string, DurationSeries>();
 
   constructor(storeId: string, dbSystem: string, operation: string, indexId?: string) {
     this.storeId = storeId;
@@ -40,9 +42,25 @@ export class StoreOperation {
       [ATTR_DB_OPERATION_NAME]: operation,
       [ATTR_DB_COLLECTION_NAME]: storeId,
     };
-    // inSpan adds the component ID to the span itself.
-    this.spanAttributes = indexId === undefined ? common : { ...common, [ATTR_INDEX_ID]: indexId };
-    this.metricAttributes = { ...common, [ATTR_COMPONENT_ID]: storeId };
+    // inSpan adds the component ID to the span itself. Frozen: made once, shared by every call.
+    this.spanAttributes = Object.freeze(indexId === undefined ? common : { ...common, [ATTR_INDEX_ID]: indexId });
+    this.metricAttributes = Object.freeze({ ...common, [ATTR_COMPONENT_ID]: storeId });
+  }
+
+  /** The duration series of the operation, or of its failures of `errorType`. */
+  series(errorType?: string): DurationSeries {
+    const key = `${this.spanName} ${this.metricAttributes[ATTR_DB_SYSTEM_NAME]}`;
+    if (errorType === undefined) return (this.#series ??= dbOperationDuration.series(key, () => this.metricAttributes));
+    let series = this.#failedSeries.get(errorType);
+    if (series === undefined) {
+      series = dbOperationDuration.series(`${key} ${errorType}`, () => ({
+        ...this.metricAttributes,
+        [ATTR_ERROR_TYPE]: errorType,
+      }));
+      // Error types are few (codes and classes); a bound all the same.
+      if (this.#failedSeries.size < 100) this.#failedSeries.set(errorType, series);
+    }
+    return series;
   }
 }
 
@@ -73,8 +91,8 @@ export function indexGetOperation(storeId: string, dbSystem: string, indexId: st
  */
 export function traced<R>(operation: StoreOperation, work: () => Promise<R>): Promise<R> {
   // Neither traced nor measured (telemetry not configured): no wrapper, no async step.
-  if (!tracing() && !instruments().recording) return work();
-  const { spanName, storeId, spanAttributes, metricAttributes } = operation;
+  if (!tracing() && !metricsRecording()) return work();
+  const { spanName, storeId, spanAttributes } = operation;
   return inSpan(
     spanName,
     SpanKind.CLIENT,
@@ -84,12 +102,12 @@ export function traced<R>(operation: StoreOperation, work: () => Promise<R>): Pr
       const startedAt = performance.now();
       try {
         const result = await work();
-        recordDuration(instruments().dbOperationDuration, startedAt, metricAttributes);
+        operation.series().recordSince(startedAt);
         return result;
       } catch (err) {
         const type = errorTypeOf(err);
         span.setAttribute(ATTR_ERROR_TYPE, type);
-        recordDuration(instruments().dbOperationDuration, startedAt, { ...metricAttributes, [ATTR_ERROR_TYPE]: type });
+        operation.series(type).recordSince(startedAt);
         throw err;
       }
       // A store's errors name the key (and an app's own, in modify's function, may hold a value).
