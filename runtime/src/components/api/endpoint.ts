@@ -166,7 +166,7 @@ export function invokeEndpoint(
   arg: unknown,
   options: InvokeOptions,
   request?: ServedRequest,
-  caller: Context = context.active(),
+  caller?: Context,
 ): Promise<EndpointResult> {
   const { server, telemetry } = endpoint;
   const scope = request === undefined ? telemetry.scope : { ...telemetry.scope, requestId: request.id };
@@ -187,7 +187,7 @@ export function invokeEndpoint(
           'message',
           caller,
         )
-    : caller === context.active()
+    : caller === undefined || caller === context.active()
       ? // Not traced: no span to open, and nothing to record on it.
         () => invokeHandler(endpoint, arg, options, NOT_RECORDING)
       : // Nor traced, but the caller's trace is the handler's log lines' (metrics only, say).

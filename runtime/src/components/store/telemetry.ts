@@ -49,11 +49,11 @@ export class StoreOperation {
 
   /** The duration series of the operation, or of its failures of `errorType`. */
   series(errorType?: string): DurationSeries {
-    const key = `${this.spanName} ${this.metricAttributes[ATTR_DB_SYSTEM_NAME]}`;
-    if (errorType === undefined) return (this.#series ??= dbOperationDuration.series(key, () => this.metricAttributes));
+    if (errorType === undefined)
+      return (this.#series ??= dbOperationDuration.series(this.#key(), () => this.metricAttributes));
     let series = this.#failedSeries.get(errorType);
     if (series === undefined) {
-      series = dbOperationDuration.series(`${key} ${errorType}`, () => ({
+      series = dbOperationDuration.series(`${this.#key()} ${errorType}`, () => ({
         ...this.metricAttributes,
         [ATTR_ERROR_TYPE]: errorType,
       }));
@@ -61,6 +61,11 @@ export class StoreOperation {
       if (this.#failedSeries.size < 100) this.#failedSeries.set(errorType, series);
     }
     return series;
+  }
+
+  /** The series' name in its histogram, made only when a series is first looked for. */
+  #key(): string {
+    return `${this.spanName} ${this.metricAttributes[ATTR_DB_SYSTEM_NAME]}`;
   }
 }
 
