@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -23,9 +24,19 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
+/** Whether something accepts a TCP connection on 127.0.0.1:`port`. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
 /**
  * Starts `script` (a .ts file under bench/ or test/) with `env`; resolves once its standard
- * output shows `ready`. Standard output goes to a file, as a container's goes to its log
+ * output shows `ready`, or, when its log level leaves that line out (LOG_LEVEL=warn), once it
+ * accepts connections on `port`. Standard output goes to a file, as a container's goes to its log
  * driver: no benchmarked process reads a server's access lines.
  */
 export async function startServer(
@@ -55,7 +66,7 @@ export async function startServer(
   );
   for (const started = Date.now(); ;) {
     const text = readFileSync(outPath, 'utf8');
-    if (text.includes(ready)) break;
+    if (text.includes(ready) || (env.LOG_LEVEL && env.LOG_LEVEL !== 'info' && (await accepts(port)))) break;
     if (exitedNow || Date.now() - started > 60_000) {
       child.kill('SIGKILL');
       throw new Error(`${script} ${exitedNow ? 'exited' : 'was not'} ready:\n${text}\n${err}`);

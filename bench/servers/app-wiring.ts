@@ -9,13 +9,14 @@ import { runAs } from 'infra-generator/internal/core/app';
 import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platform';
 import { benchApp } from './app.ts';
 import { customer, TOKEN } from './handler.ts';
+import { SeenCustomer } from './seen-customer.ts';
 
 /**
  * The environment of the API persona process listening on `port`, with the tree fingerprint
  * the build would give it (a deployed persona without one refuses to start).
  */
 export function personaEnv(port: number, output = false): Record<string, string> {
-  const { id } = benchApp(output);
+  const { id } = benchApp(output ? SeenCustomer : undefined);
   const api = id`api`;
   const listing = treeListing(appOf(id));
   return {
@@ -35,7 +36,7 @@ export function personaEnv(port: number, output = false): Record<string, string>
  * deployed task's whole run is in it, not each call).
  */
 export function httpClientOf(url: string) {
-  const { api, postCustomer, client } = benchApp(false);
+  const { api, postCustomer, client } = benchApp();
   const platform = new DeployedPlatform({
     env: { [wiring.apiUrl(api.id)]: url, [wiring.apiToken(api.id)]: TOKEN },
     persona: client,

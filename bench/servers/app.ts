@@ -5,30 +5,22 @@
  * (`personaEnv` in app-wiring.ts), as the build would give it. It imports `infra-generator`
  * alone, as an app does, so that compiled it loads the runtime's bundle and nothing beside it.
  */
-import { Type } from 'typebox';
+import type { TSchema } from 'typebox';
 import { rootId, ApiServer, onDeploy, runPersona } from 'infra-generator';
 import { handler } from './handler.ts';
 
-/** The handler's answer as an output schema, for the row that measures what one costs. */
-const SeenCustomer = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  tags: Type.Array(Type.String()),
-  seen: Type.Boolean(),
-});
-
-/** `output`: the endpoint declares SeenCustomer as its output (BENCH_OUTPUT=1 in a persona's environment). */
-export function benchApp(output = process.env.BENCH_OUTPUT === '1') {
+/** `output`: the endpoint's output schema (seen-customer.ts's, with BENCH_OUTPUT=1 in a persona's environment). */
+export function benchApp(output?: TSchema) {
   const id = rootId('bench-api');
   const api = new ApiServer(id`api`);
   const postCustomer = output
-    ? api.defineEndpoint('/customer', handler, { method: 'POST', output: SeenCustomer })
+    ? api.defineEndpoint('/customer', handler, { method: 'POST', output })
     : api.defineEndpoint('/customer', handler, { method: 'POST' });
   const client = onDeploy(id`client`, async () => {}, { uses: [postCustomer] });
   return { id, api, postCustomer, client };
 }
 
 if (import.meta.main) {
-  benchApp();
+  benchApp(process.env.BENCH_OUTPUT === '1' ? (await import('./seen-customer.ts')).SeenCustomer : undefined);
   await runPersona();
 }
