@@ -13,7 +13,9 @@
  * TRACED=1 has our persona trace every call and export over OTLP to a discarding receiver in
  * this process, each call coming with a sampled traceparent as from a traced caller (the
  * OTEL_* variables of this environment reach it too: OTEL_METRICS_EXPORTER=none, say, or
- * OTEL_TRACES_SAMPLER=always_off for spans made and not sampled).
+ * OTEL_TRACES_SAMPLER=always_off for spans made and not sampled). With BASELINE=untraced the
+ * other side is our server with telemetry not configured (the same calls, traceparent and all),
+ * in place of raw Fastify: what tracing costs a server, both loaded at the same moment.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -47,22 +49,28 @@ const tracing: Record<string, string> = receiver
       OTEL_TRACES_SAMPLER: process.env.OTEL_TRACES_SAMPLER ?? 'parentbased_always_on',
     }
   : {};
+/** BASELINE=untraced: the other side is our server too, with telemetry not configured. */
+const untracedBaseline = process.env.BASELINE === 'untraced';
+/** This environment's OTEL_* variables emptied (startServer hands the rest on), as if unset. */
+const untraced = Object.fromEntries(
+  Object.keys(process.env)
+    .filter((name) => name.startsWith('OTEL_'))
+    .map((name) => [name, '']),
+);
+const oursScript = process.env.SERVER_SCRIPT ?? join(benchDir, 'servers', 'app.ts');
 const sides: Side[] = [
-  await start(
-    'ours',
-    process.env.SERVER_SCRIPT ?? join(benchDir, 'servers', 'app.ts'),
-    { ...personaEnv(oursPort), ...tracing },
-    oursPort,
-    personaReady(oursPort),
-  ),
-  await start(
-    'fastify',
-    join(benchDir, 'servers', 'fastify-raw.ts'),
-    { PORT: String(rawPort) },
-    rawPort,
-    'listening on',
-  ),
+  await start('ours', oursScript, { ...personaEnv(oursPort), ...tracing }, oursPort, personaReady(oursPort)),
+  untracedBaseline
+    ? await start('ours untraced', oursScript, { ...personaEnv(rawPort), ...untraced }, rawPort, personaReady(rawPort))
+    : await start(
+        'raw Fastify',
+        join(benchDir, 'servers', 'fastify-raw.ts'),
+        { PORT: String(rawPort) },
+        rawPort,
+        'listening on',
+      ),
 ];
+const [, baseline] = sides.map((side) => side.name);
 const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 const body = JSON.stringify(customer);
 const randomHex = (bytes: number) => randomBytes(bytes).toString('hex');
@@ -95,12 +103,12 @@ for (let i = 0; i < ROUNDS; i++) {
   const [ours, raw] = await round(CALLS);
   ratios.push(ours / raw);
   console.log(
-    `round ${i + 1}: ours ${ours.toFixed(1)} µs/call, raw Fastify ${raw.toFixed(1)} µs/call, ratio ${(ours / raw).toFixed(3)}`,
+    `round ${i + 1}: ours ${ours.toFixed(1)} µs/call, ${baseline} ${raw.toFixed(1)} µs/call, ratio ${(ours / raw).toFixed(3)}`,
   );
 }
 ratios.sort((a, b) => a - b);
 console.log(
-  `median ratio of server CPU per call, ours / raw Fastify: ${ratios[Math.floor(ratios.length / 2)].toFixed(3)}`,
+  `median ratio of server CPU per call, ours / ${baseline}: ${ratios[Math.floor(ratios.length / 2)].toFixed(3)}`,
 );
 for (const side of sides) {
   await side.pool.close();
