@@ -73,7 +73,7 @@ function readable(scope: ScopeFields, span: SpanFields & Span) {
     parentSpanContext: span.parentSpanId ? { spanId: span.parentSpanId, isRemote: span.parentIsRemote } : undefined,
     startTime: hrTimeOf(span.startMs),
     endTime: hrTimeOf(span.endMs),
-    attributes: span.attributes,
+    attributes: { ...span.encodedAttributes?.attributes, ...span.attributes },
     droppedAttributesCount: span.droppedAttributesCount,
     events: span.events.map((e) => ({
       name: e.name,
@@ -157,8 +157,32 @@ test("every kind of span field is written byte for byte as the SDK's serializer 
   child.end();
   root.end();
   for (const kind of [SpanKind.PRODUCER, SpanKind.CONSUMER]) t.startSpan(`kind ${kind}`, { kind }).end();
+  // Frozen sets, as the runtime passes them, are encoded once: a span adds to them, changes one
+  // of their keys (kept where it was), or starts with more than the count limit keeps.
+  const endpoint = Object.freeze({
+    'http.request.method': 'POST',
+    'http.route': '/pay',
+    'infra.component.id': 'shop.api',
+  });
+  const added = t.startSpan('POST /pay', { kind: SpanKind.SERVER, attributes: endpoint });
+  added.setAttribute('http.response.status_code', 201);
+  added.end();
+  const changed = t.startSpan('POST /pay again', { kind: SpanKind.SERVER, attributes: endpoint });
+  changed.setAttribute('http.response.status_code', 404);
+  changed.setAttribute('http.route', '/pay/:id');
+  changed.end();
+  const many = Object.freeze(Object.fromEntries(Array.from({ length: 45 }, (_, i) => [`set.${i}`, i])));
+  const overLimit = t.startSpan('over the limit', { attributes: many });
+  overLimit.setAttribute('one.more', true);
+  overLimit.end();
 
-  assert.is(kept.spans.length, 5);
+  assert.is(kept.spans.length, 8);
+  const [addedFields, changedFields, overFields] = kept.spans.slice(5).map((k) => k.span);
+  assert.ok(addedFields.encodedAttributes, 'the frozen set went encoded');
+  assert.equal(addedFields.attributes, { 'http.response.status_code': 201 });
+  assert.is(changedFields.encodedAttributes, undefined, 'a changed key: the set copied');
+  assert.equal(Object.keys(changedFields.attributes), [...Object.keys(endpoint), 'http.response.status_code']);
+  assert.is(overFields.droppedAttributesCount, 6);
   for (const { scope, span } of kept.spans) {
     const sdk = Buffer.from(ProtobufTraceSerializer.serializeRequest([readable(scope, span)] as never)!);
     const mine = ours(scope, [span]);
@@ -319,6 +343,7 @@ function fieldsOf(i: number): SpanFields {
     kind: SpanKind.INTERNAL,
     startMs: Date.now(),
     endMs: Date.now(),
+    encodedAttributes: undefined,
     attributes: {},
     droppedAttributesCount: 0,
     events: [],

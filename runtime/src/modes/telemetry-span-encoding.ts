@@ -22,6 +22,23 @@ export interface EncodedLink {
   readonly droppedAttributesCount: number;
 }
 
+/**
+ * A frozen attribute set with its Span.attributes fields (KeyValue messages, field 9) written
+ * once: the runtime starts its spans with the same few sets (an endpoint's, a store
+ * operation's), so a span copies these bytes rather than writing each key and value again.
+ */
+export interface EncodedAttributes {
+  readonly attributes: Attributes;
+  readonly count: number;
+  readonly bytes: Buffer;
+}
+
+export function encodeAttributes(attributes: Attributes): EncodedAttributes {
+  const writer = new ProtoWriter(256);
+  writeAttributes(writer, attributes, 9);
+  return { attributes, count: Object.keys(attributes).length, bytes: Buffer.from(writer.bytes()) };
+}
+
 /** What a span's protobuf message is written from. */
 export interface SpanFields {
   readonly traceId: string;
@@ -35,6 +52,8 @@ export interface SpanFields {
   readonly kind: number;
   readonly startMs: EpochMs;
   readonly endMs: EpochMs;
+  /** Written first, when given; `attributes` then holds none of its keys. */
+  readonly encodedAttributes: EncodedAttributes | undefined;
   readonly attributes: Attributes;
   readonly droppedAttributesCount: number;
   readonly events: readonly EncodedEvent[];
@@ -154,6 +173,13 @@ export class ProtoWriter {
     this.varint(length);
     this.room(length);
     this.pos += this.buffer.write(hex, this.pos, length, 'hex');
+  }
+
+  /** Bytes already encoded, as they are. */
+  raw(value: Uint8Array): void {
+    this.room(value.length);
+    this.buffer.set(value, this.pos);
+    this.pos += value.length;
   }
 
   bytesField(value: Uint8Array): void {
@@ -302,6 +328,7 @@ export function writeSpan(writer: ProtoWriter, span: SpanFields): void {
   writer.time(span.startMs);
   writer.tag(8, WIRE_FIXED64);
   writer.time(span.endMs);
+  if (span.encodedAttributes !== undefined) writer.raw(span.encodedAttributes.bytes);
   writeAttributes(writer, span.attributes, 9);
   writer.tag(10, WIRE_VARINT);
   writer.varint(span.droppedAttributesCount);

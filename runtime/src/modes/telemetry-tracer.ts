@@ -42,7 +42,15 @@ import { cleanAttributes, maybeAddAttribute, AddAttributeDecision } from '@opent
 import type { Sampler } from '@opentelemetry/sdk-trace';
 import { randomFillSync } from 'node:crypto';
 import { envNumber } from '../core/telemetry/settings.ts';
-import type { EncodedEvent, EncodedLink, EpochMs, ScopeFields, SpanFields } from './telemetry-span-encoding.ts';
+import {
+  encodeAttributes,
+  type EncodedAttributes,
+  type EncodedEvent,
+  type EncodedLink,
+  type EpochMs,
+  type ScopeFields,
+  type SpanFields,
+} from './telemetry-span-encoding.ts';
 
 /** The span limits of the specification's variables (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, …). */
 export interface SpanLimits {
@@ -124,6 +132,8 @@ class RecordingSpan implements Span, SpanFields {
   readonly kind: SpanKind;
   readonly startMs: EpochMs;
   endMs: EpochMs = 0;
+  /** The frozen set the span started with, encoded once; `attributes` holds what was added since. */
+  encodedAttributes: EncodedAttributes | undefined;
   attributes: Attributes;
   droppedAttributesCount: number;
   #attributeCount: number;
@@ -144,6 +154,7 @@ class RecordingSpan implements Span, SpanFields {
     name: string,
     kind: SpanKind,
     start: EpochMs,
+    encoded: EncodedAttributes | undefined,
     attributes: Attributes,
     droppedAttributesCount: number,
     links: Link[],
@@ -159,10 +170,20 @@ class RecordingSpan implements Span, SpanFields {
     this.name = name;
     this.kind = kind;
     this.startMs = start;
+    this.encodedAttributes = encoded;
     this.attributes = attributes;
     this.droppedAttributesCount = droppedAttributesCount;
-    this.#attributeCount = Object.keys(attributes).length;
-    this.addLinks(links);
+    this.#attributeCount = (encoded?.count ?? 0) + Object.keys(attributes).length;
+    if (links.length > 0) this.addLinks(links);
+  }
+
+  /** Whether `key` is one of the encoded set's; if so, that set is copied into `attributes` to be changed. */
+  #unshare(key: string): void {
+    const encoded = this.encodedAttributes;
+    if (encoded === undefined || !Object.hasOwn(encoded.attributes, key)) return;
+    // The SDK keeps a changed key where it was: the set's keys first, then those added since.
+    this.attributes = { ...encoded.attributes, ...this.attributes };
+    this.encodedAttributes = undefined;
   }
 
   spanContext(): SpanContext {
@@ -181,6 +202,7 @@ class RecordingSpan implements Span, SpanFields {
         type === 'boolean' ||
         (type === 'string' && (value as string).length <= limits.attributeValueLengthLimit))
     ) {
+      if (this.encodedAttributes !== undefined) this.#unshare(key);
       const isNew = !Object.hasOwn(this.attributes, key);
       if (isNew && this.#attributeCount >= limits.attributeCountLimit) this.droppedAttributesCount++;
       else {
@@ -189,6 +211,7 @@ class RecordingSpan implements Span, SpanFields {
       }
       return this;
     }
+    if (this.encodedAttributes !== undefined) this.#unshare(key);
     const decision = maybeAddAttribute({
       key,
       value,
@@ -308,9 +331,11 @@ class RecordingSpan implements Span, SpanFields {
 interface CheckedAttributes {
   readonly attributes: Attributes;
   readonly dropped: number;
+  /** For a frozen set: its kept attributes, encoded once. */
+  readonly encoded: EncodedAttributes | undefined;
 }
 
-const NO_ATTRIBUTES: CheckedAttributes = { attributes: {}, dropped: 0 };
+const NO_ATTRIBUTES: CheckedAttributes = { attributes: {}, dropped: 0, encoded: undefined };
 const NO_OPTIONS: SpanOptions = Object.freeze({});
 
 class LeanTracer implements Tracer {
@@ -336,19 +361,21 @@ class LeanTracer implements Tracer {
     const kind = options.kind ?? SpanKind.INTERNAL;
     const links = options.links ?? [];
     const checked = this.#checked(options.attributes);
-    // A copy: the span's own, which setAttribute adds to.
-    const given = { ...checked.attributes };
     const droppedAttributesCount = checked.dropped;
-    const sampling = provider.sampler.shouldSample(context, traceId, name, kind, given as Attributes, links);
+    const sampling = provider.sampler.shouldSample(context, traceId, name, kind, checked.attributes, links);
     const traceState = sampling.traceState ?? (hasParent ? parent.traceState : undefined);
     // SamplingDecision: 0 drop, 1 record only, 2 record and sample.
     const traceFlags = sampling.decision === 2 ? TraceFlags.SAMPLED : TraceFlags.NONE;
     const spanContext: SpanContext = { traceId, spanId, traceFlags, traceState };
     if (sampling.decision === 0) return trace.wrapSpanContext(spanContext);
-    // The sampler's attributes are the span's, after the ones given (the SDK's order).
-    const attributes = sampling.attributes
-      ? { ...given, ...cleanAttributes(sampling.attributes, this.limits).attributes }
-      : given;
+    // The span's own attributes, which setAttribute adds to: a frozen set's stay encoded, unless
+    // the sampler adds some (after the ones given: the SDK's order).
+    let encoded = checked.encoded;
+    let attributes: Attributes;
+    if (sampling.attributes) {
+      attributes = { ...checked.attributes, ...cleanAttributes(sampling.attributes, this.limits).attributes };
+      encoded = undefined;
+    } else attributes = encoded === undefined ? { ...checked.attributes } : {};
     return new RecordingSpan(
       this,
       spanContext,
@@ -356,7 +383,8 @@ class LeanTracer implements Tracer {
       name,
       kind,
       epochMs(options.startTime),
-      attributes as Attributes,
+      encoded,
+      attributes,
       droppedAttributesCount,
       links,
     );
@@ -411,7 +439,11 @@ class LeanTracer implements Tracer {
         attributeCountLimit: this.limits.attributeCountLimit,
         attributeValueLengthLimit: this.limits.attributeValueLengthLimit,
       });
-      checked = { attributes: kept as Attributes, dropped: droppedAttributesCount ?? 0 };
+      checked = {
+        attributes: kept as Attributes,
+        dropped: droppedAttributesCount ?? 0,
+        encoded: frozen ? encodeAttributes(kept as Attributes) : undefined,
+      };
       if (frozen) this.#checkedSets.set(attributes, checked);
     }
     return checked;
