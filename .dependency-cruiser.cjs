@@ -38,6 +38,21 @@ module.exports = {
       to: { path: `${src}(targets|resources)/`, pathNot: `${src}$1/` },
     },
     {
+      name: 'eslint-plugin-apart',
+      comment:
+        'eslint/ (the ESLint plugin, an entry point of its own) imports nothing of the runtime, nor the runtime it: ' +
+        'linting must not load the runtime, nor a persona the linter.',
+      severity: 'error',
+      from: { path: `${src}eslint/` },
+      to: { path: src, pathNot: `${src}eslint/` },
+    },
+    {
+      name: 'nothing-imports-the-eslint-plugin',
+      severity: 'error',
+      from: { path: src, pathNot: `${src}eslint/` },
+      to: { path: `${src}eslint/` },
+    },
+    {
       name: 'no-folder-cycles',
       comment: 'Folders of runtime/src must not depend on each other in a circle (type-only imports count too).',
       severity: 'error',

@@ -2,6 +2,8 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+// The runtime's own plugin, from its sources (a clone has no dist/); apps import 'infra-generator/eslint'.
+import infra from './runtime/src/eslint/index.ts';
 
 export default tseslint.config(
   {
@@ -50,6 +52,13 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  // The starter, its generated components and the test apps, checked for phase mistakes as an
+  // app's own lint would (typed: the plugin's rules need type information).
+  {
+    ...infra.configs.recommended,
+    files: ['starter/src/**/*.ts', 'test/fixtures/*-app/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
   },
   // The dev dashboard's page runs in the browser.
   { files: ['runtime/dashboard/**/*.js'], languageOptions: { globals: { ...globals.browser } } },

@@ -23,6 +23,9 @@ import {
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import nodePlop, { type PlopCfg } from 'node-plop';
+import { ESLint } from 'eslint';
+import tseslint from 'typescript-eslint';
+import infraEslint from 'infra-generator/eslint';
 import { appOf, onDeploy, rootId, startInProcess, Store, Worker, type ApiServer } from 'infra-generator';
 import { repoRoot, seedExample } from './support/seed.ts';
 import { readEnvFile } from './support/env-file.ts';
@@ -150,6 +153,25 @@ test('every kind, with and without uses: the result typechecks, passes its gener
     const tests = await typecheckAndTest(dir);
     assert.match(tests.stdout, /Total:\s+10\b/, tests.stdout);
     assert.match(tests.stdout, /Passed:\s+10\b/, tests.stdout);
+    // Every template's output keeps to the phases: infra-generator/eslint finds nothing in it.
+    const eslint = new ESLint({
+      cwd: dir,
+      overrideConfigFile: true,
+      overrideConfig: [
+        { languageOptions: { parser: tseslint.parser, parserOptions: { projectService: true, tsconfigRootDir: dir } } },
+        infraEslint.configs.recommended,
+      ],
+    });
+    const linted = await eslint.lintFiles([
+      join(dir, 'src', 'main.ts'),
+      join(dir, 'src', 'components', 'index.ts'),
+      ...made.map(({ name }) => join(dir, 'src', 'components', `${name}.ts`)),
+    ]);
+    assert.is(linted.length, made.length + 2);
+    assert.equal(
+      linted.flatMap((r) => r.messages.map((m) => `${relative(dir, r.filePath)}:${m.line} ${m.message}`)),
+      [],
+    );
     // Among them, in one process: each API answers a wrong argument with 400 and keeps nothing.
     for (const api of ['orders-api', 'shop-api']) {
       const generatedTest = readFileSync(join(dir, 'src', 'components', `${api}.test.ts`), 'utf8');
