@@ -119,7 +119,6 @@ export function analysePhases(context: Readonly<RuleContext<string, readonly unk
 
   return {
     services,
-    checker,
     callbacks,
     callee,
     runsAtStartup,
@@ -127,10 +126,6 @@ export function analysePhases(context: Readonly<RuleContext<string, readonly unk
     startupFunctionOf(node: TSESTree.Node): FunctionNode | undefined {
       const fn = enclosingFunction(node);
       return fn !== undefined && startupFunctions.has(fn) ? fn : undefined;
-    },
-    /** The class of the runtime's (or a subclass) that `node` constructs, among `names`. */
-    constructs(node: TSESTree.NewExpression, names: ReadonlySet<string>): string | undefined {
-      return ourClassOf(checker, services.getTypeAtLocation(node), names);
     },
     isComponent(node: TSESTree.NewExpression): boolean {
       return ourClassOf(checker, services.getTypeAtLocation(node), COMPONENT) !== undefined;
