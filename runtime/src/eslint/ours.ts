@@ -36,7 +36,7 @@ export function isOurFile(file: string): boolean {
 }
 
 /** The symbol an import or re-export names, followed to its declaration. */
-export function resolved(checker: ts.TypeChecker, symbol: ts.Symbol): ts.Symbol {
+function resolved(checker: ts.TypeChecker, symbol: ts.Symbol): ts.Symbol {
   return symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
 }
 

@@ -52,6 +52,9 @@ export interface Callee {
   readonly ours: boolean;
 }
 
+/** What each call resolves to, by node: the rules of one lint share the file's nodes. */
+const callees = new WeakMap<TSESTree.CallExpression, Callee | undefined>();
+
 export function analysePhases(context: Readonly<RuleContext<string, readonly unknown[]>>) {
   const services = ESLintUtils.getParserServices(context);
   const checker = services.program.getTypeChecker();
@@ -84,14 +87,19 @@ export function analysePhases(context: Readonly<RuleContext<string, readonly unk
   };
 
   const callee = (node: TSESTree.CallExpression): Callee | undefined => {
+    // Each rule asks of each call, and its own visitors too: resolved once per call per lint.
+    if (callees.has(node)) return callees.get(node);
     const declaration = checker.getResolvedSignature(services.esTreeNodeToTSNodeMap.get(node))?.getDeclaration();
-    if (declaration === undefined || declaration.name === undefined || !ts.isIdentifier(declaration.name))
-      return undefined;
-    const owner =
-      ts.isClassLike(declaration.parent) || ts.isInterfaceDeclaration(declaration.parent)
-        ? declaration.parent.name?.text
-        : undefined;
-    return { name: declaration.name.text, owner, ours: isOurFile(declaration.getSourceFile().fileName) };
+    let found: Callee | undefined;
+    if (declaration !== undefined && declaration.name !== undefined && ts.isIdentifier(declaration.name)) {
+      const owner =
+        ts.isClassLike(declaration.parent) || ts.isInterfaceDeclaration(declaration.parent)
+          ? declaration.parent.name?.text
+          : undefined;
+      found = { name: declaration.name.text, owner, ours: isOurFile(declaration.getSourceFile().fileName) };
+    }
+    callees.set(node, found);
+    return found;
   };
 
   /** The statement of `scope` (a function, or the module) that holds `node`. */
