@@ -3,7 +3,7 @@
  * (`<name>: ours <value> <unit>, baseline <value> <unit>, ratio <x>`), then a table of them all
  * with the machine they ran on, written to bench/RESULTS.md.
  *
- * `npm run bench -- store api` runs only the benchmarks named. The Store benchmark needs the
+ * `npm run bench -- store api` runs only the benchmarks named. The Store benchmarks need the
  * PostgreSQL at INFRA_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres), the
  * image and idle benchmarks a Docker engine (idle also docker-compose); a benchmark that cannot
  * run says why and the others go on.
@@ -16,6 +16,7 @@ import pg from 'pg';
 import { metTarget, ratioText, reported, type Comparison } from './harness.ts';
 import { benchInProcess } from './in-process.bench.ts';
 import { benchStore, adminUrl } from './store.bench.ts';
+import { benchIndexRebuild } from './index-rebuild.bench.ts';
 import { benchApi } from './api.bench.ts';
 import { benchMemory } from './memory.bench.ts';
 import { benchColdStart } from './coldstart.bench.ts';
@@ -26,6 +27,7 @@ import { benchIdle } from './idle.bench.ts';
 const benches: [string, () => Promise<void>][] = [
   ['in-process', benchInProcess],
   ['store', benchStore],
+  ['index-rebuild', benchIndexRebuild],
   ['api', benchApi],
   ['memory', benchMemory],
   ['cold-start', benchColdStart],

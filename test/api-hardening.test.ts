@@ -18,6 +18,7 @@ import { DeployedPlatform } from 'infra-generator/internal/modes/deployed/platfo
 import { wiring } from 'infra-generator/internal/core/wiring';
 import { runAs } from 'infra-generator/internal/core/app';
 import { freePort } from './support/free-port.ts';
+import { errors } from 'infra-generator/internal/core/errors';
 
 const TOKEN = 'hardening-token-not-secret';
 const MiB = 1024 * 1024;
@@ -81,6 +82,10 @@ function createApp(root: string) {
     getCustomer: api.defineEndpoint('/customer', (key: string) => db.get(key), { method: 'GET' }),
     putCustomer: api.defineEndpoint('/customer', (key: string) => db.set(key, { name: 'x' }), { method: 'PUT' }),
     byName: api.defineEndpoint('/by-name', (name: string) => byName.get(name), { method: 'GET' }),
+    // What a read of an index gives while the index is rebuilt past the store's deadline.
+    rebuilding: api.defineEndpoint('/rebuilding', () => {
+      throw errors.indexRebuilding(byName.id.value, '41 of 100 values, 41 %', 6);
+    }),
   };
   const started = () => new Promise<void>((resolve) => (handlerStarted = resolve));
   return { id, api, clients, aborted, started };
@@ -151,6 +156,7 @@ async function runCases(root: string, { clients, aborted }: App): Promise<string
   // Over the store's limit of a key's bytes (1 KiB): the message is the store's own.
   const tooLong = await outcome(root, clients.getCustomer('k'.repeat(2_000)));
   answers.push(`a key too long: ${tooLong.startsWith('400 Store <root>.db: a key of 2000 bytes') ? '400' : tooLong}`);
+  await call('an index being rebuilt', clients.rebuilding());
   return answers;
 }
 
@@ -176,12 +182,14 @@ const expected = [
   }),
   'a number as an index key: 400 Index <root>.by-name: get() takes a string index key',
   'a key too long: 400',
+  'an index being rebuilt: 503 Service unavailable in <root>.api (POST /rebuilding): an index it reads is being rebuilt; try again shortly',
 ];
 
-/** The server's error lines after runCases: the timeout and the answer too large, nothing else. */
+/** The server's error lines after runCases: the timeout, the answer too large, the index being rebuilt. */
 const loggedErrors = (root: string) => [
   `ApiServer ${root}.api GET /slow: Timeout in ${root}.api (GET /slow): the handler did not answer within 200 ms`,
   `ApiServer ${root}.api GET /text: the value it returned is 8388611 bytes as JSON, more than the 8388608 an answer may have; return less per call (a page of the results)`,
+  `ApiServer ${root}.api POST /rebuilding: handler failed [Index ${root}.by-name is being rebuilt, as its indexer changed (41 of 100 values, 41 %); reads of it wait for the new index and this one gave up after 6 s. Retry shortly]`,
 ];
 
 // ---------------------------------------------------------------- in one process

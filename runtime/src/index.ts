@@ -26,6 +26,7 @@ export {
   type AllKeysOptions,
   type EntriesOptions,
   type IndexGetOptions,
+  type IndexOptions,
   type StoreOptions,
 } from './components/store/store.ts';
 export type { Indexer, IndexEntryInput, IndexHit } from './components/store/backend.ts';

@@ -34,9 +34,15 @@ export async function dropTables(tables: Iterable<string>, url: string = adminUr
   if (names.length === 0) return;
   const pool = await createPool(url);
   try {
+    // And what belongs to them: `<table>:indexes`, an index's table of another fingerprint.
+    const all = await pool.anyFirst(sql.unsafe`
+      SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND (
+        tablename = ANY(${sql.array(names, 'text')}) OR
+        split_part(tablename, ':', 1) = ANY(${sql.array(names, 'text')}))`);
+    if (all.length === 0) return;
     await pool.query(
       sql.unsafe`DROP TABLE IF EXISTS ${sql.join(
-        names.map((t) => sql.identifier([t])),
+        all.map((t) => sql.identifier([t as string])),
         sql.fragment`, `,
       )}`,
     );

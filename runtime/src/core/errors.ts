@@ -34,6 +34,9 @@ const codes = [
   'INFRA_INVALID_INDEX_KEY',
   'INFRA_INVALID_INDEX_ENTRY',
   'INFRA_UNKNOWN_INDEX',
+  'INFRA_INVALID_INDEX_VERSION',
+  'INFRA_INDEX_REBUILDING',
+  'INFRA_INDEX_REBUILD_FAILED',
   'INFRA_BATCH_SIZE',
   'INFRA_INVALID_PREFIX',
   'INFRA_INVALID_KEYS',
@@ -321,6 +324,22 @@ export const errors = {
   unknownIndex: define('INFRA_UNKNOWN_INDEX', (store: string, index: string) => ({
     id: store,
     message: `Store ${store}: ${index} is not one of its indexes`,
+  })),
+  invalidIndexVersion: define('INFRA_INVALID_INDEX_VERSION', (index: string, version: unknown) => ({
+    id: index,
+    message: `Index ${index}: the version option must be a string or a finite number, got ${String(version)}`,
+  })),
+  /** `progress`: how far the rebuild is, e.g. `41,000 of 100,000 values`. */
+  indexRebuilding: define('INFRA_INDEX_REBUILDING', (index: string, progress: string, seconds: number) => ({
+    id: index,
+    message:
+      `Index ${index} is being rebuilt, as its indexer changed (${progress}); reads of it wait for the new ` +
+      `index and this one gave up after ${seconds} s. Retry shortly`,
+  })),
+  indexRebuildFailed: define('INFRA_INDEX_REBUILD_FAILED', (index: string, why: string, cause?: unknown) => ({
+    id: index,
+    message: `Index ${index} cannot be rebuilt: ${why}`,
+    cause,
   })),
   invalidBatchSize: define('INFRA_BATCH_SIZE', (store: string, call = 'allKeys()') => ({
     id: store,

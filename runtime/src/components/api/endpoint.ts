@@ -270,9 +270,15 @@ async function invokeHandler(
     // The trace gets what the log gets (the caller gets neither); recordServedStatus fails the span.
     if (span.isRecording())
       span.recordException(typeof err === 'object' && err !== null ? (err as Exception) : messageOf(err));
-    // A database outage is temporary: say so (503) so callers may retry, still without internal text.
-    if ((err as { code?: unknown } | null)?.code === errorCodes.INFRA_STORE_UNAVAILABLE) {
-      const error = `Service unavailable in ${server.id.value} (${endpoint.method} ${endpoint.route}): a database it needs is unreachable; try again shortly`;
+    // A database outage, or an index being rebuilt, is temporary: say so (503) so callers may
+    // retry, still without internal text.
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === errorCodes.INFRA_STORE_UNAVAILABLE || code === errorCodes.INFRA_INDEX_REBUILDING) {
+      const why =
+        code === errorCodes.INFRA_STORE_UNAVAILABLE
+          ? 'a database it needs is unreachable'
+          : 'an index it reads is being rebuilt';
+      const error = `Service unavailable in ${server.id.value} (${endpoint.method} ${endpoint.route}): ${why}; try again shortly`;
       return { status: 503, body: errorBody(503, error) };
     }
     return { status: 500, body: errorBody(500, internalErrorMessage(endpoint)) };

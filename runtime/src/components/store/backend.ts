@@ -20,6 +20,8 @@ export type Indexer<T = any, I = any> = (value: T, key: string) => Iterable<Inde
 export interface IndexDefinition {
   readonly id: ID;
   readonly indexer: Indexer;
+  /** Part of the indexer's fingerprint (indexer-fingerprint.ts). */
+  readonly version?: string | number;
 }
 
 /** One hit of an index lookup; `value` only when asked for. */
@@ -72,6 +74,12 @@ export interface StoreBackend {
     after: { indexKey: string; key: string } | undefined,
     limit: number,
   ): Promise<IndexEntry[]>;
+  /**
+   * Opens the store now rather than on its first call: its tables made or found, and the build
+   * of an index whose indexer is new to the data started. Resolves once that is done (a build
+   * goes on in the background).
+   */
+  open(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -60,7 +60,10 @@ import { indexEntries } from './backend.ts';
 import type { Json } from '../../core/json.ts';
 import type { Logger } from '../../core/logger.ts';
 import { errors, InfraError } from '../../core/errors.ts';
-import { createTables, storeTables, type IndexTable, type StoreTables } from './postgres-schema.ts';
+import { createTables, storeTables, type ResolvedIndex, type StoreTables } from './postgres-schema.ts';
+import { indexerFingerprint } from './indexer-fingerprint.ts';
+import { manyIndexRows, replaceIndexRows, type ManyIndexRows } from './postgres-index-rows.ts';
+import { IndexBuild } from './postgres-index-build.ts';
 import { CALL_TIMEOUT_MS, createStorePool, isOutage, poolUsage } from './postgres-pool.ts';
 import { DB_SYSTEM_POSTGRESQL } from '../../core/telemetry/attributes.ts';
 import { observePool } from '../../core/telemetry/metrics.ts';
@@ -115,6 +118,13 @@ class PostgresStoreBackend implements StoreBackend {
   /** Stops reporting the pool's connections in the metrics. */
   #unobservePool: (() => void) | undefined;
   #schema: Promise<void> | undefined;
+  /**
+   * Each index's table for this process's indexer, in the order of the store's indexes; known
+   * once the tables are made.
+   */
+  #indexTablesCache: ResolvedIndex[] | undefined;
+  /** The builds of the indexes whose tables were not whole when the store opened, by position. */
+  readonly #builds = new Map<number, IndexBuild>();
   /** The pool once open with the tables made: a call then starts without waiting for #ready. */
   #usable: DatabasePool | undefined;
   #tablesCache: StoreTables | undefined;
@@ -138,12 +148,13 @@ class PostgresStoreBackend implements StoreBackend {
     return this.#store.id.value;
   }
 
-  /** Read on first use: by then the component tree, and so the list of indexes, is final. */
   get #tables(): StoreTables {
-    return (this.#tablesCache ??= storeTables(
-      this.#store.id,
-      this.#store.indexes.map((index) => index.id),
-    ));
+    return (this.#tablesCache ??= storeTables(this.#store.id));
+  }
+
+  /** The index tables this process writes and reads; only once #ready has made them. */
+  get #indexTables(): ResolvedIndex[] {
+    return this.#indexTablesCache!;
   }
 
   /** The single-key statements, made once (text, name and value slots); each call binds its values. */
@@ -196,17 +207,17 @@ class PostgresStoreBackend implements StoreBackend {
     const { main } = this.#tables;
     // Indexers run before anything is written (and before #run, so their errors reach the
     // caller as they are): one that throws leaves everything as it was.
-    const rows = this.#manyIndexRows(entries);
-    const writes = [
+    const rows = this.#store.indexes.map((index) => manyIndexRows(index, entries));
+    const valueWrites = [
       sql.fragment`written AS (
         UPDATE ${main} AS t SET value = e.value
         FROM unnest(${sql.array(written.keys, 'text')}, ${sql.array(written.values, 'json')}) AS e(key, value)
         WHERE t.key = e.key)`,
       sql.fragment`deleted AS (DELETE FROM ${main} WHERE key = ANY(${sql.array(deleted, 'text')}))`,
-      ...this.#manyIndexWrites(keys, rows),
     ];
-    return this.#run('setMany()', keys, (connect) =>
-      connect((c) =>
+    return this.#run('setMany()', keys, (connect) => {
+      const writes = [...valueWrites, ...this.#manyIndexWrites(keys, rows)];
+      return connect((c) =>
         c.transaction(async (tx) => {
           // Every row locked first (placeholders for new keys, as modify() does), in the keys'
           // code-point order: two setMany() calls, here or in another process, lock their
@@ -218,8 +229,8 @@ class PostgresStoreBackend implements StoreBackend {
             ON CONFLICT (key) DO UPDATE SET value = t.value`);
           await tx.query(withCtes(writes, sql.fragment`SELECT 1`));
         }, 0),
-      ),
-    );
+      );
+    });
   }
 
   async modify(key: string, fn: (old: Json | undefined) => Promise<Json | undefined>): Promise<Json | undefined> {
@@ -293,7 +304,7 @@ class PostgresStoreBackend implements StoreBackend {
   async indexGet(index: IndexDefinition, indexKey: string, retrieveValues: boolean): Promise<IndexHit[]> {
     checkIndexKey(index.id.value, indexKey);
     const { main } = this.#tables;
-    const table = this.#indexTable(index).table;
+    const table = await this.#readableTable(index, 'get()');
     return this.#run(`Index ${index.id.value} get()`, undefined, async (connect) => {
       // One statement, so the index rows and the values come from one snapshot.
       const query = retrieveValues
@@ -323,7 +334,7 @@ class PostgresStoreBackend implements StoreBackend {
     after: { indexKey: string; key: string } | undefined,
     limit: number,
   ): Promise<IndexEntry[]> {
-    const table = this.#indexTable(index).table;
+    const table = await this.#readableTable(index, 'entries');
     return this.#run(`Index ${index.id.value} entries`, undefined, async (connect) => {
       // A row comparison the primary key (index_key, key), in the "C" collation, serves in order.
       const query =
@@ -346,8 +357,13 @@ class PostgresStoreBackend implements StoreBackend {
     });
   }
 
+  async open(): Promise<void> {
+    if (!this.#usable) await this.#run('open', undefined, async () => undefined);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
+    for (const build of this.#builds.values()) build.stop();
     this.#usable = undefined;
     const pool = await this.#pool?.catch(() => undefined);
     this.#pool = undefined;
@@ -413,7 +429,7 @@ class PostgresStoreBackend implements StoreBackend {
    * (rewriting a row only when its inline value changed).
    */
   #indexWrites(key: string, rows: IndexRows[]): FragmentSqlToken[] {
-    return this.#tables.indexes.flatMap(({ table }, i) => {
+    return this.#indexTables.flatMap(({ table }, i) => {
       const indexKeys = sql.array(rows[i].indexKeys, 'text');
       return [
         sql.fragment`${sql.identifier([`stale_${i}`])} AS (
@@ -427,57 +443,30 @@ class PostgresStoreBackend implements StoreBackend {
     });
   }
 
-  /** Every index's new rows for all of `entries`, flattened, as three parallel arrays per index. */
-  #manyIndexRows(entries: ReadonlyMap<string, Json | undefined>): (IndexRows & { keys: string[] })[] {
-    return this.#store.indexes.map((index) => {
-      const rows = { keys: [] as string[], indexKeys: [] as string[], inlineValues: [] as (string | null)[] };
-      for (const [key, value] of entries) {
-        if (value === undefined) continue;
-        for (const [indexKey, inline] of indexEntries(index, key, value)) {
-          rows.keys.push(key);
-          rows.indexKeys.push(indexKey);
-          rows.inlineValues.push(inline === undefined ? null : JSON.stringify(inline));
-        }
-      }
-      return rows;
-    });
-  }
-
-  /**
-   * #indexWrites for many keys: per index, delete the rows of `keys` that are not among the new
-   * ones, and upsert the new ones. The two touch different rows, so they can share a statement.
-   */
-  #manyIndexWrites(keys: string[], rows: (IndexRows & { keys: string[] })[]): FragmentSqlToken[] {
-    return this.#tables.indexes.flatMap(({ table }, i) => {
-      const newKeys = sql.array(rows[i].keys, 'text');
-      const newIndexKeys = sql.array(rows[i].indexKeys, 'text');
-      return [
-        sql.fragment`${sql.identifier([`stale_${i}`])} AS (
-          DELETE FROM ${table} AS i WHERE i.key = ANY(${sql.array(keys, 'text')}) AND NOT EXISTS (
-            SELECT FROM unnest(${newKeys}, ${newIndexKeys}) AS n(key, index_key)
-            WHERE n.key = i.key AND n.index_key = i.index_key))`,
-        sql.fragment`${sql.identifier([`upsert_${i}`])} AS (
-          INSERT INTO ${table} AS t (index_key, key, inline_value)
-          SELECT e.index_key, e.key, e.inline_value
-          FROM unnest(${newIndexKeys}, ${newKeys}, ${sql.array(rows[i].inlineValues, 'json')}) AS e(index_key, key, inline_value)
-          ON CONFLICT (index_key, key) DO UPDATE SET inline_value = EXCLUDED.inline_value
-          WHERE t.inline_value::text IS DISTINCT FROM EXCLUDED.inline_value::text)`,
-      ];
-    });
+  /** #indexWrites for many keys: each index's rows of `keys` made exactly `rows`. */
+  #manyIndexWrites(keys: string[], rows: ManyIndexRows[]): FragmentSqlToken[] {
+    return this.#indexTables.flatMap(({ table }, i) => replaceIndexRows(table, i, keys, rows[i]));
   }
 
   #indexDeletes(key: string): FragmentSqlToken[] {
-    return this.#tables.indexes.map(
+    return this.#indexTables.map(
       ({ table }, i) => sql.fragment`${sql.identifier([`gone_${i}`])} AS (DELETE FROM ${table} WHERE key = ${key})`,
     );
   }
 
-  #indexTable(index: IndexDefinition): IndexTable {
+  /**
+   * The table of `index` once it is whole: a read of an index being built waits for its build
+   * (which the store started when it opened), up to the call's deadline.
+   */
+  async #readableTable(index: IndexDefinition, call: string): Promise<IdentifierSqlToken> {
     const position = this.#store.indexes.findIndex(
       (candidate) => candidate === index || candidate.id.value === index.id.value,
     );
     if (position < 0) throw errors.unknownIndex(this.#id, index.id.value);
-    return this.#tables.indexes[position];
+    // Opens the store (and starts the builds) as any call would.
+    if (!this.#usable) await this.#run(`Index ${index.id.value} ${call}`, undefined, async () => undefined);
+    await this.#builds.get(position)?.whenBuilt(CALL_TIMEOUT_MS);
+    return this.#indexTables[position].table;
   }
 
   /**
@@ -499,7 +488,7 @@ class PostgresStoreBackend implements StoreBackend {
     const pool = await this.#pool;
     if (this.#closed) throw errors.storeClosed(this.#id);
     if (!this.#schema) {
-      const creating = this.#connect(pool, deadline, (c) => createTables(c, this.#tables));
+      const creating = this.#openTables(pool, deadline);
       this.#schema = creating;
       creating.catch(() => {
         if (this.#schema === creating) this.#schema = undefined;
@@ -508,6 +497,31 @@ class PostgresStoreBackend implements StoreBackend {
     await this.#schema;
     if (!this.#closed) this.#usable = pool;
     return pool;
+  }
+
+  /**
+   * Makes the store's tables (or finds them), with each index's table for this process's
+   * indexer, and starts building those that are not whole.
+   */
+  async #openTables(pool: DatabasePool, deadline: Deadline): Promise<void> {
+    const indexes = this.#store.indexes;
+    const fingerprints = await Promise.all(indexes.map((index) => indexerFingerprint(index)));
+    const versions = indexes.map((index, i) => ({ id: index.id, fingerprint: fingerprints[i] }));
+    const resolved = await this.#connect(pool, deadline, (c) => createTables(c, this.#tables, versions));
+    this.#indexTablesCache = resolved;
+    resolved.forEach((table, i) => {
+      if (table.built || this.#builds.has(i)) return;
+      const build = new IndexBuild({
+        pool,
+        tables: this.#tables,
+        index: indexes[i],
+        resolved: table,
+        storeId: this.#id,
+        log: this.#log,
+      });
+      this.#builds.set(i, build);
+      build.start();
+    });
   }
 
   /**

@@ -38,6 +38,14 @@ export interface AllKeysOptions {
 /** What entries() takes: as allKeys(), each batch a round trip for keys and values together. */
 export type EntriesOptions = AllKeysOptions;
 
+export interface IndexOptions {
+  /**
+   * Part of the indexer's fingerprint: change it when what the indexer yields changes without
+   * its own text changing (a helper or a constant it uses did), and the index is rebuilt.
+   */
+  version?: string | number;
+}
+
 export interface IndexGetOptions {
   /** Also fetch each hit's current value (default false). */
   retrieveValues?: boolean;
@@ -54,9 +62,10 @@ let backendOf: (store: Store<any>) => StoreBackend;
 export class StoreIndex<T = any, I = any> extends Component implements IndexDefinition {
   readonly store: Store<T>;
   readonly indexer: Indexer<T, I>;
+  readonly version: string | number | undefined;
   #operation: StoreOperation | undefined;
 
-  constructor(store: Store<T>, id: ID, indexer: Indexer<T, I>) {
+  constructor(store: Store<T>, id: ID, indexer: Indexer<T, I>, options: IndexOptions = {}) {
     super(id, 'Index');
     if (typeof indexer !== 'function') {
       throw errors.notAFunction(
@@ -65,8 +74,12 @@ export class StoreIndex<T = any, I = any> extends Component implements IndexDefi
         'the indexer must be a function (value, key) => Iterable<{ indexKey, inlineValue? }>',
       );
     }
+    const version = options.version;
+    if (version !== undefined && typeof version !== 'string' && !Number.isFinite(version))
+      throw errors.invalidIndexVersion(id.value, version);
     this.store = store;
     this.indexer = indexer;
+    this.version = version;
     store.indexes.push(this);
   }
 
@@ -84,7 +97,11 @@ export class StoreIndex<T = any, I = any> extends Component implements IndexDefi
 }
 
 /** `new store.Index(id, indexer)`: the Index class bound to one store. */
-export type BoundIndexConstructor<T> = new <I = any>(id: ID, indexer: Indexer<T, I>) => StoreIndex<T, I>;
+export type BoundIndexConstructor<T> = new <I = any>(
+  id: ID,
+  indexer: Indexer<T, I>,
+  options?: IndexOptions,
+) => StoreIndex<T, I>;
 
 export class Store<T = any> extends Component {
   /** Whether `value` is a Store (of any copy of this package). */
@@ -114,8 +131,8 @@ export class Store<T = any> extends Component {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const store = this;
     this.Index = class<I> extends StoreIndex<T, I> {
-      constructor(indexId: ID, indexer: Indexer<T, I>) {
-        super(store, indexId, indexer);
+      constructor(indexId: ID, indexer: Indexer<T, I>, options?: IndexOptions) {
+        super(store, indexId, indexer, options);
       }
     };
   }

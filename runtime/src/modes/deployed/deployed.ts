@@ -11,6 +11,7 @@ import { runPersonas } from '../run-personas.ts';
 import { assertSameTree } from '../../core/fingerprint.ts';
 import { wiring } from '../../core/wiring.ts';
 import { DeployedPlatform } from './platform.ts';
+import { Store } from '../../components/store/store.ts';
 import { serveWorkerHealth, type WorkerHealth } from './worker-health.ts';
 import { errors } from '../../core/errors.ts';
 
@@ -37,6 +38,7 @@ export async function runDeployed(context: RunContext, persona: Persona): Promis
   assertSameTree(app, persona.id.value, env[wiring.treeFingerprint], env[wiring.treeListing]);
   const platform = new DeployedPlatform({ env, persona, log });
   app.enter('runtime', platform);
+  platform.openIndexedStores(app.components.filter((c) => Store.isStore(c)));
   const health = persona.lifecycle === 'worker' ? await workerHealth(persona, env) : undefined;
   try {
     return await runPersonas(app, [persona], log, { serveUntilStopped: true, stopping: health?.stopping });

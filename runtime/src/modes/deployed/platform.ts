@@ -18,6 +18,7 @@ import type { BuildTimeValue } from '../../values/build-time-value.ts';
 import type { Logger } from '../../core/logger.ts';
 import { DB_SYSTEM_POSTGRESQL } from '../../core/telemetry/attributes.ts';
 import { currentContext } from '../../core/app.ts';
+import { mayUseStore } from '../../core/access.ts';
 import { wiring } from '../../core/wiring.ts';
 import { errors } from '../../core/errors.ts';
 import {
@@ -81,6 +82,21 @@ export class DeployedPlatform implements ComponentPlatform {
       this.#backends.set(store, backend);
     }
     return backend;
+  }
+
+  /**
+   * Opens now, in the background, the stores with indexes that this persona may use: an index
+   * whose indexer changed starts its build as the process starts, not at its first call. A
+   * failure is left to the calls, which report it.
+   */
+  openIndexedStores(stores: readonly Store<any>[]): void {
+    for (const store of stores) {
+      if (store.indexes.length === 0 || !mayUseStore(this.#persona, store)) continue;
+      if (!this.#env[wiring.storeUrl(store.id)]) continue;
+      this.storeBackend(store)
+        .open()
+        .catch(() => {});
+    }
   }
 
   call(endpoint: Endpoint, argText: string | undefined): Promise<unknown> {
@@ -230,6 +246,7 @@ function loadingBackend(loading: Promise<StoreBackend>): StoreBackend {
     getMany: to((b, keys) => b.getMany(keys)),
     indexGet: to((b, index, indexKey, retrieveValues) => b.indexGet(index, indexKey, retrieveValues)),
     indexEntries: to((b, index, after, limit) => b.indexEntries(index, after, limit)),
+    open: to((b) => b.open()),
     close: to((b) => b.close()),
   };
 }
