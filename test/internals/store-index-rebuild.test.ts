@@ -186,11 +186,47 @@ for (const harness of harnesses) {
     );
     await two.set('person-000001', { name: 'still-writable', n: 1 });
     assert.equal(await two.get('person-000001'), { name: 'still-writable', n: 1 });
-    await two.set('the-bad-one', undefined);
-    assert.is(await two.get('the-bad-one'), undefined);
     await two.close();
     if (harness.name === 'PostgreSQL')
       assert.ok(log.some((line) => /threw for the stored value of key "the-bad-one"/.test(line)));
+
+    // The next start tries again, and fails again while the value is there.
+    const third = people(name, refusingBad);
+    const three = harness.backend(third.store);
+    await rejects(three.indexGet(third.index, 'name-1', false), 'INFRA_INDEX_REBUILD_FAILED', /"the-bad-one"/);
+    await three.set('the-bad-one', undefined);
+    assert.is(await three.get('the-bad-one'), undefined);
+    await three.close();
+    // Without it, the build completes.
+    const fourth = people(name, refusingBad);
+    const four = harness.backend(fourth.store);
+    assert.equal(await four.indexGet(fourth.index, 'still-writable', false), [
+      { key: 'person-000001', inlineValue: undefined },
+    ]);
+    assert.equal(await indexRows(four, fourth.index), await expectedRows(four, fourth.index));
+    await four.close();
+  });
+
+  test('an index removed from the code and added back later is built afresh', async () => {
+    const name = freshName();
+    const first = people(name, byName);
+    const one = harness.backend(first.store);
+    await fill(one, population(30));
+    await one.close();
+    // The same store without the index: its writes do not touch the index.
+    const bare = new Store<Person>(rootId(name)`people`);
+    const two = harness.backend(bare);
+    await two.set('person-000001', { name: 'renamed', n: 1 });
+    await two.set('person-000002', undefined);
+    await two.close();
+    const back = people(name, byName);
+    const three = harness.backend(back.store);
+    assert.equal(await three.indexGet(back.index, 'renamed', false), [
+      { key: 'person-000001', inlineValue: undefined },
+    ]);
+    assert.equal(await three.indexGet(back.index, 'name-2', false), []);
+    assert.equal(await indexRows(three, back.index), await expectedRows(three, back.index));
+    await three.close();
   });
 
   test.after(async () => {
@@ -283,7 +319,7 @@ test('a read that waits for a build longer than its deadline fails with INFRA_IN
   await rejects(build.whenBuilt(50), 'INFRA_STORE_CLOSED', /its connections were closed/);
 });
 
-test('an index table made before indexes had fingerprints is taken as it is', async () => {
+test('an index table made before indexes had fingerprints is rebuilt once: whose entries it holds is not known', async () => {
   const name = freshName();
   const { store, index } = people(name, byName);
   tables.add(store.id.sqlName);
@@ -296,15 +332,32 @@ test('an index table made before indexes had fingerprints is taken as it is', as
     sql.unsafe`CREATE TABLE ${table} (index_key text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL, inline_value json, PRIMARY KEY (index_key, key))`,
   );
   await adminQuery(sql.unsafe`INSERT INTO ${main} VALUES ('ada', '{"name":"Ada","n":1}')`);
-  await adminQuery(sql.unsafe`INSERT INTO ${table} VALUES ('Ada', 'ada', NULL)`);
+  // An entry the current indexer would not yield (an earlier indexer's, say).
+  await adminQuery(sql.unsafe`INSERT INTO ${table} VALUES ('Ada', 'ada', NULL), ('stale', 'ada', NULL)`);
   const log: string[] = [];
   const backend = postgres.backend(store, log);
   assert.equal(await backend.indexGet(index, 'Ada', true), [
     { key: 'ada', inlineValue: undefined, value: { name: 'Ada', n: 1 } },
   ]);
-  assert.equal(log, []);
+  assert.equal(await backend.indexGet(index, 'stale', false), []);
+  assert.ok(
+    log.some((line) => /is built: 1 of 1 values/.test(line)),
+    log.join('\n'),
+  );
   assert.is((await recordOf(name)).length, 1);
+  assert.equal(
+    await adminQuery(sql.unsafe`SELECT to_regclass(${`"${index.id.sqlName}"`})::text`),
+    [null],
+    'the old table is gone',
+  );
   await backend.close();
+  // The next start finds the new table whole.
+  const again = people(name, byName);
+  const quiet: string[] = [];
+  const next = postgres.backend(again.store, quiet);
+  assert.is((await next.indexGet(again.index, 'Ada', false)).length, 1);
+  assert.equal(quiet, []);
+  await next.close();
 });
 
 test("during a build, the old code's readers see the old index whole and the new code's wait for the new one whole", async () => {
@@ -384,6 +437,38 @@ test('a process of the earlier code writing during a build (a rolling update): i
     await pool.end();
     await old.close();
     await fresh.close();
+  }
+});
+
+test('a first value written by the earlier code while the new code opens the empty store reaches the new index', async () => {
+  const name = freshName();
+  const first = people(name, byName);
+  const one = postgres.backend(first.store);
+  await one.open();
+  const pool = await createPool(url);
+  try {
+    // The earlier code's set() of a first value, caught between its two statements.
+    let commit: () => void = () => {};
+    const committed = new Promise<void>((resolve) => (commit = resolve));
+    const writing = pool.transaction(async (tx) => {
+      await tx.query(
+        sql.unsafe`INSERT INTO ${sql.identifier([first.store.id.sqlName])} VALUES ('k1', '{"name":"alice","n":1}')`,
+      );
+      await tx.query(sql.unsafe`INSERT INTO ${sql.identifier([first.index.id.sqlName])} VALUES ('alice', 'k1', NULL)`);
+      await committed;
+    });
+    const second = people(name, byUpperName);
+    const two = postgres.backend(second.store);
+    const opening = two.open();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    commit();
+    await writing;
+    await opening;
+    assert.equal(await two.indexGet(second.index, 'ALICE', false), [{ key: 'k1', inlineValue: 1 }]);
+    await two.close();
+  } finally {
+    await pool.end();
+    await one.close();
   }
 });
 

@@ -63,6 +63,9 @@ export class MemoryStoreBackend implements StoreBackend {
    * the values, each whole before it replaces the old one.
    */
   async #open(data: MemoryStoreData): Promise<void> {
+    // An index this code does not have is forgotten: added back, it is built afresh.
+    const ids = new Set(this.#indexDefs.map((index) => index.id.value));
+    for (const id of data.indexes.keys()) if (!ids.has(id)) data.indexes.delete(id);
     for (const index of this.#indexDefs) {
       const fingerprint = await indexerFingerprint(index);
       const kept = data.indexes.get(index.id.value);
@@ -71,15 +74,18 @@ export class MemoryStoreBackend implements StoreBackend {
         continue;
       }
       const table: IndexTable = new Map();
-      for (const [key, text] of this.#values) {
-        try {
-          addEntries(table, key, indexEntries(index, key, JSON.parse(text) as Json));
-        } catch (err) {
-          this.#failed.set(index.id.value, indexerThrew(index, key, err));
-          break;
-        }
-      }
       this.#indexes.set(index.id.value, table);
+      let current = '';
+      try {
+        for (const [key, text] of this.#values) {
+          current = key;
+          addEntries(table, key, indexEntries(index, key, JSON.parse(text) as Json));
+        }
+      } catch (err) {
+        // Not recorded: the next backend over this data tries again (as a PostgreSQL build does).
+        this.#failed.set(index.id.value, indexerThrew(index, current, err));
+        continue;
+      }
       data.indexes.set(index.id.value, { fingerprint, table });
     }
   }

@@ -32,13 +32,23 @@ import { Deadline } from './deadline.ts';
 import { indexerThrew } from './index-build-errors.ts';
 import type { IndexDefinition } from './backend.ts';
 import { manyIndexRows, replaceIndexRows } from './postgres-index-rows.ts';
-import { dropChangeLog, retireOthers, SCHEMA_LOCK, type ResolvedIndex, type StoreTables } from './postgres-schema.ts';
+import { finishBuild, schemaLock, type ResolvedIndex, type StoreTables } from './postgres-schema.ts';
 
 /** The longest one batch may take before it is given up (and its connection destroyed) and tried again. */
 const STEP_TIMEOUT_MS = 30_000;
 
 /** How often a long build says how far it got. */
 const REPORT_EVERY_MS = 2_000;
+
+/**
+ * The last step's lock_timeout, first and at most: every write of the store waits behind that
+ * lock while it waits, so it starts short and doubles at each try that did not get it.
+ */
+const FIRST_LOCK_TIMEOUT_MS = 100;
+const LAST_LOCK_TIMEOUT_MS = 2_000;
+
+/** How many times the build tries to drop its log and retire the other tables (then the next opening does). */
+const FINISH_ATTEMPTS = 10;
 
 /** How many values one batch indexes: its row locks hold writes of those keys for a few milliseconds. */
 export const BUILD_BATCH = 1_000;
@@ -71,7 +81,7 @@ export async function buildStep(
   tables: StoreTables,
   index: IndexDefinition,
   resolved: ResolvedIndex,
-  batchSize = BUILD_BATCH,
+  { batchSize = BUILD_BATCH, lockTimeoutMs }: { batchSize?: number; lockTimeoutMs: number },
 ): Promise<BuildStep> {
   const indexId = index.id.value;
   const thisRecord = sql.fragment`index_id = ${indexId} AND fingerprint = ${resolved.fingerprint}`;
@@ -108,21 +118,37 @@ export async function buildStep(
     return { state: 'more', valuesDone: done };
   }
 
-  // The last step: every write held off (not waited for past lock_timeout: a write queued
-  // behind this lock would wait too; the step is tried again), so nothing is logged after the
-  // log is read whole; under the schema's lock, as it drops tables.
-  await tx.query(sql.unsafe`SET LOCAL lock_timeout = '2s'`);
-  await tx.query(sql.unsafe`SELECT ${SCHEMA_LOCK}`);
+  // The last step holds off every write of the store, so that nothing is logged after the log
+  // is read whole. Every write that comes meanwhile queues behind this lock, so it is not waited
+  // for long (lock_timeout, which the build raises at each failed try): a long write in
+  // progress makes it fail, and it is tried again. The trigger is disabled, not dropped:
+  // dropping it would lock the table against readers too (finishBuild does, after).
+  await tx.query(sql.unsafe`SELECT set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true)`);
   await tx.query(sql.unsafe`LOCK TABLE ${tables.main} IN SHARE ROW EXCLUSIVE MODE`);
   const rest = (await tx.any(sql.unsafe`SELECT id, key FROM ${resolved.changes}`)) as readonly {
     id: number;
     key: string;
   }[];
   await reindex(tx, tables, index, resolved, rest);
+  await tx.query(sql.unsafe`ALTER TABLE ${tables.main} DISABLE TRIGGER ${resolved.changes}`);
   await tx.query(sql.unsafe`UPDATE ${tables.indexes} SET built = true WHERE ${thisRecord}`);
-  await dropChangeLog(tx, tables, resolved);
-  await retireOthers(tx, tables, indexId, resolved.fingerprint);
   return { state: 'built', valuesDone: done };
+}
+
+/**
+ * After the table is whole, in its own transaction: its change log dropped, the index's other
+ * tables retired (postgres-schema.ts, finishBuild), waiting at most `lockTimeoutMs` for each.
+ */
+export async function finishStep(
+  tx: CommonQueryMethods,
+  tables: StoreTables,
+  index: IndexDefinition,
+  resolved: ResolvedIndex,
+  lockTimeoutMs: number,
+): Promise<void> {
+  await tx.query(sql.unsafe`SELECT set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true)`);
+  await tx.query(sql.unsafe`SELECT ${schemaLock(tables)}`);
+  await finishBuild(tx, tables, index.id.value, resolved);
 }
 
 /**
@@ -200,6 +226,10 @@ export class IndexBuild {
   #failure: InfraError | undefined;
   #valuesDone = 0;
   #total: number | undefined;
+  /** Why the last step failed, while the steps fail: a build that cannot go on says why. */
+  #trouble: string | undefined;
+  /** The last step's lock_timeout: short at first, so that the writes it holds off wait little. */
+  #lockTimeoutMs = FIRST_LOCK_TIMEOUT_MS;
   #stopped = false;
   readonly #settled: Promise<void>;
   #settle: () => void = () => {};
@@ -217,7 +247,7 @@ export class IndexBuild {
     void this.#run();
   }
 
-  /** Stops after the batch under way (the store is closing); another process, or the next start, goes on. */
+  /** Stops after the step under way (the store is closing); another process, or the next start, goes on. */
   stop(): void {
     this.#stopped = true;
     this.#settle();
@@ -240,22 +270,22 @@ export class IndexBuild {
 
   #progress(): string {
     const done = this.#valuesDone.toLocaleString('en');
-    if (this.#total === undefined || this.#total === 0) return `${done} values so far`;
+    const trouble = this.#trouble === undefined ? '' : `; its last step failed, and is tried again: ${this.#trouble}`;
+    if (this.#total === undefined || this.#total === 0) return `${done} values so far${trouble}`;
     const percent = Math.min(100, Math.floor((this.#valuesDone / this.#total) * 100));
-    return `${done} of ${this.#total.toLocaleString('en')} values, ${percent} %`;
+    return `${done} of ${this.#total.toLocaleString('en')} values, ${percent} %${trouble}`;
   }
 
   async #run(): Promise<void> {
     const { tables, storeId, log } = this.#options;
     const started = performance.now();
     let reported = started;
-    let troubled = false;
     const what = `Store ${storeId}: index ${this.#indexId}`;
     try {
       const count = await this.#withinDeadline((c) => c.oneFirst(sql.unsafe`SELECT count(*) FROM ${tables.main}`));
       this.#total = Number(count);
     } catch {
-      // Only for the progress messages; the batches will say what is wrong.
+      // Only for the progress messages; the steps will say what is wrong.
     }
     log?.info(
       `${what} is being built from the store's values, as its indexer is new to this database` +
@@ -265,15 +295,18 @@ export class IndexBuild {
     while (!this.#stopped) {
       let step: BuildStep;
       try {
-        step = await this.#step();
+        step = await this.#withinDeadline((c) =>
+          c.transaction(
+            (tx) => buildStep(tx, tables, this.#options.index, this.#options.resolved, this.#stepOptions()),
+            0,
+          ),
+        );
       } catch (err) {
         if (err instanceof IndexerThrew) {
           this.#fail(indexerThrew(this.#options.index, err.key, err.error));
           return;
         }
-        if (!troubled) log?.error(`${what}: a batch of its build failed; retrying every second`, err);
-        troubled = true;
-        await sleep(1_000);
+        await this.#retryAfter(what, err);
         continue;
       }
       if (step.state === 'superseded') {
@@ -287,13 +320,14 @@ export class IndexBuild {
         return;
       }
       this.#valuesDone = step.valuesDone;
-      troubled = false;
+      this.#trouble = undefined;
       if (step.state === 'built') {
         this.#state = 'built';
         this.#options.resolved.built = true;
         const seconds = ((performance.now() - started) / 1000).toFixed(1);
         log?.info(`${what} is built: ${this.#progress()}, in ${seconds} s`);
         this.#settle();
+        await this.#finish(what);
         return;
       }
       const now = performance.now();
@@ -304,17 +338,47 @@ export class IndexBuild {
     }
   }
 
+  /**
+   * The change log dropped and the other tables retired, tried a few times; what is still left
+   * after, the next opening of the store does (postgres-schema.ts, resolveIndex).
+   */
+  async #finish(what: string): Promise<void> {
+    const { tables, index, resolved } = this.#options;
+    for (let attempt = 0; attempt < FINISH_ATTEMPTS && !this.#stopped; attempt++) {
+      try {
+        await this.#withinDeadline((c) =>
+          c.transaction((tx) => finishStep(tx, tables, index, resolved, this.#lockTimeoutMs), 0),
+        );
+        return;
+      } catch (err) {
+        await this.#retryAfter(what, err);
+      }
+    }
+  }
+
+  /**
+   * After a failed step: its reason kept for the progress, said in the log once (a lock the step
+   * did not get in time is expected, and said as information), the next lock timeout longer.
+   */
+  async #retryAfter(what: string, err: unknown): Promise<void> {
+    const first = this.#trouble === undefined;
+    this.#trouble = messageOf(err);
+    if (isLockTimeout(err)) {
+      this.#lockTimeoutMs = Math.min(this.#lockTimeoutMs * 2, LAST_LOCK_TIMEOUT_MS);
+      if (first) this.#options.log?.info(`${what}: a step of its build waited too long for a lock; trying again`);
+    } else if (first) this.#options.log?.error(`${what}: a step of its build failed; trying again every second`, err);
+    await sleep(isLockTimeout(err) ? 100 : 1_000);
+  }
+
+  #stepOptions(): { batchSize?: number; lockTimeoutMs: number } {
+    return { batchSize: this.#options.batchSize, lockTimeoutMs: this.#lockTimeoutMs };
+  }
+
   #fail(failure: InfraError): void {
     this.#state = 'failed';
     this.#failure = failure;
     this.#options.log?.error(messageOf(failure));
     this.#settle();
-  }
-
-  /** One step in its own transaction. */
-  #step(): Promise<BuildStep> {
-    const { tables, index, resolved, batchSize } = this.#options;
-    return this.#withinDeadline((c) => c.transaction((tx) => buildStep(tx, tables, index, resolved, batchSize), 0));
   }
 
   /**
@@ -329,4 +393,13 @@ export class IndexBuild {
       deadline.clear();
     }
   }
+}
+
+/** PostgreSQL's lock_not_available (a lock not got within lock_timeout), anywhere in the error's causes. */
+function isLockTimeout(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    if ((e as { code?: unknown }).code === '55P03') return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }

@@ -12,7 +12,7 @@
  * JSON allows and the Store contract stores. Nothing here queries inside values, so `jsonb`'s
  * operators would buy nothing.
  */
-import { sql, type CommonQueryMethods, type IdentifierSqlToken } from 'slonik';
+import { sql, type CommonQueryMethods, type FragmentSqlToken, type IdentifierSqlToken } from 'slonik';
 import { shortHash } from '../../private/hash.ts';
 import type { ID } from '../../core/id.ts';
 
@@ -45,6 +45,8 @@ export interface ResolvedIndex extends IndexTable {
 }
 
 export interface StoreTables {
+  /** The store's SQL name: its table's, and its schema lock's. */
+  name: string;
   main: IdentifierSqlToken;
   /**
    * The store's record of its indexes (`<store>:indexes`): per index and fingerprint, the table
@@ -55,6 +57,7 @@ export interface StoreTables {
 
 export function storeTables(storeId: ID): StoreTables {
   return {
+    name: storeId.sqlName,
     main: sql.identifier([storeId.sqlName]),
     indexes: sql.identifier([derivedName(storeId.sqlName, 'indexes')]),
   };
@@ -79,22 +82,33 @@ function indexTable(name: string): IndexTable {
   };
 }
 
-/** The schema's lock: one process at a time creates tables or changes the record of indexes. */
-export const SCHEMA_LOCK = sql.fragment`pg_advisory_xact_lock(hashtextextended('infra-generator: store schema', 0))`;
+/**
+ * The store's schema lock: one process at a time creates the store's tables or changes its
+ * record of indexes. One lock per store, so that a store waiting on its own (a trigger to make
+ * behind a long write) holds up no other store's opening.
+ */
+export function schemaLock(tables: StoreTables): FragmentSqlToken {
+  return sql.fragment`pg_advisory_xact_lock(hashtextextended(${`infra-generator: store ${tables.name}`}, 0))`;
+}
+
+/**
+ * The longest the schema's statements wait for a lock on the store's table: past it, the
+ * opening fails, and the next call tries again.
+ */
+const SCHEMA_LOCK_TIMEOUT = sql.fragment`'2s'`;
 
 /**
  * Creates the tables if they are missing, and finds (or makes) each index's table for this
- * process's indexer. Concurrent CREATE TABLE IF NOT EXISTS of one name can still fail (both
- * sessions pass the existence check, one then hits a unique violation in the catalog), so
- * every process takes one transaction-scoped advisory lock first; it is released at commit and
- * held only for the few milliseconds this takes.
+ * process's indexer, under the store's schema lock (concurrent CREATE TABLE IF NOT EXISTS of
+ * one name can still fail: both sessions pass the existence check, one then hits a unique
+ * violation in the catalog). Indexes the code no longer has are forgotten, tables and records.
  *
- * An index's table, for an indexer whose fingerprint the record does not have:
- * - a table named from the index's ID with no record at all was made before indexes had
- *   fingerprints, when changing an indexer meant changing the ID: it is this indexer's;
- * - otherwise a new table, named from the ID (and the fingerprint when that name is taken),
- *   whole at once when the store has no values, else to be built from them. Once built, it
- *   replaces the tables of the index's other fingerprints (postgres-index-build.ts).
+ * An index's table, for an indexer whose fingerprint the record does not have, is a new one,
+ * named from the index's ID (and the fingerprint when that name is taken): whole at once for a
+ * new index of an empty store, else to be built from the values (postgres-index-build.ts),
+ * after which it replaces the index's other tables. A table named from the ID with no record
+ * was made before indexes had fingerprints, by an indexer that may not be this one: it is
+ * recorded as another's, and so replaced.
  */
 export async function createTables(
   db: CommonQueryMethods,
@@ -102,13 +116,21 @@ export async function createTables(
   indexes: readonly IndexVersion[],
 ): Promise<ResolvedIndex[]> {
   return db.transaction(async (tx) => {
-    await tx.query(sql.unsafe`SELECT ${SCHEMA_LOCK}`);
+    await tx.query(sql.unsafe`SET LOCAL lock_timeout = ${SCHEMA_LOCK_TIMEOUT}`);
+    await tx.query(sql.unsafe`SELECT ${schemaLock(tables)}`);
     // `value` is NULL only for a moment inside modify()'s own transaction (see postgres.ts); no
     // committed row has it.
     await tx.query(
       sql.unsafe`CREATE TABLE IF NOT EXISTS ${tables.main} (key text COLLATE "C" PRIMARY KEY, value json)`,
     );
-    if (indexes.length === 0) return [];
+    if (indexes.length === 0) {
+      // An index the code no longer has: forgotten, so that adding it back builds it afresh.
+      const recorded = (await tx.oneFirst(
+        sql.unsafe`SELECT to_regclass(${quoted(tables.name, 'indexes')}) IS NOT NULL`,
+      )) as boolean;
+      if (recorded) await forgetIndexesBut(tx, tables, []);
+      return [];
+    }
     await tx.query(sql.unsafe`
       CREATE TABLE IF NOT EXISTS ${tables.indexes} (
         index_id text COLLATE "C" NOT NULL,
@@ -121,6 +143,11 @@ export async function createTables(
         started_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (index_id, fingerprint)
       )`);
+    await forgetIndexesBut(
+      tx,
+      tables,
+      indexes.map((index) => index.id.value),
+    );
     const resolved: ResolvedIndex[] = [];
     for (const index of indexes) resolved.push(await resolveIndex(tx, tables, index));
     return resolved;
@@ -135,20 +162,27 @@ async function resolveIndex(db: CommonQueryMethods, tables: StoreTables, index: 
     table_name: string;
     built: boolean;
   } | null;
-  if (known) return { ...indexTable(known.table_name), fingerprint, built: known.built };
-
-  const others = (await db.anyFirst(sql.unsafe`
-    SELECT table_name FROM ${tables.indexes} WHERE index_id = ${idText}`)) as readonly string[];
-  const plainName = index.id.sqlName;
-  const plainExists = (await db.oneFirst(sql.unsafe`SELECT to_regclass(${`"${plainName}"`}) IS NOT NULL`)) as boolean;
-  if (others.length === 0 && plainExists) {
-    await record(db, tables, idText, fingerprint, plainName, true);
-    return { ...indexTable(plainName), fingerprint, built: true };
+  if (known) {
+    const resolved = { ...indexTable(known.table_name), fingerprint, built: known.built };
+    // What a build that ended did not finish (its process stopped, a lock it waited for too
+    // long): done here if it can be, without failing the opening (a savepoint) if it cannot.
+    if (known.built)
+      await db.transaction((savepoint) => finishBuild(savepoint, tables, idText, resolved)).catch(() => {});
+    return resolved;
   }
-  const name = plainExists || others.includes(plainName) ? derivedName(plainName, fingerprint.slice(0, 16)) : plainName;
+
+  const plainName = index.id.sqlName;
+  const plainExists = (await db.oneFirst(sql.unsafe`SELECT to_regclass(${quoted(plainName)}) IS NOT NULL`)) as boolean;
+  let others = (await db.anyFirst(sql.unsafe`
+    SELECT table_name FROM ${tables.indexes} WHERE index_id = ${idText}`)) as readonly string[];
+  if (plainExists && !others.includes(plainName)) {
+    // Made before indexes had fingerprints: whose indexer's entries it holds is not known (the
+    // same deployment may have changed it), so it is recorded as another's, to be replaced.
+    await record(db, tables, idText, 'unknown: made before fingerprints', plainName, true);
+    others = [...others, plainName];
+  }
+  const name = others.includes(plainName) ? derivedName(plainName, fingerprint.slice(0, 16)) : plainName;
   const made = indexTable(name);
-  // A table of this name without a record is what a failed attempt left: start it afresh.
-  await dropIndexTable(db, tables, made);
   await db.query(sql.unsafe`
     CREATE TABLE ${made.table} (
       index_key text COLLATE "C" NOT NULL,
@@ -157,11 +191,27 @@ async function resolveIndex(db: CommonQueryMethods, tables: StoreTables, index: 
       PRIMARY KEY (index_key, key)
     )`);
   await db.query(sql.unsafe`CREATE INDEX ${made.byKey} ON ${made.table} (key)`);
-  const empty = (await db.oneFirst(sql.unsafe`SELECT NOT EXISTS (SELECT FROM ${tables.main})`)) as boolean;
-  if (!empty) await createChangeLog(db, tables, made);
-  await record(db, tables, idText, fingerprint, name, empty);
-  if (empty) await retireOthers(db, tables, idText, fingerprint);
-  return { ...made, fingerprint, built: empty };
+  // Whole at once only for a new index of an empty store. Where the index has other tables,
+  // a process of their code may be writing a first value right now (uncommitted, unseen
+  // here): the build's log and its last step, with writes held off, catch it.
+  const whole =
+    others.length === 0 && ((await db.oneFirst(sql.unsafe`SELECT NOT EXISTS (SELECT FROM ${tables.main})`)) as boolean);
+  if (!whole) await createChangeLog(db, tables, made);
+  await record(db, tables, idText, fingerprint, name, whole);
+  return { ...made, fingerprint, built: whole };
+}
+
+/** `"name"` (or `"name:suffix"`, as derivedName makes it), for to_regclass(). */
+function quoted(name: string, suffix?: string): string {
+  return `"${suffix === undefined ? name : derivedName(name, suffix)}"`;
+}
+
+/** Forgets every index of the store but `kept` (IDs): their records and their tables. */
+async function forgetIndexesBut(db: CommonQueryMethods, tables: StoreTables, kept: readonly string[]): Promise<void> {
+  const forgotten = (await db.anyFirst(sql.unsafe`
+    DELETE FROM ${tables.indexes} WHERE NOT (index_id = ANY(${sql.array([...kept], 'text')}))
+    RETURNING table_name`)) as readonly string[];
+  for (const name of forgotten) await dropIndexTable(db, tables, indexTable(name));
 }
 
 async function record(
@@ -178,18 +228,22 @@ async function record(
 }
 
 /**
- * Drops the tables of the index's other fingerprints and their records, once `fingerprint`'s
- * table is whole: no process of this code reads them, and a process of the code that made one
- * would find it stale (a later return to that code builds its table afresh).
+ * What is left to do once `resolved`'s table is whole: drop its change log (the trigger was
+ * disabled when it was marked whole), and the tables of the index's other fingerprints with
+ * their records. No process of this code reads them, and a process of the code that made one
+ * would find it stale (a later return to that code builds its table afresh). Each DROP waits
+ * for the table's readers and writers, at most the schema's lock timeout; what it could not do,
+ * the next opening of the store does.
  */
-export async function retireOthers(
+export async function finishBuild(
   db: CommonQueryMethods,
   tables: StoreTables,
   indexId: string,
-  fingerprint: string,
+  resolved: ResolvedIndex,
 ): Promise<void> {
+  await dropChangeLog(db, tables, resolved);
   const retired = (await db.anyFirst(sql.unsafe`
-    DELETE FROM ${tables.indexes} WHERE index_id = ${indexId} AND fingerprint <> ${fingerprint}
+    DELETE FROM ${tables.indexes} WHERE index_id = ${indexId} AND fingerprint <> ${resolved.fingerprint}
     RETURNING table_name`)) as readonly string[];
   for (const name of retired) await dropIndexTable(db, tables, indexTable(name));
 }
@@ -221,8 +275,12 @@ async function createChangeLog(db: CommonQueryMethods, tables: StoreTables, inde
     FOR EACH ROW EXECUTE FUNCTION ${index.changes}()`);
 }
 
-/** Drops the change log of an index table whose build is over (its trigger first, then its function and table). */
+/** Drops the change log of an index table (its trigger first, then its function and table), where there is one. */
 export async function dropChangeLog(db: CommonQueryMethods, tables: StoreTables, index: IndexTable): Promise<void> {
+  // DROP TRIGGER locks the store's table whole, even IF EXISTS finds none: only when there is one.
+  const name = index.changes.names[0]!;
+  const exists = (await db.oneFirst(sql.unsafe`SELECT to_regclass(${`"${name}"`}) IS NOT NULL`)) as boolean;
+  if (!exists) return;
   await db.query(sql.unsafe`DROP TRIGGER IF EXISTS ${index.changes} ON ${tables.main}`);
   await db.query(sql.unsafe`DROP FUNCTION IF EXISTS ${index.changes}()`);
   await db.query(sql.unsafe`DROP TABLE IF EXISTS ${index.changes}`);
