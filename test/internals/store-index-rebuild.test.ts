@@ -472,6 +472,54 @@ test('a first value written by the earlier code while the new code opens the emp
   }
 });
 
+test("a long transaction on the store's table when the build would end: the last step tries again until it is over", async () => {
+  const name = freshName();
+  const first = people(name, byName);
+  const one = postgres.backend(first.store);
+  await fill(one, population(20_000));
+  await one.close();
+
+  const second = people(name, byUpperName);
+  const log: string[] = [];
+  const two = postgres.backend(second.store, log);
+  const pool = await createPool(url);
+  try {
+    await two.open();
+    let end: () => void = () => {};
+    const ended = new Promise<void>((resolve) => (end = resolve));
+    // What any write holds on the table (a long modify(), a hand's transaction), without a row lock.
+    let held: () => void = () => {};
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    const long = pool.transaction(async (tx) => {
+      await tx.query(sql.unsafe`LOCK TABLE ${sql.identifier([first.store.id.sqlName])} IN ROW EXCLUSIVE MODE`);
+      held();
+      await ended;
+    });
+    await holding;
+    // Until the last step has given up on its lock more than once.
+    const deadline = Date.now() + 30_000;
+    while (!log.some((line) => line.includes('waited too long for a lock'))) {
+      if (Date.now() > deadline) assert.unreachable(`the last step never waited:\n${log.join('\n')}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.is((await recordOf(name)).find((r) => !r.built)?.values_done, 20_000, 'every value scanned');
+    // A write meanwhile is not refused.
+    await two.set('person-000001', { name: 'meanwhile', n: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    end();
+    await long;
+    assert.equal(await two.indexGet(second.index, 'MEANWHILE', false), [{ key: 'person-000001', inlineValue: 1 }]);
+    assert.equal(await indexRows(two, second.index), await expectedRows(two, second.index));
+    assert.equal(
+      (await recordOf(name)).map((r) => r.built),
+      [true],
+    );
+  } finally {
+    await pool.end();
+    await two.close();
+  }
+});
+
 test('a process killed in the middle of a build: the next start goes on from where it stopped', async () => {
   const name = freshName();
   const first = people(name, byName);
