@@ -7,7 +7,7 @@
 import { checkIndexKey } from './keys.ts';
 import type { ID } from '../../core/id.ts';
 import type { Json } from '../../core/json.ts';
-import { errors } from '../../core/errors.ts';
+import { errors, messageOf, type InfraError } from '../../core/errors.ts';
 
 /** One entry an indexer yields for a value. */
 export interface IndexEntryInput<I = Json> {
@@ -100,6 +100,16 @@ export function indexEntries(index: IndexDefinition, key: string, value: Json): 
     out.set(entry.indexKey, inline);
   }
   return out;
+}
+
+/** Why an index cannot be built from the store's values: its indexer threw for the stored value of `key`. */
+export function indexerThrew(index: IndexDefinition, key: string, cause: unknown): InfraError {
+  return errors.indexRebuildFailed(
+    index.id.value,
+    `its indexer threw for the stored value of key ${JSON.stringify(key)} (${messageOf(cause)}). ` +
+      'Fix the indexer so that it takes every stored value, and restart; until then reads of the index fail and writes go on',
+    cause,
+  );
 }
 
 /** Orders strings by Unicode code point, as PostgreSQL's "C" collation orders their UTF-8 bytes. */

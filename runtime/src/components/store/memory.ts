@@ -14,13 +14,13 @@ import { DB_SYSTEM_MEMORY } from '../../core/telemetry/attributes.ts';
 import {
   compareCodePoints,
   indexEntries,
+  indexerThrew,
   type IndexDefinition,
   type IndexEntry,
   type IndexHit,
   type StoreBackend,
 } from './backend.ts';
 import { indexerFingerprint } from './indexer-fingerprint.ts';
-import { indexerThrew } from './index-build-errors.ts';
 
 /** index key → store key → inline value (JSON text or undefined) */
 type IndexTable = Map<string, Map<string, string | undefined>>;

@@ -17,8 +17,8 @@
  *   writes held off, so the table holds what the new indexer yields for each key's latest value.
  *
  * Why readers never see a half-built index: readers of this code wait for the table to be
- * whole (postgres.ts); the last step marks it whole and retires the index's other tables in
- * one transaction.
+ * whole (postgres.ts), which the last step marks it; the index's other tables are retired
+ * after (finishStep).
  *
  * The steps serialise on the index's record row (FOR UPDATE), so several processes may run
  * them at once without doing a step twice.
@@ -29,10 +29,9 @@ import type { Json } from '../../core/json.ts';
 import type { Logger } from '../../core/logger.ts';
 import { errors, messageOf, type InfraError } from '../../core/errors.ts';
 import { Deadline } from './deadline.ts';
-import { indexerThrew } from './index-build-errors.ts';
-import type { IndexDefinition } from './backend.ts';
+import { indexerThrew, type IndexDefinition } from './backend.ts';
 import { manyIndexRows, replaceIndexRows } from './postgres-index-rows.ts';
-import { finishBuild, schemaLock, type ResolvedIndex, type StoreTables } from './postgres-schema.ts';
+import { finishBuild, lockTimeout, schemaLock, type ResolvedIndex, type StoreTables } from './postgres-schema.ts';
 
 /** The longest one batch may take before it is given up (and its connection destroyed) and tried again. */
 const STEP_TIMEOUT_MS = 30_000;
@@ -51,7 +50,7 @@ const LAST_LOCK_TIMEOUT_MS = 2_000;
 const FINISH_ATTEMPTS = 10;
 
 /** How many values one batch indexes: its row locks hold writes of those keys for a few milliseconds. */
-export const BUILD_BATCH = 1_000;
+const BUILD_BATCH = 1_000;
 
 export type BuildStep =
   /** The table is whole (this batch made it so, or another process's did). */
@@ -81,7 +80,7 @@ export async function buildStep(
   tables: StoreTables,
   index: IndexDefinition,
   resolved: ResolvedIndex,
-  { batchSize = BUILD_BATCH, lockTimeoutMs }: { batchSize?: number; lockTimeoutMs: number },
+  lockTimeoutMs: number,
 ): Promise<BuildStep> {
   const indexId = index.id.value;
   const thisRecord = sql.fragment`index_id = ${indexId} AND fingerprint = ${resolved.fingerprint}`;
@@ -97,7 +96,7 @@ export async function buildStep(
     const batch = (await tx.any(sql.unsafe`
       SELECT key, value::text AS value FROM ${tables.main}
       ${after === null ? sql.fragment`` : sql.fragment`WHERE key > ${after}`}
-      ORDER BY key LIMIT ${batchSize}
+      ORDER BY key LIMIT ${BUILD_BATCH}
       FOR SHARE`)) as readonly { key: string; value: string }[];
     if (batch.length === 0) {
       await tx.query(sql.unsafe`UPDATE ${tables.indexes} SET scanned = true, built_through = NULL WHERE ${thisRecord}`);
@@ -111,9 +110,9 @@ export async function buildStep(
   }
 
   const logged = (await tx.any(
-    sql.unsafe`SELECT id, key FROM ${resolved.changes} ORDER BY id LIMIT ${batchSize}`,
+    sql.unsafe`SELECT id, key FROM ${resolved.changes} ORDER BY id LIMIT ${BUILD_BATCH}`,
   )) as readonly { id: number; key: string }[];
-  if (logged.length === batchSize) {
+  if (logged.length === BUILD_BATCH) {
     await reindex(tx, tables, index, resolved, logged);
     return { state: 'more', valuesDone: done };
   }
@@ -123,7 +122,7 @@ export async function buildStep(
   // for long (lock_timeout, which the build raises at each failed try): a long write in
   // progress makes it fail, and it is tried again. The trigger is disabled, not dropped:
   // dropping it would lock the table against readers too (finishBuild does, after).
-  await tx.query(sql.unsafe`SELECT set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true)`);
+  await lockTimeout(tx, lockTimeoutMs);
   await tx.query(sql.unsafe`LOCK TABLE ${tables.main} IN SHARE ROW EXCLUSIVE MODE`);
   const rest = (await tx.any(sql.unsafe`SELECT id, key FROM ${resolved.changes}`)) as readonly {
     id: number;
@@ -146,7 +145,7 @@ export async function finishStep(
   resolved: ResolvedIndex,
   lockTimeoutMs: number,
 ): Promise<void> {
-  await tx.query(sql.unsafe`SELECT set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true)`);
+  await lockTimeout(tx, lockTimeoutMs);
   await tx.query(sql.unsafe`SELECT ${schemaLock(tables)}`);
   await finishBuild(tx, tables, index.id.value, resolved);
 }
@@ -212,7 +211,6 @@ export interface IndexBuildOptions {
   resolved: ResolvedIndex;
   storeId: string;
   log: Logger | undefined;
-  batchSize?: number;
 }
 
 /**
@@ -297,7 +295,7 @@ export class IndexBuild {
       try {
         step = await this.#withinDeadline((c) =>
           c.transaction(
-            (tx) => buildStep(tx, tables, this.#options.index, this.#options.resolved, this.#stepOptions()),
+            (tx) => buildStep(tx, tables, this.#options.index, this.#options.resolved, this.#lockTimeoutMs),
             0,
           ),
         );
@@ -368,10 +366,6 @@ export class IndexBuild {
       if (first) this.#options.log?.info(`${what}: a step of its build waited too long for a lock; trying again`);
     } else if (first) this.#options.log?.error(`${what}: a step of its build failed; trying again every second`, err);
     await sleep(isLockTimeout(err) ? 100 : 1_000);
-  }
-
-  #stepOptions(): { batchSize?: number; lockTimeoutMs: number } {
-    return { batchSize: this.#options.batchSize, lockTimeoutMs: this.#lockTimeoutMs };
   }
 
   #fail(failure: InfraError): void {

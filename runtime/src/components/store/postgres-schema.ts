@@ -95,7 +95,12 @@ export function schemaLock(tables: StoreTables): FragmentSqlToken {
  * The longest the schema's statements wait for a lock on the store's table: past it, the
  * opening fails, and the next call tries again.
  */
-const SCHEMA_LOCK_TIMEOUT = sql.fragment`'2s'`;
+const SCHEMA_LOCK_TIMEOUT_MS = 2_000;
+
+/** How long the statements of transaction `tx` wait for a lock before failing (lock_timeout, for this transaction). */
+export async function lockTimeout(tx: CommonQueryMethods, ms: number): Promise<void> {
+  await tx.query(sql.unsafe`SELECT set_config('lock_timeout', ${`${ms}ms`}, true)`);
+}
 
 /**
  * Creates the tables if they are missing, and finds (or makes) each index's table for this
@@ -116,7 +121,7 @@ export async function createTables(
   indexes: readonly IndexVersion[],
 ): Promise<ResolvedIndex[]> {
   return db.transaction(async (tx) => {
-    await tx.query(sql.unsafe`SET LOCAL lock_timeout = ${SCHEMA_LOCK_TIMEOUT}`);
+    await lockTimeout(tx, SCHEMA_LOCK_TIMEOUT_MS);
     await tx.query(sql.unsafe`SELECT ${schemaLock(tables)}`);
     // `value` is NULL only for a moment inside modify()'s own transaction (see postgres.ts); no
     // committed row has it.
@@ -278,8 +283,9 @@ async function createChangeLog(db: CommonQueryMethods, tables: StoreTables, inde
 /** Drops the change log of an index table (its trigger first, then its function and table), where there is one. */
 export async function dropChangeLog(db: CommonQueryMethods, tables: StoreTables, index: IndexTable): Promise<void> {
   // DROP TRIGGER locks the store's table whole, even IF EXISTS finds none: only when there is one.
-  const name = index.changes.names[0]!;
-  const exists = (await db.oneFirst(sql.unsafe`SELECT to_regclass(${`"${name}"`}) IS NOT NULL`)) as boolean;
+  const exists = (await db.oneFirst(
+    sql.unsafe`SELECT to_regclass(${quoted(index.changes.names[0]!)}) IS NOT NULL`,
+  )) as boolean;
   if (!exists) return;
   await db.query(sql.unsafe`DROP TRIGGER IF EXISTS ${index.changes} ON ${tables.main}`);
   await db.query(sql.unsafe`DROP FUNCTION IF EXISTS ${index.changes}()`);

@@ -357,8 +357,13 @@ class PostgresStoreBackend implements StoreBackend {
     });
   }
 
-  async open(): Promise<void> {
-    if (!this.#usable) await this.#run('open', undefined, async () => undefined);
+  open(): Promise<void> {
+    return this.#opened('open');
+  }
+
+  /** The store opened (tables made, builds started) as any call opens it, failing as `call`. */
+  async #opened(call: string): Promise<void> {
+    if (!this.#usable) await this.#run(call, undefined, async () => undefined);
   }
 
   async close(): Promise<void> {
@@ -463,10 +468,10 @@ class PostgresStoreBackend implements StoreBackend {
       (candidate) => candidate === index || candidate.id.value === index.id.value,
     );
     if (position < 0) throw errors.unknownIndex(this.#id, index.id.value);
-    // Opens the store (and starts the builds) as any call would.
-    if (!this.#usable) await this.#run(`Index ${index.id.value} ${call}`, undefined, async () => undefined);
-    await this.#builds.get(position)?.whenBuilt(CALL_TIMEOUT_MS);
-    return this.#indexTables[position].table;
+    await this.#opened(`Index ${index.id.value} ${call}`);
+    const table = this.#indexTables[position];
+    if (!table.built) await this.#builds.get(position)?.whenBuilt(CALL_TIMEOUT_MS);
+    return table.table;
   }
 
   /**
