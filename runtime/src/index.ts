@@ -41,6 +41,15 @@ export type { HttpMethod, EndpointContext } from './components/api/endpoint.ts';
 export { HttpError } from './components/api/http-error.ts';
 export { onDeploy, DeployTask, type DeployFunction } from './components/deploy/deploy.ts';
 export { Worker, type WorkerFunction } from './components/worker/worker.ts';
+export { Topic, type TopicOptions } from './components/topic/topic.ts';
+export {
+  Subscription,
+  type SubscriptionOptions,
+  type MessageHandler,
+  type MessageContext,
+  type DeadLetter,
+} from './components/topic/subscription.ts';
+export type { DeliveryOptions, BackoffOptions } from './components/topic/delivery.ts';
 
 export { BuildTimeValue, type BuildTimeValueOptions, type GenerateContext } from './values/build-time-value.ts';
 export { Secret, Password } from './values/secret.ts';

@@ -23,7 +23,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { Ajv } from 'ajv';
-import { ApiServer, BuildTimeValue, Component, ID, onDeploy, rootId, runPersona, Store, Worker } from 'infra-generator';
+import {
+  ApiServer,
+  BuildTimeValue,
+  Component,
+  ID,
+  onDeploy,
+  rootId,
+  runPersona,
+  Store,
+  Subscription,
+  Topic,
+  Worker,
+} from 'infra-generator';
 import type { AppPaths } from 'infra-generator/internal/core/paths';
 import type { ComposeFile } from 'infra-generator/internal/targets/compose/compose';
 import { envFileText } from 'infra-generator/internal/targets/compose/env-files';
@@ -78,13 +90,13 @@ function seedApp(): ID {
   return id;
 }
 
-async function build(root: ID, fixture: Fixture): Promise<{ code: number; output: string }> {
+async function build(root: ID, fixture: Fixture, args: string[] = []): Promise<{ code: number; output: string }> {
   const lines: string[] = [];
   const log = {
     info: (m: string) => lines.push(m),
     error: (m: string, e?: unknown) => lines.push(e === undefined ? m : `${m} ${String(e)}`),
   };
-  const code = await runPersona({ root, persona: 'build', paths: fixture.paths, args: [], log, setExitCode: false });
+  const code = await runPersona({ root, persona: 'build', paths: fixture.paths, args, log, setExitCode: false });
   return { code, output: lines.join('\n') };
 }
 
@@ -503,6 +515,58 @@ test('reach follows declared use; workers restart; a public API publishes its po
       'shop--catalog.env',
       'shop--orders.env',
     ]);
+  } finally {
+    f.remove();
+  }
+});
+
+test("a Topic's database reaches only its subscriptions and the personas that may publish to it", async () => {
+  const f = fixtureProject();
+  try {
+    const id = rootId('topics');
+    const orders = new Topic<{ id: string }>(id`orders`);
+    const api = new ApiServer(id`shop`, { uses: [orders] });
+    api.defineEndpoint('/order', async (o: { id: string }) => void (await orders.publish(o)), { method: 'POST' });
+    new Subscription(id`mailer`, orders, async () => {});
+    new Subscription(id`invoicer`, orders, async () => {}, { replicas: 2 });
+    new Worker(id`bystander`, async () => {}, { uses: [] });
+    onDeploy(id`anything-goes`, async () => {});
+    assert.is((await build(id, f, ['--target', 'kubernetes'])).code, 0);
+    const file = compose(f);
+    const db = file.services['topics--orders'];
+    assert.ok(db, 'the topic has a PostgreSQL service of its own');
+    assert.equal(db.networks, ['topics--orders-net']);
+    assert.ok(file.volumes && 'topics--orders-data' in file.volumes, 'and a volume');
+    const reach = (service: string) => file.services[service].networks?.includes('topics--orders-net') ?? false;
+    const hasUrl = (service: string) => read(envFile(f, service)).includes('TOPICS__ORDERS__URL=postgres://app:');
+    for (const service of ['topics--shop', 'topics--mailer', 'topics--invoicer', 'topics--anything-goes']) {
+      assert.ok(reach(service), `${service} joins the topic's network`);
+      assert.ok(hasUrl(service), `${service} gets the topic's URL`);
+    }
+    assert.not.ok(reach('topics--bystander'), 'a persona whose uses leaves it out does not');
+    assert.not.ok(hasUrl('topics--bystander'));
+    // A subscription runs as a worker: restarted, with a health endpoint.
+    assert.is(file.services['topics--mailer'].restart, 'unless-stopped');
+    assert.is(file.services['topics--mailer'].environment.INFRA_HEALTH_PORT, '8081');
+    // The diagram draws who publishes and who subscribes.
+    const diagram = read(join(f.paths.buildDir, 'architecture.md'));
+    assert.match(diagram, /n_topics_2e_orders>"topics\.orders<br\/>Topic"\]/);
+    assert.match(diagram, 'n_topics_2e_shop -->|publishes| n_topics_2e_orders');
+    assert.match(diagram, 'n_topics_2e_mailer -->|subscribes| n_topics_2e_orders');
+    assert.not.match(diagram, 'n_topics_2e_bystander -->|publishes|');
+    // Kubernetes: the topic's database as a Store's, reached only by the same personas.
+    const k8s = readdirSync(join(f.paths.buildDir, 'kubernetes'))
+      .map((name) => read(join(f.paths.buildDir, 'kubernetes', name)))
+      .join('\n---\n');
+    assert.match(k8s, /name: topics--orders\b/);
+    const policies = YAML.parseAllDocuments(k8s)
+      .map((d) => d.toJS())
+      .filter((m) => m?.kind === 'NetworkPolicy' && m.metadata.name.endsWith('--to--topics--orders'));
+    assert.ok(policies.length > 0, 'a NetworkPolicy guards the topic database');
+    const allowed = JSON.stringify(policies);
+    for (const persona of ['topics--shop', 'topics--mailer', 'topics--invoicer'])
+      assert.ok(allowed.includes(persona), `${persona} may reach the topic's database`);
+    assert.not.ok(allowed.includes('topics--bystander'), 'the bystander may not');
   } finally {
     f.remove();
   }

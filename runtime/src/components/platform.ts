@@ -9,10 +9,14 @@ import type { ApiServer } from './api/server.ts';
 import type { Endpoint } from './api/endpoint.ts';
 import type { StoreBackend } from './store/backend.ts';
 import type { Store } from './store/store.ts';
+import type { Topic } from './topic/topic.ts';
+import type { TopicBackend } from './topic/backend.ts';
 
 export interface ComponentPlatform extends ValuePlatform {
   /** The backend of `store`; the platform creates it once, on first use. */
   storeBackend(store: Store<any>): StoreBackend;
+  /** The backend of `topic`; the platform creates it once, on first use. */
+  topicBackend(topic: Topic<any>): TopicBackend;
   /**
    * Calls `endpoint` as a client. The argument comes as its JSON text (undefined for none):
    * one process parses it into the handler's own copy, HTTP sends it as it is.

@@ -7,6 +7,9 @@
  * - A persona that declares `uses` may call only those ApiServers; one that declares nothing
  *   may call every API (so the proof of concept's example keeps working). A server may always
  *   serve itself.
+ * - Topics follow the API rule for publishing: a persona may publish to the Topics its `uses`
+ *   lists, or to every Topic when it declares nothing. A Topic's credentials reach those
+ *   personas and its Subscriptions (which read it), no others.
  */
 import { currentContext, platformOf } from './app.ts';
 import type { App } from './app.ts';
@@ -31,15 +34,22 @@ export const endpointOfClient = Symbol('infra-generator.endpoint');
 /** An ApiServer is a persona of its own brand. */
 const isApiServer = (value: unknown): value is Persona => hasBrand(value, 'ApiServer');
 const isStore = (value: unknown): value is OwnedComponent => hasBrand(value, 'Store');
+const isTopic = (value: unknown): value is Component => hasBrand(value, 'Topic');
+
+/** What the rules need of a Subscription (components/topic/subscription.ts): the Topic it reads. */
+export interface SubscribingPersona extends Persona {
+  readonly topic: Component;
+}
+const isSubscription = (value: unknown): value is SubscribingPersona => hasBrand(value, 'Subscription');
 
 /**
- * The ApiServers named by `values`: ApiServers themselves, client functions that
- * `defineEndpoint` returned, or objects and arrays holding them (what a persona was given).
+ * The ApiServers and Topics named by `values`: ApiServers themselves, client functions that
+ * `defineEndpoint` returned, Topics, or objects and arrays holding them (what a persona was given).
  */
-export function resolveUses(persona: string, values: readonly unknown[]): Persona[] {
-  const found = new Set<Persona>();
+export function resolveUses(persona: string, values: readonly unknown[]): Component[] {
+  const found = new Set<Component>();
   const visit = (value: unknown, path: string, depth: number): void => {
-    if (isApiServer(value)) {
+    if (isApiServer(value) || isTopic(value)) {
       found.add(value);
     } else if (typeof value === 'function' && endpointOfClient in value) {
       found.add((value as unknown as Record<symbol, { server: Persona }>)[endpointOfClient].server);
@@ -77,6 +87,32 @@ export function storesUsable<S extends OwnedComponent>(stores: readonly S[]): (p
 
 export function mayCallApi(persona: Persona, server: Persona): boolean {
   return persona === server || persona.uses === undefined || persona.uses.includes(server);
+}
+
+/** Whether `persona` may publish to `topic`: the API rule (declared in `uses`, or nothing declared). */
+export function mayPublish(persona: Persona, topic: Component): boolean {
+  return persona.uses === undefined || persona.uses.includes(topic);
+}
+
+/** Whether `topic`'s credentials and network reach `persona`: it publishes to it or reads it. */
+export function mayReachTopic(persona: Persona, topic: Component): boolean {
+  return (isSubscription(persona) && persona.topic === topic) || mayPublish(persona, topic);
+}
+
+/**
+ * Throws when the persona running this code may not publish to `topic` (`call` is `publish()`),
+ * or, for a call a subscription's reader makes (`deadLetters()`), may not reach it at all.
+ */
+export function assertMayUseTopic(topic: Component, call: string, publishing: boolean): void {
+  const persona = callingPersona(topic, call);
+  if (persona && !(publishing ? mayPublish(persona, topic) : mayReachTopic(persona, topic)))
+    throw errors.publishNotAllowed(
+      persona.id.value,
+      persona.kind,
+      topic.id.value,
+      call,
+      (persona.uses ?? []).map((c) => c.id.value),
+    );
 }
 
 /**
@@ -124,29 +160,35 @@ export function assertMayCallApi(server: Persona, call: string): void {
       persona.kind,
       server.id.value,
       call,
-      (persona.uses ?? []).map((s) => s.id.value),
+      (persona.uses ?? []).filter(isApiServer).map((s) => s.id.value),
     );
   }
 }
 
 export interface Edge {
   from: Persona;
-  /** A Store or an ApiServer. */
-  to: OwnedComponent | Persona;
-  /** `uses` a store (its credentials and network), `calls` an API (its token and network). */
-  kind: 'uses' | 'calls';
+  /** A Store, an ApiServer or a Topic. */
+  to: Component;
+  /**
+   * `uses` a store (its credentials and network), `calls` an API (its token and network),
+   * `publishes` to a Topic, `subscribes` to one (both with the Topic's credentials and network).
+   */
+  kind: 'uses' | 'calls' | 'publishes' | 'subscribes';
 }
 
 export interface EdgeOptions {
   /**
-   * The calls of a persona that declared no `uses` (it may call every API): `each` lists one
-   * edge per API (the default); `none` leaves them out, for a caller that says "calls every
-   * API" once, since listing them grows as personas times APIs.
+   * The calls of a persona that declared no `uses` (it may call every API and publish to every
+   * Topic): `each` lists one edge per API and Topic (the default); `none` leaves them out, for
+   * a caller that says "calls every API" once, since listing them grows as personas times APIs.
    */
   readonly undeclaredCalls?: 'each' | 'none';
 }
 
-/** Every allowed edge of the tree: per persona, the Stores it may use, then the APIs it may call. */
+/**
+ * Every allowed edge of the tree: per persona, the Stores it may use, the APIs it may call, the
+ * Topics it may publish to, and the Topic it subscribes to.
+ */
 export function edges(app: App, options: EdgeOptions = {}): Edge[] {
   return [...eachEdge(app, options)];
 }
@@ -155,10 +197,15 @@ export function edges(app: App, options: EdgeOptions = {}): Edge[] {
 export function* eachEdge(app: App, options: EdgeOptions = {}): Generator<Edge> {
   const components = app.components;
   const apis = components.filter(isApiServer);
+  const topics = components.filter(isTopic);
   const usable = storesUsable(components.filter(isStore));
+  const every = options.undeclaredCalls !== 'none';
   for (const from of app.personas) {
     for (const to of usable(from)) yield { from, to, kind: 'uses' };
-    const calls = from.uses ?? (options.undeclaredCalls === 'none' ? [] : apis);
+    const calls = from.uses?.filter(isApiServer) ?? (every ? apis : []);
     for (const to of calls) if (to !== from) yield { from, to, kind: 'calls' };
+    const publishes = from.uses?.filter(isTopic) ?? (every ? topics : []);
+    for (const to of publishes) yield { from, to, kind: 'publishes' };
+    if (isSubscription(from)) yield { from, to: from.topic, kind: 'subscribes' };
   }
 }

@@ -8,7 +8,16 @@
 
 /** The kinds that carry a brand. */
 export type BrandedKind =
-  'Component' | 'Persona' | 'Store' | 'ApiServer' | 'DeployTask' | 'Worker' | 'BuildTimeValue' | 'InfraError';
+  | 'Component'
+  | 'Persona'
+  | 'Store'
+  | 'ApiServer'
+  | 'DeployTask'
+  | 'Worker'
+  | 'Topic'
+  | 'Subscription'
+  | 'BuildTimeValue'
+  | 'InfraError';
 
 const symbols = new Map<BrandedKind, symbol>();
 

@@ -46,6 +46,15 @@ const codes = [
   'INFRA_INVALID_USES',
   'INFRA_STORE_NOT_ALLOWED',
   'INFRA_API_NOT_ALLOWED',
+  'INFRA_PUBLISH_NOT_ALLOWED',
+  'INFRA_INVALID_MESSAGE',
+  'INFRA_INVALID_TOPIC_SCHEMA',
+  'INFRA_INVALID_SUBSCRIPTION_OPTION',
+  'INFRA_MISSING_TOPIC_URL',
+  'INFRA_TOPIC_UNAVAILABLE',
+  'INFRA_TOPIC_CLOSED',
+  'INFRA_ACK_DEADLINE',
+  'INFRA_SUBSCRIPTION_STOPPED',
   'INFRA_VALUE_NOT_ALLOWED',
   'INFRA_OUTSIDE_PERSONA',
   'INFRA_TASK_REPLICAS',
@@ -380,7 +389,58 @@ export const errors = {
   ),
   invalidUses: define('INFRA_INVALID_USES', (persona: string, path: string) => ({
     id: persona,
-    message: `${persona}: ${path} is not an API: the uses option takes ApiServers, the client functions defineEndpoint() returned, or objects holding them`,
+    message: `${persona}: ${path} is not an API or a Topic: the uses option takes ApiServers, the client functions defineEndpoint() returned, Topics, or objects holding them`,
+  })),
+  /** `call`: what it did (`publish()`, `deadLetters() of my-app.mailer`). */
+  publishNotAllowed: define(
+    'INFRA_PUBLISH_NOT_ALLOWED',
+    (persona: string, kind: string, topic: string, call: string, declared: readonly string[]) => ({
+      id: persona,
+      message:
+        `Persona ${persona} may not use Topic ${topic} (${call}): its uses option lists ${declared.length ? declared.join(', ') : 'nothing'}, ` +
+        `so it gets neither the topic's credentials nor its network. Add the topic to the uses option of ${kind} ${persona}, e.g. { uses: [topic] }`,
+    }),
+  ),
+  /** `problem`: what is wrong, as an endpoint's argument check words it (`/id must be string`). */
+  invalidMessage: define('INFRA_INVALID_MESSAGE', (topic: string, problem: string) => ({
+    id: topic,
+    message: `Topic ${topic}: cannot publish this message: ${problem}`,
+  })),
+  invalidTopicSchema: define('INFRA_INVALID_TOPIC_SCHEMA', (topic: string) => ({
+    id: topic,
+    message: `Topic ${topic}: its schema option is not a TypeBox type; give one, e.g. schema: Type.Object({ id: Type.String() })`,
+  })),
+  invalidSubscriptionOption: define(
+    'INFRA_INVALID_SUBSCRIPTION_OPTION',
+    (subscription: string, option: string, value: unknown, expected: string) => ({
+      id: subscription,
+      message: `Subscription ${subscription}: ${option} is ${JSON.stringify(value) ?? String(value)}; it must be ${expected}`,
+    }),
+  ),
+  topicUrlMissing: define('INFRA_MISSING_TOPIC_URL', (persona: string, topic: string, envName: string) => ({
+    id: persona,
+    message:
+      `Persona ${persona} has no connection URL for Topic ${topic} (${envName} is unset). The build gives it only to the topic's ` +
+      `subscriptions and the personas that may publish to it (uses: [topic], or no uses at all); if this persona is one of them, build again`,
+  })),
+  topicUnavailable: define('INFRA_TOPIC_UNAVAILABLE', (topic: string, operation: string, cause: unknown) => ({
+    id: topic,
+    message: `Topic ${topic}: ${operation} failed: its database is unreachable or refused it (${messageOf(cause)}). Nothing was acknowledged; try again`,
+    cause,
+  })),
+  topicClosed: define('INFRA_TOPIC_CLOSED', (topic: string, operation: string) => ({
+    id: topic,
+    message: `Topic ${topic}: ${operation} after the run stopped; the topic's connections are closed`,
+  })),
+  ackDeadlinePassed: define('INFRA_ACK_DEADLINE', (subscription: string, message: string, seconds: number) => ({
+    id: subscription,
+    message:
+      `Subscription ${subscription}: the handler of message ${message} took longer than its ack deadline (${seconds} s), so the message counts as failed and comes again. ` +
+      `Stop the handler when its signal aborts, or raise ackDeadlineSeconds`,
+  })),
+  subscriptionStopped: define('INFRA_SUBSCRIPTION_STOPPED', (subscription: string, message: string) => ({
+    id: subscription,
+    message: `Subscription ${subscription}: it stopped while message ${message} was being handled, and the handler did not finish in time; the message comes again`,
   })),
   storeNotAllowed: define('INFRA_STORE_NOT_ALLOWED', (persona: string, store: string, owner: string) => ({
     id: persona,

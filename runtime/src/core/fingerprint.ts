@@ -7,11 +7,13 @@
  */
 import { createHash } from 'node:crypto';
 import type { App } from './app.ts';
-import { edges } from './access.ts';
+import { edges, type Edge } from './access.ts';
 import { errors } from './errors.ts';
 
-/** Stands for every ApiServer in a listing line: `my-app.client calls *`. */
+/** Stands for every ApiServer and Topic in a listing line: `my-app.client calls *`. */
 const EVERY_API_MARK = '*';
+
+const EDGE_KINDS: ReadonlySet<string> = new Set<Edge['kind']>(['uses', 'calls', 'publishes', 'subscribes']);
 
 /**
  * One line per component (`Store my-app.db`) and per edge (`my-app.api calls my-app.other`),
@@ -37,9 +39,9 @@ export function differingIds(expected: readonly string[], actual: readonly strin
   const ids = new Set<string>();
   for (const line of [...expected.filter((l) => !b.has(l)), ...actual.filter((l) => !a.has(l))]) {
     const words = line.split(' ');
-    // `Kind id`, `from uses|calls to` (both IDs of an edge are named), or `id <detail…>`.
+    // `Kind id`, `from <edge kind> to` (both IDs of an edge are named), or `id <detail…>`.
     if (words.length === 2) ids.add(words[1]);
-    else if (words[1] === 'uses' || words[1] === 'calls') ids.add(words[0]).add(words[2]);
+    else if (EDGE_KINDS.has(words[1])) ids.add(words[0]).add(words[2]);
     else ids.add(words[0]);
   }
   ids.delete(EVERY_API_MARK);

@@ -10,9 +10,10 @@ import { brand, hasBrand } from './brands.ts';
 
 export interface PersonaOptions {
   /**
-   * The APIs this persona calls: what it was given (client functions, objects of them, or the
-   * ApiServer). Declared use decides which API tokens and networks it gets; without it, it may
-   * call every API.
+   * The APIs this persona calls and the Topics it publishes to: what it was given (client
+   * functions, objects of them, the ApiServer, the Topic). Declared use decides which API tokens,
+   * topic credentials and networks it gets; without it, it may call every API and publish to
+   * every Topic.
    */
   uses?: readonly unknown[];
   /**
@@ -39,8 +40,11 @@ export abstract class Persona extends Component {
   }
 
   abstract readonly lifecycle: Lifecycle;
-  /** The ApiServers it declared it calls; undefined when it declared nothing (it may call all). */
-  readonly uses: readonly Persona[] | undefined;
+  /**
+   * The ApiServers it declared it calls and the Topics it publishes to; undefined when it
+   * declared nothing (it may call and publish to all).
+   */
+  readonly uses: readonly Component[] | undefined;
   /** Copies a cluster runs (see PersonaOptions.replicas). */
   readonly replicas: number;
 

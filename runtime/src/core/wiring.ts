@@ -10,6 +10,8 @@ export const wiring = {
   persona: 'PERSONA',
   /** A Store's PostgreSQL connection URL, with its password: given only to personas allowed to use it. */
   storeUrl: (store: ID) => `${store.envName}__URL`,
+  /** A Topic's PostgreSQL connection URL: given only to its subscriptions and the personas that may publish to it. */
+  topicUrl: (topic: ID) => `${topic.envName}__URL`,
   /** An ApiServer's base URL (`http://host:port`), for the personas that call it. */
   apiUrl: (server: ID) => `${server.envName}__URL`,
   /** The TCP port an ApiServer listens on, for the server itself. */
@@ -23,6 +25,8 @@ export const wiring = {
    * (not written by the build: an operator sets it per deployment).
    */
   storePoolMax: (store: ID) => `${store.envName}__POOL_MAX`,
+  /** The same for a Topic's pool. */
+  topicPoolMax: (topic: ID) => `${topic.envName}__POOL_MAX`,
   /**
    * The most connections a calling persona keeps open to an ApiServer, overriding
    * `clientConnections` of its code (not written by the build, as storePoolMax).

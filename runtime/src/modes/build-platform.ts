@@ -17,6 +17,9 @@ export class BuildPlatform implements ComponentPlatform {
   storeBackend(): never {
     throw errors.wrongPhase('Store', 'a store call', ['runtime'], 'build');
   }
+  topicBackend(): never {
+    throw errors.wrongPhase('Topic', 'a topic call', ['runtime'], 'build');
+  }
   call(): never {
     throw errors.wrongPhase('ApiServer', 'an endpoint call', ['runtime'], 'build');
   }

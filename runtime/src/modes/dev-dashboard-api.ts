@@ -43,7 +43,7 @@ export interface PersonaView {
 
 export interface DiagramView {
   /** `key`: the node's ID in the Mermaid text (for a `class` line that colours it). */
-  readonly nodes: readonly { id: string; key: string; kind: string; role: 'persona' | 'store' | 'api' }[];
+  readonly nodes: readonly { id: string; key: string; kind: string; role: 'persona' | 'store' | 'api' | 'topic' }[];
   readonly edges: readonly { from: string; to: string; kind: string }[];
 }
 

@@ -10,9 +10,10 @@
 import type { App } from '../core/app.ts';
 import type { Persona } from '../core/persona.ts';
 import { Store } from '../components/store/store.ts';
+import { Topic } from '../components/topic/topic.ts';
 import { ApiServer } from '../components/api/server.ts';
 import { BuildTimeValue } from '../values/build-time-value.ts';
-import { mayCallApi, storesUsable } from '../core/access.ts';
+import { mayCallApi, mayReachTopic, storesUsable } from '../core/access.ts';
 import { treeFingerprint, treeListing } from '../core/fingerprint.ts';
 import { wiring } from '../core/wiring.ts';
 import { errors } from '../core/errors.ts';
@@ -33,8 +34,13 @@ export const WORKER_HEALTH_PORT = 8081;
  */
 const MAX_LISTING_CHARS = 16 * 1024;
 
+/**
+ * A PostgreSQL database of the app's: a Store's, or a Topic's (whose messages pg-boss keeps in
+ * it). Both are deployed alike: a database server of their own, a volume, a network joined by
+ * the personas that may reach it, its URL in their environment.
+ */
 export interface StorePlan {
-  readonly store: Store;
+  readonly store: Store | Topic;
   /** Compose service (and host name) of its PostgreSQL. */
   readonly service: string;
   readonly database: string;
@@ -70,7 +76,7 @@ export interface PersonaPlan {
   readonly service: string;
   /** Its own API, when the persona is an ApiServer. */
   readonly api: ApiPlan | undefined;
-  /** The Stores it may use. */
+  /** The Stores it may use, and the Topics it may publish to or subscribes to. */
   readonly stores: readonly StorePlan[];
   /**
    * The other APIs it declared it calls. Empty for a persona that calls every API (declared no
@@ -184,20 +190,22 @@ export function planDeployment(
   }
   const valueOf = (value: BuildTimeValue<any>) => valueVars.get(value)!;
   const components = app.components;
-  const stores: StorePlan[] = components.filter(Store.isStore).map((store) => {
-    const service = store.id.dnsLabel;
-    return {
-      store,
-      service,
-      database: store.id.sqlName,
-      user: STORE_USER,
-      password: valueOf(store.password).value,
-      volume: `${service}-data`,
-      network: `${service}-net`,
-      urlVar: wiring.storeUrl(store.id),
-      binding: bindings(store.id.value),
-    };
-  });
+  const stores: StorePlan[] = components
+    .filter((c) => Store.isStore(c) || Topic.isTopic(c))
+    .map((store) => {
+      const service = store.id.dnsLabel;
+      return {
+        store,
+        service,
+        database: store.id.sqlName,
+        user: STORE_USER,
+        password: valueOf(store.password).value,
+        volume: `${service}-data`,
+        network: `${service}-net`,
+        urlVar: Topic.isTopic(store) ? wiring.topicUrl(store.id) : wiring.storeUrl(store.id),
+        binding: bindings(store.id.value),
+      };
+    });
   const apis: ApiPlan[] = components.filter(ApiServer.isApiServer).map((server) => ({
     server,
     service: server.id.dnsLabel,
@@ -217,13 +225,17 @@ export function planDeployment(
   const passwords = new Set<BuildTimeValue<any>>(stores.map((s) => s.store.password));
   const others = [...valueVars.keys()].filter((v) => !apiValueSet.has(v) && !passwords.has(v));
   const planOf = new Map(stores.map((s) => [s.store, s]));
-  const usable = storesUsable(stores.map((s) => s.store));
+  const usable = storesUsable(stores.flatMap((s) => (Store.isStore(s.store) ? [s.store] : [])));
+  const topics = stores.filter((s) => Topic.isTopic(s.store));
   const apiPlanOf = new Map(apis.map((a) => [a.server as Persona, a]));
   const personas: PersonaPlan[] = app.personas.map((persona) => {
     const api = apiPlanOf.get(persona);
     const callsEveryApi = persona.uses === undefined;
     const calls = callsEveryApi ? [] : apis.filter((a) => a.server !== persona && mayCallApi(persona, a.server));
-    const personaStores = usable(persona).map((s) => planOf.get(s)!);
+    const personaStores = [
+      ...usable(persona).map((s) => planOf.get(s)!),
+      ...topics.filter((t) => mayReachTopic(persona, t.store)),
+    ];
     const candidates: BuildTimeValue<any>[] = [
       // A bound Store's generated password is kept for an unbind, but nobody connects with it.
       ...personaStores.filter((s) => s.binding === undefined).map((s) => s.store.password),

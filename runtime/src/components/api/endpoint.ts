@@ -257,6 +257,11 @@ async function invokeHandler(
     return { status: body === undefined ? 204 : 200, body };
   } catch (err) {
     if (err instanceof HttpError) return { status: err.status, body: errorBody(err.status, err.message) };
+    if (InfraError.isInfraError(err) && err.code === errorCodes.INFRA_INVALID_MESSAGE) {
+      // The handler published what the caller sent, and the topic's schema refused it.
+      options.note(`${server} ${endpoint.method} ${endpoint.route}: refused the message to publish (${err.message})`);
+      return { status: 400, body: errorBody(400, err.message) };
+    }
     if (InfraError.isInfraError(err) && callerKeyErrors.has(err.code)) {
       options.note(`${server} ${endpoint.method} ${endpoint.route}: refused the caller's key (${err.message})`);
       return { status: 400, body: errorBody(400, err.message) };

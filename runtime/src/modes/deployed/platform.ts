@@ -9,6 +9,8 @@ import { isTcpPort } from '../../private/tcp-port.ts';
 import type { ComponentPlatform } from '../../components/platform.ts';
 import type { Persona } from '../../core/persona.ts';
 import type { Store } from '../../components/store/store.ts';
+import type { Topic } from '../../components/topic/topic.ts';
+import type { TopicBackend } from '../../components/topic/backend.ts';
 import type { StoreBackend } from '../../components/store/backend.ts';
 import type { Endpoint } from '../../components/api/endpoint.ts';
 import type { ApiServer } from '../../components/api/server.ts';
@@ -45,6 +47,7 @@ export interface DeployedPlatformOptions {
 const loadPostgres = () => import('../../components/store/postgres.ts');
 const loadHttpServer = () => import('../../components/api/http-server.ts');
 const loadHttpClient = () => import('../../components/api/http-client.ts');
+const loadTopic = () => import('../../components/topic/postgres.ts');
 
 export class DeployedPlatform implements ComponentPlatform {
   readonly mode = 'deployed';
@@ -55,6 +58,7 @@ export class DeployedPlatform implements ComponentPlatform {
   readonly #log: Logger;
   readonly #options: DeployedPlatformOptions;
   readonly #backends = new Map<Store<any>, StoreBackend>();
+  readonly #topics = new Map<Topic<any>, TopicBackend>();
   readonly #clients = new Map<ApiServer, Promise<HttpApiClient>>();
   readonly #ready = new Map<ApiServer, HttpApiClient>();
   readonly #servers = new Set<ServingApi>();
@@ -80,6 +84,22 @@ export class DeployedPlatform implements ComponentPlatform {
         ),
       );
       this.#backends.set(store, backend);
+    }
+    return backend;
+  }
+
+  topicBackend(topic: Topic<any>): TopicBackend {
+    let backend = this.#topics.get(topic);
+    if (!backend) {
+      const envName = wiring.topicUrl(topic.id);
+      const url = this.#env[envName];
+      if (!url) throw errors.topicUrlMissing(this.#personaName(), topic.id.value, envName);
+      const poolMax = this.#connections(STORE_POOL, topic, wiring.topicPoolMax(topic.id), topic.pool.max);
+      const options = { log: this.#log, poolMax, queues: topic.subscriptions.map((s) => s.queue) };
+      backend = loadingTopicBackend(
+        loadTopic().then(({ PostgresTopicBackend }) => new PostgresTopicBackend(topic.id.value, url, options)),
+      );
+      this.#topics.set(topic, backend);
     }
     return backend;
   }
@@ -152,6 +172,7 @@ export class DeployedPlatform implements ComponentPlatform {
         );
       },
       () => this.#closeAll('Store', [...this.#backends.values()]),
+      () => this.#closeAll('Topic', [...this.#topics.values()]),
     ];
     for (const step of steps) await step();
   }
@@ -193,7 +214,12 @@ export class DeployedPlatform implements ComponentPlatform {
    * A connection count a deployment set in the variable `envName`, or the component's own in
    * code (Store's pool.max, ApiServer's clientConnections) when it is unset or empty.
    */
-  #connections(limit: ConnectionLimit, component: Store<any> | ApiServer, envName: string, inCode: number): number {
+  #connections(
+    limit: ConnectionLimit,
+    component: Store<any> | Topic<any> | ApiServer,
+    envName: string,
+    inCode: number,
+  ): number {
     const text = this.#env[envName]?.trim();
     if (!text) return inCode;
     // Digits only: Number() would also take "0x10", "1e3" or "12.0".
@@ -248,5 +274,18 @@ function loadingBackend(loading: Promise<StoreBackend>): StoreBackend {
     indexEntries: to((b, index, after, limit) => b.indexEntries(index, after, limit)),
     open: to((b) => b.open()),
     close: to((b) => b.close()),
+  };
+}
+
+/** A topic's backend while its module (and pg-boss) loads: each call waits for it. */
+function loadingTopicBackend(loading: Promise<TopicBackend>): TopicBackend {
+  loading.catch(() => {});
+  return {
+    dbSystemName: DB_SYSTEM_POSTGRESQL,
+    publish: (envelope) => loading.then((b) => b.publish(envelope)),
+    consume: (queue, handle, signal) => loading.then((b) => b.consume(queue, handle, signal)),
+    deadLetters: (queue, limit) => loading.then((b) => b.deadLetters(queue, limit)),
+    requeue: (queue, ids) => loading.then((b) => b.requeue(queue, ids)),
+    close: () => loading.then((b) => b.close()),
   };
 }

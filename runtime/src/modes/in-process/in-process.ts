@@ -8,6 +8,9 @@ import type { ComponentPlatform } from '../../components/platform.ts';
 import type { Store } from '../../components/store/store.ts';
 import type { StoreBackend } from '../../components/store/backend.ts';
 import { MemoryStoreBackend } from '../../components/store/memory.ts';
+import type { Topic } from '../../components/topic/topic.ts';
+import type { TopicBackend } from '../../components/topic/backend.ts';
+import { MemoryTopicBackend } from '../../components/topic/memory.ts';
 import {
   MAX_ARGUMENT_BYTES,
   argumentTooLargeProblem,
@@ -37,6 +40,7 @@ export class InProcessPlatform implements ComponentPlatform {
   readonly mode = 'in-process';
   readonly codeOutsidePersonas: 'allowed' | 'refused';
   readonly #backends = new Map<Store<any>, StoreBackend>();
+  readonly #topics = new Map<Topic<any>, TopicBackend>();
   readonly #values = new Map<string, Json>();
   readonly #file: ValueFile | undefined;
   readonly #log: Logger;
@@ -58,6 +62,13 @@ export class InProcessPlatform implements ComponentPlatform {
   storeBackend(store: Store<any>): StoreBackend {
     let backend = this.#backends.get(store);
     if (!backend) this.#backends.set(store, (backend = new MemoryStoreBackend(store.indexes)));
+    return backend;
+  }
+
+  topicBackend(topic: Topic<any>): TopicBackend {
+    let backend = this.#topics.get(topic);
+    if (!backend)
+      this.#topics.set(topic, (backend = new MemoryTopicBackend(topic.subscriptions.map((s) => s.queue.queue))));
     return backend;
   }
 
@@ -92,7 +103,7 @@ export class InProcessPlatform implements ComponentPlatform {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#backends.values()].map((b) => b.close()));
+    await Promise.all([...this.#backends.values(), ...this.#topics.values()].map((b) => b.close()));
   }
 }
 

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { messageOf } from '../../core/errors.ts';
 import type { StoreBackend } from '../../components/store/backend.ts';
+import type { Store } from '../../components/store/store.ts';
 import { createPostgresStoreBackend } from '../../components/store/postgres.ts';
 import { argumentInQuery, type HttpMethod } from '../../components/api/endpoint.ts';
 import { ARG_PARAM, MAX_QUERY_LENGTH, METHOD_OVERRIDE_HEADER } from '../../components/api/http-wire.ts';
@@ -38,7 +39,7 @@ export function localDevAgent(
   let stopping = false;
   send(startedMessage(plan.app));
 
-  const backendOf = (store: StorePlan['store']) => {
+  const backendOf = (store: Store<any>) => {
     let backend = backends.get(store.id.value);
     if (!backend) {
       const url = [...storeUrls].find(([p]) => p.store === store)?.[1];

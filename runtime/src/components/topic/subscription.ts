@@ -1,0 +1,159 @@
+/**
+ * Subscription: a persona (it runs as a worker does) whose handler gets every message published
+ * to its topic after the subscription first existed. Several subscriptions of one topic each get
+ * every message; the processes (replicas) of one subscription share its messages.
+ *
+ * Delivery is at least once: a message is acknowledged when the handler resolves; a throw, a
+ * crash or a handler past its ack deadline means the message comes again after a backoff, and
+ * after `maxAttempts` it goes to the subscription's dead letters, which `deadLetters()` lists
+ * and `requeue()` sends through again. Each message keeps one ID through all of it, so a
+ * handler can make its work idempotent.
+ */
+import { brand, hasBrand } from '../../core/brands.ts';
+import { Persona, type PersonaOptions } from '../../core/persona.ts';
+import type { ID } from '../../core/id.ts';
+import { runAs } from '../../core/app.ts';
+import { errors, messageOf } from '../../core/errors.ts';
+import { assertMayUseTopic } from '../../core/access.ts';
+import { log } from '../../core/telemetry/log.ts';
+import { withLogScope } from '../../core/telemetry/scope.ts';
+import { deliverySettings, type DeliveryOptions } from './delivery.ts';
+import type { Envelope, QueueSettings } from './backend.ts';
+import { Topic, topicBackend } from './topic.ts';
+
+export interface MessageContext {
+  /** The message's ID: the same in every attempt and every subscription. */
+  readonly id: string;
+  /** 1 for the first delivery, then 2, … up to `maxAttempts`. */
+  readonly attempt: number;
+  readonly publishedAt: Date;
+  /** Aborts when the ack deadline passes or the subscription stops: stop then, the message comes again. */
+  readonly signal: AbortSignal;
+}
+
+export type MessageHandler<T> = (message: T, context: MessageContext) => void | Promise<void>;
+
+export interface SubscriptionOptions extends PersonaOptions, DeliveryOptions {}
+
+export interface DeadLetter<T> {
+  readonly id: string;
+  readonly message: T;
+  readonly publishedAt: Date;
+  /** The attempts it had before it was put aside. */
+  readonly attempts: number;
+  /** The last attempt's error message, where the backend kept it. */
+  readonly error: string | undefined;
+}
+
+export class Subscription<T = any> extends Persona {
+  /** Whether `value` is a Subscription (of any copy of this package). */
+  static isSubscription(value: unknown): value is Subscription<any> {
+    return hasBrand(value, 'Subscription');
+  }
+
+  readonly lifecycle = 'worker';
+  readonly topic: Topic<T>;
+  /** Its queue and delivery settings, as the backends read them. */
+  readonly queue: QueueSettings;
+  /** Private, so no other persona can replace what this one runs (and with its rights). */
+  readonly #handler: MessageHandler<T>;
+
+  constructor(id: ID, topic: Topic<T>, handler: MessageHandler<T>, options: SubscriptionOptions = {}) {
+    super(id, 'Subscription', options);
+    if (!Topic.isTopic(topic))
+      throw errors.invalidSubscriptionOption(
+        id.value,
+        'its topic',
+        typeof topic,
+        'a Topic, e.g. new Subscription(id, orders, handler)',
+      );
+    if (typeof handler !== 'function')
+      throw errors.notAFunction(
+        this.kind,
+        id.value,
+        'Subscription takes a handler (message, { id, attempt, signal }) => Promise<void>',
+      );
+    this.topic = topic;
+    this.#handler = handler;
+    this.queue = Object.freeze({
+      subscription: id.value,
+      queue: id.sqlName,
+      ...deliverySettings(id.value, options),
+    });
+    topic.subscriptions.push(this);
+  }
+
+  /** Handles the topic's messages until `signal` aborts. */
+  async start(signal: AbortSignal): Promise<void> {
+    const backend = topicBackend(this.topic);
+    await withLogScope({ component: this.id.value }, () =>
+      backend.consume(
+        this.queue,
+        (envelope, attempt, attemptSignal) => this.#attempt(envelope, attempt, attemptSignal),
+        signal,
+      ),
+    );
+  }
+
+  async #attempt(envelope: Envelope, attempt: number, signal: AbortSignal): Promise<void> {
+    const context: MessageContext = Object.freeze({
+      id: envelope.id,
+      attempt,
+      publishedAt: new Date(envelope.publishedAt),
+      signal,
+    });
+    const { maxAttempts } = this.queue;
+    // As this persona, whichever of the backend's callbacks runs it: the handler meets this persona's rules.
+    try {
+      await runAs(this.app, this, () => this.#handler(JSON.parse(envelope.text) as T, context), {
+        component: this.id.value,
+      });
+    } catch (err) {
+      const last = attempt >= maxAttempts;
+      const text =
+        `Subscription ${this.id.value}: message ${envelope.id} failed (attempt ${attempt} of ${maxAttempts}): ${messageOf(err)}; ` +
+        (last ? 'it goes to the dead letters (deadLetters(), requeue())' : 'it will be delivered again');
+      if (last) log.error({ err, messageId: envelope.id, attempt }, text);
+      else log.warn({ err, messageId: envelope.id, attempt }, text);
+      throw err;
+    }
+  }
+
+  /** The messages that used up their attempts, oldest first (at most `limit`, default 100). */
+  async deadLetters(options: { limit?: number } = {}): Promise<DeadLetter<T>[]> {
+    this.assertPhase('deadLetters()', 'runtime');
+    assertMayUseTopic(this.topic, `deadLetters() of ${this.id.value}`, false);
+    const limit = options.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+      throw errors.invalidSubscriptionOption(
+        this.id.value,
+        'deadLetters({ limit })',
+        limit,
+        'a whole number from 1 to 10000',
+      );
+    const dead = await topicBackend(this.topic).deadLetters(this.queue, limit);
+    return dead.map((d) => ({
+      id: d.id,
+      message: JSON.parse(d.text) as T,
+      publishedAt: new Date(d.publishedAt),
+      attempts: d.attempts,
+      error: d.error,
+    }));
+  }
+
+  /** Sends dead letters (those of `ids`, or every one) through again, with fresh attempts; resolves to how many. */
+  async requeue(ids?: readonly string[]): Promise<number> {
+    this.assertPhase('requeue()', 'runtime');
+    assertMayUseTopic(this.topic, `requeue() of ${this.id.value}`, false);
+    if (ids !== undefined && (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string')))
+      throw errors.invalidSubscriptionOption(
+        this.id.value,
+        'requeue(ids)',
+        ids,
+        'an array of message IDs, or nothing for every dead letter',
+      );
+    return topicBackend(this.topic).requeue(this.queue, ids);
+  }
+}
+
+brand(Subscription, 'Subscription');
