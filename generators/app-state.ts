@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { errors } from './errors.ts';
-import { isKind, kebabCase, type Kind } from './names.ts';
+import { isKind, kebabCase, kinds, type Kind } from './names.ts';
 
 export interface ComponentEntry {
   kind: Kind;
@@ -151,7 +151,7 @@ export function parseManifest(text: string, path: string): Manifest {
     const at = `components[${i}]`;
     const { kind, name, uses = [] } = (entry ?? {}) as { kind?: unknown; name?: unknown; uses?: unknown };
     if (!isKind(kind))
-      throw errors.manifest(path, `${at}.kind is ${JSON.stringify(kind)}; it must be store, api, task or worker`);
+      throw errors.manifest(path, `${at}.kind is ${JSON.stringify(kind)}; it must be one of ${kinds.join(', ')}`);
     if (typeof name !== 'string' || !kebabCase.test(name))
       throw errors.manifest(path, `${at}.name is ${JSON.stringify(name)}; it must be a kebab-case name`);
     if (seen.has(name)) throw errors.manifest(path, `${at}: ${name} is listed twice`);

@@ -42,6 +42,8 @@ const exampleNames: Record<Kind, string> = {
   api: 'orders-api',
   task: 'seed-orders',
   worker: 'order-mailer',
+  topic: 'order-placed',
+  cron: 'nightly-cleanup',
 };
 
 /** What a new component may use, for the checkbox: the APIs main.ts provides, then the generated stores and APIs. */

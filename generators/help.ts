@@ -10,6 +10,8 @@ export const kindLines: Readonly<Record<Kind, string>> = {
   api: 'an ApiServer with typed endpoints other components call',
   task: 'an onDeploy task, run once per deployment',
   worker: 'a Worker, a long-running process',
+  topic: 'a Topic and a Subscription that handles its messages (retried, dead letters kept)',
+  cron: 'a Cron: a function run on a schedule, once per tick whatever the replicas',
 };
 
 export const GENERATOR_HELP: Readonly<Record<'component' | 'registry', string>> = {

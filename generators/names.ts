@@ -18,7 +18,7 @@ import {
   tsKeywords,
 } from './reserved.ts';
 
-export const kinds = ['store', 'api', 'task', 'worker'] as const;
+export const kinds = ['store', 'api', 'task', 'worker', 'topic', 'cron'] as const;
 export type Kind = (typeof kinds)[number];
 
 export function isKind(value: unknown): value is Kind {
@@ -61,6 +61,8 @@ export function declaredIdentifiers(kind: Kind, name: string): string[] {
     api: [pascal, `${pascal}Item`, `${pascal}Deps`],
     task: [`${pascal}Deps`],
     worker: [`${pascal}Deps`],
+    topic: [pascal, `${pascal}Message`, `${pascal}Deps`],
+    cron: [`${pascal}Deps`],
   };
   return [camel, `create${pascal}`, ...types[kind]];
 }
@@ -76,6 +78,8 @@ const runtimeChildren: Record<Kind, readonly string[]> = {
   api: ['port', 'token'],
   task: [],
   worker: [],
+  topic: ['password', 'handler'],
+  cron: ['ticks'],
 };
 
 export const DNS_LABEL_MAX = 63;

@@ -81,12 +81,16 @@ export function view(entry: ComponentEntry, manifest: Manifest): ComponentView {
     api: pascal,
     task: 'DeployTask',
     worker: 'Worker',
+    topic: pascal,
+    cron: 'Cron',
   };
   const recordTypes: Record<Kind, string | undefined> = {
     store: `${pascal}Record`,
     api: `${pascal}Item`,
     task: undefined,
     worker: undefined,
+    topic: `${pascal}Message`,
+    cron: undefined,
   };
   const deps = entry.uses.map((name) => {
     const dep = find(name, manifest);
@@ -129,6 +133,7 @@ function closure(entry: ComponentEntry, manifest: Manifest): ComponentView[] {
 export function moduleData(entry: ComponentEntry, manifest: Manifest): ModuleData {
   const self = view(entry, manifest);
   const primary = entry.kind === 'api' || entry.kind === 'worker' ? self.deps.find((d) => d.isStore) : undefined;
+  // A topic's subscription and a cron pass what they handle on to each component they use.
   // An API's item is a schema of its own (its handlers check it against its store's records).
   const typeImports = self.deps.map((d) => ({ module: d.module, names: d.typeName }));
   return {
@@ -153,6 +158,7 @@ export function registryData(manifest: Manifest) {
     'ID',
     ...(components.some((c) => c.kind === 'task') ? ['DeployTask'] : []),
     ...(components.some((c) => c.kind === 'worker') ? ['Worker'] : []),
+    ...(components.some((c) => c.kind === 'cron') ? ['Cron'] : []),
   ];
   const returned = components.length ? `{ ${components.map((c) => c.camel).join(', ')} }` : '{}';
   return {

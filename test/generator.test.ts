@@ -113,6 +113,30 @@ async function withCopy(fn: (dir: string) => Promise<void>): Promise<void> {
 
 const failed = (result: { failures: { error: string }[] }) => result.failures.map((f) => f.error).join('\n');
 
+/** ESLint on the app copy in `dir`, with type information and the runtime's own rules (infra-generator/eslint). */
+function eslintFor(dir: string): ESLint {
+  return new ESLint({
+    cwd: dir,
+    overrideConfigFile: true,
+    overrideConfig: [
+      { languageOptions: { parser: tseslint.parser, parserOptions: { projectService: true, tsconfigRootDir: dir } } },
+      infraEslint.configs.recommended,
+    ],
+  });
+}
+
+/** Builds the app copy in `dir` (PERSONA=build) and asserts that the build lists each `[name, kind]`. */
+async function buildSees(dir: string, components: [string, string][]): Promise<void> {
+  const env = { ...process.env, INFRA_PROJECT_ROOT: dir, INFRA_BUILD_DIR: join(dir, 'build'), PERSONA: 'build' };
+  const built = await run(process.execPath, ['--conditions=source', join(dir, 'src', 'main.ts')], { env });
+  for (const [name, kind] of components)
+    assert.match(
+      built.stdout,
+      new RegExp(`\\n\\s+${name}\\s+${kind}\\n`),
+      `the build sees ${kind} ${name}:\n${built.stdout}`,
+    );
+}
+
 /** Type-checks the app copy in `dir`, then runs its components' generated tests; resolves to their output. */
 async function typecheckAndTest(dir: string) {
   await run(process.execPath, [
@@ -154,14 +178,7 @@ test('every kind, with and without uses: the result typechecks, passes its gener
     assert.match(tests.stdout, /Total:\s+10\b/, tests.stdout);
     assert.match(tests.stdout, /Passed:\s+10\b/, tests.stdout);
     // Every template's output keeps to the phases: infra-generator/eslint finds nothing in it.
-    const eslint = new ESLint({
-      cwd: dir,
-      overrideConfigFile: true,
-      overrideConfig: [
-        { languageOptions: { parser: tseslint.parser, parserOptions: { projectService: true, tsconfigRootDir: dir } } },
-        infraEslint.configs.recommended,
-      ],
-    });
+    const eslint = eslintFor(dir);
     const linted = await eslint.lintFiles([
       join(dir, 'src', 'main.ts'),
       join(dir, 'src', 'components', 'index.ts'),
@@ -224,21 +241,55 @@ test('every kind, with and without uses: the result typechecks, passes its gener
       started.stdout,
     );
 
-    const built = await run(process.execPath, ['--conditions=source', join(dir, 'src', 'main.ts')], {
-      env: { ...env, PERSONA: 'build' },
-    });
-    for (const [name, kind] of [
+    await buildSees(dir, [
       ['orders', 'Store'],
       ['orders-api', 'ApiServer'],
       ['seed-orders', 'DeployTask'],
       ['order-mailer', 'Worker'],
-    ]) {
-      assert.match(
-        built.stdout,
-        new RegExp(`\\n\\s+${name}\\s+${kind}\\n`),
-        `the build sees ${kind} ${name}:\n${built.stdout}`,
-      );
+    ]);
+  });
+});
+
+test('topic and cron, with and without uses: typecheck, pass their generated tests, lint clean, and the build sees them with their databases', async () => {
+  await withCopy(async (dir) => {
+    const made: Answers[] = [
+      { kind: 'store', name: 'orders' },
+      { kind: 'topic', name: 'order-placed' },
+      { kind: 'topic', name: 'order-shipped', uses: ['orders', 'customer-server'] },
+      { kind: 'cron', name: 'nightly-cleanup' },
+      { kind: 'cron', name: 'hourly-sync', uses: ['orders', 'customer-server'] },
+    ];
+    for (const answers of made) {
+      const result = await generate(dir, answers);
+      assert.equal(failed(result), '', `${answers.kind} ${answers.name}`);
     }
+    const tests = await typecheckAndTest(dir);
+    assert.match(tests.stdout, /Total:\s+5\b/, tests.stdout);
+    assert.match(tests.stdout, /Passed:\s+5\b/, tests.stdout);
+    const eslint = eslintFor(dir);
+    const linted = await eslint.lintFiles(made.map(({ name }) => join(dir, 'src', 'components', `${name}.ts`)));
+    assert.equal(
+      linted.flatMap((r) => r.messages.map((m) => `${relative(dir, r.filePath)}:${m.line} ${m.message}`)),
+      [],
+    );
+    // Nothing can use a topic or a cron yet: a publisher is given the topic by hand.
+    const refused = await generate(dir, { kind: 'task', name: 'announce', uses: ['order-placed'] });
+    assert.match(failed(refused), 'order-placed is a topic: it has nothing to call');
+
+    await buildSees(dir, [
+      ['order-placed', 'Topic'],
+      ['handler', 'Subscription'],
+      ['nightly-cleanup', 'Cron'],
+      ['ticks', 'Store'],
+    ]);
+    const compose = readFileSync(join(dir, 'compose.yaml'), 'utf8');
+    for (const service of [
+      'my-app--components--order-placed:',
+      'my-app--components--order-placed--handler:',
+      'my-app--components--nightly-cleanup:',
+      'my-app--components--nightly-cleanup--ticks:',
+    ])
+      assert.ok(compose.includes(`\n  ${service}\n`), `${service} in compose.yaml`);
   });
 });
 
@@ -267,7 +318,7 @@ test('a name already used, a bad name, a reserved word or a bad use: refused wit
         { kind: 'api', name: 'x'.repeat(40) },
         /is too long: .* \(\d+ characters, at most 63\); use a name of at most \d+ characters/,
       ],
-      [{ kind: 'queue', name: 'jobs' }, /the kind must be one of store, api, task, worker, not "queue"/],
+      [{ kind: 'queue', name: 'jobs' }, /the kind must be one of store, api, task, worker, topic, cron, not "queue"/],
       [
         { kind: 'task', name: 'report', uses: ['nope'] },
         /there is no component named "nope" to use: choose from customer-server \(api\), orders \(store\)$/m,
@@ -595,7 +646,7 @@ test('answers from the command line: plop fills the prompts (by position, `_` to
       );
     assert.is(
       await refusal(['queue', 'jobs']),
-      'Nothing was written. Fix this and run it again:\n  - the kind must be one of store, api, task, worker, not "queue"',
+      'Nothing was written. Fix this and run it again:\n  - the kind must be one of store, api, task, worker, topic, cron, not "queue"',
     );
     assert.match(
       await refusal(['store', 'Bad Name!']),

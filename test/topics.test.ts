@@ -1,7 +1,7 @@
 /**
  * Topics and subscriptions as a user runs them (test/fixtures/topics/main.ts): an order placed
  * through an API is published to a topic; a mailer subscription gets it at once, an invoicer
- * whose handler fails twice gets it a third time. In one process (startInProcess, as a
+ * whose handler fails twice gets it a third time; a cron ticks every two seconds. In one process (startInProcess, as a
  * generated test would) and as local processes (`PERSONA=local`, each subscription a process
  * of its own, the topic in a database of its own on the tests' PostgreSQL).
  */
@@ -44,7 +44,10 @@ test('one process: the order reaches both subscriptions, the failing one at its 
     const customer = app.personas.find((p) => p.id.value === 'topics.customer')!;
     await run.start(customer);
     await until(
-      () => lines.some((l) => l.startsWith('invoicer:')) && lines.some((l) => l.startsWith('mailer:')),
+      () =>
+        lines.some((l) => l.startsWith('invoicer:')) &&
+        lines.some((l) => l.startsWith('mailer:')) &&
+        lines.some((l) => l.startsWith('heartbeat:')),
       15,
       () => lines.join('\n'),
     );
@@ -67,7 +70,7 @@ test('local processes: the same, each subscription a process, the topic in its o
   const buildDir = join(root, 'build');
   const env = (extra: Record<string, string>) =>
     cleanEnv({ INFRA_BUILD_DIR: buildDir, INFRA_PROJECT_ROOT: root, INFRA_LOCAL_PG_URL: adminUrl, ...extra });
-  const database = localDatabaseName('topics__orders', buildDir);
+  const databases = ['topics__orders', 'topics__heartbeat__ticks'].map((d) => localDatabaseName(d, buildDir));
   try {
     const built = await run(process.execPath, ['--conditions=source', 'main.ts'], {
       cwd: root,
@@ -102,8 +105,10 @@ test('local processes: the same, each subscription a process, the topic in its o
       clearTimeout(guard);
     }
   } finally {
-    await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch(() => {});
-    await admin(`DROP ROLE IF EXISTS "${database}"`).catch(() => {});
+    for (const database of databases) {
+      await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch(() => {});
+      await admin(`DROP ROLE IF EXISTS "${database}"`).catch(() => {});
+    }
     rmSync(root, { recursive: true, force: true });
   }
 });

@@ -50,6 +50,7 @@ export {
   type DeadLetter,
 } from './components/topic/subscription.ts';
 export type { DeliveryOptions, BackoffOptions } from './components/topic/delivery.ts';
+export { Cron, type CronOptions, type CronFunction, type CronContext } from './components/cron/cron.ts';
 
 export { BuildTimeValue, type BuildTimeValueOptions, type GenerateContext } from './values/build-time-value.ts';
 export { Secret, Password } from './values/secret.ts';

@@ -16,6 +16,7 @@ export type BrandedKind =
   | 'Worker'
   | 'Topic'
   | 'Subscription'
+  | 'Cron'
   | 'BuildTimeValue'
   | 'InfraError';
 

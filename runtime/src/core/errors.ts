@@ -55,6 +55,7 @@ const codes = [
   'INFRA_TOPIC_CLOSED',
   'INFRA_ACK_DEADLINE',
   'INFRA_SUBSCRIPTION_STOPPED',
+  'INFRA_INVALID_CRON',
   'INFRA_VALUE_NOT_ALLOWED',
   'INFRA_OUTSIDE_PERSONA',
   'INFRA_TASK_REPLICAS',
@@ -441,6 +442,12 @@ export const errors = {
   subscriptionStopped: define('INFRA_SUBSCRIPTION_STOPPED', (subscription: string, message: string) => ({
     id: subscription,
     message: `Subscription ${subscription}: it stopped while message ${message} was being handled, and the handler did not finish in time; the message comes again`,
+  })),
+  invalidCron: define('INFRA_INVALID_CRON', (cron: string, schedule: string, timeZone: string, reason: string) => ({
+    id: cron,
+    message:
+      `Cron ${cron}: cannot read the schedule ${JSON.stringify(schedule)} in time zone ${JSON.stringify(timeZone)} (${reason}). ` +
+      'Give 5 fields (minute hour day-of-month month day-of-week, e.g. "0 3 * * *" for 03:00 each day), or 6 with seconds first, and an IANA time zone such as "Europe/Paris"',
   })),
   storeNotAllowed: define('INFRA_STORE_NOT_ALLOWED', (persona: string, store: string, owner: string) => ({
     id: persona,
