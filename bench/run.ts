@@ -17,6 +17,7 @@ import { metTarget, ratioText, reported, type Comparison } from './harness.ts';
 import { benchInProcess } from './in-process.bench.ts';
 import { benchStore, adminUrl } from './store.bench.ts';
 import { benchIndexRebuild } from './index-rebuild.bench.ts';
+import { benchTopics } from './topics.bench.ts';
 import { benchApi } from './api.bench.ts';
 import { benchMemory } from './memory.bench.ts';
 import { benchColdStart } from './coldstart.bench.ts';
@@ -28,6 +29,7 @@ const benches: [string, () => Promise<void>][] = [
   ['in-process', benchInProcess],
   ['store', benchStore],
   ['index-rebuild', benchIndexRebuild],
+  ['topics', benchTopics],
   ['api', benchApi],
   ['memory', benchMemory],
   ['cold-start', benchColdStart],

@@ -545,6 +545,15 @@ test("a Topic's database reaches only its subscriptions and the personas that ma
     }
     assert.not.ok(reach('topics--bystander'), 'a persona whose uses leaves it out does not');
     assert.not.ok(hasUrl('topics--bystander'));
+    // Its data is a resource of the build, which warns when the topic is gone (orphans, infra:prune).
+    const resources = JSON.parse(read(join(f.paths.buildDir, 'resources.json'))).resources as {
+      store: string;
+      kind: string;
+    }[];
+    assert.ok(
+      resources.some((r) => r.store === 'topics.orders' && r.kind === 'Topic'),
+      JSON.stringify(resources),
+    );
     // A subscription runs as a worker: restarted, with a health endpoint.
     assert.is(file.services['topics--mailer'].restart, 'unless-stopped');
     assert.is(file.services['topics--mailer'].environment.INFRA_HEALTH_PORT, '8081');

@@ -307,6 +307,26 @@ export function topicContract(harness: TopicHarness): void {
     if (harness.after) await other.close();
   });
 
+  test('a backlog drains at once, not one message per poll', async () => {
+    const handled: number[] = [];
+    let topic!: Topic<{ n: number }>;
+    let sub!: Subscription<{ n: number }>;
+    const { app } = await fixture((root) => {
+      topic = new Topic<{ n: number }>(root`backlog`);
+      sub = new Subscription(root`drainer`, topic, (message) => void handled.push(message.n));
+    });
+    const total = 100;
+    for (let n = 0; n < total; n++) await topic.publish({ n });
+    start(app, sub);
+    // One message per 2 s poll (pg-boss's pace without a wake-up after each job) would take minutes.
+    await until(() => handled.length === total, 20, `all ${total} queued messages handled`);
+    assert.equal(
+      handled,
+      Array.from({ length: total }, (_, n) => n),
+      'one at a time (concurrency 1), oldest first',
+    );
+  });
+
   test('a schema refuses a bad message at publish, with the words of an endpoint input check', async () => {
     let topic!: Topic<Order>;
     await fixture((root) => {

@@ -11,8 +11,10 @@ import { localDatabaseName } from './databases.ts';
 import { writeFileAtomic } from '../private/atomic-write.ts';
 
 export interface Resource {
-  /** The Store's ID. */
+  /** The ID of the Store (or Topic) whose data it holds. */
   readonly store: string;
+  /** `Store` or `Topic`; absent in records written before topics (all Stores then). */
+  readonly kind?: string;
   /** The named volume in compose.yaml (docker prefixes it with the compose project name). */
   readonly volume: string;
   /** The Store's database in the local-processes mode. */
@@ -30,6 +32,7 @@ export const resourcesPath = (buildDir: string) => join(buildDir, 'resources.jso
 export function currentResources(plan: DeploymentPlan, buildDir: string): Resource[] {
   return plan.stores.map((s) => ({
     store: s.store.id.value,
+    kind: s.store.kind,
     volume: s.volume,
     database: localDatabaseName(s.database, buildDir),
   }));

@@ -71,12 +71,18 @@ export class PostgresTopicBackend implements TopicBackend {
   async publish(envelope: Envelope): Promise<void> {
     const boss = await this.#boss('publish()');
     const data: JobData = { id: envelope.id, text: envelope.text, at: envelope.publishedAt };
-    const db = boss.getDb() as Db & { withTransaction<R>(fn: (tx: Db) => Promise<R>): Promise<R> };
+    const queues = this.#options.queues;
     try {
-      // One transaction: every subscription gets the message, or none does and the caller is told.
-      await db.withTransaction(async (tx: Db) => {
-        for (const { queue } of this.#options.queues) await boss.send(queue, data, { id: envelope.id, db: tx });
-      });
+      if (queues.length === 1) {
+        // One statement is atomic already: no transaction's two extra round trips.
+        await boss.send(queues[0].queue, data, { id: envelope.id });
+      } else if (queues.length > 1) {
+        // One transaction: every subscription gets the message, or none does and the caller is told.
+        const db = boss.getDb() as Db & { withTransaction<R>(fn: (tx: Db) => Promise<R>): Promise<R> };
+        await db.withTransaction(async (tx: Db) => {
+          for (const { queue } of queues) await boss.send(queue, data, { id: envelope.id, db: tx });
+        });
+      }
     } catch (err) {
       throw errors.topicUnavailable(this.#topic, 'publish()', err);
     }
@@ -85,6 +91,14 @@ export class PostgresTopicBackend implements TopicBackend {
   async consume(settings: QueueSettings, handle: AttemptHandler, signal: AbortSignal): Promise<void> {
     const boss = await this.#boss(`Subscription ${settings.subscription}`);
     if (signal.aborted) return;
+    // pg-boss's workers wait out the polling interval after each job, even with more queued
+    // (it bursts only on batches, or on a queue count cached for a minute): a backlog would drain
+    // at one message per worker every 2 s. So each finished attempt wakes this subscription's
+    // workers, as a new message's NOTIFY does; one that finds nothing waits again.
+    let workers: readonly string[] = [];
+    const wakeWorkers = () => {
+      for (const id of workers) boss.notifyWorker(id);
+    };
     const workerId = await boss.work<JobData>(
       settings.queue,
       {
@@ -96,9 +110,17 @@ export class PostgresTopicBackend implements TopicBackend {
       async ([job]: Job<JobData>[]) => {
         const { id, text, at } = job.data;
         const attemptSignal = AbortSignal.any([job.signal, signal]);
-        await handle({ id, text, publishedAt: at }, job.retryCount + 1, attemptSignal);
+        try {
+          await handle({ id, text, publishedAt: at }, job.retryCount + 1, attemptSignal);
+        } finally {
+          wakeWorkers();
+        }
       },
     );
+    workers = boss
+      .getWipData()
+      .filter((w) => w.workId === workerId)
+      .map((w) => w.id);
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     await boss.offWork(settings.queue, { id: workerId, wait: true }).catch(() => {});
   }

@@ -349,7 +349,7 @@ function reportOrphans(record: ResourceRecord, { paths, env, log }: RunContext):
   const project = composeProjectName(paths.projectRoot, env);
   for (const orphan of record.orphaned) {
     log.info(
-      `Warning: Store ${orphan.store} is no longer in the code, but its data remains: docker volume ${project}_${orphan.volume} ` +
+      `Warning: ${orphan.kind ?? 'Store'} ${orphan.store} is no longer in the code, but its data remains: docker volume ${project}_${orphan.volume} ` +
         `(compose volume ${orphan.volume}) and local database ${orphan.database}. Run \`npm run infra:prune\` to remove them.`,
     );
   }

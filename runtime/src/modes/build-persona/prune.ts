@@ -36,7 +36,7 @@ async function dropDatabases(resources: readonly Resource[], adminUrl: string): 
         // The Store's login role has the database's name (resources/databases.ts) and owned only it.
         await pool.query(sql.unsafe`DROP ROLE IF EXISTS ${sql.identifier([r.database])}`);
       } catch (err) {
-        throw errors.pruneFailed(`local database ${r.database} of Store ${r.store}`, messageOf(err));
+        throw errors.pruneFailed(`local database ${r.database} of ${r.kind ?? 'Store'} ${r.store}`, messageOf(err));
       }
     }
   } finally {
