@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Cron, rootId, startInProcess } from 'infra-generator';
+import { Cron, rootId, startInProcess, Subscription, Topic, Worker } from 'infra-generator';
 import { errorCodes } from 'infra-generator/internal/core/errors';
 import { wiring } from 'infra-generator/internal/core/wiring';
 import { rootLogger } from 'infra-generator/internal/core/telemetry/log';
@@ -118,6 +118,55 @@ test('deployed: three replicas on one database run each tick once; ticks missed 
   } finally {
     await Promise.all(replicas.map((r) => r.kill()));
     await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  }
+});
+
+test('deployed: a run longer than the interval holds the cron: replicas take turns, never overlap', async () => {
+  const database = `cron_${randomBytes(4).toString('hex')}`;
+  await admin(`CREATE DATABASE ${database}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+  const { slow } = await import('./fixtures/cron-app/app.ts');
+  const env = { [wiring.storeUrl(slow.ticks.id)]: url.href };
+  const replicas: PersonaProcess[] = [];
+  try {
+    for (let i = 0; i < 3; i++) replicas.push(await startPersona(FIXTURE, 'cron-app.slow', env));
+    await Promise.all(replicas.map((r) => r.waitFor('next tick')));
+    await sleep(9000);
+    const events = replicas
+      .flatMap((r) =>
+        [...r.stdout().matchAll(/^slow (begin|end) (\d+)/gm)].map((m) => ({ what: m[1], at: Number(m[2]) })),
+      )
+      .sort((a, b) => a.at - b.at);
+    const begins = events.filter((e) => e.what === 'begin').length;
+    assert.ok(begins >= 2, `${begins} runs in 9 s:\n${replicas.map((r) => r.stdout()).join('\n')}`);
+    let running = 0;
+    for (const e of events) {
+      running += e.what === 'begin' ? 1 : -1;
+      assert.ok(running <= 1, `two runs at once:\n${replicas.map((r) => r.stdout()).join('\n')}`);
+    }
+  } finally {
+    await Promise.all(replicas.map((r) => r.kill()));
+    await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  }
+});
+
+test('another persona may not run a cron or a subscription as itself', async () => {
+  const id = rootId('cron-foreign');
+  const cron = new Cron(id`nightly`, '0 3 * * *', () => {});
+  const topic = new Topic(id`events`);
+  const subscription = new Subscription(id`reader`, topic, () => {});
+  const other = new Worker(id`other`, async () => {}, { uses: [] });
+  const run = startInProcess(id);
+  try {
+    const refused = await run.runAs(other, () => cron.runNow()).catch((err) => err);
+    assert.is(refused.code, errorCodes.INFRA_RUNS_AS_ANOTHER);
+    assert.match(refused.message, 'Persona cron-foreign.other may not call runNow() of Cron cron-foreign.nightly');
+    const started = await run.runAs(other, () => subscription.start(new AbortController().signal)).catch((err) => err);
+    assert.is(started.code, errorCodes.INFRA_RUNS_AS_ANOTHER);
+    await cron.runNow(); // a test, as no persona, may
+  } finally {
+    await run.stop();
   }
 });
 

@@ -68,8 +68,14 @@ test('an order reaches both subscriptions (the invoicer at its third attempt), t
   const deadline = Date.now() + 4 * MINUTE;
   for (;;) {
     logs = (await compose(['logs', '--no-color'])).stdout;
-    if (/invoicer: order o-1 at attempt 3/.test(logs) && /mailer: order o-1/.test(logs) && /heartbeat: /.test(logs))
-      break;
+    // The failed attempts' warnings are log lines, written asynchronously: wait for them too.
+    const seen = [
+      /invoicer: order o-1 at attempt 3/,
+      /mailer: order o-1/,
+      /heartbeat: /,
+      /invoicing is down \(attempt 2\)/,
+    ];
+    if (seen.every((line) => line.test(logs))) break;
     if (Date.now() > deadline) assert.unreachable(`the scenario did not complete in containers:\n${logs.slice(-6000)}`);
     await new Promise((resolve) => setTimeout(resolve, 2000));
   }

@@ -151,6 +151,17 @@ function callingPersona(subject: Component, call: string): Persona | undefined {
   return persona;
 }
 
+/**
+ * Throws unless the code calling `call` of `persona` (a Cron's runNow(), a Subscription's start())
+ * runs as no persona (a test, as a debugger would) or as that persona itself: run by another, it
+ * would act with rights that persona's process has and the caller's does not.
+ */
+export function assertRunsAsItself(persona: Persona, call: string): void {
+  const running = currentContext()?.persona;
+  if (running && running !== persona)
+    throw errors.runsAsAnother(running.id.value, persona.kind, persona.id.value, call);
+}
+
 /** Throws when the persona running this code may not call `server`. */
 export function assertMayCallApi(server: Persona, call: string): void {
   const persona = currentContext()?.persona;

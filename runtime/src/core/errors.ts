@@ -56,6 +56,7 @@ const codes = [
   'INFRA_ACK_DEADLINE',
   'INFRA_SUBSCRIPTION_STOPPED',
   'INFRA_INVALID_CRON',
+  'INFRA_RUNS_AS_ANOTHER',
   'INFRA_VALUE_NOT_ALLOWED',
   'INFRA_OUTSIDE_PERSONA',
   'INFRA_TASK_REPLICAS',
@@ -426,7 +427,7 @@ export const errors = {
   })),
   topicUnavailable: define('INFRA_TOPIC_UNAVAILABLE', (topic: string, operation: string, cause: unknown) => ({
     id: topic,
-    message: `Topic ${topic}: ${operation} failed: its database is unreachable or refused it (${messageOf(cause)}). Nothing was acknowledged; try again`,
+    message: `Topic ${topic}: ${operation} failed: its database is unreachable or refused it (${messageOf(cause)}). It was not acknowledged (a publish cut off after its commit may still have been stored); try again`,
     cause,
   })),
   topicClosed: define('INFRA_TOPIC_CLOSED', (topic: string, operation: string) => ({
@@ -442,6 +443,12 @@ export const errors = {
   subscriptionStopped: define('INFRA_SUBSCRIPTION_STOPPED', (subscription: string, message: string) => ({
     id: subscription,
     message: `Subscription ${subscription}: it stopped while message ${message} was being handled, and the handler did not finish in time; the message comes again`,
+  })),
+  runsAsAnother: define('INFRA_RUNS_AS_ANOTHER', (persona: string, kind: string, other: string, call: string) => ({
+    id: persona,
+    message:
+      `Persona ${persona} may not call ${call} of ${kind} ${other}: it would run as ${other}, with the rights of that persona's process, ` +
+      `which deployed this one does not have. Call it from a test (startInProcess) or from ${other}'s own code`,
   })),
   invalidCron: define('INFRA_INVALID_CRON', (cron: string, schedule: string, timeZone: string, reason: string) => ({
     id: cron,

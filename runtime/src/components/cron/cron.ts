@@ -4,18 +4,20 @@
  * every mode, runs to the second, and starts no pod per tick.
  *
  * However many replicas run it, a tick runs at most once: before running, a replica claims the
- * tick in the cron's own Store (`<id>.ticks`, one key holding the last tick claimed, written by
- * an atomic modify()), and only the replica whose claim is written runs it. A tick that came
- * due while no replica ran is not run later (a cron resumes at its next tick); a run still going
- * at the next tick makes that tick skipped, not overlapped. A failing run is logged with its
- * error and the schedule goes on.
+ * tick in the cron's own Store (`<id>.ticks`, one key holding the last tick claimed and the
+ * lease of its run, written by an atomic modify()), and only the replica whose claim is written
+ * runs it. A run holds the lease while it goes on, so a run still going at the next tick makes
+ * that tick skipped in every replica, not overlapped. A tick that came due while no replica ran
+ * is not run later (a cron resumes at its next tick). A failing run is logged with its error and
+ * the schedule goes on.
  */
 import { randomUUID } from 'node:crypto';
 import { CronExpressionParser, type CronExpression } from 'cron-parser';
 import { brand, hasBrand } from '../../core/brands.ts';
 import { Persona, type PersonaOptions } from '../../core/persona.ts';
 import type { ID } from '../../core/id.ts';
-import { currentContext, runAs } from '../../core/app.ts';
+import { runAs } from '../../core/app.ts';
+import { assertRunsAsItself } from '../../core/access.ts';
 import { errors, messageOf } from '../../core/errors.ts';
 import { log } from '../../core/telemetry/log.ts';
 import { Store } from '../store/store.ts';
@@ -34,11 +36,23 @@ export interface CronOptions extends PersonaOptions {
   timeZone?: string;
 }
 
-/** What the cron's Store keeps: the last tick claimed, and by which process. */
+/**
+ * What the cron's Store keeps: the last tick claimed, by which process, and until when its run
+ * holds the lease (0 once it has ended).
+ */
 interface Claim {
   readonly tick: number;
   readonly by: string;
+  readonly leaseUntil: number;
 }
+
+/**
+ * A run's lease on the cron: renewed every third of it while the run goes on, so a replica that
+ * dies holding it blocks the cron's later ticks for at most this long.
+ */
+const LEASE_MS = 60_000;
+/** A tick noticed later than this (a paused VM, a stalled event loop) is skipped, not run late. */
+const LATE_MS = 60_000;
 
 /** setTimeout takes at most this many milliseconds (about 24.8 days); longer waits wait again. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -86,10 +100,13 @@ export class Cron extends Persona {
 
   /**
    * Runs the function now, as the cron (its rights, its log lines), outside the schedule and
-   * without claiming a tick: for tests and for an operator's one-off run. Rejects with its error.
+   * without claiming a tick: for tests, and for the cron's own code. Another persona may not
+   * (it would run with the cron's rights, which deployed it does not have). Rejects with the
+   * run's error.
    */
   async runNow(): Promise<void> {
     this.assertPhase('runNow()', 'runtime');
+    assertRunsAsItself(this, 'runNow()');
     await this.#run(new Date(), new AbortController().signal);
   }
 
@@ -97,17 +114,26 @@ export class Cron extends Persona {
   async start(signal: AbortSignal): Promise<void> {
     const instance = randomUUID();
     // Started afresh, so the first tick is the one after now: a tick missed while down is not run.
-    let next = nextAfter(this.schedule, this.timeZone, new Date());
-    log.info(
-      { component: this.id.value },
-      `Cron ${this.id.value}: "${this.schedule}" (${this.timeZone}); next tick ${next.toISOString()}`,
-    );
-    while (!signal.aborted) {
+    let next = await this.#nextTick(new Date(), signal);
+    if (next)
+      log.info(
+        { component: this.id.value },
+        `Cron ${this.id.value}: "${this.schedule}" (${this.timeZone}); next tick ${next.toISOString()}`,
+      );
+    while (next && !signal.aborted) {
       await sleepUntil(next, signal);
       if (signal.aborted) break;
       const tick = next;
-      // The tick after this one, from the tick itself: a slow claim or run does not shift the schedule.
-      next = nextAfter(this.schedule, this.timeZone, new Date(Math.max(tick.getTime(), Date.now() - 1)));
+      // The tick after this one, from the tick itself (a slow claim or run does not shift the
+      // schedule), or from now when this one is late (missed ticks are not made up).
+      next = await this.#nextTick(new Date(Math.max(tick.getTime(), Date.now())), signal);
+      if (Date.now() - tick.getTime() > LATE_MS) {
+        log.warn(
+          { component: this.id.value },
+          `Cron ${this.id.value}: the tick of ${tick.toISOString()} came ${Math.round((Date.now() - tick.getTime()) / 1000)} s late (the process was paused or busy); it is skipped`,
+        );
+        continue;
+      }
       if (this.#running) {
         log.warn(
           { component: this.id.value },
@@ -120,14 +146,45 @@ export class Cron extends Persona {
     await this.#running;
   }
 
-  /** Claims `tick` and, if this process's claim is the one written, runs it in the background. */
+  /**
+   * The first tick after `from`, strictly later than it. cron-parser can answer a time at or
+   * before `from` around some zones' clock changes (Lord Howe's half hour), or throw; either
+   * would stall the loop, so a bad answer is stepped over and a failure waits a minute.
+   */
+  async #nextTick(from: Date, signal: AbortSignal): Promise<Date | undefined> {
+    let after = from.getTime();
+    for (let tries = 0; !signal.aborted; tries++) {
+      try {
+        const next = nextAfter(this.schedule, this.timeZone, new Date(after));
+        if (next.getTime() > from.getTime()) return next;
+        after = Math.max(after, next.getTime()) + 1000;
+      } catch (err) {
+        log.error(
+          { err, component: this.id.value },
+          `Cron ${this.id.value}: cannot compute the tick after ${new Date(after).toISOString()} (${messageOf(err)}); trying again in a minute`,
+        );
+        after += 60_000;
+        await sleepUntil(new Date(Date.now() + 60_000), signal);
+      }
+      if (tries > 1000) after += 60_000;
+    }
+    return undefined;
+  }
+
+  /**
+   * Claims `tick` and, if this process's claim is the one written, runs it in the background,
+   * holding a lease that other replicas respect (their next ticks are skipped while it runs),
+   * renewed while the run goes on and left to expire if this process dies.
+   */
   #tick(tick: Date, instance: string, signal: AbortSignal): void {
     const at = tick.getTime();
     const running = (async () => {
       let claim: Claim | undefined;
       try {
         claim = await this.ticks.modify('last', (last) =>
-          last === undefined || last.tick < at ? { tick: at, by: instance } : last,
+          last === undefined || (last.tick < at && (last.leaseUntil ?? 0) <= Date.now())
+            ? { tick: at, by: instance, leaseUntil: Date.now() + LEASE_MS }
+            : last,
         );
       } catch (err) {
         log.error(
@@ -136,7 +193,16 @@ export class Cron extends Persona {
         );
         return;
       }
-      if (claim?.tick !== at || claim.by !== instance) return; // another replica has it
+      if (claim?.tick !== at || claim.by !== instance) {
+        // Another replica has this tick, or is still running an earlier one.
+        if (claim && claim.tick < at)
+          log.warn(
+            { component: this.id.value },
+            `Cron ${this.id.value}: another replica's run of ${new Date(claim.tick).toISOString()} is still going; the tick of ${tick.toISOString()} is skipped`,
+          );
+        return;
+      }
+      const renew = setInterval(() => void this.#lease(at, instance, Date.now() + LEASE_MS), LEASE_MS / 3);
       try {
         await this.#run(tick, signal);
       } catch (err) {
@@ -144,6 +210,9 @@ export class Cron extends Persona {
           { err, component: this.id.value, tick: tick.toISOString() },
           `Cron ${this.id.value}: the run of ${tick.toISOString()} failed: ${messageOf(err)}; the schedule goes on`,
         );
+      } finally {
+        clearInterval(renew);
+        await this.#lease(at, instance, 0);
       }
     })();
     const tracked: Promise<void> = running.finally(() => {
@@ -152,11 +221,23 @@ export class Cron extends Persona {
     this.#running = tracked;
   }
 
+  /** Sets this process's lease on `tick` to end at `until` (0: the run is over), if it still holds it. */
+  async #lease(tick: number, instance: string, until: number): Promise<void> {
+    try {
+      await this.ticks.modify('last', (last) =>
+        last?.tick === tick && last.by === instance ? { ...last, leaseUntil: until } : last,
+      );
+    } catch (err) {
+      log.warn(
+        { err, component: this.id.value },
+        `Cron ${this.id.value}: could not update its lease on the tick of ${new Date(tick).toISOString()} (${messageOf(err)})`,
+      );
+    }
+  }
+
   async #run(tick: Date, signal: AbortSignal): Promise<void> {
     const context: CronContext = Object.freeze({ tick, signal });
-    // As the cron, whoever calls: runNow() from a test runs with the cron's rights, as a tick does.
-    const app = currentContext()?.app ?? this.app;
-    await runAs(app, this, () => this.#fn(context), { component: this.id.value });
+    await runAs(this.app, this, () => this.#fn(context), { component: this.id.value });
   }
 }
 

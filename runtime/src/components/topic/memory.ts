@@ -104,28 +104,30 @@ export class MemoryTopicBackend implements TopicBackend {
     stop: AbortSignal,
   ): Promise<void> {
     held.attempts++;
-    const attempt = new AbortController();
-    const deadline = setTimeout(
-      () =>
-        attempt.abort(errors.ackDeadlinePassed(settings.subscription, held.envelope.id, settings.ackDeadlineSeconds)),
-      settings.ackDeadlineSeconds * 1000,
-    );
+    // The handler's signal: aborted at the ack deadline, and at once when the subscription stops.
+    const told = new AbortController();
+    let timeUp: (reason: unknown) => void = () => {};
+    // Past the deadline, or past the grace a stop gives, its outcome no longer counts.
+    const overrun = new Promise<never>((_, reject) => (timeUp = reject));
+    const deadline = setTimeout(() => {
+      const reason = errors.ackDeadlinePassed(settings.subscription, held.envelope.id, settings.ackDeadlineSeconds);
+      told.abort(reason);
+      timeUp(reason);
+    }, settings.ackDeadlineSeconds * 1000);
     let grace: NodeJS.Timeout | undefined;
     const onStop = () => {
-      grace = setTimeout(
-        () => attempt.abort(errors.subscriptionStopped(settings.subscription, held.envelope.id)),
-        STOP_GRACE_MS,
-      );
+      const reason = errors.subscriptionStopped(settings.subscription, held.envelope.id);
+      told.abort(reason);
+      grace = setTimeout(() => timeUp(reason), STOP_GRACE_MS);
     };
     stop.addEventListener('abort', onStop, { once: true });
     if (stop.aborted) onStop();
-    // The handler cannot be stopped, only told: past the deadline its outcome no longer counts.
-    const abandoned = new Promise<never>((_, reject) =>
-      attempt.signal.addEventListener('abort', () => reject(attempt.signal.reason), { once: true }),
-    );
+    const running = Promise.resolve().then(() => handle(held.envelope, held.attempts, told.signal));
+    let overran = false;
     try {
-      await Promise.race([handle(held.envelope, held.attempts, attempt.signal), abandoned]);
+      await Promise.race([running, overrun]);
     } catch (err) {
+      overran = told.signal.aborted && !stop.aborted;
       if (held.attempts >= settings.maxAttempts) {
         queue.dead.push({ ...held.envelope, attempts: held.attempts, error: messageOf(err) });
       } else {
@@ -137,6 +139,14 @@ export class MemoryTopicBackend implements TopicBackend {
       clearTimeout(grace);
       stop.removeEventListener('abort', onStop);
     }
+    // As pg-boss does, a handler that overran its deadline keeps its slot until it returns (or the
+    // subscription stops): `concurrency` bounds the handlers actually running, and the retry of
+    // its message is not handled beside it.
+    if (overran)
+      await Promise.race([
+        running.catch(() => {}),
+        new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true })),
+      ]);
   }
 
   async deadLetters(settings: QueueSettings, limit: number): Promise<DeadEnvelope[]> {

@@ -34,7 +34,7 @@ const POLLING_SECONDS = 2;
  * with no answer) and fails them, so they are delivered again: its default is every 60 s.
  */
 const SUPERVISE_SECONDS = 10;
-/** Repeated pg-boss errors (its maintenance, its listener) are logged at most this often. */
+/** A repeated pg-boss error or warning (its maintenance, its listener) is logged at most this often. */
 const ERROR_LOG_INTERVAL_MS = 60_000;
 
 /** What a job carries: the envelope (the text keeps the message's own key order, which jsonb would not). */
@@ -60,7 +60,8 @@ export class PostgresTopicBackend implements TopicBackend {
   readonly #options: PostgresTopicOptions;
   #starting: Promise<PgBoss> | undefined;
   #closed = false;
-  #lastErrorLog = 0;
+  /** When each distinct problem was last logged. */
+  readonly #lastLogged = new Map<string, number>();
 
   constructor(topic: string, url: string, options: PostgresTopicOptions) {
     this.#topic = topic;
@@ -122,7 +123,12 @@ export class PostgresTopicBackend implements TopicBackend {
       .filter((w) => w.workId === workerId)
       .map((w) => w.id);
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-    await boss.offWork(settings.queue, { id: workerId, wait: true }).catch(() => {});
+    // pg-boss waits for a handler as long as its deadline (up to a day): the stop waits the
+    // grace period at most, then its attempts are failed when pg-boss stops (close()).
+    await Promise.race([
+      boss.offWork(settings.queue, { id: workerId, wait: true }).catch(() => {}),
+      new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref()),
+    ]);
   }
 
   async deadLetters(settings: QueueSettings, limit: number): Promise<DeadEnvelope[]> {
@@ -173,6 +179,15 @@ export class PostgresTopicBackend implements TopicBackend {
     await boss?.stop({ graceful: true, timeout: STOP_GRACE_MS });
   }
 
+  /** Logs `text` about this topic, each distinct text at most once a minute. */
+  #report(text: string, err: unknown): void {
+    const now = Date.now();
+    if (now - (this.#lastLogged.get(text) ?? -Infinity) < ERROR_LOG_INTERVAL_MS) return;
+    if (this.#lastLogged.size > 100) this.#lastLogged.clear();
+    this.#lastLogged.set(text, now);
+    this.#options.log.error(`Topic ${this.#topic}: ${text}`, err);
+  }
+
   /** pg-boss, started, with the tree's queues made; a failed start is tried again at the next call. */
   #boss(operation: string): Promise<PgBoss> {
     if (this.#closed) return Promise.reject(errors.topicClosed(this.#topic, operation));
@@ -196,12 +211,9 @@ export class PostgresTopicBackend implements TopicBackend {
       schedule: false,
     });
     // pg-boss reports its background failures as events; without a listener one would end the process.
-    boss.on('error', (err) => {
-      const now = Date.now();
-      if (now - this.#lastErrorLog < ERROR_LOG_INTERVAL_MS) return;
-      this.#lastErrorLog = now;
-      this.#options.log.error(`Topic ${this.#topic}: its database reported a problem (${messageOf(err)})`, err);
-    });
+    boss.on('error', (err) => this.#report(`its database reported a problem (${messageOf(err)})`, err));
+    // Its warnings: a handler overran its deadline, a queue grew past its warning size, …
+    boss.on('warning', (warning) => this.#report(`pg-boss warns: ${warning.message}`, undefined));
     try {
       await boss.start();
       for (const settings of this.#options.queues) await ensureQueue(boss, settings);

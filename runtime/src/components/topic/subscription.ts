@@ -14,7 +14,7 @@ import { Persona, type PersonaOptions } from '../../core/persona.ts';
 import type { ID } from '../../core/id.ts';
 import { runAs } from '../../core/app.ts';
 import { errors, messageOf } from '../../core/errors.ts';
-import { assertMayUseTopic } from '../../core/access.ts';
+import { assertMayUseTopic, assertRunsAsItself } from '../../core/access.ts';
 import { log } from '../../core/telemetry/log.ts';
 import { withLogScope } from '../../core/telemetry/scope.ts';
 import { deliverySettings, type DeliveryOptions } from './delivery.ts';
@@ -85,11 +85,27 @@ export class Subscription<T = any> extends Persona {
 
   /** Handles the topic's messages until `signal` aborts. */
   async start(signal: AbortSignal): Promise<void> {
+    assertRunsAsItself(this, 'start()');
     const backend = topicBackend(this.topic);
     await withLogScope({ component: this.id.value }, () =>
       backend.consume(
         this.queue,
-        (envelope, attempt, attemptSignal) => this.#attempt(envelope, attempt, attemptSignal),
+        (envelope, attempt, attemptSignal) => {
+          // An attempt told to stop while the subscription runs has overrun its deadline: it counts
+          // as failed whatever the handler does later, so say so now.
+          const overran = () => {
+            if (!signal.aborted)
+              log.warn(
+                { messageId: envelope.id, attempt },
+                `Subscription ${this.id.value}: message ${envelope.id} took longer than its ack deadline (${this.queue.ackDeadlineSeconds} s) ` +
+                  `at attempt ${attempt} of ${this.queue.maxAttempts}; it counts as failed (stop the handler when its signal aborts)`,
+              );
+          };
+          attemptSignal.addEventListener('abort', overran, { once: true });
+          return this.#attempt(envelope, attempt, attemptSignal).finally(() =>
+            attemptSignal.removeEventListener('abort', overran),
+          );
+        },
         signal,
       ),
     );
