@@ -18,6 +18,7 @@ import { startPersona, type PersonaProcess } from './support/persona-process.ts'
 import { admin, adminUrl } from './support/pg-admin.ts';
 import { ThrowawayCluster } from './support/throwaway-cluster.ts';
 import { id, jobs, worker } from './fixtures/topic-faults/app.ts';
+import { until } from './support/until.ts';
 
 const test = suite('topics under faults');
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'topic-faults', 'main.ts');
@@ -47,14 +48,6 @@ const handledIn = (p: PersonaProcess) =>
     n: Number(m[2]),
     attempt: Number(m[3]),
   }));
-
-async function until(check: () => boolean, seconds: number, what: () => string): Promise<void> {
-  const end = Date.now() + seconds * 1000;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`not within ${seconds} s: ${what()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 test.before(async () => {
   await admin(`CREATE DATABASE ${database}`);

@@ -16,18 +16,10 @@ import { cleanEnv, repoRoot, run } from './support/temp-project.ts';
 import { admin, adminUrl } from './support/pg-admin.ts';
 import { localDatabaseName } from 'infra-generator/internal/resources/databases';
 import { rootLogger } from 'infra-generator/internal/core/telemetry/log';
+import { until } from './support/until.ts';
 
 const test = suite('topics');
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'topics', 'main.ts');
-
-/** Resolves when `check` holds, polling; rejects naming `what` after `seconds`. */
-async function until(check: () => boolean, seconds: number, what: () => string): Promise<void> {
-  const end = Date.now() + seconds * 1000;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`not within ${seconds} s: ${what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('one process: the order reaches both subscriptions, the failing one at its third attempt', async () => {
   const lines: string[] = [];

@@ -14,6 +14,7 @@ import { errorCodes } from 'infra-generator/internal/core/errors';
 import { rootLogger } from 'infra-generator/internal/core/telemetry/log';
 import type { TopicBackend } from 'infra-generator/internal/components/topic/backend';
 import type { TopicPlatform } from '../support/topic-platform.ts';
+import { until } from '../support/until.ts';
 
 export interface TopicHarness {
   /** Shown in the suite's name. */
@@ -32,15 +33,6 @@ export interface TopicHarness {
 interface Order {
   id: string;
   total: number;
-}
-
-/** Resolves when `check` holds, polling; rejects with `what` after `seconds`. */
-async function until(check: () => boolean, seconds: number, what: string): Promise<void> {
-  const end = Date.now() + seconds * 1000;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`${what} did not happen within ${seconds} s`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 export function topicContract(harness: TopicHarness): void {

@@ -153,7 +153,7 @@ export class Cron extends Persona {
    */
   async #nextTick(from: Date, signal: AbortSignal): Promise<Date | undefined> {
     let after = from.getTime();
-    for (let tries = 0; !signal.aborted; tries++) {
+    while (!signal.aborted) {
       try {
         const next = nextAfter(this.schedule, this.timeZone, new Date(after));
         if (next.getTime() > from.getTime()) return next;
@@ -166,7 +166,6 @@ export class Cron extends Persona {
         after += 60_000;
         await sleepUntil(new Date(Date.now() + 60_000), signal);
       }
-      if (tries > 1000) after += 60_000;
     }
     return undefined;
   }

@@ -36,6 +36,12 @@ export interface DeliverySettings {
   readonly ackDeadlineSeconds: number;
 }
 
+/**
+ * How long a stopping subscription waits for the attempts under way, in both backends (their
+ * handlers' signals abort at once); past it they count as failed.
+ */
+export const STOP_GRACE_MS = 10_000;
+
 export const DEFAULT_DELIVERY: DeliverySettings = Object.freeze({
   maxAttempts: 5,
   backoff: Object.freeze({ initialSeconds: 1, maxSeconds: 300 }),

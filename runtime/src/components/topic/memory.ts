@@ -4,11 +4,8 @@
  * deployment does. Nothing outlives the process.
  */
 import { errors, messageOf } from '../../core/errors.ts';
-import { retryDelayMs } from './delivery.ts';
+import { retryDelayMs, STOP_GRACE_MS } from './delivery.ts';
 import type { AttemptHandler, DeadEnvelope, Envelope, QueueSettings, TopicBackend } from './backend.ts';
-
-/** How long a stopping subscription waits for the attempts under way before counting them as failed. */
-const STOP_GRACE_MS = 10_000;
 
 interface Held {
   readonly envelope: Envelope;

@@ -13,12 +13,11 @@ import type { PgBoss, Job, JobWithMetadata, Db } from 'pg-boss';
 import type { Logger } from '../../core/logger.ts';
 import { errors, messageOf } from '../../core/errors.ts';
 import { DB_SYSTEM_POSTGRESQL } from '../../core/telemetry/attributes.ts';
+import { STOP_GRACE_MS } from './delivery.ts';
 import type { AttemptHandler, DeadEnvelope, Envelope, QueueSettings, TopicBackend } from './backend.ts';
 
 /** pg-boss's schema in the topic's database. */
 const SCHEMA = 'pgboss';
-/** How long a stopping subscription waits for the attempts under way (then pg-boss fails them). */
-const STOP_GRACE_MS = 10_000;
 /**
  * How long an undelivered message is kept: pg-boss's default (14 days) would drop the messages of
  * a subscription that stays down longer. Ten years is "until delivered".
