@@ -17,11 +17,88 @@ import { admin, adminUrl } from './support/pg-admin.ts';
 import { localDatabaseName } from 'infra-generator/internal/resources/databases';
 import { rootLogger } from 'infra-generator/internal/core/telemetry/log';
 import { until } from './support/until.ts';
+import { parentOf, recordTelemetry } from './support/telemetry.ts';
+import { startOtlpReceiver, type ReceivedSpan } from './support/otlp-receiver.ts';
 
 const test = suite('topics');
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'topics', 'main.ts');
 
+/** What the messaging spans of the scenario must show, in one process and deployed alike. */
+interface SpanView {
+  name: string;
+  traceId: string;
+  spanId: string;
+  parent: string | undefined;
+  attributes: Record<string, unknown>;
+  failed: boolean;
+}
+
+/**
+ * One trace from the customer's deploy task to every handler's attempt: the publish span is
+ * beneath the API's server span, each attempt's span beneath the publish span, with the
+ * conventions' attributes; the invoicer's first two attempts failed. A cron run is a trace's root.
+ */
+function assertMessagingTrace(spans: SpanView[], messageId: string, system: string): void {
+  const names = () => spans.map((s) => `${s.name} ${s.spanId} <- ${s.parent}`).join('\n');
+  const task = spans.find((s) => s.name === 'deploy topics.customer');
+  assert.ok(task, names());
+  const server = spans.find((s) => s.name === 'POST /order' && s.traceId === task.traceId && s.parent !== task.spanId);
+  const publish = spans.find((s) => s.name === 'publish topics.orders');
+  assert.ok(server && publish, names());
+  assert.is(publish.traceId, task.traceId);
+  assert.is(publish.parent, server.spanId, names());
+  assert.equal(
+    {
+      system: publish.attributes['messaging.system'],
+      type: publish.attributes['messaging.operation.type'],
+      destination: publish.attributes['messaging.destination.name'],
+      id: publish.attributes['messaging.message.id'],
+      component: publish.attributes['infra.component.id'],
+    },
+    { system, type: 'send', destination: 'topics.orders', id: messageId, component: 'topics.orders' },
+  );
+  const attempts = (subscription: string) =>
+    spans
+      .filter(
+        (s) => s.name === 'process topics.orders' && s.attributes['messaging.consumer.group.name'] === subscription,
+      )
+      .sort((a, b) => Number(a.attributes['infra.message.attempt']) - Number(b.attributes['infra.message.attempt']));
+  const mailer = attempts('topics.mailer');
+  const invoicer = attempts('topics.invoicer');
+  assert.is(mailer.length, 1, names());
+  assert.equal(
+    invoicer.map((s) => [s.attributes['infra.message.attempt'], s.failed]),
+    [
+      [1, true],
+      [2, true],
+      [3, false],
+    ],
+    names(),
+  );
+  for (const attempt of [...mailer, ...invoicer]) {
+    assert.is(attempt.traceId, task.traceId);
+    assert.is(attempt.parent, publish.spanId);
+    assert.is(attempt.attributes['messaging.message.id'], messageId);
+    assert.is(attempt.attributes['messaging.system'], system);
+    assert.is(attempt.attributes['messaging.operation.type'], 'process');
+  }
+  const cron = spans.find((s) => s.name === 'cron topics.heartbeat');
+  assert.ok(cron, names());
+  assert.is(cron.parent, undefined);
+  assert.match(String(cron.attributes['infra.cron.tick']), /^\d{4}-\d\d-\d\dT/);
+}
+
+const viewOf = (s: ReceivedSpan): SpanView => ({
+  name: s.name,
+  traceId: s.traceId,
+  spanId: s.spanId,
+  parent: s.parentSpanId || undefined,
+  attributes: s.attributes,
+  failed: s.status === 2,
+});
+
 test('one process: the order reaches both subscriptions, the failing one at its third attempt', async () => {
+  const telemetry = await recordTelemetry();
   const lines: string[] = [];
   const log = console.log;
   console.log = (...args: unknown[]) => void lines.push(args.join(' '));
@@ -47,10 +124,33 @@ test('one process: the order reaches both subscriptions, the failing one at its 
     assert.ok(messageId, lines.join('\n'));
     assert.ok(lines.includes(`mailer: order o-1 (42) as message ${messageId}`), lines.join('\n'));
     assert.ok(lines.includes(`invoicer: order o-1 at attempt 3 as message ${messageId}`), lines.join('\n'));
+    const spans = telemetry.spans().map((s) => ({
+      name: s.name,
+      traceId: s.spanContext().traceId,
+      spanId: s.spanContext().spanId,
+      parent: parentOf(s),
+      attributes: s.attributes,
+      failed: s.status.code === 2,
+    }));
+    assertMessagingTrace(spans, messageId, 'infra-generator.memory');
+    // The durations: each subscription's attempts (the invoicer's two failures apart), and the publish.
+    const histograms = (await telemetry.metrics()).scopeMetrics.flatMap((scope) => scope.metrics);
+    const counts = (name: string) =>
+      (histograms.find((m) => m.descriptor.name === name)?.dataPoints ?? []).map(
+        (point) =>
+          `${String(point.attributes['infra.component.id'])} ${String(point.attributes['error.type'] ?? 'ok')} ${(point.value as { count: number }).count}`,
+      );
+    assert.equal(counts('messaging.process.duration').sort(), [
+      'topics.invoicer Error 2',
+      'topics.invoicer ok 1',
+      'topics.mailer ok 1',
+    ]);
+    assert.equal(counts('messaging.client.operation.duration'), ['topics.orders ok 1']);
   } finally {
     console.log = log;
     rootLogger().level = level;
     await run.stop();
+    await telemetry.stop();
   }
 });
 
@@ -63,6 +163,7 @@ test('local processes: the same, each subscription a process, the topic in its o
   const env = (extra: Record<string, string>) =>
     cleanEnv({ INFRA_BUILD_DIR: buildDir, INFRA_PROJECT_ROOT: root, INFRA_LOCAL_PG_URL: adminUrl, ...extra });
   const databases = ['topics__orders', 'topics__heartbeat__ticks'].map((d) => localDatabaseName(d, buildDir));
+  const receiver = await startOtlpReceiver();
   try {
     const built = await run(process.execPath, ['--conditions=source', 'main.ts'], {
       cwd: root,
@@ -71,7 +172,13 @@ test('local processes: the same, each subscription a process, the topic in its o
     assert.is(built.code, 0, built.stdout + built.stderr);
     const child = spawn(process.execPath, ['--conditions=source', 'main.ts'], {
       cwd: root,
-      env: env({ PERSONA: 'local' }),
+      // Traced: the runner hands these to every persona (spans in JSON, which the receiver reads).
+      env: env({
+        PERSONA: 'local',
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_BSP_SCHEDULE_DELAY: '200',
+      }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -95,12 +202,24 @@ test('local processes: the same, each subscription a process, the topic in its o
       assert.ok(messageId, output);
       assert.match(output, `mailer: order o-1 (42) as message ${messageId}`);
       assert.match(output, `invoicer: order o-1 at attempt 3 as message ${messageId}`);
+      // Each persona exported its own spans: the trace crosses the task, the API and both subscriptions.
+      const processSpans = () => receiver.spans.filter((s) => s.name === 'process topics.orders').length;
+      await until(
+        () => processSpans() >= 4 && receiver.spans.some((s) => s.name === 'cron topics.heartbeat'),
+        30,
+        () => receiver.spans.map((s) => `${s.service} ${s.name}`).join('\n'),
+      );
+      assertMessagingTrace(receiver.spans.map(viewOf), messageId, 'pg-boss');
+      const services = (name: string) => new Set(receiver.spans.filter((s) => s.name === name).map((s) => s.service));
+      assert.equal([...services('publish topics.orders')], ['topics.shop']);
+      assert.equal([...services('process topics.orders')].sort(), ['topics.invoicer', 'topics.mailer']);
     } finally {
       child.kill('SIGINT');
       await exited;
       clearTimeout(guard);
     }
   } finally {
+    await receiver.close();
     for (const database of databases) {
       await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch(() => {});
       await admin(`DROP ROLE IF EXISTS "${database}"`).catch(() => {});

@@ -12,6 +12,7 @@
  * the schedule goes on.
  */
 import { randomUUID } from 'node:crypto';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { CronExpressionParser, type CronExpression } from 'cron-parser';
 import { brand, hasBrand } from '../../core/brands.ts';
 import { Persona, type PersonaOptions } from '../../core/persona.ts';
@@ -20,7 +21,11 @@ import { runAs } from '../../core/app.ts';
 import { assertRunsAsItself } from '../../core/access.ts';
 import { errors, messageOf } from '../../core/errors.ts';
 import { log } from '../../core/telemetry/log.ts';
+import { inSpan, SpanKind } from '../../core/telemetry/tracing.ts';
+import { ATTR_CRON_TICK } from '../../core/telemetry/attributes.ts';
 import { Store } from '../store/store.ts';
+
+const NO_ATTRIBUTES = Object.freeze({});
 
 export interface CronContext {
   /** The tick this run is for (for runNow(), the time it was called). */
@@ -236,7 +241,20 @@ export class Cron extends Persona {
 
   async #run(tick: Date, signal: AbortSignal): Promise<void> {
     const context: CronContext = Object.freeze({ tick, signal });
-    await runAs(this.app, this, () => this.#fn(context), { component: this.id.value });
+    const id = this.id.value;
+    // Each run is the root of a trace, as a deploy task's is: what it calls is beneath it.
+    await inSpan(
+      `cron ${id}`,
+      SpanKind.INTERNAL,
+      id,
+      NO_ATTRIBUTES,
+      async (span) => {
+        if (span.isRecording()) span.setAttribute(ATTR_CRON_TICK, tick.toISOString());
+        await runAs(this.app, this, () => this.#fn(context), { component: id });
+      },
+      'message',
+      ROOT_CONTEXT,
+    );
   }
 }
 

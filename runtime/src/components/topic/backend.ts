@@ -9,6 +9,12 @@
  */
 import type { DeliverySettings } from './delivery.ts';
 
+/**
+ * The publisher's trace context, as the registered propagator writes it (`traceparent`, and
+ * `tracestate` or `baggage` when set): a handler's span continues that trace (telemetry.ts).
+ */
+export type TraceCarrier = Readonly<Record<string, string>>;
+
 export interface Envelope {
   /** Stable across attempts and subscriptions: a handler can make its work idempotent with it. */
   readonly id: string;
@@ -16,6 +22,8 @@ export interface Envelope {
   readonly text: string;
   /** When it was published (milliseconds since the epoch). */
   readonly publishedAt: number;
+  /** The publisher's trace context, when it was traced. */
+  readonly trace?: TraceCarrier;
 }
 
 export interface DeadEnvelope extends Envelope {
@@ -40,8 +48,8 @@ export interface QueueSettings extends DeliverySettings {
 export type AttemptHandler = (envelope: Envelope, attempt: number, signal: AbortSignal) => Promise<void>;
 
 export interface TopicBackend {
-  /** What spans and metrics name this backend's system (`postgresql`), if a database. */
-  readonly dbSystemName: string | undefined;
+  /** What spans and metrics name this backend's system (messaging.system: `pg-boss`, or memory). */
+  readonly messagingSystem: string;
   /** Adds `envelope` to every subscription's queue; resolves once it is durably stored. */
   publish(envelope: Envelope): Promise<void>;
   /**

@@ -4,6 +4,7 @@
  * deployment does. Nothing outlives the process.
  */
 import { errors, messageOf } from '../../core/errors.ts';
+import { MESSAGING_SYSTEM_MEMORY } from '../../core/telemetry/attributes.ts';
 import { retryDelayMs, STOP_GRACE_MS } from './delivery.ts';
 import type { AttemptHandler, DeadEnvelope, Envelope, QueueSettings, TopicBackend } from './backend.ts';
 
@@ -67,7 +68,7 @@ class MemoryQueue {
 }
 
 export class MemoryTopicBackend implements TopicBackend {
-  readonly dbSystemName = undefined;
+  readonly messagingSystem = MESSAGING_SYSTEM_MEMORY;
   readonly #queues = new Map<string, MemoryQueue>();
   readonly #closing = new AbortController();
 
@@ -155,8 +156,8 @@ export class MemoryTopicBackend implements TopicBackend {
     const wanted = ids && new Set(ids);
     const moved = queue.dead.filter((d) => !wanted || wanted.has(d.id));
     queue.dead.splice(0, queue.dead.length, ...queue.dead.filter((d) => !moved.includes(d)));
-    for (const { id, text, publishedAt } of moved)
-      queue.add({ envelope: { id, text, publishedAt }, attempts: 0, dueAt: 0 });
+    for (const { id, text, publishedAt, trace } of moved)
+      queue.add({ envelope: { id, text, publishedAt, trace }, attempts: 0, dueAt: 0 });
     return moved.length;
   }
 

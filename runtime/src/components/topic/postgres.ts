@@ -12,9 +12,9 @@
 import type { PgBoss, Job, JobWithMetadata, Db } from 'pg-boss';
 import type { Logger } from '../../core/logger.ts';
 import { errors, messageOf } from '../../core/errors.ts';
-import { DB_SYSTEM_POSTGRESQL } from '../../core/telemetry/attributes.ts';
+import { MESSAGING_SYSTEM_PG_BOSS } from '../../core/telemetry/attributes.ts';
 import { STOP_GRACE_MS } from './delivery.ts';
-import type { AttemptHandler, DeadEnvelope, Envelope, QueueSettings, TopicBackend } from './backend.ts';
+import type { AttemptHandler, DeadEnvelope, Envelope, QueueSettings, TopicBackend, TraceCarrier } from './backend.ts';
 
 /** pg-boss's schema in the topic's database. */
 const SCHEMA = 'pgboss';
@@ -41,6 +41,8 @@ interface JobData {
   readonly id: string;
   readonly text: string;
   readonly at: number;
+  /** The publisher's trace context (telemetry.ts), when it was traced. */
+  readonly tc?: TraceCarrier;
 }
 
 export interface PostgresTopicOptions {
@@ -53,7 +55,7 @@ export interface PostgresTopicOptions {
 const deadQueue = (queue: string) => `${queue}.dead`;
 
 export class PostgresTopicBackend implements TopicBackend {
-  readonly dbSystemName = DB_SYSTEM_POSTGRESQL;
+  readonly messagingSystem = MESSAGING_SYSTEM_PG_BOSS;
   readonly #topic: string;
   readonly #url: string;
   readonly #options: PostgresTopicOptions;
@@ -70,7 +72,10 @@ export class PostgresTopicBackend implements TopicBackend {
 
   async publish(envelope: Envelope): Promise<void> {
     const boss = await this.#boss('publish()');
-    const data: JobData = { id: envelope.id, text: envelope.text, at: envelope.publishedAt };
+    const data: JobData =
+      envelope.trace === undefined
+        ? { id: envelope.id, text: envelope.text, at: envelope.publishedAt }
+        : { id: envelope.id, text: envelope.text, at: envelope.publishedAt, tc: envelope.trace };
     const queues = this.#options.queues;
     try {
       if (queues.length === 1) {
@@ -108,10 +113,10 @@ export class PostgresTopicBackend implements TopicBackend {
         notifyPollingIntervalSeconds: POLLING_SECONDS,
       },
       async ([job]: Job<JobData>[]) => {
-        const { id, text, at } = job.data;
+        const { id, text, at, tc } = job.data;
         const attemptSignal = AbortSignal.any([job.signal, signal]);
         try {
-          await handle({ id, text, publishedAt: at }, job.retryCount + 1, attemptSignal);
+          await handle({ id, text, publishedAt: at, trace: tc }, job.retryCount + 1, attemptSignal);
         } finally {
           wakeWorkers();
         }

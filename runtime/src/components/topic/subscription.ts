@@ -20,6 +20,7 @@ import { withLogScope } from '../../core/telemetry/scope.ts';
 import { deliverySettings, type DeliveryOptions } from './delivery.ts';
 import type { Envelope, QueueSettings } from './backend.ts';
 import { Topic, topicBackend } from './topic.ts';
+import { processTelemetry } from './telemetry.ts';
 
 export interface MessageContext {
   /** The message's ID: the same in every attempt and every subscription. */
@@ -87,6 +88,7 @@ export class Subscription<T = any> extends Persona {
   async start(signal: AbortSignal): Promise<void> {
     assertRunsAsItself(this, 'start()');
     const backend = topicBackend(this.topic);
+    const traced = processTelemetry(this.topic.id.value, backend.messagingSystem, this.id.value);
     await withLogScope({ component: this.id.value }, () =>
       backend.consume(
         this.queue,
@@ -102,9 +104,10 @@ export class Subscription<T = any> extends Persona {
               );
           };
           attemptSignal.addEventListener('abort', overran, { once: true });
-          return this.#attempt(envelope, attempt, attemptSignal).finally(() =>
-            attemptSignal.removeEventListener('abort', overran),
-          );
+          // Each attempt in a span beneath the publisher's (its log lines carry that trace).
+          return traced({ id: envelope.id, trace: envelope.trace, attempt }, () =>
+            this.#attempt(envelope, attempt, attemptSignal),
+          ).finally(() => attemptSignal.removeEventListener('abort', overran));
         },
         signal,
       ),

@@ -17,6 +17,7 @@ import { componentPlatform } from '../platform.ts';
 import { connectionCount, STORE_POOL } from '../connection-limits.ts';
 import { ArgumentSchema, isSchemaLike } from '../api/argument-schema.ts';
 import type { TopicBackend } from './backend.ts';
+import { publishTelemetry } from './telemetry.ts';
 import type { Subscription } from './subscription.ts';
 
 /** The largest message, as JSON: a topic carries work to do, not bulk data (keep that in a Store). */
@@ -53,6 +54,7 @@ export class Topic<T = any> extends Component {
   readonly pool: { readonly max: number };
   readonly #schema: ArgumentSchema | undefined;
   #backend: TopicBackend | undefined;
+  #traced: ReturnType<typeof publishTelemetry> | undefined;
 
   constructor(id: ID, options: TopicOptions = {}) {
     super(id, 'Topic');
@@ -96,9 +98,14 @@ export class Topic<T = any> extends Component {
       const problem = (schema.check ?? (await schema.compile()))(JSON.parse(text));
       if (problem !== undefined) throw errors.invalidMessage(id, problem);
     }
-    const envelope = { id: randomUUID(), text, publishedAt: Date.now() };
-    await backendOf(this).publish(envelope);
-    return envelope.id;
+    const messageId = randomUUID();
+    const backend = backendOf(this);
+    const traced = (this.#traced ??= publishTelemetry(id, backend.messagingSystem));
+    // In a publish span, whose context travels with the message: its handlers' spans are beneath it.
+    await traced({ id: messageId, bytes }, (trace) =>
+      backend.publish({ id: messageId, text, publishedAt: Date.now(), trace }),
+    );
+    return messageId;
   }
 
   override freeze(): void {

@@ -1,6 +1,7 @@
 /**
  * The runtime's metrics: the durations of the requests an ApiServer serves, of the calls a
- * client makes and of Store operations (histograms with the conventions' buckets), and the
+ * client makes, of Store operations, of publishes and of handlers' attempts at messages
+ * (histograms with the conventions' buckets), and the
  * connections of each Store pool. They are aggregated here and handed to the OpenTelemetry SDK's
  * metric readers as a MetricProducer, the SDK's own way in for metrics it does not aggregate
  * (modes/telemetry-sdk.ts attaches one to each reader; the readers export them as their own).
@@ -28,6 +29,8 @@ import {
   METRIC_DB_CLIENT_OPERATION_DURATION,
   METRIC_HTTP_CLIENT_REQUEST_DURATION,
   METRIC_HTTP_SERVER_REQUEST_DURATION,
+  METRIC_MESSAGING_CLIENT_OPERATION_DURATION,
+  METRIC_MESSAGING_PROCESS_DURATION,
 } from './attributes.ts';
 import { INSTRUMENTATION_SCOPE } from './tracing.ts';
 
@@ -170,7 +173,24 @@ export const dbOperationDuration = new DurationHistogram(
   'Duration of Store operations',
 );
 
-const histograms = [httpServerDuration, httpClientDuration, dbOperationDuration];
+/** Seconds, per topic (a publish). */
+export const messagingPublishDuration = new DurationHistogram(
+  METRIC_MESSAGING_CLIENT_OPERATION_DURATION,
+  'Duration of publishing a message to a Topic',
+);
+/** Seconds, per subscription (a handler's attempt at a message). */
+export const messagingProcessDuration = new DurationHistogram(
+  METRIC_MESSAGING_PROCESS_DURATION,
+  "Duration of a Subscription's handler at a message",
+);
+
+const histograms = [
+  httpServerDuration,
+  httpClientDuration,
+  dbOperationDuration,
+  messagingPublishDuration,
+  messagingProcessDuration,
+];
 
 /** A connection pool's state when metrics are collected: connections in use and idle. */
 export type PoolUsage = () => { used: number; idle: number };

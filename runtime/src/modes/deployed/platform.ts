@@ -18,7 +18,7 @@ import type { HttpServerOptions, ServingApi } from '../../components/api/http-se
 import type { HttpApiClient, HttpClientOptions } from '../../components/api/http-client.ts';
 import type { BuildTimeValue } from '../../values/build-time-value.ts';
 import type { Logger } from '../../core/logger.ts';
-import { DB_SYSTEM_POSTGRESQL } from '../../core/telemetry/attributes.ts';
+import { DB_SYSTEM_POSTGRESQL, MESSAGING_SYSTEM_PG_BOSS } from '../../core/telemetry/attributes.ts';
 import { currentContext } from '../../core/app.ts';
 import { mayUseStore } from '../../core/access.ts';
 import { wiring } from '../../core/wiring.ts';
@@ -281,7 +281,7 @@ function loadingBackend(loading: Promise<StoreBackend>): StoreBackend {
 function loadingTopicBackend(loading: Promise<TopicBackend>): TopicBackend {
   loading.catch(() => {});
   return {
-    dbSystemName: DB_SYSTEM_POSTGRESQL,
+    messagingSystem: MESSAGING_SYSTEM_PG_BOSS,
     publish: (envelope) => loading.then((b) => b.publish(envelope)),
     consume: (queue, handle, signal) => loading.then((b) => b.consume(queue, handle, signal)),
     deadLetters: (queue, limit) => loading.then((b) => b.deadLetters(queue, limit)),

@@ -1,0 +1,171 @@
+/**
+ * What a topic's messages record, by OpenTelemetry's messaging conventions: a PRODUCER span
+ * `publish <topic>` around a publish, and a CONSUMER span `process <topic>` around each attempt
+ * of a subscription's handler, with their durations on messaging.client.operation.duration and
+ * messaging.process.duration.
+ *
+ * The publisher's trace context travels with the message (W3C `traceparent`, by the registered
+ * propagator, kept in the envelope), and each attempt's span is a child of the publish span: a
+ * request that publishes an order and the handlers that deal with it are one trace, across
+ * personas, as an endpoint call is. A message's body is never recorded: it is the app's data.
+ *
+ * With no SDK registered, nothing here is made per message: no span, no carrier, no record.
+ */
+import { propagation, context as contextApi, ROOT_CONTEXT, type Attributes, type Context } from '@opentelemetry/api';
+import { errorTypeOf, inSpan, SpanKind, tracing } from '../../core/telemetry/tracing.ts';
+import {
+  messagingProcessDuration,
+  messagingPublishDuration,
+  metricsRecording,
+  type DurationSeries,
+} from '../../core/telemetry/metrics.ts';
+import {
+  ATTR_COMPONENT_ID,
+  ATTR_ERROR_TYPE,
+  ATTR_MESSAGE_ATTEMPT,
+  ATTR_MESSAGING_CONSUMER_GROUP_NAME,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_DESTINATION_SUBSCRIPTION_NAME,
+  ATTR_MESSAGING_MESSAGE_BODY_SIZE,
+  ATTR_MESSAGING_MESSAGE_ID,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_SYSTEM,
+} from '../../core/telemetry/attributes.ts';
+import type { TraceCarrier } from './backend.ts';
+
+/** The carrier's fields a propagator may write (traceparent, tracestate, baggage): kept at most this long each. */
+const MAX_CARRIER_VALUE = 8192;
+
+/** The spans' and measurements' attribute sets of one operation, made once. */
+class MessagingOperation {
+  readonly spanName: string;
+  readonly spanAttributes: Attributes;
+  readonly #metricAttributes: Attributes;
+  readonly #histogram: typeof messagingPublishDuration;
+  readonly #component: string;
+  readonly #kind: SpanKind;
+  #series: DurationSeries | undefined;
+  readonly #failed = new Map<string, DurationSeries>();
+
+  constructor(
+    operation: 'publish' | 'process',
+    topic: string,
+    system: string,
+    component: string,
+    subscription?: string,
+  ) {
+    this.spanName = `${operation} ${topic}`;
+    this.#component = component;
+    this.#kind = operation === 'publish' ? SpanKind.PRODUCER : SpanKind.CONSUMER;
+    this.#histogram = operation === 'publish' ? messagingPublishDuration : messagingProcessDuration;
+    const common: Attributes = {
+      [ATTR_MESSAGING_SYSTEM]: system,
+      [ATTR_MESSAGING_OPERATION_TYPE]: operation === 'publish' ? 'send' : 'process',
+      [ATTR_MESSAGING_OPERATION_NAME]: operation,
+      [ATTR_MESSAGING_DESTINATION_NAME]: topic,
+    };
+    if (subscription !== undefined) {
+      common[ATTR_MESSAGING_CONSUMER_GROUP_NAME] = subscription;
+      common[ATTR_MESSAGING_DESTINATION_SUBSCRIPTION_NAME] = subscription;
+    }
+    // Frozen: the tracer checks and encodes a frozen set once (inSpan adds the component).
+    this.spanAttributes = Object.freeze(common);
+    this.#metricAttributes = Object.freeze({ ...common, [ATTR_COMPONENT_ID]: component });
+  }
+
+  /** The duration series of the operation, or of its failures of `errorType`. */
+  series(errorType?: string): DurationSeries {
+    const key = `${this.spanName} ${this.#component}`;
+    if (errorType === undefined) return (this.#series ??= this.#histogram.series(key, () => this.#metricAttributes));
+    let series = this.#failed.get(errorType);
+    if (series === undefined) {
+      series = this.#histogram.series(`${key} ${errorType}`, () => ({
+        ...this.#metricAttributes,
+        [ATTR_ERROR_TYPE]: errorType,
+      }));
+      // Error types are few (codes and classes); a bound all the same.
+      if (this.#failed.size < 100) this.#failed.set(errorType, series);
+    }
+    return series;
+  }
+
+  /**
+   * Runs `work` in this operation's span (the child of `parent`, else of the active span),
+   * measured; `own` gives the call's own attributes, asked only when the span records.
+   */
+  run<R>(parent: Context | undefined, own: () => Attributes, work: () => Promise<R>): Promise<R> {
+    if (!tracing() && !metricsRecording()) return work();
+    return inSpan(
+      this.spanName,
+      this.#kind,
+      this.#component,
+      this.spanAttributes,
+      async (span) => {
+        if (span.isRecording()) span.setAttributes(own());
+        const startedAt = performance.now();
+        try {
+          const result = await work();
+          this.series().recordSince(startedAt);
+          return result;
+        } catch (err) {
+          const type = errorTypeOf(err);
+          if (span.isRecording()) span.setAttribute(ATTR_ERROR_TYPE, type);
+          this.series(type).recordSince(startedAt);
+          throw err;
+        }
+      },
+      'message',
+      parent,
+    );
+  }
+}
+
+/** A topic's publishes: each runs `send` in a publish span, handing it the carrier to store with the message. */
+export function publishTelemetry(topic: string, system: string) {
+  const operation = new MessagingOperation('publish', topic, system, topic);
+  return <R>(
+    message: { id: string; bytes: number },
+    send: (trace: TraceCarrier | undefined) => Promise<R>,
+  ): Promise<R> =>
+    operation.run(
+      undefined,
+      () => ({ [ATTR_MESSAGING_MESSAGE_ID]: message.id, [ATTR_MESSAGING_MESSAGE_BODY_SIZE]: message.bytes }),
+      () => send(traceCarrier()),
+    );
+}
+
+/** A subscription's attempts: each runs in a process span, the child of its message's publish span. */
+export function processTelemetry(topic: string, system: string, subscription: string) {
+  const operation = new MessagingOperation('process', topic, system, subscription, subscription);
+  return <R>(
+    message: { id: string; trace: TraceCarrier | undefined; attempt: number },
+    handle: () => Promise<R>,
+  ): Promise<R> =>
+    operation.run(
+      publisherContext(message.trace),
+      () => ({ [ATTR_MESSAGING_MESSAGE_ID]: message.id, [ATTR_MESSAGE_ATTEMPT]: message.attempt }),
+      handle,
+    );
+}
+
+/** The active trace context as the registered propagator writes it (undefined when it writes nothing). */
+function traceCarrier(): TraceCarrier | undefined {
+  if (!tracing()) return undefined;
+  const carrier: Record<string, string> = {};
+  propagation.inject(contextApi.active(), carrier);
+  return Object.keys(carrier).length === 0 ? undefined : carrier;
+}
+
+/**
+ * The publisher's context from a message's carrier: what the database gave back is checked to be
+ * a few short strings before a propagator reads it (a message from an older version, or a hand
+ * edit, has none or junk: then the attempt starts a trace of its own).
+ */
+function publisherContext(trace: TraceCarrier | undefined): Context {
+  if (trace === undefined || trace === null || typeof trace !== 'object') return ROOT_CONTEXT;
+  const carrier: Record<string, string> = {};
+  for (const [name, value] of Object.entries(trace).slice(0, 8))
+    if (typeof value === 'string' && value.length <= MAX_CARRIER_VALUE) carrier[name] = value;
+  return propagation.extract(ROOT_CONTEXT, carrier);
+}
