@@ -34,7 +34,11 @@ export default tseslint.config(
         },
       ],
       '@typescript-eslint/no-explicit-any': 'off',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', caughtErrors: 'none' }],
+      // A `using` declaration is there for its disposal (`await using run = startInProcess(id)`).
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', caughtErrors: 'none', ignoreUsingDeclarations: true },
+      ],
     },
   },
   // A persona's start: an ES import of node:http loads Node's bundled undici (see private/node-http.ts).

@@ -18,6 +18,7 @@ import { isKind, kinds, type Kind } from './names.ts';
 import { nameProblems, planComponent, usableComponents, type Plan } from './plan.ts';
 import { askedIn, dryRunPrompt, isDryRun, USES_PROMPT, type GeneratorOptions, type Prompt } from './prompts.ts';
 import { writePlan } from './write-plan.ts';
+import { formatPlan } from './format.ts';
 
 /** The answers so far, as inquirer passes them to a prompt's functions. */
 type Answers = Record<string, any>;
@@ -152,7 +153,7 @@ export function componentGenerator(plop: NodePlopAPI, options: GeneratorOptions)
     const state = readAppState(options.appDir);
     const render = (template: string, data: unknown) => api.renderString(template, data);
     const input = { kind: answers.kind, name: answers.name, uses: answers.uses ?? [] };
-    const plan = planComponent(input, state, { repoRoot: options.repoRoot, render });
+    const plan = await formatPlan(planComponent(input, state, { repoRoot: options.repoRoot, render }));
     const dryRun = isDryRun(answers, options);
     if (!dryRun) writePlan(plan.writes);
     return describePlan(plan, dryRun);

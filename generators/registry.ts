@@ -8,11 +8,12 @@ import { describePlan } from './component.ts';
 import { planRegistry } from './plan.ts';
 import { dryRunPrompt, isDryRun, type GeneratorOptions } from './prompts.ts';
 import { writePlan } from './write-plan.ts';
+import { formatPlan } from './format.ts';
 
 export function registryGenerator(plop: NodePlopAPI, options: GeneratorOptions): void {
   plop.setActionType('infra-registry', async (answers, _config, api) => {
     const render = (template: string, data: unknown) => api.renderString(template, data);
-    const plan = planRegistry(readAppState(options.appDir), { repoRoot: options.repoRoot, render });
+    const plan = await formatPlan(planRegistry(readAppState(options.appDir), { repoRoot: options.repoRoot, render }));
     const dryRun = isDryRun(answers, options);
     if (!dryRun) writePlan(plan.writes);
     return describePlan(plan, dryRun);

@@ -24,6 +24,7 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import nodePlop, { type PlopCfg } from 'node-plop';
 import { ESLint } from 'eslint';
+import * as prettier from 'prettier';
 import tseslint from 'typescript-eslint';
 import infraEslint from 'infra-generator/eslint';
 import { appOf, onDeploy, rootId, startInProcess, Store, Worker, type ApiServer } from 'infra-generator';
@@ -125,6 +126,41 @@ function eslintFor(dir: string): ESLint {
   });
 }
 
+/**
+ * Asserts that `files` pass what `npm run lint` checks: the repository's ESLint configuration
+ * (typescript-eslint's recommended rules and ours; its ignores, which leave out the copy's
+ * folder, set aside), the runtime's own rules with type information (on the modules), and Prettier.
+ */
+async function assertLintClean(dir: string, files: string[]): Promise<void> {
+  const repoRules = new ESLint({
+    cwd: repoRoot,
+    overrideConfigFile: join(repoRoot, 'eslint.config.js'),
+    ignore: false,
+  });
+  const problems: string[] = [];
+  const code = files.filter((file) => file.endsWith('.ts'));
+  // The app's tsconfig leaves its tests out, so the typed rules see the modules only.
+  const modules = code.filter((file) => !file.endsWith('.test.ts'));
+  for (const [eslint, linting] of [
+    [repoRules, code],
+    [eslintFor(dir), modules],
+  ] as const) {
+    const linted = await eslint.lintFiles(linting);
+    assert.is(linted.length, linting.length);
+    problems.push(
+      ...linted.flatMap((r) =>
+        r.messages.map((m) => `${relative(dir, r.filePath)}:${m.line} ${m.ruleId} ${m.message}`),
+      ),
+    );
+  }
+  for (const file of files) {
+    const options = { ...(await prettier.resolveConfig(file)), filepath: file };
+    if (!(await prettier.check(readFileSync(file, 'utf8'), options)))
+      problems.push(`${relative(dir, file)}: not formatted`);
+  }
+  assert.equal(problems, []);
+}
+
 /** Builds the app copy in `dir` (PERSONA=build) and asserts that the build lists each `[name, kind]`. */
 async function buildSees(dir: string, components: [string, string][]): Promise<void> {
   const env = { ...process.env, INFRA_PROJECT_ROOT: dir, INFRA_BUILD_DIR: join(dir, 'build'), PERSONA: 'build' };
@@ -177,18 +213,16 @@ test('every kind, with and without uses: the result typechecks, passes its gener
     const tests = await typecheckAndTest(dir);
     assert.match(tests.stdout, /Total:\s+10\b/, tests.stdout);
     assert.match(tests.stdout, /Passed:\s+10\b/, tests.stdout);
-    // Every template's output keeps to the phases: infra-generator/eslint finds nothing in it.
-    const eslint = eslintFor(dir);
-    const linted = await eslint.lintFiles([
+    // Every template's output passes `npm run lint`, and keeps to the phases (infra-generator/eslint).
+    await assertLintClean(dir, [
       join(dir, 'src', 'main.ts'),
       join(dir, 'src', 'components', 'index.ts'),
-      ...made.map(({ name }) => join(dir, 'src', 'components', `${name}.ts`)),
+      join(dir, 'src', 'components', 'components.json'),
+      ...made.flatMap(({ name }) => [
+        join(dir, 'src', 'components', `${name}.ts`),
+        join(dir, 'src', 'components', `${name}.test.ts`),
+      ]),
     ]);
-    assert.is(linted.length, made.length + 2);
-    assert.equal(
-      linted.flatMap((r) => r.messages.map((m) => `${relative(dir, r.filePath)}:${m.line} ${m.message}`)),
-      [],
-    );
     // Among them, in one process: each API answers a wrong argument with 400 and keeps nothing.
     for (const api of ['orders-api', 'shop-api']) {
       const generatedTest = readFileSync(join(dir, 'src', 'components', `${api}.test.ts`), 'utf8');
@@ -266,11 +300,12 @@ test('topic and cron, with and without uses: typecheck, pass their generated tes
     const tests = await typecheckAndTest(dir);
     assert.match(tests.stdout, /Total:\s+5\b/, tests.stdout);
     assert.match(tests.stdout, /Passed:\s+5\b/, tests.stdout);
-    const eslint = eslintFor(dir);
-    const linted = await eslint.lintFiles(made.map(({ name }) => join(dir, 'src', 'components', `${name}.ts`)));
-    assert.equal(
-      linted.flatMap((r) => r.messages.map((m) => `${relative(dir, r.filePath)}:${m.line} ${m.message}`)),
-      [],
+    await assertLintClean(
+      dir,
+      made.flatMap(({ name }) => [
+        join(dir, 'src', 'components', `${name}.ts`),
+        join(dir, 'src', 'components', `${name}.test.ts`),
+      ]),
     );
     // Nothing can use a topic or a cron yet: a publisher is given the topic by hand.
     const refused = await generate(dir, { kind: 'task', name: 'announce', uses: ['order-placed'] });
