@@ -58,6 +58,7 @@ import type { Store } from './store.ts';
 import type { IndexDefinition, IndexEntry, IndexHit, StoreBackend } from './backend.ts';
 import { indexEntries } from './backend.ts';
 import type { Json } from '../../core/json.ts';
+import { Reachability } from './reachability.ts';
 import type { Logger } from '../../core/logger.ts';
 import { errors, InfraError } from '../../core/errors.ts';
 import { createTables, storeTables, type ResolvedIndex, type StoreTables } from './postgres-schema.ts';
@@ -130,7 +131,7 @@ class PostgresStoreBackend implements StoreBackend {
   #tablesCache: StoreTables | undefined;
   #statementsCache: SingleKeyStatements | undefined;
   #closed = false;
-  #down = false;
+  readonly #reachability: Reachability;
   /** The tail of each key's queue of writes in this process. */
   readonly #writes = new PerKeyQueue();
   readonly #poolMax: number;
@@ -140,6 +141,7 @@ class PostgresStoreBackend implements StoreBackend {
     this.#store = store;
     this.#url = url;
     this.#log = log;
+    this.#reachability = new Reachability(store.id.value, log);
     this.#poolMax = poolMax;
     this.#modifySlots = new Slots(poolMax - 1);
   }
@@ -559,6 +561,7 @@ class PostgresStoreBackend implements StoreBackend {
     work: (connect: Connect, deadline: Deadline) => Promise<R>,
   ): Promise<R> {
     const deadline = new Deadline(CALL_TIMEOUT_MS);
+    const started = this.#reachability.callStarted();
     let result: R;
     try {
       deadline.stage = 'database';
@@ -578,10 +581,7 @@ class PostgresStoreBackend implements StoreBackend {
     } finally {
       deadline.clear();
     }
-    if (this.#down) {
-      this.#down = false;
-      this.#log?.info(`Store ${this.#id}: PostgreSQL is reachable again`);
-    }
+    this.#reachability.succeeded(started);
     return result;
   }
 
@@ -614,10 +614,7 @@ class PostgresStoreBackend implements StoreBackend {
 
   /** Logs once that the database is lost (the first failure after it was reachable). */
   #outage(err: InfraError): InfraError {
-    if (!this.#down) {
-      this.#down = true;
-      this.#log?.error(`Store ${this.#id}: PostgreSQL cannot be reached; its calls fail until it is back`, err.cause);
-    }
+    this.#reachability.lost(err.cause);
     return err;
   }
 }
