@@ -45,7 +45,7 @@ test('each call expires at its own deadline, in start order, and a removed one n
     );
 });
 
-test('an idle endpoint holds no timer; a busy one holds one, however many calls', async () => {
+test('an idle endpoint keeps no timer holding the process up; a busy one holds one, however many calls', async () => {
   const before = timers();
   const deadlines = new Deadlines(60_000);
   const calls = Array.from({ length: 1000 }, () => deadlines.add(() => assert.unreachable('expired')));
@@ -54,6 +54,12 @@ test('an idle endpoint holds no timer; a busy one holds one, however many calls'
   assert.is(timers(), before + 1, 'still one while a call is in flight');
   calls[999].remove();
   assert.is(timers(), before, 'none once idle');
+  // The idle endpoint's timer is kept but holds nothing up; a new call makes it hold the process
+  // up again, so a hung handler in one process still gets its 504 before the process could exit.
+  const next = deadlines.add(() => assert.unreachable('expired'));
+  assert.is(timers(), before + 1, 'one again for a new call');
+  next.remove();
+  assert.is(timers(), before, 'none once idle again');
 });
 
 test('calls added after some expired are still timed, and removing from the middle keeps the rest', async () => {

@@ -57,7 +57,11 @@ class Kept implements EndedSpans {
 
 function provider(sampler: Sampler = new AlwaysOnSampler(), env: NodeJS.ProcessEnv = {}) {
   const kept = new Kept();
-  return { kept, tracer: new LeanTracerProvider({ sampler, limits: spanLimitsFromEnvironment(env), spans: kept }) };
+  const followsParents = sampler instanceof ParentBasedSampler;
+  return {
+    kept,
+    tracer: new LeanTracerProvider({ sampler, followsParents, limits: spanLimitsFromEnvironment(env), spans: kept }),
+  };
 }
 
 const resourceAttributes = { 'service.name': 'shop.api', 'infra.app.id': 'shop', 'process.pid': 4242 };
@@ -269,6 +273,36 @@ test('the sampler decides: a dropped span is not recorded and its children carry
   assert.equal(
     parentBased.kept.spans.map((k) => k.span.name),
     ['child of sampled'],
+  );
+});
+
+test('startActiveSpan under a parent not sampled, with a parent-based sampler: the parent goes on, no span is made', async () => {
+  const unsampled = { traceId: '5'.repeat(32), spanId: '6'.repeat(16), traceFlags: TraceFlags.NONE, isRemote: true };
+  const parent = trace.setSpanContext(ROOT_CONTEXT, unsampled);
+  const parentBased = provider(new ParentBasedSampler({ root: new AlwaysOnSampler() }));
+  const seen = await parentBased.tracer.getTracer('t').startActiveSpan('served', {}, parent, async (span) => {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    assert.is(trace.getActiveSpan(), span, 'active across awaits');
+    span.setAttribute('ignored', 1);
+    span.end();
+    return span.spanContext();
+  });
+  // What the span would have carried on: the trace, not sampled. Its own ID would never be seen.
+  assert.equal(seen, unsampled);
+  assert.is(parentBased.kept.spans.length, 0);
+  // A sampler that does not follow parents may still sample beneath one that is not sampled.
+  const alwaysOn = provider(new AlwaysOnSampler());
+  alwaysOn.tracer.getTracer('t').startActiveSpan('served', {}, parent, (span) => span.end());
+  assert.equal(
+    alwaysOn.kept.spans.map((k) => [k.span.name, k.span.traceId, k.span.parentSpanId]),
+    [['served', '5'.repeat(32), '6'.repeat(16)]],
+  );
+  // A sampled parent gets its child as ever.
+  const sampled = trace.setSpanContext(ROOT_CONTEXT, { ...unsampled, traceFlags: TraceFlags.SAMPLED });
+  parentBased.tracer.getTracer('t').startActiveSpan('served', {}, sampled, (span) => span.end());
+  assert.equal(
+    parentBased.kept.spans.map((k) => k.span.parentSpanId),
+    ['6'.repeat(16)],
   );
 });
 

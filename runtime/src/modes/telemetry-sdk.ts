@@ -236,6 +236,7 @@ async function leanTracerProvider(
   await resource.waitForAsyncAttributes?.();
   return new LeanTracerProvider({
     sampler: sampler(traceSdk, env),
+    followsParents: samplerName(env).startsWith('parentbased_'),
     limits: spanLimitsFromEnvironment(env),
     spans: new SpanBatches({
       settings,
@@ -248,7 +249,7 @@ async function leanTracerProvider(
 
 /** OTEL_TRACES_SAMPLER (checked by telemetrySettings); the default, parent-based always-on, when unset. */
 function sampler(sdk: typeof import('@opentelemetry/sdk-trace'), env: NodeJS.ProcessEnv) {
-  const name = env.OTEL_TRACES_SAMPLER?.trim().toLowerCase() || 'parentbased_always_on';
+  const name = samplerName(env);
   const ratio = Number(env.OTEL_TRACES_SAMPLER_ARG?.trim() || 1);
   const root = name.endsWith('always_off')
     ? new sdk.AlwaysOffSampler()
@@ -256,6 +257,10 @@ function sampler(sdk: typeof import('@opentelemetry/sdk-trace'), env: NodeJS.Pro
       ? new sdk.TraceIdRatioBasedSampler(ratio)
       : new sdk.AlwaysOnSampler();
   return name.startsWith('parentbased_') ? new sdk.ParentBasedSampler({ root }) : root;
+}
+
+function samplerName(env: NodeJS.ProcessEnv): string {
+  return env.OTEL_TRACES_SAMPLER?.trim().toLowerCase() || 'parentbased_always_on';
 }
 
 /** OTEL_LOG_LEVEL (checked by telemetrySettings); WARN when unset. */

@@ -421,6 +421,20 @@ class LeanTracer implements Tracer {
       parent = b ?? contextApi.active();
       fn = c!;
     }
+    if (this.#provider.followsParents && !options.root) {
+      // Under a parent that is not sampled, a parent-based sampler drops the span: it would record
+      // nothing and only give what it calls a new span ID, of a span no one ever sees. The
+      // parent's context goes on instead, unchanged (its trace ID and "not sampled" reach what
+      // it calls), for a tenth of the work: no span, no IDs, no context of its own.
+      const parentSpan = trace.getSpan(parent);
+      if (
+        parentSpan !== undefined &&
+        !parentSpan.isRecording() &&
+        (parentSpan.spanContext().traceFlags & TraceFlags.SAMPLED) === 0 &&
+        isSpanContextValid(parentSpan.spanContext())
+      )
+        return contextApi.with(parent, fn as (span: Span) => ReturnType<F>, undefined, parentSpan);
+    }
     const span = this.startSpan(name, options, parent);
     return contextApi.with(trace.setSpan(parent, span), fn as (span: Span) => ReturnType<F>, undefined, span);
   }
@@ -459,11 +473,14 @@ export class LeanTracerProvider implements TracerProvider {
   readonly ids = new RandomIds();
   readonly #tracers = new Map<string, LeanTracer>();
   readonly sampler: Sampler;
+  /** Whether the sampler drops every span whose parent is not sampled (the parentbased_* samplers). */
+  readonly followsParents: boolean;
   readonly limits: SpanLimits;
   readonly spans: EndedSpans;
 
-  constructor(options: { sampler: Sampler; limits: SpanLimits; spans: EndedSpans }) {
+  constructor(options: { sampler: Sampler; followsParents: boolean; limits: SpanLimits; spans: EndedSpans }) {
     this.sampler = options.sampler;
+    this.followsParents = options.followsParents;
     this.limits = options.limits;
     this.spans = options.spans;
   }

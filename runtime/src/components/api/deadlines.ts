@@ -39,7 +39,12 @@ export class Deadlines {
     if (this.#newest === undefined) this.#oldest = entry;
     else this.#newest.next = entry;
     this.#newest = entry;
-    this.#timer ??= setTimeout(() => this.#fire(), this.#timeoutMs);
+    // One timer, kept while calls come and go: under load the list empties between bursts, and
+    // clearing and setting a timer each time cost more than the calls' deadlines. While a call
+    // waits it keeps the process up (a hung handler still gets its 504); an idle endpoint's
+    // timer does not, and lapses when it next fires.
+    if (this.#timer === undefined) this.#timer = setTimeout(() => this.#fire(), this.#timeoutMs);
+    else this.#timer.ref();
     return entry;
   }
 
@@ -51,12 +56,8 @@ export class Deadlines {
     if (entry.next === undefined) this.#newest = entry.previous;
     else entry.next.previous = entry.previous;
     entry.previous = entry.next = undefined;
-    // An idle endpoint holds no timer (so nothing keeps the process up); a busy one keeps the
-    // timer it has, which finds later deadlines when it fires.
-    if (this.#oldest === undefined && this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
+    // Idle: the timer stays (see add) but no longer keeps the process up.
+    if (this.#oldest === undefined) this.#timer?.unref();
   }
 
   #fire(): void {

@@ -177,12 +177,15 @@ export function invokeEndpoint(
           SpanKind.SERVER,
           server.id.value,
           telemetry.attributes,
-          async (span) => {
+          (span) => {
             if (request !== undefined && isSpanContextValid(span.spanContext()))
               request.traceContext = context.active();
-            const result = await invokeHandler(endpoint, arg, options, span);
-            recordServedStatus(span, result.status);
-            return result;
+            // Not sampled: nothing to record once the handler is done, so no step to wait for it.
+            if (!span.isRecording()) return invokeHandler(endpoint, arg, options, span);
+            return invokeHandler(endpoint, arg, options, span).then((result) => {
+              recordServedStatus(span, result.status);
+              return result;
+            });
           },
           'message',
           caller,

@@ -77,6 +77,8 @@ export function inSpan<T>(
   const options = spanOptions(kind, attributes, component, currentContext()?.persona?.id.value);
   // Not an async function: its frame and promises cost a third of what an unsampled span does.
   return tracer().startActiveSpan(name, options, parent ?? context.active(), (span) => {
+    // A span that records nothing (not sampled) has nothing to end or mark failed: no wrapper.
+    if (!span.isRecording()) return fn(span);
     let pending: Promise<T>;
     try {
       pending = fn(span);
