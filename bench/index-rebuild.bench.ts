@@ -87,7 +87,7 @@ export async function benchIndexRebuild(): Promise<void> {
       better: 'lower',
     });
     console.log(
-      `  ${Math.round(VALUES / result.ours).toLocaleString('en')} values/s rebuilt; ` +
+      `  index rebuild: ${Math.round(VALUES / result.ours).toLocaleString('en')} values/s rebuilt; ` +
         `${Math.round(VALUES / result.baseline).toLocaleString('en')} values/s in SQL alone`,
     );
   } finally {

@@ -129,7 +129,7 @@ baseline / ours for times and sizes.
 Machine: ${about}.
 
 ${table(reported.map((r) => r.comparison))}
-${notes.length ? `\nAlso measured:\n\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}${skipped.length ? `\nNot run:\n\n${skipped.map((s) => `- ${s}`).join('\n')}\n` : ''}`;
+${notes.length ? `\nAlso measured:\n\n${notes.map((n) => `- ${n.trim()}`).join('\n')}\n` : ''}${skipped.length ? `\nNot run:\n\n${skipped.map((s) => `- ${s}`).join('\n')}\n` : ''}`;
 if (only.length === 0) {
   writeFileSync(join(import.meta.dirname, 'RESULTS.md'), results);
   log('\nWrote bench/RESULTS.md');
