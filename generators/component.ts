@@ -153,7 +153,10 @@ export function componentGenerator(plop: NodePlopAPI, options: GeneratorOptions)
     const state = readAppState(options.appDir);
     const render = (template: string, data: unknown) => api.renderString(template, data);
     const input = { kind: answers.kind, name: answers.name, uses: answers.uses ?? [] };
-    const plan = await formatPlan(planComponent(input, state, { repoRoot: options.repoRoot, render }));
+    const plan = await formatPlan(
+      planComponent(input, state, { repoRoot: options.repoRoot, render }),
+      options.repoRoot,
+    );
     const dryRun = isDryRun(answers, options);
     if (!dryRun) writePlan(plan.writes);
     return describePlan(plan, dryRun);

@@ -74,6 +74,12 @@ export const errors = {
       'PLOP_CHANGED',
       `${path} changed while the generator ran; nothing was written (or it was rolled back). Run it again`,
     ),
+  formatFailed: (path: string, cause: unknown) =>
+    make(
+      'PLOP_FORMAT_FAILED',
+      `Prettier could not format the generated ${path} (${cause instanceof Error ? cause.message.split('\n')[0] : String(cause)}); nothing was written. The template made code Prettier cannot read: report it, with the command you ran`,
+      { cause },
+    ),
   writeFailed: (path: string, cause: unknown) =>
     make(
       'PLOP_WRITE_FAILED',

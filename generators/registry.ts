@@ -13,7 +13,10 @@ import { formatPlan } from './format.ts';
 export function registryGenerator(plop: NodePlopAPI, options: GeneratorOptions): void {
   plop.setActionType('infra-registry', async (answers, _config, api) => {
     const render = (template: string, data: unknown) => api.renderString(template, data);
-    const plan = await formatPlan(planRegistry(readAppState(options.appDir), { repoRoot: options.repoRoot, render }));
+    const plan = await formatPlan(
+      planRegistry(readAppState(options.appDir), { repoRoot: options.repoRoot, render }),
+      options.repoRoot,
+    );
     const dryRun = isDryRun(answers, options);
     if (!dryRun) writePlan(plan.writes);
     return describePlan(plan, dryRun);

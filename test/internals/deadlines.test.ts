@@ -1,7 +1,7 @@
 /**
  * An endpoint's deadlines (components/api/deadlines.ts): one timer for all of an endpoint's
- * calls in flight, each expiring at its own time, none after it settled, and no timer left
- * behind once the endpoint is idle.
+ * calls in flight, each expiring at its own time, none after it settled, and no timer holding the
+ * process up once the endpoint is idle.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,7 +10,7 @@ import { Deadlines } from 'infra-generator/internal/components/api/deadlines';
 
 const test = suite('endpoint deadlines');
 
-/** Timers this process holds now (unref'd ones too), by Node's own count. */
+/** Timers that keep this process up now (not the unref'd ones), by Node's own count. */
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
 test('each call expires at its own deadline, in start order, and a removed one never does', async () => {

@@ -15,6 +15,9 @@ import { rootLogger } from 'infra-generator/internal/core/telemetry/log';
 import type { TopicBackend } from 'infra-generator/internal/components/topic/backend';
 import type { TopicPlatform } from '../support/topic-platform.ts';
 import { until } from '../support/until.ts';
+import { context, propagation, SpanStatusCode, trace } from '@opentelemetry/api';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { parentOf, recordTelemetry } from '../support/telemetry.ts';
 
 export interface TopicHarness {
   /** Shown in the suite's name. */
@@ -350,6 +353,83 @@ export function topicContract(harness: TopicHarness): void {
     assert.is(refused.code, errorCodes.INFRA_PUBLISH_NOT_ALLOWED);
     assert.match(refused.message, /may not use Topic \S+\.orders \(publish\(\)\): its uses option lists nothing/);
     assert.type(await runAs(app, insider, () => topic.publish({ id: 'o', total: 1 })), 'string');
+  });
+
+  test('traced: each attempt is a span beneath the publish span; one past its deadline ends failed then; only the trace travels, not the baggage', async () => {
+    const telemetry = await recordTelemetry();
+    // The SDK's default propagators, baggage included: a message must not keep the baggage.
+    propagation.disable();
+    propagation.setGlobalPropagator(
+      new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+    );
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    try {
+      const attempts: { attempt: number; baggage: string | undefined }[] = [];
+      let subscription!: Subscription<Order>;
+      const { app } = await fixture((root) => {
+        const topic = new Topic<Order>(root`orders`);
+        subscription = new Subscription(
+          root`slow`,
+          topic,
+          async (_order, { attempt }) => {
+            attempts.push({ attempt, baggage: propagation.getBaggage(context.active())?.getEntry('user')?.value });
+            // The first attempt hangs past its deadline (the test lets it go at the end).
+            if (attempt === 1) await released;
+          },
+          // Two at once: the hung attempt keeps its place, the retry takes the other.
+          { ackDeadlineSeconds: 1, backoff: { initialSeconds: 0 }, concurrency: 2 },
+        );
+      });
+      start(app, subscription);
+      const withBaggage = propagation.setBaggage(
+        context.active(),
+        propagation.createBaggage({ user: { value: 'alice@example.com' } }),
+      );
+      const messageId = await context.with(withBaggage, () =>
+        trace.getTracer('test').startActiveSpan('request', async (span) => {
+          try {
+            return await subscription.topic.publish({ id: 'o-1', total: 1 });
+          } finally {
+            span.end();
+          }
+        }),
+      );
+      const processed = () => telemetry.spans().filter((s) => s.name === `process ${subscription.topic.id.value}`);
+      await until(
+        () => processed().length >= 2,
+        30,
+        () =>
+          telemetry
+            .spans()
+            .map((s) => s.name)
+            .join(', '),
+      );
+      const request = telemetry.spans().find((s) => s.name === 'request')!;
+      const publish = telemetry.spans().find((s) => s.name === `publish ${subscription.topic.id.value}`)!;
+      assert.ok(publish, 'the publish span');
+      assert.is(parentOf(publish), request.spanContext().spanId);
+      assert.is(publish.attributes['messaging.message.id'], messageId);
+      const [first, second] = processed().sort(
+        (a, b) => Number(a.attributes['infra.message.attempt']) - Number(b.attributes['infra.message.attempt']),
+      );
+      for (const span of [first, second]) {
+        assert.is(span.spanContext().traceId, request.spanContext().traceId);
+        assert.is(parentOf(span), publish.spanContext().spanId);
+      }
+      // Ended at its deadline, while its handler still hangs: failed, as the backend counted it.
+      assert.is(first.attributes['infra.message.attempt'], 1);
+      assert.is(first.status.code, SpanStatusCode.ERROR);
+      assert.is(first.attributes['error.type'], errorCodes.INFRA_ACK_DEADLINE);
+      assert.is(second.status.code, SpanStatusCode.UNSET);
+      assert.equal(attempts.slice(0, 2), [
+        { attempt: 1, baggage: undefined },
+        { attempt: 2, baggage: undefined },
+      ]);
+    } finally {
+      release();
+      await telemetry.stop();
+    }
   });
 
   return test.run();

@@ -234,9 +234,11 @@ async function leanTracerProvider(
     undefined,
   );
   await resource.waitForAsyncAttributes?.();
+  const chosen = sampler(traceSdk, env);
   return new LeanTracerProvider({
-    sampler: sampler(traceSdk, env),
-    followsParents: samplerName(env).startsWith('parentbased_'),
+    sampler: chosen,
+    // Its defaults drop every span under a parent not sampled (the SDK's own choice of delegates).
+    followsParents: chosen instanceof traceSdk.ParentBasedSampler,
     limits: spanLimitsFromEnvironment(env),
     spans: new SpanBatches({
       settings,
@@ -249,7 +251,7 @@ async function leanTracerProvider(
 
 /** OTEL_TRACES_SAMPLER (checked by telemetrySettings); the default, parent-based always-on, when unset. */
 function sampler(sdk: typeof import('@opentelemetry/sdk-trace'), env: NodeJS.ProcessEnv) {
-  const name = samplerName(env);
+  const name = env.OTEL_TRACES_SAMPLER?.trim().toLowerCase() || 'parentbased_always_on';
   const ratio = Number(env.OTEL_TRACES_SAMPLER_ARG?.trim() || 1);
   const root = name.endsWith('always_off')
     ? new sdk.AlwaysOffSampler()
@@ -257,10 +259,6 @@ function sampler(sdk: typeof import('@opentelemetry/sdk-trace'), env: NodeJS.Pro
       ? new sdk.TraceIdRatioBasedSampler(ratio)
       : new sdk.AlwaysOnSampler();
   return name.startsWith('parentbased_') ? new sdk.ParentBasedSampler({ root }) : root;
-}
-
-function samplerName(env: NodeJS.ProcessEnv): string {
-  return env.OTEL_TRACES_SAMPLER?.trim().toLowerCase() || 'parentbased_always_on';
 }
 
 /** OTEL_LOG_LEVEL (checked by telemetrySettings); WARN when unset. */

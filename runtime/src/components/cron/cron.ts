@@ -112,7 +112,7 @@ export class Cron extends Persona {
   async runNow(): Promise<void> {
     this.assertPhase('runNow()', 'runtime');
     assertRunsAsItself(this, 'runNow()');
-    await this.#run(new Date(), new AbortController().signal);
+    await this.#run(new Date(), new AbortController().signal, false);
   }
 
   /** Runs the schedule until `signal` aborts. */
@@ -208,12 +208,9 @@ export class Cron extends Persona {
       }
       const renew = setInterval(() => void this.#lease(at, instance, Date.now() + LEASE_MS), LEASE_MS / 3);
       try {
-        await this.#run(tick, signal);
-      } catch (err) {
-        log.error(
-          { err, component: this.id.value, tick: tick.toISOString() },
-          `Cron ${this.id.value}: the run of ${tick.toISOString()} failed: ${messageOf(err)}; the schedule goes on`,
-        );
+        await this.#run(tick, signal, true);
+      } catch {
+        // Logged by #run, in the run's trace; the schedule goes on.
       } finally {
         clearInterval(renew);
         await this.#lease(at, instance, 0);
@@ -239,7 +236,8 @@ export class Cron extends Persona {
     }
   }
 
-  async #run(tick: Date, signal: AbortSignal): Promise<void> {
+  /** One run, in its span; `scheduled`: a tick's, whose failure is logged here (runNow()'s caller gets its own). */
+  async #run(tick: Date, signal: AbortSignal, scheduled: boolean): Promise<void> {
     const context: CronContext = Object.freeze({ tick, signal });
     const id = this.id.value;
     // Each run is the root of a trace, as a deploy task's is: what it calls is beneath it.
@@ -250,7 +248,17 @@ export class Cron extends Persona {
       NO_ATTRIBUTES,
       async (span) => {
         if (span.isRecording()) span.setAttribute(ATTR_CRON_TICK, tick.toISOString());
-        await runAs(this.app, this, () => this.#fn(context), { component: id });
+        try {
+          await runAs(this.app, this, () => this.#fn(context), { component: id });
+        } catch (err) {
+          // Here, so that the line carries the run's trace ID.
+          if (scheduled)
+            log.error(
+              { err, component: id, tick: tick.toISOString() },
+              `Cron ${id}: the run of ${tick.toISOString()} failed: ${messageOf(err)}; the schedule goes on`,
+            );
+          throw err;
+        }
       },
       'message',
       ROOT_CONTEXT,

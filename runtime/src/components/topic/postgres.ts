@@ -72,10 +72,8 @@ export class PostgresTopicBackend implements TopicBackend {
 
   async publish(envelope: Envelope): Promise<void> {
     const boss = await this.#boss('publish()');
-    const data: JobData =
-      envelope.trace === undefined
-        ? { id: envelope.id, text: envelope.text, at: envelope.publishedAt }
-        : { id: envelope.id, text: envelope.text, at: envelope.publishedAt, tc: envelope.trace };
+    // No trace: `tc` is undefined, which the job's JSON leaves out.
+    const data: JobData = { id: envelope.id, text: envelope.text, at: envelope.publishedAt, tc: envelope.trace };
     const queues = this.#options.queues;
     try {
       if (queues.length === 1) {
@@ -213,6 +211,10 @@ export class PostgresTopicBackend implements TopicBackend {
       superviseIntervalSeconds: SUPERVISE_SECONDS,
       // The topic's processes need no cron of pg-boss's (schedules are Cron components).
       schedule: false,
+      // The runtime makes a topic's spans and metrics itself (telemetry.ts), the same in one
+      // process and deployed; pg-boss's own (a span per queue and per job, metrics of the same
+      // names) would count each message twice.
+      openTelemetry: { enabled: false },
     });
     // pg-boss reports its background failures as events; without a listener one would end the process.
     boss.on('error', (err) => this.#report(`its database reported a problem (${messageOf(err)})`, err));

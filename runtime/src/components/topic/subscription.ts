@@ -104,10 +104,23 @@ export class Subscription<T = any> extends Persona {
               );
           };
           attemptSignal.addEventListener('abort', overran, { once: true });
-          // Each attempt in a span beneath the publisher's (its log lines carry that trace).
-          return traced({ id: envelope.id, trace: envelope.trace, attempt }, () =>
-            this.#attempt(envelope, attempt, attemptSignal),
-          ).finally(() => attemptSignal.removeEventListener('abort', overran));
+          // Each attempt in a span beneath the publisher's (its log lines carry that trace). The
+          // span and its duration end when the attempt is decided: when the handler settles, or
+          // at its deadline or the stop, which fail it whatever the handler does later. The
+          // backend waits on the handler itself, which keeps its place among the `concurrency`.
+          let running: Promise<void> | undefined;
+          const decided = traced({ id: envelope.id, trace: envelope.trace, attempt }, () => {
+            running = this.#attempt(envelope, attempt, attemptSignal);
+            return settledOrAborted(running, attemptSignal, () =>
+              signal.aborted
+                ? errors.subscriptionStopped(this.id.value, envelope.id)
+                : errors.ackDeadlinePassed(this.id.value, envelope.id, this.queue.ackDeadlineSeconds),
+            );
+          });
+          // Its outcome is the span's: the handler's own is what the backend gets.
+          decided.catch(() => {});
+          // traced() runs its function at once, so the handler has started by now.
+          return running!.finally(() => attemptSignal.removeEventListener('abort', overran));
         },
         signal,
       ),
@@ -176,3 +189,13 @@ export class Subscription<T = any> extends Persona {
 }
 
 brand(Subscription, 'Subscription');
+
+/** `work`'s outcome, or a rejection with `reason()` once `signal` aborts, whichever comes first. */
+function settledOrAborted<T>(work: Promise<T>, signal: AbortSignal, reason: () => Error): Promise<T> {
+  if (signal.aborted) return Promise.reject(reason());
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(reason());
+    signal.addEventListener('abort', abort, { once: true });
+    void work.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
+}

@@ -4,10 +4,12 @@
  * of a subscription's handler, with their durations on messaging.client.operation.duration and
  * messaging.process.duration.
  *
- * The publisher's trace context travels with the message (W3C `traceparent`, by the registered
- * propagator, kept in the envelope), and each attempt's span is a child of the publish span: a
- * request that publishes an order and the handlers that deal with it are one trace, across
- * personas, as an endpoint call is. A message's body is never recorded: it is the app's data.
+ * The publisher's trace context travels with the message (W3C `traceparent` and `tracestate`,
+ * by the registered propagator, kept in the envelope), and each attempt's span is a child of the
+ * publish span: a request that publishes an order and the handlers that deal with it are one
+ * trace, across personas, as an endpoint call is. Not the caller's baggage, which may name users
+ * or tenants and would be kept with the message for as long as it is (years, deployed). A
+ * message's body is never recorded: it is the app's data.
  *
  * With no SDK registered, nothing here is made per message: no span, no carrier, no record.
  */
@@ -34,8 +36,10 @@ import {
 } from '../../core/telemetry/attributes.ts';
 import type { TraceCarrier } from './backend.ts';
 
-/** The carrier's fields a propagator may write (traceparent, tracestate, baggage): kept at most this long each. */
-const MAX_CARRIER_VALUE = 8192;
+/** What a message keeps of its publisher's context: the trace's, not the baggage. */
+const TRACE_FIELDS = ['traceparent', 'tracestate'] as const;
+/** The longest value of those kept or read back (tracestate is at most 512 characters by its spec). */
+const MAX_CARRIER_VALUE = 1024;
 
 /** The spans' and measurements' attribute sets of one operation, made once. */
 class MessagingOperation {
@@ -143,29 +147,38 @@ export function processTelemetry(topic: string, system: string, subscription: st
     handle: () => Promise<R>,
   ): Promise<R> =>
     operation.run(
-      publisherContext(message.trace),
+      tracing() ? publisherContext(message.trace) : undefined,
       () => ({ [ATTR_MESSAGING_MESSAGE_ID]: message.id, [ATTR_MESSAGE_ATTEMPT]: message.attempt }),
       handle,
     );
 }
 
-/** The active trace context as the registered propagator writes it (undefined when it writes nothing). */
+/**
+ * The active trace context as the registered propagator writes it, its trace fields only
+ * (undefined when it writes none).
+ */
 function traceCarrier(): TraceCarrier | undefined {
   if (!tracing()) return undefined;
-  const carrier: Record<string, string> = {};
-  propagation.inject(contextApi.active(), carrier);
-  return Object.keys(carrier).length === 0 ? undefined : carrier;
+  const written: Record<string, string> = {};
+  propagation.inject(contextApi.active(), written);
+  return traceFields(written);
 }
 
 /**
  * The publisher's context from a message's carrier: what the database gave back is checked to be
- * a few short strings before a propagator reads it (a message from an older version, or a hand
- * edit, has none or junk: then the attempt starts a trace of its own).
+ * the trace fields, short strings, before a propagator reads it (a message from an older version,
+ * or a hand edit, has none or junk: then the attempt starts a trace of its own).
  */
 function publisherContext(trace: TraceCarrier | undefined): Context {
-  if (trace === undefined || trace === null || typeof trace !== 'object') return ROOT_CONTEXT;
-  const carrier: Record<string, string> = {};
-  for (const [name, value] of Object.entries(trace).slice(0, 8))
-    if (typeof value === 'string' && value.length <= MAX_CARRIER_VALUE) carrier[name] = value;
-  return propagation.extract(ROOT_CONTEXT, carrier);
+  const carrier = trace !== null && typeof trace === 'object' ? traceFields(trace) : undefined;
+  return carrier === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, carrier);
+}
+
+function traceFields(from: Readonly<Record<string, unknown>>): TraceCarrier | undefined {
+  let kept: Record<string, string> | undefined;
+  for (const name of TRACE_FIELDS) {
+    const value = from[name];
+    if (typeof value === 'string' && value.length <= MAX_CARRIER_VALUE) (kept ??= {})[name] = value;
+  }
+  return kept;
 }

@@ -78,7 +78,13 @@ export function inSpan<T>(
   // Not an async function: its frame and promises cost a third of what an unsampled span does.
   return tracer().startActiveSpan(name, options, parent ?? context.active(), (span) => {
     // A span that records nothing (not sampled) has nothing to end or mark failed: no wrapper.
-    if (!span.isRecording()) return fn(span);
+    if (!span.isRecording()) {
+      try {
+        return fn(span);
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    }
     let pending: Promise<T>;
     try {
       pending = fn(span);
