@@ -9,7 +9,12 @@
  */
 import type { Attributes } from '@opentelemetry/api';
 import { errorTypeOf, inSpan, tracing, SpanKind } from '../../core/telemetry/tracing.ts';
-import { dbOperationDuration, metricsRecording, type DurationSeries } from '../../core/telemetry/metrics.ts';
+import {
+  dbOperationDuration,
+  metricsRecording,
+  OperationSeries,
+  type DurationSeries,
+} from '../../core/telemetry/metrics.ts';
 import {
   ATTR_COMPONENT_ID,
   ATTR_DB_COLLECTION_NAME,
@@ -30,8 +35,7 @@ export class StoreOperation {
   readonly spanName: string;
   readonly spanAttributes: Attributes;
   readonly metricAttributes: Attributes;
-  #series: DurationSeries | undefined;
-  readonly #failedSeries = new Map<string, DurationSeries>();
+  readonly #series: OperationSeries;
 
   constructor(storeId: string, dbSystem: string, operation: string, indexId?: string) {
     this.storeId = storeId;
@@ -45,27 +49,16 @@ export class StoreOperation {
     // inSpan adds the component ID to the span itself. Frozen: made once, shared by every call.
     this.spanAttributes = Object.freeze(indexId === undefined ? common : { ...common, [ATTR_INDEX_ID]: indexId });
     this.metricAttributes = Object.freeze({ ...common, [ATTR_COMPONENT_ID]: storeId });
+    this.#series = new OperationSeries(
+      dbOperationDuration,
+      () => `${this.spanName} ${dbSystem}`,
+      this.metricAttributes,
+    );
   }
 
   /** The duration series of the operation, or of its failures of `errorType`. */
   series(errorType?: string): DurationSeries {
-    if (errorType === undefined)
-      return (this.#series ??= dbOperationDuration.series(this.#key(), () => this.metricAttributes));
-    let series = this.#failedSeries.get(errorType);
-    if (series === undefined) {
-      series = dbOperationDuration.series(`${this.#key()} ${errorType}`, () => ({
-        ...this.metricAttributes,
-        [ATTR_ERROR_TYPE]: errorType,
-      }));
-      // Error types are few (codes and classes); a bound all the same.
-      if (this.#failedSeries.size < 100) this.#failedSeries.set(errorType, series);
-    }
-    return series;
-  }
-
-  /** The series' name in its histogram, made only when a series is first looked for. */
-  #key(): string {
-    return `${this.spanName} ${this.metricAttributes[ATTR_DB_SYSTEM_NAME]}`;
+    return this.#series.of(errorType);
   }
 }
 

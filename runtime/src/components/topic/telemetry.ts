@@ -19,7 +19,7 @@ import {
   messagingProcessDuration,
   messagingPublishDuration,
   metricsRecording,
-  type DurationSeries,
+  OperationSeries,
 } from '../../core/telemetry/metrics.ts';
 import {
   ATTR_COMPONENT_ID,
@@ -45,12 +45,9 @@ const MAX_CARRIER_VALUE = 1024;
 class MessagingOperation {
   readonly spanName: string;
   readonly spanAttributes: Attributes;
-  readonly #metricAttributes: Attributes;
-  readonly #histogram: typeof messagingPublishDuration;
   readonly #component: string;
   readonly #kind: SpanKind;
-  #series: DurationSeries | undefined;
-  readonly #failed = new Map<string, DurationSeries>();
+  readonly #series: OperationSeries;
 
   constructor(
     operation: 'publish' | 'process',
@@ -62,7 +59,6 @@ class MessagingOperation {
     this.spanName = `${operation} ${topic}`;
     this.#component = component;
     this.#kind = operation === 'publish' ? SpanKind.PRODUCER : SpanKind.CONSUMER;
-    this.#histogram = operation === 'publish' ? messagingPublishDuration : messagingProcessDuration;
     const common: Attributes = {
       [ATTR_MESSAGING_SYSTEM]: system,
       [ATTR_MESSAGING_OPERATION_TYPE]: operation === 'publish' ? 'send' : 'process',
@@ -75,23 +71,11 @@ class MessagingOperation {
     }
     // Frozen: the tracer checks and encodes a frozen set once (inSpan adds the component).
     this.spanAttributes = Object.freeze(common);
-    this.#metricAttributes = Object.freeze({ ...common, [ATTR_COMPONENT_ID]: component });
-  }
-
-  /** The duration series of the operation, or of its failures of `errorType`. */
-  series(errorType?: string): DurationSeries {
-    const key = `${this.spanName} ${this.#component}`;
-    if (errorType === undefined) return (this.#series ??= this.#histogram.series(key, () => this.#metricAttributes));
-    let series = this.#failed.get(errorType);
-    if (series === undefined) {
-      series = this.#histogram.series(`${key} ${errorType}`, () => ({
-        ...this.#metricAttributes,
-        [ATTR_ERROR_TYPE]: errorType,
-      }));
-      // Error types are few (codes and classes); a bound all the same.
-      if (this.#failed.size < 100) this.#failed.set(errorType, series);
-    }
-    return series;
+    this.#series = new OperationSeries(
+      operation === 'publish' ? messagingPublishDuration : messagingProcessDuration,
+      () => `${this.spanName} ${component}`,
+      Object.freeze({ ...common, [ATTR_COMPONENT_ID]: component }),
+    );
   }
 
   /**
@@ -110,12 +94,12 @@ class MessagingOperation {
         const startedAt = performance.now();
         try {
           const result = await work();
-          this.series().recordSince(startedAt);
+          this.#series.of().recordSince(startedAt);
           return result;
         } catch (err) {
           const type = errorTypeOf(err);
           if (span.isRecording()) span.setAttribute(ATTR_ERROR_TYPE, type);
-          this.series(type).recordSince(startedAt);
+          this.#series.of(type).recordSince(startedAt);
           throw err;
         }
       },

@@ -23,6 +23,7 @@ import type {
   MetricProducer,
 } from '@opentelemetry/sdk-metrics';
 import {
+  ATTR_ERROR_TYPE,
   ATTR_DB_CONNECTION_STATE,
   ATTR_DB_POOL_NAME,
   METRIC_DB_CLIENT_CONNECTION_COUNT,
@@ -155,6 +156,40 @@ export class DurationHistogram {
     const all = [...this.#series.values()];
     if (this.#overflow) all.push(this.#overflow);
     return all;
+  }
+}
+
+/**
+ * The series of one operation (a store's get, a topic's publish) in a histogram: its own, and one
+ * per error type of its failures (with `error.type`), each found once and then kept.
+ */
+export class OperationSeries {
+  readonly #histogram: DurationHistogram;
+  /** The series' name in the histogram, made only when one is first looked for. */
+  readonly #key: () => string;
+  readonly #attributes: Attributes;
+  #ok: DurationSeries | undefined;
+  readonly #failed = new Map<string, DurationSeries>();
+
+  constructor(histogram: DurationHistogram, key: () => string, attributes: Attributes) {
+    this.#histogram = histogram;
+    this.#key = key;
+    this.#attributes = attributes;
+  }
+
+  /** The operation's series, or that of its failures of `errorType`. */
+  of(errorType?: string): DurationSeries {
+    if (errorType === undefined) return (this.#ok ??= this.#histogram.series(this.#key(), () => this.#attributes));
+    let series = this.#failed.get(errorType);
+    if (series === undefined) {
+      series = this.#histogram.series(`${this.#key()} ${errorType}`, () => ({
+        ...this.#attributes,
+        [ATTR_ERROR_TYPE]: errorType,
+      }));
+      // Error types are few (codes and classes); a bound all the same.
+      if (this.#failed.size < 100) this.#failed.set(errorType, series);
+    }
+    return series;
   }
 }
 
