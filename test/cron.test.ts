@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Cron, rootId, startInProcess, Subscription, Topic, Worker } from 'infra-generator';
+import { Cron, rootId, startInProcess, Subscription, Topic, Worker, type Store } from 'infra-generator';
 import { errorCodes } from 'infra-generator/internal/core/errors';
 import { wiring } from 'infra-generator/internal/core/wiring';
 import { rootLogger } from 'infra-generator/internal/core/telemetry/log';
@@ -81,17 +81,35 @@ const ticksOf = (processes: PersonaProcess[]) =>
     [...p.stdout().matchAll(/^tick (\S+) pid (\d+)$/gm)].map((m) => ({ tick: m[1], pid: m[2] })),
   );
 
-test('deployed: three replicas on one database run each tick once; ticks missed while all are down are not run', async () => {
+/**
+ * Runs the fixture's `persona` as three replicas whose ticks Store is a throwaway database, and
+ * `body` once each has said its next tick; `body` may add replicas (started with `env`). All are
+ * stopped and the database dropped afterwards.
+ */
+async function threeReplicas(
+  persona: string,
+  ticks: Store<any>,
+  body: (replicas: PersonaProcess[], env: Record<string, string>) => Promise<void>,
+): Promise<void> {
   const database = `cron_${randomBytes(4).toString('hex')}`;
   await admin(`CREATE DATABASE ${database}`);
   const url = new URL(adminUrl);
   url.pathname = `/${database}`;
-  const { ticker } = await import('./fixtures/cron-app/app.ts');
-  const env = { [wiring.storeUrl(ticker.ticks.id)]: url.href };
+  const env = { [wiring.storeUrl(ticks.id)]: url.href };
   const replicas: PersonaProcess[] = [];
   try {
-    for (let i = 0; i < 3; i++) replicas.push(await startPersona(FIXTURE, 'cron-app.ticker', env));
+    for (let i = 0; i < 3; i++) replicas.push(await startPersona(FIXTURE, persona, env));
     await Promise.all(replicas.map((r) => r.waitFor('next tick')));
+    await body(replicas, env);
+  } finally {
+    await Promise.all(replicas.map((r) => r.kill()));
+    await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  }
+}
+
+test('deployed: three replicas on one database run each tick once; ticks missed while all are down are not run', async () => {
+  const { ticker } = await import('./fixtures/cron-app/app.ts');
+  await threeReplicas('cron-app.ticker', ticker.ticks, async (replicas, env) => {
     await sleep(4500);
     const ticks = ticksOf(replicas);
     assert.ok(ticks.length >= 3, `${ticks.length} runs:\n${replicas.map((r) => r.stdout() + r.stderr()).join('\n')}`);
@@ -115,23 +133,12 @@ test('deployed: three replicas on one database run each tick once; ticks missed 
     const resumed = ticksOf([again]).map((t) => Date.parse(t.tick));
     const firstAfter = Math.min(...resumed);
     assert.ok(firstAfter > stoppedAt + 2000, 'no tick of the gap was run');
-  } finally {
-    await Promise.all(replicas.map((r) => r.kill()));
-    await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  }
+  });
 });
 
 test('deployed: a run longer than the interval holds the cron: replicas take turns, never overlap', async () => {
-  const database = `cron_${randomBytes(4).toString('hex')}`;
-  await admin(`CREATE DATABASE ${database}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${database}`;
   const { slow } = await import('./fixtures/cron-app/app.ts');
-  const env = { [wiring.storeUrl(slow.ticks.id)]: url.href };
-  const replicas: PersonaProcess[] = [];
-  try {
-    for (let i = 0; i < 3; i++) replicas.push(await startPersona(FIXTURE, 'cron-app.slow', env));
-    await Promise.all(replicas.map((r) => r.waitFor('next tick')));
+  await threeReplicas('cron-app.slow', slow.ticks, async (replicas) => {
     await sleep(9000);
     const events = replicas
       .flatMap((r) =>
@@ -145,10 +152,7 @@ test('deployed: a run longer than the interval holds the cron: replicas take tur
       running += e.what === 'begin' ? 1 : -1;
       assert.ok(running <= 1, `two runs at once:\n${replicas.map((r) => r.stdout()).join('\n')}`);
     }
-  } finally {
-    await Promise.all(replicas.map((r) => r.kill()));
-    await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  }
+  });
 });
 
 test('another persona may not run a cron or a subscription as itself', async () => {

@@ -93,17 +93,6 @@ export class Subscription<T = any> extends Persona {
       backend.consume(
         this.queue,
         (envelope, attempt, attemptSignal) => {
-          // An attempt told to stop while the subscription runs has overrun its deadline: it counts
-          // as failed whatever the handler does later, so say so now.
-          const overran = () => {
-            if (!signal.aborted)
-              log.warn(
-                { messageId: envelope.id, attempt },
-                `Subscription ${this.id.value}: message ${envelope.id} took longer than its ack deadline (${this.queue.ackDeadlineSeconds} s) ` +
-                  `at attempt ${attempt} of ${this.queue.maxAttempts}; it counts as failed (stop the handler when its signal aborts)`,
-              );
-          };
-          attemptSignal.addEventListener('abort', overran, { once: true });
           // Each attempt in a span beneath the publisher's (its log lines carry that trace). The
           // span and its duration end when the attempt is decided: when the handler settles, or
           // at its deadline or the stop, which fail it whatever the handler does later. The
@@ -111,20 +100,31 @@ export class Subscription<T = any> extends Persona {
           let running: Promise<void> | undefined;
           const decided = traced({ id: envelope.id, trace: envelope.trace, attempt }, () => {
             running = this.#attempt(envelope, attempt, attemptSignal);
-            return settledOrAborted(running, attemptSignal, () =>
-              signal.aborted
-                ? errors.subscriptionStopped(this.id.value, envelope.id)
-                : errors.ackDeadlinePassed(this.id.value, envelope.id, this.queue.ackDeadlineSeconds),
-            );
+            return settledOrAborted(running, attemptSignal, () => this.#cutShort(envelope.id, attempt, signal));
           });
           // Its outcome is the span's: the handler's own is what the backend gets.
           decided.catch(() => {});
           // traced() runs its function at once, so the handler has started by now.
-          return running!.finally(() => attemptSignal.removeEventListener('abort', overran));
+          return running!;
         },
         signal,
       ),
     );
+  }
+
+  /**
+   * Why an attempt was cut short: the subscription's stop, or its ack deadline. An attempt past
+   * its deadline while the subscription runs counts as failed whatever the handler does later,
+   * so that is said now.
+   */
+  #cutShort(messageId: string, attempt: number, stop: AbortSignal): Error {
+    if (stop.aborted) return errors.subscriptionStopped(this.id.value, messageId);
+    log.warn(
+      { messageId, attempt },
+      `Subscription ${this.id.value}: message ${messageId} took longer than its ack deadline (${this.queue.ackDeadlineSeconds} s) ` +
+        `at attempt ${attempt} of ${this.queue.maxAttempts}; it counts as failed (stop the handler when its signal aborts)`,
+    );
+    return errors.ackDeadlinePassed(this.id.value, messageId, this.queue.ackDeadlineSeconds);
   }
 
   async #attempt(envelope: Envelope, attempt: number, signal: AbortSignal): Promise<void> {

@@ -49,13 +49,9 @@ class MessagingOperation {
   readonly #kind: SpanKind;
   readonly #series: OperationSeries;
 
-  constructor(
-    operation: 'publish' | 'process',
-    topic: string,
-    system: string,
-    component: string,
-    subscription?: string,
-  ) {
+  /** `subscription`: the one whose attempts these are (process); a publish is the topic's own. */
+  constructor(operation: 'publish' | 'process', topic: string, system: string, subscription?: string) {
+    const component = subscription ?? topic;
     this.spanName = `${operation} ${topic}`;
     this.#component = component;
     this.#kind = operation === 'publish' ? SpanKind.PRODUCER : SpanKind.CONSUMER;
@@ -111,7 +107,7 @@ class MessagingOperation {
 
 /** A topic's publishes: each runs `send` in a publish span, handing it the carrier to store with the message. */
 export function publishTelemetry(topic: string, system: string) {
-  const operation = new MessagingOperation('publish', topic, system, topic);
+  const operation = new MessagingOperation('publish', topic, system);
   return <R>(
     message: { id: string; bytes: number },
     send: (trace: TraceCarrier | undefined) => Promise<R>,
@@ -125,7 +121,7 @@ export function publishTelemetry(topic: string, system: string) {
 
 /** A subscription's attempts: each runs in a process span, the child of its message's publish span. */
 export function processTelemetry(topic: string, system: string, subscription: string) {
-  const operation = new MessagingOperation('process', topic, system, subscription, subscription);
+  const operation = new MessagingOperation('process', topic, system, subscription);
   return <R>(
     message: { id: string; trace: TraceCarrier | undefined; attempt: number },
     handle: () => Promise<R>,
