@@ -77,7 +77,7 @@ function readable(scope: ScopeFields, span: SpanFields & Span) {
     parentSpanContext: span.parentSpanId ? { spanId: span.parentSpanId, isRemote: span.parentIsRemote } : undefined,
     startTime: hrTimeOf(span.startMs),
     endTime: hrTimeOf(span.endMs),
-    attributes: { ...span.encodedAttributes?.attributes, ...span.attributes },
+    attributes: Object.assign({}, ...span.encodedAttributes.map((set) => set.attributes), span.attributes),
     droppedAttributesCount: span.droppedAttributesCount,
     events: span.events.map((e) => ({
       name: e.name,
@@ -180,11 +180,53 @@ test("every kind of span field is written byte for byte as the SDK's serializer 
   overLimit.setAttribute('one.more', true);
   overLimit.end();
 
-  assert.is(kept.spans.length, 8);
+  // Frozen sets added (a client's URL, a status code) go encoded after the first, in order,
+  // unless one of their keys is held, something was set one by one before, or the limit is near.
+  const url = Object.freeze({ 'url.full': 'http://api:8080/pay', 'server.address': 'api', 'server.port': 8080 });
+  const status = Object.freeze({ 'http.response.status_code': 200 });
+  const sets = t.startSpan('POST /pay sets', { kind: SpanKind.CLIENT, attributes: endpoint });
+  sets.setAttributes(url).setAttributes(status).setAttribute('error.type', 'none');
+  sets.end();
+  const setsChanged = t.startSpan('POST /pay sets changed', { kind: SpanKind.CLIENT, attributes: endpoint });
+  setsChanged.setAttributes(url).setAttributes(status).setAttribute('server.port', 8081);
+  setsChanged.end();
+  const afterOne = t.startSpan('POST /pay one first', { kind: SpanKind.CLIENT, attributes: endpoint });
+  afterOne.setAttribute('error.type', 'none');
+  afterOne.setAttributes(url);
+  afterOne.end();
+  const heldKey = t.startSpan('POST /pay held key', { kind: SpanKind.CLIENT, attributes: endpoint });
+  heldKey.setAttributes(Object.freeze({ 'http.route': '/pay/:id', 'server.port': 1 }));
+  heldKey.end();
+  const nearLimit = t.startSpan('near the limit', { attributes: many });
+  nearLimit.setAttributes(url);
+  nearLimit.end();
+
+  assert.is(kept.spans.length, 13);
   const [addedFields, changedFields, overFields] = kept.spans.slice(5).map((k) => k.span);
-  assert.ok(addedFields.encodedAttributes, 'the frozen set went encoded');
+  const [setsFields, setsChangedFields, afterOneFields, heldKeyFields, nearLimitFields] = kept.spans
+    .slice(8)
+    .map((k) => k.span);
+  assert.is(setsFields.encodedAttributes.length, 3, 'both added sets went encoded');
+  assert.equal(setsFields.attributes, { 'error.type': 'none' });
+  assert.is(setsChangedFields.encodedAttributes.length, 0, 'a changed key of an added set: the sets copied');
+  assert.equal(Object.keys(setsChangedFields.attributes), [
+    ...Object.keys(endpoint),
+    ...Object.keys(url),
+    ...Object.keys(status),
+  ]);
+  assert.is(setsChangedFields.attributes['server.port'], 8081);
+  assert.is(afterOneFields.encodedAttributes.length, 1, 'a set after one set alone: set key by key, in order');
+  assert.equal(Object.keys(afterOneFields.attributes), ['error.type', ...Object.keys(url)]);
+  assert.is(heldKeyFields.encodedAttributes.length, 0, 'a set holding a key held: set key by key');
+  assert.is(heldKeyFields.attributes['http.route'], '/pay/:id');
+  assert.is(
+    nearLimitFields.droppedAttributesCount,
+    overFields.droppedAttributesCount - 1 + 3,
+    'past the limit: dropped one by one',
+  );
+  assert.is(addedFields.encodedAttributes.length, 1, 'the frozen set went encoded');
   assert.equal(addedFields.attributes, { 'http.response.status_code': 201 });
-  assert.is(changedFields.encodedAttributes, undefined, 'a changed key: the set copied');
+  assert.is(changedFields.encodedAttributes.length, 0, 'a changed key: the set copied');
   assert.equal(Object.keys(changedFields.attributes), [...Object.keys(endpoint), 'http.response.status_code']);
   assert.is(overFields.droppedAttributesCount, 6);
   for (const { scope, span } of kept.spans) {
@@ -377,7 +419,7 @@ function fieldsOf(i: number): SpanFields {
     kind: SpanKind.INTERNAL,
     startMs: Date.now(),
     endMs: Date.now(),
-    encodedAttributes: undefined,
+    encodedAttributes: [],
     attributes: {},
     droppedAttributesCount: 0,
     events: [],

@@ -12,7 +12,18 @@
  * `infra.app.id`), the SDK's warnings sent to the log at most once a minute each, and a flush on
  * exit bounded by the shutdown grace.
  */
-import { context, diag, DiagLogLevel, metrics, propagation, trace, type DiagLogger } from '@opentelemetry/api';
+import {
+  context,
+  diag,
+  DiagLogLevel,
+  metrics,
+  propagation,
+  ROOT_CONTEXT,
+  trace,
+  type Context,
+  type DiagLogger,
+} from '@opentelemetry/api';
+import { ROOT } from '../core/telemetry/context.ts';
 import type { Logger } from '../core/logger.ts';
 import { messageOf } from '../core/errors.ts';
 import { ATTR_APP_ID } from '../core/telemetry/attributes.ts';
@@ -171,7 +182,15 @@ export async function startTelemetry(start: TelemetryStart): Promise<Telemetry> 
   }
   const meterProvider = readers.length === 0 ? undefined : new metricsSdk.MeterProvider({ resource, readers });
 
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  // Outside any context, the runtime's own empty one (core/telemetry/context.ts) rather than the
+  // API's: what a trace started there sets costs an object a value, not a copy of a Map.
+  class ChainContextManager extends AsyncLocalStorageContextManager {
+    override active(): Context {
+      const active = super.active();
+      return active === ROOT_CONTEXT ? ROOT : active;
+    }
+  }
+  context.setGlobalContextManager(new ChainContextManager().enable());
   const propagators = list('OTEL_PROPAGATORS', ['tracecontext', 'baggage']).map((name) =>
     name === 'baggage' ? new core.W3CBaggagePropagator() : new TraceContextPropagator(),
   );

@@ -25,7 +25,8 @@ export interface EncodedLink {
 /**
  * A frozen attribute set with its Span.attributes fields (KeyValue messages, field 9) written
  * once: the runtime starts its spans with the same few sets (an endpoint's, a store
- * operation's), so a span copies these bytes rather than writing each key and value again.
+ * operation's) and adds a few more (a client's URL, a status code), so a span copies these
+ * bytes rather than writing each key and value again.
  */
 export interface EncodedAttributes {
   readonly attributes: Attributes;
@@ -52,8 +53,8 @@ export interface SpanFields {
   readonly kind: number;
   readonly startMs: EpochMs;
   readonly endMs: EpochMs;
-  /** Written first, when given; `attributes` then holds none of its keys. */
-  readonly encodedAttributes: EncodedAttributes | undefined;
+  /** Written first, in order; `attributes` then holds none of their keys. */
+  readonly encodedAttributes: readonly EncodedAttributes[];
   readonly attributes: Attributes;
   readonly droppedAttributesCount: number;
   readonly events: readonly EncodedEvent[];
@@ -328,7 +329,7 @@ export function writeSpan(writer: ProtoWriter, span: SpanFields): void {
   writer.time(span.startMs);
   writer.tag(8, WIRE_FIXED64);
   writer.time(span.endMs);
-  if (span.encodedAttributes !== undefined) writer.raw(span.encodedAttributes.bytes);
+  for (const set of span.encodedAttributes) writer.raw(set.bytes);
   writeAttributes(writer, span.attributes, 9);
   writer.tag(10, WIRE_VARINT);
   writer.varint(span.droppedAttributesCount);

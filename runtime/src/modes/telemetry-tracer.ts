@@ -120,6 +120,8 @@ function epochMs(time: TimeInput | undefined): EpochMs {
 }
 
 const EXCEPTION_EVENT = 'exception';
+/** The events and links of a span that has none, shared: most have none, and an empty array is an object each. */
+const NONE_YET: readonly unknown[] = Object.freeze([]);
 
 class RecordingSpan implements Span, SpanFields {
   readonly traceId: string;
@@ -132,14 +134,17 @@ class RecordingSpan implements Span, SpanFields {
   readonly kind: SpanKind;
   readonly startMs: EpochMs;
   endMs: EpochMs = 0;
-  /** The frozen set the span started with, encoded once; `attributes` holds what was added since. */
-  encodedAttributes: EncodedAttributes | undefined;
+  /**
+   * The frozen sets the span started with and was given since (setAttributes), each encoded
+   * once; `attributes` holds what was set otherwise, after them.
+   */
+  encodedAttributes: EncodedAttributes[];
   attributes: Attributes;
   droppedAttributesCount: number;
   #attributeCount: number;
-  events: EncodedEvent[] = [];
+  events = NONE_YET as EncodedEvent[];
   droppedEventsCount = 0;
-  links: EncodedLink[] = [];
+  links = NONE_YET as EncodedLink[];
   droppedLinksCount = 0;
   statusCode: number = SpanStatusCode.UNSET;
   statusMessage: string | undefined;
@@ -170,20 +175,21 @@ class RecordingSpan implements Span, SpanFields {
     this.name = name;
     this.kind = kind;
     this.startMs = start;
-    this.encodedAttributes = encoded;
+    this.encodedAttributes = encoded === undefined ? [] : [encoded];
     this.attributes = attributes;
     this.droppedAttributesCount = droppedAttributesCount;
-    this.#attributeCount = (encoded?.count ?? 0) + Object.keys(attributes).length;
+    // A frozen set's span starts with no other attributes unless the sampler added some.
+    this.#attributeCount = encoded === undefined ? Object.keys(attributes).length : encoded.count;
     if (links.length > 0) this.addLinks(links);
   }
 
-  /** Whether `key` is one of the encoded set's; if so, that set is copied into `attributes` to be changed. */
+  /** Whether `key` is one of an encoded set's; if so, the sets are copied into `attributes` to be changed. */
   #unshare(key: string): void {
-    const encoded = this.encodedAttributes;
-    if (encoded === undefined || !Object.hasOwn(encoded.attributes, key)) return;
-    // The SDK keeps a changed key where it was: the set's keys first, then those added since.
-    this.attributes = { ...encoded.attributes, ...this.attributes };
-    this.encodedAttributes = undefined;
+    const sets = this.encodedAttributes;
+    if (!sets.some((set) => Object.hasOwn(set.attributes, key))) return;
+    // The SDK keeps a changed key where it was: the sets' keys first, in order, then those set since.
+    this.attributes = Object.assign({}, ...sets.map((set) => set.attributes), this.attributes) as Attributes;
+    this.encodedAttributes = [];
   }
 
   spanContext(): SpanContext {
@@ -202,7 +208,7 @@ class RecordingSpan implements Span, SpanFields {
         type === 'boolean' ||
         (type === 'string' && (value as string).length <= limits.attributeValueLengthLimit))
     ) {
-      if (this.encodedAttributes !== undefined) this.#unshare(key);
+      if (this.encodedAttributes.length > 0) this.#unshare(key);
       const isNew = !Object.hasOwn(this.attributes, key);
       if (isNew && this.#attributeCount >= limits.attributeCountLimit) this.droppedAttributesCount++;
       else {
@@ -211,7 +217,7 @@ class RecordingSpan implements Span, SpanFields {
       }
       return this;
     }
-    if (this.encodedAttributes !== undefined) this.#unshare(key);
+    if (this.encodedAttributes.length > 0) this.#unshare(key);
     const decision = maybeAddAttribute({
       key,
       value,
@@ -226,6 +232,23 @@ class RecordingSpan implements Span, SpanFields {
   }
 
   setAttributes(attributes: Attributes): this {
+    // A frozen set (a client's URL, a status code: the same few, call after call) goes encoded,
+    // as a span's first set does, when it can be written after what the span holds, in order:
+    // nothing set one by one yet, none of its keys held, all of it within the count limit.
+    if (!this.#ended && Object.isFrozen(attributes) && isEmpty(this.attributes)) {
+      const checked = this.#tracer.checked(attributes);
+      const encoded = checked.encoded!;
+      if (
+        checked.dropped === 0 &&
+        this.#attributeCount + encoded.count <= this.#tracer.limits.attributeCountLimit &&
+        !this.encodedAttributes.some((set) => sharesKey(set.attributes, encoded.attributes))
+      ) {
+        // A new array of the exact length: a push would grow it to seventeen.
+        this.encodedAttributes = this.encodedAttributes.concat(encoded);
+        this.#attributeCount += encoded.count;
+        return this;
+      }
+    }
     for (const key in attributes) if (Object.hasOwn(attributes, key)) this.setAttribute(key, attributes[key]!);
     return this;
   }
@@ -251,6 +274,7 @@ class RecordingSpan implements Span, SpanFields {
         attributeValueLengthLimit: limits.attributeValueLengthLimit,
       },
     );
+    if (this.events === NONE_YET) this.events = [];
     this.events.push({
       name,
       time: epochMs(isTime ? (attributesOrTime as TimeInput) : time),
@@ -276,6 +300,7 @@ class RecordingSpan implements Span, SpanFields {
         attributeCountLimit: limits.attributePerLinkCountLimit,
         attributeValueLengthLimit: limits.attributeValueLengthLimit,
       });
+      if (this.links === NONE_YET) this.links = [];
       this.links.push({
         link: { context: link.context, attributes: attributes as Attributes },
         droppedAttributesCount: droppedAttributesCount ?? 0,
@@ -328,6 +353,16 @@ class RecordingSpan implements Span, SpanFields {
   }
 }
 
+function isEmpty(attributes: Attributes): boolean {
+  for (const key in attributes) if (Object.hasOwn(attributes, key)) return false;
+  return true;
+}
+
+function sharesKey(a: Attributes, b: Attributes): boolean {
+  for (const key in b) if (Object.hasOwn(b, key) && Object.hasOwn(a, key)) return true;
+  return false;
+}
+
 interface CheckedAttributes {
   readonly attributes: Attributes;
   readonly dropped: number;
@@ -360,7 +395,7 @@ class LeanTracer implements Tracer {
     const spanId = provider.ids.spanId();
     const kind = options.kind ?? SpanKind.INTERNAL;
     const links = options.links ?? [];
-    const checked = this.#checked(options.attributes);
+    const checked = this.checked(options.attributes);
     const droppedAttributesCount = checked.dropped;
     const sampling = provider.sampler.shouldSample(context, traceId, name, kind, checked.attributes, links);
     const traceState = sampling.traceState ?? (hasParent ? parent.traceState : undefined);
@@ -443,7 +478,7 @@ class LeanTracer implements Tracer {
    * `attributes` as the limits keep them, and how many were dropped. A frozen set (the runtime
    * passes the same few, call after call) is checked once: its result cannot change.
    */
-  #checked(attributes: Attributes | undefined): CheckedAttributes {
+  checked(attributes: Attributes | undefined): CheckedAttributes {
     if (attributes === undefined) return NO_ATTRIBUTES;
     const frozen = Object.isFrozen(attributes);
     let checked = frozen ? this.#checkedSets.get(attributes) : undefined;

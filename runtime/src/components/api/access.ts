@@ -8,7 +8,8 @@
  * Headers are never written: the authorization header is the API's bearer token.
  */
 import { randomUUID } from 'node:crypto';
-import { propagation, ROOT_CONTEXT, type Attributes, type Context } from '@opentelemetry/api';
+import { propagation, type Attributes, type Context } from '@opentelemetry/api';
+import { ROOT } from '../../core/telemetry/context.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { shorten } from '../../private/text.ts';
 import { logFlat, rootLogger } from '../../core/telemetry/log.ts';
@@ -117,7 +118,7 @@ export function accessLogger(component: string): AccessLogger {
       const message = `${line.method} ${line.route} ${status} ${durationMs.toFixed(1)} ms`;
       // A request that reached no handler (a 401, a 404) is told in the caller's trace, if it
       // sent one: extracted whenever a propagator is registered, also with no tracer (metrics only).
-      const trace: Context = request.traceContext ?? propagation.extract(ROOT_CONTEXT, request.headers);
+      const trace: Context = request.traceContext ?? propagation.extract(ROOT, request.headers);
       logFlat(level, line, message, trace);
     },
 

@@ -12,7 +12,7 @@ import { errorCodes, InfraError, messageOf } from '../../core/errors.ts';
 import { runAs } from '../../core/app.ts';
 import { context, isSpanContextValid, type Context, type Exception, type Span } from '@opentelemetry/api';
 import { inSpan, NOT_RECORDING, SpanKind, tracing } from '../../core/telemetry/tracing.ts';
-import { recordServedStatus, type EndpointTelemetry } from './telemetry.ts';
+import { served, type EndpointTelemetry } from './telemetry.ts';
 
 /**
  * Answers 200 `{ status: 'ok', id }` without a token, for container healthchecks and the local
@@ -172,7 +172,7 @@ export function invokeEndpoint(
   const scope = request === undefined ? telemetry.scope : { ...telemetry.scope, requestId: request.id };
   const serve = tracing()
     ? () =>
-        inSpan(
+        inSpan<EndpointResult>(
           telemetry.name,
           SpanKind.SERVER,
           server.id.value,
@@ -180,15 +180,11 @@ export function invokeEndpoint(
           (span) => {
             if (request !== undefined && isSpanContextValid(span.spanContext()))
               request.traceContext = context.active();
-            // Not sampled: nothing to record once the handler is done, so no step to wait for it.
-            if (!span.isRecording()) return invokeHandler(endpoint, arg, options, span);
-            return invokeHandler(endpoint, arg, options, span).then((result) => {
-              recordServedStatus(span, result.status);
-              return result;
-            });
+            return invokeHandler(endpoint, arg, options, span);
           },
           'message',
           caller,
+          served,
         )
     : caller === undefined || caller === context.active()
       ? // Not traced: no span to open, and nothing to record on it.

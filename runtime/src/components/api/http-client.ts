@@ -22,7 +22,7 @@ import type { Dispatcher, Pool as UndiciPool } from 'undici';
 // checks that this file's class is the one undici exports.
 // @ts-expect-error -- undici declares the types of its index only
 import PoolFromItsFile from 'undici/lib/dispatcher/pool.js';
-import { context, isSpanContextValid, propagation, trace, type Span } from '@opentelemetry/api';
+import { context, isSpanContextValid, propagation, trace, type Attributes, type Span } from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiServer } from './server.ts';
 import { MAX_ANSWER_BYTES, argumentInQuery, resultValue, type Endpoint, type HttpMethod } from './endpoint.ts';
@@ -93,6 +93,8 @@ export class HttpApiClient {
   readonly #connectTimeoutMs: number;
   readonly #timeoutMs: number;
   readonly #maxAnswerBytes: number;
+  /** Each endpoint's span attributes of its URL and server. */
+  readonly #urlAttributes = new WeakMap<Endpoint, Attributes>();
   /** Each endpoint's duration series, by status or error type: found once, then kept. */
   readonly #durationSeries = new WeakMap<Endpoint, Map<string | number, DurationSeries>>();
 
@@ -127,7 +129,7 @@ export class HttpApiClient {
     const query = inQuery && text !== undefined ? `?${ARG_PARAM}=${encodeURIComponent(text)}` : '';
     const path = this.#prefix + route;
     const timeouts = this.#timeouts(endpoint);
-    const span = this.#traced(path);
+    const span = this.#traced(endpoint, path);
     const request =
       query.length > MAX_QUERY_LENGTH
         ? {
@@ -184,15 +186,22 @@ export class HttpApiClient {
    * The active span (the client function's), with the URL (never the query string, which holds
    * the argument) and the server, when a trace context is to go with the request; else undefined.
    */
-  #traced(path: string): Span | undefined {
+  #traced(endpoint: Endpoint, path: string): Span | undefined {
     const span = trace.getActiveSpan();
     if (span === undefined || !isSpanContextValid(span.spanContext())) return undefined;
-    if (span.isRecording())
-      span.setAttributes({
-        [ATTR_URL_FULL]: this.#origin + path,
-        [ATTR_SERVER_ADDRESS]: this.#address,
-        [ATTR_SERVER_PORT]: this.#port,
-      });
+    if (span.isRecording()) {
+      // One frozen set per endpoint, which the tracer encodes once (telemetry-tracer.ts).
+      let attributes = this.#urlAttributes.get(endpoint);
+      if (attributes === undefined) {
+        attributes = Object.freeze({
+          [ATTR_URL_FULL]: this.#origin + path,
+          [ATTR_SERVER_ADDRESS]: this.#address,
+          [ATTR_SERVER_PORT]: this.#port,
+        });
+        this.#urlAttributes.set(endpoint, attributes);
+      }
+      span.setAttributes(attributes);
+    }
     return span;
   }
 

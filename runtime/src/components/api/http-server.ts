@@ -50,7 +50,8 @@ import {
 } from './http-wire.ts';
 import type { Logger } from '../../core/logger.ts';
 import { errors } from '../../core/errors.ts';
-import { propagation, ROOT_CONTEXT } from '@opentelemetry/api';
+import { propagation } from '@opentelemetry/api';
+import { ROOT } from '../../core/telemetry/context.ts';
 import { rootLogger } from '../../core/telemetry/log.ts';
 import { closeIdleConnections } from './idle-connections.ts';
 import { REQUEST_ID_HEADER, accessLogger, requestIdOf, type AccessLogger } from './access.ts';
@@ -376,7 +377,7 @@ function endpointHandler(
           : overrideArgument(request);
     // The call continues the caller's trace, if it sent one (W3C traceparent). Not a public
     // API's: anyone may call it, and would choose the trace, its sampling and its baggage.
-    const caller = endpoint.server.public ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, request.headers);
+    const caller = endpoint.server.public ? ROOT : propagation.extract(ROOT, request.headers);
     const result = await invokeEndpoint(endpoint, arg, invokeOptions, served, caller);
     return send(state, reply, result.status, result.body);
   };

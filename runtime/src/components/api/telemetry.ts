@@ -9,7 +9,7 @@
  * is made once, when the endpoint is defined.
  */
 import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
-import { errorTypeOf, inSpan, SpanKind, tracing } from '../../core/telemetry/tracing.ts';
+import { errorTypeOf, inSpan, SpanKind, tracing, type SpanOutcome } from '../../core/telemetry/tracing.ts';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
@@ -49,30 +49,45 @@ export function inClientSpan(
 ): Promise<unknown> {
   // Not traced: the call itself, without a wrapper awaiting it.
   if (!tracing()) return call();
-  return inSpan(telemetry.name, SpanKind.CLIENT, serverId, telemetry.attributes, async (span) => {
-    try {
-      const value = await call();
-      // A value is 200 and undefined 204 in both modes (endpoint.ts), so the value tells the status.
-      if (span.isRecording()) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, value === undefined ? 204 : 200);
-      return value;
-    } catch (err) {
-      if (span.isRecording()) {
-        if (err instanceof HttpError) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, err.status);
-        span.setAttribute(ATTR_ERROR_TYPE, errorType(err));
-      }
-      throw err;
-    }
-  });
+  return inSpan(telemetry.name, SpanKind.CLIENT, serverId, telemetry.attributes, call, 'message', undefined, answered);
 }
+
+/** What a client span records of the answer. */
+const answered: SpanOutcome<unknown> = {
+  // A value is 200 and undefined 204 in both modes (endpoint.ts), so the value tells the status.
+  value: (span, value) => span.setAttributes(statusAttributes(value === undefined ? 204 : 200)),
+  error(span, err) {
+    if (err instanceof HttpError) span.setAttributes(statusAttributes(err.status));
+    span.setAttribute(ATTR_ERROR_TYPE, errorType(err));
+  },
+};
+
+/** What a server span records of the answer it gave. */
+export const served: SpanOutcome<{ status: number }> = {
+  value: (span, result) => recordServedStatus(span, result.status),
+};
 
 /** Records the status a served call answered; a 5xx (and only that: a 4xx is the caller's) fails the span. */
 export function recordServedStatus(span: Span, status: number): void {
   if (!span.isRecording()) return;
-  span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+  span.setAttributes(statusAttributes(status));
   if (status >= 500) {
     span.setAttribute(ATTR_ERROR_TYPE, String(status));
     span.setStatus({ code: SpanStatusCode.ERROR });
   }
+}
+
+/** One frozen set per status (HTTP's few), which the tracer encodes once (telemetry-tracer.ts). */
+const statusSets = new Map<number, Attributes>();
+
+function statusAttributes(status: number): Attributes {
+  let attributes = statusSets.get(status);
+  if (attributes === undefined) {
+    attributes = Object.freeze({ [ATTR_HTTP_RESPONSE_STATUS_CODE]: status });
+    // Statuses are integers from 100 to 599 (Fastify refuses others): a bound all the same.
+    if (statusSets.size < 1000) statusSets.set(status, attributes);
+  }
+  return attributes;
 }
 
 /**

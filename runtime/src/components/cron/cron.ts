@@ -12,7 +12,7 @@
  * the schedule goes on.
  */
 import { randomUUID } from 'node:crypto';
-import { ROOT_CONTEXT } from '@opentelemetry/api';
+import { ROOT } from '../../core/telemetry/context.ts';
 import { CronExpressionParser, type CronExpression } from 'cron-parser';
 import { brand, hasBrand } from '../../core/brands.ts';
 import { Persona, type PersonaOptions } from '../../core/persona.ts';
@@ -261,7 +261,7 @@ export class Cron extends Persona {
         }
       },
       'message',
-      ROOT_CONTEXT,
+      ROOT,
     );
   }
 }

@@ -13,7 +13,8 @@
  *
  * With no SDK registered, nothing here is made per message: no span, no carrier, no record.
  */
-import { propagation, context as contextApi, ROOT_CONTEXT, type Attributes, type Context } from '@opentelemetry/api';
+import { propagation, context as contextApi, type Attributes, type Context } from '@opentelemetry/api';
+import { ROOT } from '../../core/telemetry/context.ts';
 import { errorTypeOf, inSpan, SpanKind, tracing } from '../../core/telemetry/tracing.ts';
 import {
   messagingProcessDuration,
@@ -151,7 +152,7 @@ function traceCarrier(): TraceCarrier | undefined {
  */
 function publisherContext(trace: TraceCarrier | undefined): Context {
   const carrier = trace !== null && typeof trace === 'object' ? traceFields(trace) : undefined;
-  return carrier === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, carrier);
+  return carrier === undefined ? ROOT : propagation.extract(ROOT, carrier);
 }
 
 function traceFields(from: Readonly<Record<string, unknown>>): TraceCarrier | undefined {
