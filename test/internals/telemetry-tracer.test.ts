@@ -331,7 +331,14 @@ test('startActiveSpan under a parent not sampled, with a parent-based sampler: t
   });
   // What the span would have carried on: the trace, not sampled. Its own ID would never be seen.
   assert.equal(seen, unsampled);
-  assert.is(parentBased.kept.spans.length, 0);
+  // startSpan likewise gives the parent's span back, with a root span made as asked.
+  const started = parentBased.tracer.getTracer('t').startSpan('handed on', {}, parent);
+  assert.is(started, trace.getSpan(parent));
+  started.end();
+  const root = parentBased.tracer.getTracer('t').startSpan('a root', { root: true }, parent);
+  assert.is.not(root.spanContext().traceId, unsampled.traceId);
+  root.end();
+  assert.is(parentBased.kept.spans.length, 1, 'only the root, sampled by its own sampler');
   // A sampler that does not follow parents may still sample beneath one that is not sampled.
   const alwaysOn = provider(new AlwaysOnSampler());
   alwaysOn.tracer.getTracer('t').startActiveSpan('served', {}, parent, (span) => span.end());
@@ -344,7 +351,7 @@ test('startActiveSpan under a parent not sampled, with a parent-based sampler: t
   parentBased.tracer.getTracer('t').startActiveSpan('served', {}, sampled, (span) => span.end());
   assert.equal(
     parentBased.kept.spans.map((k) => k.span.parentSpanId),
-    ['6'.repeat(16)],
+    [undefined, '6'.repeat(16)],
   );
 });
 

@@ -3,6 +3,7 @@
  * every mode; a platform decides whether a Store lives in memory or in PostgreSQL and whether
  * an endpoint call is a function call or an HTTP request.
  */
+import type { Context } from '@opentelemetry/api';
 import { platformOf, type App } from '../core/app.ts';
 import type { ValuePlatform } from '../values/value-platform.ts';
 import type { ApiServer } from './api/server.ts';
@@ -19,9 +20,11 @@ export interface ComponentPlatform extends ValuePlatform {
   topicBackend(topic: Topic<any>): TopicBackend;
   /**
    * Calls `endpoint` as a client. The argument comes as its JSON text (undefined for none):
-   * one process parses it into the handler's own copy, HTTP sends it as it is.
+   * one process parses it into the handler's own copy, HTTP sends it as it is. `trace`: the
+   * context of the call's client span, which the server's span continues (over HTTP, from the
+   * request's traceparent); the active one when not given.
    */
-  call(endpoint: Endpoint, argText: string | undefined): Promise<unknown>;
+  call(endpoint: Endpoint, argText: string | undefined, trace?: Context): Promise<unknown>;
   /** Starts serving `server`'s endpoints; resolves once it accepts calls; stops when `signal` aborts. */
   serve(server: ApiServer, signal: AbortSignal): Promise<void>;
 }

@@ -386,6 +386,8 @@ class LeanTracer implements Tracer {
   }
 
   startSpan(name: string, options: SpanOptions = {}, context: Context = contextApi.active()): Span {
+    const unsampledParent = this.#unsampledParent(context, options);
+    if (unsampledParent !== undefined) return unsampledParent;
     const provider = this.#provider;
     if (options.root) context = trace.deleteSpan(context);
     const parentSpan = trace.getSpan(context);
@@ -456,22 +458,31 @@ class LeanTracer implements Tracer {
       parent = b ?? contextApi.active();
       fn = c!;
     }
-    if (this.#provider.followsParents && !options.root) {
-      // Under a parent that is not sampled, a parent-based sampler drops the span: it would record
-      // nothing and only give what it calls a new span ID, of a span no one ever sees. The
-      // parent's context goes on instead, unchanged (its trace ID and "not sampled" reach what
-      // it calls), for a tenth of the work: no span, no IDs, no context of its own.
-      const parentSpan = trace.getSpan(parent);
-      if (
-        parentSpan !== undefined &&
-        !parentSpan.isRecording() &&
-        (parentSpan.spanContext().traceFlags & TraceFlags.SAMPLED) === 0 &&
-        isSpanContextValid(parentSpan.spanContext())
-      )
-        return contextApi.with(parent, fn as (span: Span) => ReturnType<F>, undefined, parentSpan);
-    }
+    const unsampledParent = this.#unsampledParent(parent, options);
+    if (unsampledParent !== undefined)
+      return contextApi.with(parent, fn as (span: Span) => ReturnType<F>, undefined, unsampledParent);
     const span = this.startSpan(name, options, parent);
     return contextApi.with(trace.setSpan(parent, span), fn as (span: Span) => ReturnType<F>, undefined, span);
+  }
+
+  /**
+   * The parent's span, when the span to start would be dropped for being under a parent not
+   * sampled. A parent-based sampler drops such a span whatever it is: it would record nothing
+   * and only give what it calls a new span ID, of a span no one ever sees. The parent's span
+   * goes on instead, unchanged (its trace ID and "not sampled" reach what the work calls), for
+   * a tenth of the work: no span, no IDs, no context of its own.
+   */
+  #unsampledParent(parent: Context, options: SpanOptions): Span | undefined {
+    if (!this.#provider.followsParents || options.root) return undefined;
+    const parentSpan = trace.getSpan(parent);
+    if (
+      parentSpan !== undefined &&
+      !parentSpan.isRecording() &&
+      (parentSpan.spanContext().traceFlags & TraceFlags.SAMPLED) === 0 &&
+      isSpanContextValid(parentSpan.spanContext())
+    )
+      return parentSpan;
+    return undefined;
   }
 
   /**

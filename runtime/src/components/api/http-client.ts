@@ -22,7 +22,15 @@ import type { Dispatcher, Pool as UndiciPool } from 'undici';
 // checks that this file's class is the one undici exports.
 // @ts-expect-error -- undici declares the types of its index only
 import PoolFromItsFile from 'undici/lib/dispatcher/pool.js';
-import { context, isSpanContextValid, propagation, trace, type Attributes, type Span } from '@opentelemetry/api';
+import {
+  context,
+  isSpanContextValid,
+  propagation,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiServer } from './server.ts';
 import { MAX_ANSWER_BYTES, argumentInQuery, resultValue, type Endpoint, type HttpMethod } from './endpoint.ts';
@@ -123,25 +131,26 @@ export class HttpApiClient {
   }
 
   /** Calls `endpoint` with the argument's JSON text and resolves to its value, or rejects as in one process. */
-  async call(endpoint: Endpoint, text: string | undefined): Promise<unknown> {
+  /** `trace`: the call's span's context, sent as the request's traceparent (the active one when not given). */
+  async call(endpoint: Endpoint, text: string | undefined, trace: Context = context.active()): Promise<unknown> {
     const { method, route } = endpoint;
     const inQuery = argumentInQuery(method);
     const query = inQuery && text !== undefined ? `?${ARG_PARAM}=${encodeURIComponent(text)}` : '';
     const path = this.#prefix + route;
     const timeouts = this.#timeouts(endpoint);
-    const span = this.#traced(endpoint, path);
+    const span = this.#traced(endpoint, path, trace);
     const request =
       query.length > MAX_QUERY_LENGTH
         ? {
             method: 'POST' as const,
             path,
-            headers: withTraceContext(span, { ...this.#bodyHeaders, [METHOD_OVERRIDE_HEADER]: method }, false),
+            headers: withTraceContext(trace, span, { ...this.#bodyHeaders, [METHOD_OVERRIDE_HEADER]: method }, false),
             body: text,
             ...timeouts,
           }
         : inQuery || text === undefined
-          ? { method, path: path + query, headers: withTraceContext(span, this.#headers, true), ...timeouts }
-          : { method, path, headers: withTraceContext(span, this.#bodyHeaders, true), body: text, ...timeouts };
+          ? { method, path: path + query, headers: withTraceContext(trace, span, this.#headers, true), ...timeouts }
+          : { method, path, headers: withTraceContext(trace, span, this.#bodyHeaders, true), body: text, ...timeouts };
     const attempts = 1 + this.#retries;
     for (let attempt = 1; ; attempt++) {
       let status: number;
@@ -183,11 +192,11 @@ export class HttpApiClient {
   }
 
   /**
-   * The active span (the client function's), with the URL (never the query string, which holds
-   * the argument) and the server, when a trace context is to go with the request; else undefined.
+   * The span of `traced` (the client function's), with the URL (never the query string, which
+   * holds the argument) and the server, when a trace context is to go with the request; else undefined.
    */
-  #traced(endpoint: Endpoint, path: string): Span | undefined {
-    const span = trace.getActiveSpan();
+  #traced(endpoint: Endpoint, path: string, traced: Context): Span | undefined {
+    const span = trace.getSpan(traced);
     if (span === undefined || !isSpanContextValid(span.spanContext())) return undefined;
     if (span.isRecording()) {
       // One frozen set per endpoint, which the tracer encodes once (telemetry-tracer.ts).
@@ -307,13 +316,14 @@ function exchange(pool: UndiciPool, request: Dispatcher.DispatchOptions): Promis
  * not configured) the headers are sent as they are, uncopied.
  */
 function withTraceContext(
+  traced: Context,
   span: Span | undefined,
   headers: Record<string, string>,
   shared: boolean,
 ): Record<string, string> {
   if (span === undefined) return headers;
   const carrier = shared ? { ...headers } : headers;
-  propagation.inject(context.active(), carrier);
+  propagation.inject(traced, carrier);
   return carrier;
 }
 

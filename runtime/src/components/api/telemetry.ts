@@ -8,8 +8,8 @@
  * per call beyond what the API itself does, and what each endpoint's spans and log lines carry
  * is made once, when the endpoint is defined.
  */
-import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
-import { errorTypeOf, inSpan, SpanKind, tracing, type SpanOutcome } from '../../core/telemetry/tracing.ts';
+import { SpanStatusCode, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { errorTypeOf, inHandedSpan, SpanKind, tracing, type SpanOutcome } from '../../core/telemetry/tracing.ts';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
@@ -45,11 +45,20 @@ export function endpointTelemetry(serverId: string, method: string, route: strin
 export function inClientSpan(
   telemetry: EndpointTelemetry,
   serverId: string,
-  call: () => Promise<unknown>,
+  call: (trace: Context | undefined) => Promise<unknown>,
 ): Promise<unknown> {
   // Not traced: the call itself, without a wrapper awaiting it.
-  if (!tracing()) return call();
-  return inSpan(telemetry.name, SpanKind.CLIENT, serverId, telemetry.attributes, call, 'message', undefined, answered);
+  if (!tracing()) return call(undefined);
+  // The call hands its span on itself (in the request, or to the server's span in one process):
+  // it need not be the active one.
+  return inHandedSpan(
+    telemetry.name,
+    SpanKind.CLIENT,
+    serverId,
+    telemetry.attributes,
+    (_span, trace) => call(trace),
+    answered,
+  );
 }
 
 /** What a client span records of the answer. */

@@ -5,6 +5,7 @@
  * exactly this persona: a Store's URL only where the Store may be used, an API's token only
  * where the API may be called.
  */
+import type { Context } from '@opentelemetry/api';
 import { isTcpPort } from '../../private/tcp-port.ts';
 import type { ComponentPlatform } from '../../components/platform.ts';
 import type { Persona } from '../../core/persona.ts';
@@ -119,12 +120,12 @@ export class DeployedPlatform implements ComponentPlatform {
     }
   }
 
-  call(endpoint: Endpoint, argText: string | undefined): Promise<unknown> {
+  call(endpoint: Endpoint, argText: string | undefined, trace?: Context): Promise<unknown> {
     // The client once made, without an await per call (each is a turn of the event loop's queue).
     const ready = this.#ready.get(endpoint.server);
-    if (ready !== undefined) return ready.call(endpoint, argText);
+    if (ready !== undefined) return ready.call(endpoint, argText, trace);
     try {
-      return this.#client(endpoint.server).then((client) => client.call(endpoint, argText));
+      return this.#client(endpoint.server).then((client) => client.call(endpoint, argText, trace));
     } catch (err) {
       return Promise.reject(err);
     }

@@ -2,6 +2,7 @@
  * The one-process mode: every persona in this process, Stores in memory, endpoint calls as
  * function calls through a JSON round trip. Breakpoints step from a client into a handler.
  */
+import type { Context } from '@opentelemetry/api';
 import { existsSync } from 'node:fs';
 import type { App } from '../../core/app.ts';
 import type { ComponentPlatform } from '../../components/platform.ts';
@@ -72,12 +73,15 @@ export class InProcessPlatform implements ComponentPlatform {
     return backend;
   }
 
-  async call(endpoint: Endpoint, argText: string | undefined): Promise<unknown> {
-    return resultValue(endpoint, await this.answer(endpoint, argText));
+  async call(endpoint: Endpoint, argText: string | undefined, trace?: Context): Promise<unknown> {
+    return resultValue(endpoint, await this.answer(endpoint, argText, trace));
   }
 
-  /** What `endpoint` answers `argText` (JSON text, or undefined for no argument): a status and JSON text. */
-  async answer(endpoint: Endpoint, argText: string | undefined): Promise<EndpointResult> {
+  /**
+   * What `endpoint` answers `argText` (JSON text, or undefined for no argument): a status and
+   * JSON text. `trace`: the caller's, which the server's span continues (the active one if not given).
+   */
+  async answer(endpoint: Endpoint, argText: string | undefined, trace?: Context): Promise<EndpointResult> {
     // The HTTP server's body limit, so an argument refused deployed is refused here too.
     if (argText !== undefined && exceedsBytes(argText, MAX_ARGUMENT_BYTES)) {
       const problem = argumentTooLargeProblem(endpoint, MAX_ARGUMENT_BYTES);
@@ -85,7 +89,7 @@ export class InProcessPlatform implements ComponentPlatform {
     }
     const arg = argText === undefined ? undefined : JSON.parse(argText);
     const signal = this.#stopping.get(endpoint.server);
-    return invokeEndpoint(endpoint, arg, signal ? { ...this.#invoke, signal } : this.#invoke);
+    return invokeEndpoint(endpoint, arg, signal ? { ...this.#invoke, signal } : this.#invoke, undefined, trace);
   }
 
   async serve(server: ApiServer, signal: AbortSignal): Promise<void> {
