@@ -11,6 +11,7 @@ import { toJsonText } from '../../core/json.ts';
 import { errorCodes, InfraError, messageOf } from '../../core/errors.ts';
 import { runAs } from '../../core/app.ts';
 import { context, isSpanContextValid, type Context, type Exception, type Span } from '@opentelemetry/api';
+import { ROOT } from '../../core/telemetry/context.ts';
 import { inSpan, NOT_RECORDING, SpanKind, tracing } from '../../core/telemetry/tracing.ts';
 import { served, type EndpointTelemetry } from './telemetry.ts';
 
@@ -186,7 +187,7 @@ export function invokeEndpoint(
           caller,
           served,
         )
-    : caller === undefined || caller === context.active()
+    : caller === undefined || caller === ROOT || caller === context.active()
       ? // Not traced: no span to open, and nothing to record on it.
         () => invokeHandler(endpoint, arg, options, NOT_RECORDING)
       : // Nor traced, but the caller's trace is the handler's log lines' (metrics only, say).
