@@ -43,6 +43,7 @@ import {
   type SpanFields,
 } from 'infra-generator/internal/modes/telemetry-span-encoding';
 import { SpanBatches, type SpanRequest } from 'infra-generator/internal/modes/telemetry-span-export';
+import { inHandedSpan } from 'infra-generator/internal/core/telemetry/tracing';
 import { decodeTraceRequest } from '../support/otlp-protobuf.ts';
 
 /** Keeps ended spans as the tracer hands them over. */
@@ -353,6 +354,76 @@ test('startActiveSpan under a parent not sampled, with a parent-based sampler: t
     parentBased.kept.spans.map((k) => k.span.parentSpanId),
     [undefined, '6'.repeat(16)],
   );
+});
+
+test('inHandedSpan hands the span on without making it active, ends it with its outcome, and makes none under a parent not sampled', async () => {
+  const { kept, tracer } = provider(new ParentBasedSampler({ root: new AlwaysOnSampler() }));
+  trace.setGlobalTracerProvider(tracer);
+  try {
+    const caller = trace.setSpanContext(ROOT_CONTEXT, {
+      traceId: '7'.repeat(32),
+      spanId: '8'.repeat(16),
+      traceFlags: TraceFlags.SAMPLED,
+      isRemote: true,
+    });
+    const outcome = { value: (span: Span, value: number) => span.setAttribute('got', value) };
+    const got = await context.with(caller, () =>
+      inHandedSpan(
+        'GET /thing',
+        SpanKind.CLIENT,
+        'shop.api',
+        Object.freeze({ 'http.route': '/thing' }),
+        async (span, traced) => {
+          assert.is(trace.getSpan(traced), span, 'the context handed on holds the span');
+          assert.is(trace.getActiveSpan()?.spanContext().spanId, '8'.repeat(16), 'the caller stays active');
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          return 42;
+        },
+        outcome,
+      ),
+    );
+    assert.is(got, 42);
+    assert.equal(
+      kept.spans.map(({ span }) => [span.name, span.parentSpanId, { ...span.attributes }]),
+      [['GET /thing', '8'.repeat(16), { got: 42 }]],
+    );
+    // A failure ends the span failed, and the caller gets its own error even if recording throws.
+    const failing = {
+      error: () => {
+        throw new Error('recording failed');
+      },
+    };
+    const thrown = await context
+      .with(caller, () =>
+        inHandedSpan(
+          'GET /fails',
+          SpanKind.CLIENT,
+          'shop.api',
+          {},
+          () => Promise.reject(new Error('the work')),
+          failing,
+        ),
+      )
+      .catch((err: Error) => err.message);
+    assert.is(thrown, 'the work');
+    assert.is(kept.spans.at(-1)?.span.name, 'GET /fails', 'ended all the same');
+    // Under a parent not sampled: no span; the parent's context goes on as it is.
+    const unsampled = trace.setSpanContext(ROOT_CONTEXT, {
+      traceId: '7'.repeat(32),
+      spanId: '9'.repeat(16),
+      traceFlags: TraceFlags.NONE,
+      isRemote: true,
+    });
+    await context.with(unsampled, () =>
+      inHandedSpan('GET /thing', SpanKind.CLIENT, 'shop.api', {}, async (span, traced) => {
+        assert.is(traced, unsampled);
+        assert.is(span, trace.getSpan(unsampled));
+      }),
+    );
+    assert.is(kept.spans.length, 2);
+  } finally {
+    trace.disable();
+  }
 });
 
 test('startActiveSpan makes the span the parent of what runs inside it, also across awaits', async () => {

@@ -261,8 +261,8 @@ class RecordingSpan implements Span, SpanFields {
       return this;
     }
     if (this.events.length >= limits.eventCountLimit) {
-      // The oldest goes, as the SDK does.
-      this.events.shift();
+      // The oldest goes, as the SDK does (a negative limit counts a drop with none to drop).
+      if (this.events.length > 0) this.events.shift();
       this.droppedEventsCount++;
     }
     const isTime =

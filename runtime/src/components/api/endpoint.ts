@@ -157,7 +157,8 @@ class CallContext implements EndpointContext {
  * input schema gets 400 and never reaches the handler.
  *
  * The call is a SERVER span, a child of `caller` (the caller's trace extracted from an HTTP
- * request's headers), else of the active context (the client's span in one process), and the
+ * request's headers, or in one process the client span's context), else of the active context
+ * (a call from the dev agent), and the
  * handler's log lines name the server, the endpoint and `request`'s ID. All of it runs as the
  * server, whose span and lines these are, also in one process, where the caller's persona is
  * the one running until then.
@@ -272,7 +273,7 @@ async function invokeHandler(
       return { status: 503, body: errorBody(503, error) };
     }
     options.log(`${server} ${endpoint.method} ${endpoint.route}: handler failed`, err);
-    // The trace gets what the log gets (the caller gets neither); recordServedStatus fails the span.
+    // The trace gets what the log gets (the caller gets neither); its status (served, telemetry.ts) fails the span.
     if (span.isRecording())
       span.recordException(typeof err === 'object' && err !== null ? (err as Exception) : messageOf(err));
     // A database outage, or an index being rebuilt, is temporary: say so (503) so callers may

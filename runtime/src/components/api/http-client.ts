@@ -130,27 +130,30 @@ export class HttpApiClient {
     });
   }
 
-  /** Calls `endpoint` with the argument's JSON text and resolves to its value, or rejects as in one process. */
-  /** `trace`: the call's span's context, sent as the request's traceparent (the active one when not given). */
-  async call(endpoint: Endpoint, text: string | undefined, trace: Context = context.active()): Promise<unknown> {
+  /**
+   * Calls `endpoint` with the argument's JSON text and resolves to its value, or rejects as in
+   * one process. `traced`: the context of the call's span, sent as the request's traceparent
+   * (the active one when not given).
+   */
+  async call(endpoint: Endpoint, text: string | undefined, traced: Context = context.active()): Promise<unknown> {
     const { method, route } = endpoint;
     const inQuery = argumentInQuery(method);
     const query = inQuery && text !== undefined ? `?${ARG_PARAM}=${encodeURIComponent(text)}` : '';
     const path = this.#prefix + route;
     const timeouts = this.#timeouts(endpoint);
-    const span = this.#traced(endpoint, path, trace);
+    const span = this.#traced(endpoint, path, traced);
     const request =
       query.length > MAX_QUERY_LENGTH
         ? {
             method: 'POST' as const,
             path,
-            headers: withTraceContext(trace, span, { ...this.#bodyHeaders, [METHOD_OVERRIDE_HEADER]: method }, false),
+            headers: withTraceContext(traced, span, { ...this.#bodyHeaders, [METHOD_OVERRIDE_HEADER]: method }, false),
             body: text,
             ...timeouts,
           }
         : inQuery || text === undefined
-          ? { method, path: path + query, headers: withTraceContext(trace, span, this.#headers, true), ...timeouts }
-          : { method, path, headers: withTraceContext(trace, span, this.#bodyHeaders, true), body: text, ...timeouts };
+          ? { method, path: path + query, headers: withTraceContext(traced, span, this.#headers, true), ...timeouts }
+          : { method, path, headers: withTraceContext(traced, span, this.#bodyHeaders, true), body: text, ...timeouts };
     const attempts = 1 + this.#retries;
     for (let attempt = 1; ; attempt++) {
       let status: number;
@@ -311,7 +314,7 @@ function exchange(pool: UndiciPool, request: Dispatcher.DispatchOptions): Promis
 }
 
 /**
- * `headers` with the active trace context (traceparent) added, when there is one to send: a copy
+ * `headers` with the trace context of `traced` (traceparent) added, when there is one to send: a copy
  * when `shared` (the client's own headers), else `headers` itself. Without a trace (telemetry
  * not configured) the headers are sent as they are, uncopied.
  */

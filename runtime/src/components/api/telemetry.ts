@@ -39,13 +39,15 @@ export function endpointTelemetry(serverId: string, method: string, route: strin
 }
 
 /**
- * Runs `call` (the platform's call of the endpoint) in a CLIENT span, which records the status
- * of the answer: 200 or 204 for a value, the status of the HttpError the call throws.
+ * Runs `call` (the platform's call of the endpoint) as a CLIENT span, which records the status
+ * of the answer: 200 or 204 for a value, the status of the HttpError the call throws. `call`
+ * gets the span's context to hand on (traceparent, or the server span's parent in one
+ * process); the span is never the active one.
  */
 export function inClientSpan(
   telemetry: EndpointTelemetry,
   serverId: string,
-  call: (trace: Context | undefined) => Promise<unknown>,
+  call: (traced: Context | undefined) => Promise<unknown>,
 ): Promise<unknown> {
   // Not traced: the call itself, without a wrapper awaiting it.
   if (!tracing()) return call(undefined);
@@ -56,7 +58,7 @@ export function inClientSpan(
     SpanKind.CLIENT,
     serverId,
     telemetry.attributes,
-    (_span, trace) => call(trace),
+    (_span, traced) => call(traced),
     answered,
   );
 }
@@ -77,7 +79,7 @@ export const served: SpanOutcome<{ status: number }> = {
 };
 
 /** Records the status a served call answered; a 5xx (and only that: a 4xx is the caller's) fails the span. */
-export function recordServedStatus(span: Span, status: number): void {
+function recordServedStatus(span: Span, status: number): void {
   if (!span.isRecording()) return;
   span.setAttributes(statusAttributes(status));
   if (status >= 500) {

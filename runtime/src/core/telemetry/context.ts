@@ -9,7 +9,10 @@
  */
 import type { Context } from '@opentelemetry/api';
 
-/** Past this many links a context is written out afresh, one link per key still set. */
+/**
+ * Past this many links more than it had when last written out, a context is written out afresh,
+ * one link per key still set.
+ */
 const MAX_DEPTH = 16;
 
 class ChainContext implements Context {
@@ -17,12 +20,15 @@ class ChainContext implements Context {
   readonly #key: symbol | undefined;
   readonly #value: unknown;
   readonly #depth: number;
+  /** The depth at which the chain is written out afresh: with many keys set, not at every step. */
+  readonly #compactAt: number;
 
-  constructor(parent: ChainContext | undefined, key: symbol | undefined, value: unknown) {
+  constructor(parent: ChainContext | undefined, key: symbol | undefined, value: unknown, compactAt?: number) {
     this.#parent = parent;
     this.#key = key;
     this.#value = value;
     this.#depth = parent === undefined ? 0 : parent.#depth + 1;
+    this.#compactAt = compactAt ?? (parent === undefined ? MAX_DEPTH : parent.#compactAt);
   }
 
   getValue(key: symbol): unknown {
@@ -36,7 +42,7 @@ class ChainContext implements Context {
   }
 
   setValue(key: symbol, value: unknown): Context {
-    return new ChainContext(this.#depth < MAX_DEPTH ? this : this.#compacted(), key, value);
+    return new ChainContext(this.#depth < this.#compactAt ? this : ChainContext.#compact(this), key, value);
   }
 
   deleteValue(key: symbol): Context {
@@ -45,16 +51,14 @@ class ChainContext implements Context {
   }
 
   /** The same values, each key once (a context derived in a loop would otherwise grow without end). */
-  #compacted(): ChainContext {
-    return ChainContext.#compact(this);
-  }
-
   static #compact(from: ChainContext): ChainContext {
     const latest = new Map<symbol, unknown>();
     for (let at: ChainContext | undefined = from; at !== undefined; at = at.#parent)
       if (at.#key !== undefined && !latest.has(at.#key)) latest.set(at.#key, at.#value);
+    const kept = [...latest].filter(([, value]) => value !== undefined);
+    const compactAt = kept.length + MAX_DEPTH;
     let compacted = CHAIN_ROOT;
-    for (const [key, value] of latest) if (value !== undefined) compacted = new ChainContext(compacted, key, value);
+    for (const [key, value] of kept) compacted = new ChainContext(compacted, key, value, compactAt);
     return compacted;
   }
 }

@@ -129,27 +129,39 @@ function runAndEnd<T>(
   try {
     pending = fn(span);
   } catch (err) {
-    outcome?.error?.(span, err);
-    failSpan(span, err, failure);
-    span.end();
+    failed(span, err, failure, outcome);
     return Promise.reject(err as Error);
   }
   return pending.then(
     (value) => {
-      outcome?.value?.(span, value);
-      span.end();
+      // The span ends whatever recording throws: a span left open would never be exported.
+      try {
+        outcome?.value?.(span, value);
+      } finally {
+        span.end();
+      }
       return value;
     },
     (err: unknown) => {
-      outcome?.error?.(span, err);
-      failSpan(span, err, failure);
-      span.end();
+      failed(span, err, failure, outcome);
       throw err;
     },
   );
 }
 
-/** What a span records of how its work ended, besides failing on an error (inSpan). */
+/** Records `err` on `span` and ends it; the work's own error is what the caller gets, whatever recording throws. */
+function failed<T>(span: Span, err: unknown, failure: 'message' | 'type', outcome: SpanOutcome<T> | undefined): void {
+  try {
+    outcome?.error?.(span, err);
+    failSpan(span, err, failure);
+  } catch {
+    // Telemetry never replaces the work's error.
+  } finally {
+    span.end();
+  }
+}
+
+/** What a span records of how its work ended, besides failing on an error (inSpan, inHandedSpan). */
 export interface SpanOutcome<T> {
   value?(span: Span, value: T): void;
   error?(span: Span, err: unknown): void;
