@@ -20,11 +20,11 @@ export interface ComponentPlatform extends ValuePlatform {
   topicBackend(topic: Topic<any>): TopicBackend;
   /**
    * Calls `endpoint` as a client. The argument comes as its JSON text (undefined for none):
-   * one process parses it into the handler's own copy, HTTP sends it as it is. `trace`: the
+   * one process parses it into the handler's own copy, HTTP sends it as it is. `traced`: the
    * context of the call's client span, which the server's span continues (over HTTP, from the
    * request's traceparent); the active one when not given.
    */
-  call(endpoint: Endpoint, argText: string | undefined, trace?: Context): Promise<unknown>;
+  call(endpoint: Endpoint, argText: string | undefined, traced?: Context): Promise<unknown>;
   /** Starts serving `server`'s endpoints; resolves once it accepts calls; stops when `signal` aborts. */
   serve(server: ApiServer, signal: AbortSignal): Promise<void>;
 }

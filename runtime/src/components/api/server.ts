@@ -225,8 +225,8 @@ export class ApiServer extends PersonaBase {
       // Checked once, as the text both modes start from (a value JSON cannot hold fails here, alike).
       const text = toJsonText(args[0], this.toString(), `the argument of ${method} ${route}`, this.id.value);
       // Here rather than in each platform: one process and HTTP record the same client span.
-      return inClientSpan(endpoint.telemetry, this.id.value, (trace) =>
-        componentPlatform(this.app).call(endpoint, text, trace),
+      return inClientSpan(endpoint.telemetry, this.id.value, (traced) =>
+        componentPlatform(this.app).call(endpoint, text, traced),
       );
     };
     Object.defineProperties(client, { name: { value: `${method} ${route}` }, [endpointOfClient]: { value: endpoint } });

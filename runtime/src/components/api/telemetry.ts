@@ -8,7 +8,7 @@
  * per call beyond what the API itself does, and what each endpoint's spans and log lines carry
  * is made once, when the endpoint is defined.
  */
-import { SpanStatusCode, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { SpanStatusCode, type Attributes, type Context } from '@opentelemetry/api';
 import { errorTypeOf, inHandedSpan, SpanKind, tracing, type SpanOutcome } from '../../core/telemetry/tracing.ts';
 import {
   ATTR_ERROR_TYPE,
@@ -73,20 +73,16 @@ const answered: SpanOutcome<unknown> = {
   },
 };
 
-/** What a server span records of the answer it gave. */
+/** What a server span records of its answer: the status; a 5xx (and only that: a 4xx is the caller's) fails it. */
 export const served: SpanOutcome<{ status: number }> = {
-  value: (span, result) => recordServedStatus(span, result.status),
+  value(span, { status }) {
+    span.setAttributes(statusAttributes(status));
+    if (status >= 500) {
+      span.setAttribute(ATTR_ERROR_TYPE, String(status));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+  },
 };
-
-/** Records the status a served call answered; a 5xx (and only that: a 4xx is the caller's) fails the span. */
-function recordServedStatus(span: Span, status: number): void {
-  if (!span.isRecording()) return;
-  span.setAttributes(statusAttributes(status));
-  if (status >= 500) {
-    span.setAttribute(ATTR_ERROR_TYPE, String(status));
-    span.setStatus({ code: SpanStatusCode.ERROR });
-  }
-}
 
 /** One frozen set per status (HTTP's few), which the tracer encodes once (telemetry-tracer.ts). */
 const statusSets = new Map<number, Attributes>();

@@ -120,12 +120,12 @@ export class DeployedPlatform implements ComponentPlatform {
     }
   }
 
-  call(endpoint: Endpoint, argText: string | undefined, trace?: Context): Promise<unknown> {
+  call(endpoint: Endpoint, argText: string | undefined, traced?: Context): Promise<unknown> {
     // The client once made, without an await per call (each is a turn of the event loop's queue).
     const ready = this.#ready.get(endpoint.server);
-    if (ready !== undefined) return ready.call(endpoint, argText, trace);
+    if (ready !== undefined) return ready.call(endpoint, argText, traced);
     try {
-      return this.#client(endpoint.server).then((client) => client.call(endpoint, argText, trace));
+      return this.#client(endpoint.server).then((client) => client.call(endpoint, argText, traced));
     } catch (err) {
       return Promise.reject(err);
     }

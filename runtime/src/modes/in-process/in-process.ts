@@ -73,15 +73,15 @@ export class InProcessPlatform implements ComponentPlatform {
     return backend;
   }
 
-  async call(endpoint: Endpoint, argText: string | undefined, trace?: Context): Promise<unknown> {
-    return resultValue(endpoint, await this.answer(endpoint, argText, trace));
+  async call(endpoint: Endpoint, argText: string | undefined, traced?: Context): Promise<unknown> {
+    return resultValue(endpoint, await this.answer(endpoint, argText, traced));
   }
 
   /**
    * What `endpoint` answers `argText` (JSON text, or undefined for no argument): a status and
-   * JSON text. `trace`: the caller's, which the server's span continues (the active one if not given).
+   * JSON text. `traced`: the caller's, which the server's span continues (the active one if not given).
    */
-  async answer(endpoint: Endpoint, argText: string | undefined, trace?: Context): Promise<EndpointResult> {
+  async answer(endpoint: Endpoint, argText: string | undefined, traced?: Context): Promise<EndpointResult> {
     // The HTTP server's body limit, so an argument refused deployed is refused here too.
     if (argText !== undefined && exceedsBytes(argText, MAX_ARGUMENT_BYTES)) {
       const problem = argumentTooLargeProblem(endpoint, MAX_ARGUMENT_BYTES);
@@ -89,7 +89,7 @@ export class InProcessPlatform implements ComponentPlatform {
     }
     const arg = argText === undefined ? undefined : JSON.parse(argText);
     const signal = this.#stopping.get(endpoint.server);
-    return invokeEndpoint(endpoint, arg, signal ? { ...this.#invoke, signal } : this.#invoke, undefined, trace);
+    return invokeEndpoint(endpoint, arg, signal ? { ...this.#invoke, signal } : this.#invoke, undefined, traced);
   }
 
   async serve(server: ApiServer, signal: AbortSignal): Promise<void> {
