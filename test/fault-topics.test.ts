@@ -17,7 +17,7 @@ import { TopicPlatform } from './support/topic-platform.ts';
 import { startPersona, type PersonaProcess } from './support/persona-process.ts';
 import { admin, adminUrl } from './support/pg-admin.ts';
 import { ThrowawayCluster } from './support/throwaway-cluster.ts';
-import { id, jobs, worker } from './fixtures/topic-faults/app.ts';
+import { bulk, bulkWorker, id, jobs, worker } from './fixtures/topic-faults/app.ts';
 import { until } from './support/until.ts';
 
 const test = suite('topics under faults');
@@ -29,19 +29,21 @@ const url = new URL(adminUrl);
 url.pathname = `/${database}`;
 /** The test process publishes as a persona would, on the test server's database. */
 const platform = new TopicPlatform(
-  () =>
-    new PostgresTopicBackend(jobs.id.value, url.href, {
+  (topic) =>
+    new PostgresTopicBackend(topic.id.value, url.href, {
       log: quiet,
       poolMax: 8,
-      queues: jobs.subscriptions.map((s) => s.queue),
+      queues: topic.subscriptions.map((s) => s.queue),
     }),
 );
 const processes: PersonaProcess[] = [];
-const subscriber = async (dbUrl = url.href) => {
-  const p = await startPersona(FIXTURE, worker.id.value, { [wiring.topicUrl(jobs.id)]: dbUrl });
+const subscriber = async (dbUrl = url.href, persona = worker, topic = jobs) => {
+  const p = await startPersona(FIXTURE, persona.id.value, { [wiring.topicUrl(topic.id)]: dbUrl });
   processes.push(p);
   return p;
 };
+/** What a deployed subscription says once messages reach it. */
+const consuming = (persona: { id: { value: string } }) => `Subscription ${persona.id.value} consuming`;
 const handledIn = (p: PersonaProcess) =>
   [...p.stdout().matchAll(/^handled (\S+) (\d+) attempt (\d+) pid (\d+)$/gm)].map((m) => ({
     id: m[1],
@@ -65,6 +67,7 @@ test.after(async () => {
 
 test('a subscriber killed in the middle of a handler: the message comes again, to the next process', async () => {
   const first = await subscriber();
+  await first.waitFor(consuming(worker));
   const messageId = await jobs.publish({ n: 1, slow: true });
   await first.waitFor(`begin ${messageId} attempt 1`);
   first.child.kill('SIGKILL');
@@ -84,13 +87,18 @@ test('a subscriber killed in the middle of a handler: the message comes again, t
 });
 
 test('10,000 messages through three competing replicas: every one handled, duplicates counted', async () => {
-  const replicas = [await subscriber(), await subscriber(), await subscriber()];
-  await Promise.all(replicas.map((r) => r.waitFor('Worker', 0)));
+  const replicas = [
+    await subscriber(url.href, bulkWorker, bulk),
+    await subscriber(url.href, bulkWorker, bulk),
+    await subscriber(url.href, bulkWorker, bulk),
+  ];
+  // All three consume before the first message: each then has its share to take.
+  await Promise.all(replicas.map((r) => r.waitFor(consuming(bulkWorker))));
   const total = 10_000;
   const published = new Set<string>();
   for (let start = 0; start < total; start += 200) {
     const ids = await Promise.all(
-      Array.from({ length: Math.min(200, total - start) }, (_, i) => jobs.publish({ n: start + i })),
+      Array.from({ length: Math.min(200, total - start) }, (_, i) => bulk.publish({ n: start + i })),
     );
     for (const messageId of ids) published.add(messageId);
   }
@@ -109,7 +117,8 @@ test('10,000 messages through three competing replicas: every one handled, dupli
     `  10,000 messages: ${distinct.size} handled, ${duplicates} duplicates, per replica ${perReplica.join(' / ')}`,
   );
   assert.is(distinct.size, total);
-  // Nothing crashed and no handler overran its deadline: pg-boss's SKIP LOCKED hands each message out once.
+  // Nothing crashed and no handler came near its deadline (120 s): pg-boss's SKIP LOCKED hands
+  // each message out once.
   assert.is(duplicates, 0, 'no message was handled twice');
   assert.ok(
     [...published].every((m) => distinct.has(m)),

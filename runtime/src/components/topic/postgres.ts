@@ -124,6 +124,10 @@ export class PostgresTopicBackend implements TopicBackend {
       .getWipData()
       .filter((w) => w.workId === workerId)
       .map((w) => w.id);
+    // As an API server says where it listens: from here on, messages reach this process.
+    this.#options.log.info(
+      `Subscription ${settings.subscription} consuming ${this.#topic} (${settings.concurrency} at a time)`,
+    );
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     // pg-boss waits for a handler as long as its deadline (up to a day): the stop waits the
     // grace period at most, then its attempts are failed when pg-boss stops (close()).
