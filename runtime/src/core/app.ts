@@ -8,6 +8,7 @@
  * in-process code which persona is running.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { context as otelContext, type Context } from '@opentelemetry/api';
 import { idOwner, makeRootId, type ID } from './id.ts';
 import { errors, type Phase } from './errors.ts';
 import type { Component } from './component.ts';
@@ -21,6 +22,8 @@ export interface RunningContext {
   readonly persona: Persona | undefined;
   /** What the log lines written here say of where they come from (core/telemetry/scope.ts). */
   readonly logScope?: LogScope;
+  /** The active OpenTelemetry context, while the runtime's context manager keeps it here (traceContexts). */
+  readonly trace?: Context;
 }
 
 /**
@@ -39,6 +42,14 @@ export interface LogScope {
 }
 
 const running = new AsyncLocalStorage<RunningContext>();
+/**
+ * Whether the active OpenTelemetry context is kept with the running persona (RunningContext's
+ * `trace`), as the runtime's context manager does once registered, rather than by the context
+ * manager of the API (a test's, or an app's own).
+ */
+let keepsTrace = false;
+/** The active OpenTelemetry context of code running as no persona, while `keepsTrace`. */
+const traceOutsidePersonas = new AsyncLocalStorage<Context | undefined>();
 
 /**
  * The platform `app`'s runtime phase runs on (in-process, or deployed). Not a property of App:
@@ -113,15 +124,60 @@ export class App {
 
 /**
  * Runs `fn` as `persona` of `app`, so that the access rules know who is calling, with
- * `logScope` added to the enclosing one for its log lines. Internal on
- * purpose (not a method of App, not exported by the package's index): the runners and the
- * serving side of an endpoint use it; code in a persona must not be able to become another.
+ * `logScope` added to the enclosing one for its log lines, and `trace` as the active
+ * OpenTelemetry context if given (a server span). Internal on purpose (not a method of App, not
+ * exported by the package's index): the runners and the serving side of an endpoint use it;
+ * code in a persona must not be able to become another.
  */
-export function runAs<T>(app: App, persona: Persona | undefined, fn: () => T, logScope?: LogScope): T {
-  const outer = running.getStore()?.logScope;
-  const scope = logScope === undefined ? outer : outer === undefined ? logScope : { ...outer, ...logScope };
-  return running.run({ app, persona, logScope: scope }, fn);
+export function runAs<T>(app: App, persona: Persona | undefined, fn: () => T, logScope?: LogScope, trace?: Context): T {
+  const outer = running.getStore();
+  const outerScope = outer?.logScope;
+  const scope =
+    logScope === undefined ? outerScope : outerScope === undefined ? logScope : { ...outerScope, ...logScope };
+  if (keepsTrace) {
+    // One switch of Node's async context for both: each copies its context frame.
+    const active = trace ?? (outer === undefined ? traceOutsidePersonas.getStore() : outer.trace);
+    return running.run({ app, persona, logScope: scope, trace: active }, fn);
+  }
+  if (trace === undefined) return running.run({ app, persona, logScope: scope }, fn);
+  return running.run({ app, persona, logScope: scope }, () => otelContext.with(trace, fn));
 }
+
+/**
+ * Where the runtime's OpenTelemetry context manager (modes/telemetry-sdk.ts) keeps the active
+ * context: with the running persona, so that entering a persona with a span active (an
+ * endpoint's handler, as its server) is one switch of Node's async context, not two.
+ */
+export const traceContexts = {
+  /** From now on (until `false`), the active context is the one kept here. */
+  keep(on: boolean): void {
+    keepsTrace = on;
+  },
+
+  active(): Context | undefined {
+    const store = running.getStore();
+    return store === undefined ? traceOutsidePersonas.getStore() : store.trace;
+  },
+
+  with<A extends unknown[], R>(trace: Context, fn: (...args: A) => R, ...args: A): R {
+    const store = running.getStore();
+    return store === undefined
+      ? traceOutsidePersonas.run(trace, fn, ...args)
+      : running.run({ ...store, trace }, fn, ...args);
+  },
+
+  /** Makes `trace` active for the rest of this async execution; `dispose()` restores the one before. */
+  enter(trace: Context): { dispose(): void } {
+    const store = running.getStore();
+    if (store === undefined) {
+      const previous = traceOutsidePersonas.getStore();
+      traceOutsidePersonas.enterWith(trace);
+      return { dispose: () => traceOutsidePersonas.enterWith(previous) };
+    }
+    running.enterWith({ ...store, trace });
+    return { dispose: () => running.enterWith(store) };
+  },
+};
 
 /** Which app and persona the current code runs in, if any. */
 export function currentContext(): RunningContext | undefined {

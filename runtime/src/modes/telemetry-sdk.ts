@@ -12,18 +12,7 @@
  * `infra.app.id`), the SDK's warnings sent to the log at most once a minute each, and a flush on
  * exit bounded by the shutdown grace.
  */
-import {
-  context,
-  diag,
-  DiagLogLevel,
-  metrics,
-  propagation,
-  ROOT_CONTEXT,
-  trace,
-  type Context,
-  type DiagLogger,
-} from '@opentelemetry/api';
-import { ROOT } from '../core/telemetry/context.ts';
+import { context, diag, DiagLogLevel, metrics, propagation, trace, type DiagLogger } from '@opentelemetry/api';
 import type { Logger } from '../core/logger.ts';
 import { messageOf } from '../core/errors.ts';
 import { ATTR_APP_ID } from '../core/telemetry/attributes.ts';
@@ -65,7 +54,7 @@ export async function startTelemetry(start: TelemetryStart): Promise<Telemetry> 
     metricsSdk,
     resources,
     core,
-    { AsyncLocalStorageContextManager },
+    { RuntimeContextManager },
     { DEFAULT_BATCH_SETTINGS },
     { TraceContextPropagator },
   ] = await Promise.all([
@@ -73,7 +62,7 @@ export async function startTelemetry(start: TelemetryStart): Promise<Telemetry> 
     import('@opentelemetry/sdk-metrics'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/core'),
-    import('@opentelemetry/context-async-hooks'),
+    import('./telemetry-context-manager.ts'),
     import('./telemetry-span-export.ts'),
     import('./telemetry-propagation.ts'),
   ]);
@@ -182,15 +171,9 @@ export async function startTelemetry(start: TelemetryStart): Promise<Telemetry> 
   }
   const meterProvider = readers.length === 0 ? undefined : new metricsSdk.MeterProvider({ resource, readers });
 
-  // Outside any context, the runtime's own empty one (core/telemetry/context.ts) rather than the
-  // API's: what a trace started there sets costs an object a value, not a copy of a Map.
-  class ChainContextManager extends AsyncLocalStorageContextManager {
-    override active(): Context {
-      const active = super.active();
-      return active === ROOT_CONTEXT ? ROOT : active;
-    }
-  }
-  context.setGlobalContextManager(new ChainContextManager().enable());
+  const contextManager = new RuntimeContextManager();
+  // Kept with the persona only while this manager is the one the API asks.
+  if (context.setGlobalContextManager(contextManager)) contextManager.enable();
   const propagators = list('OTEL_PROPAGATORS', ['tracecontext', 'baggage']).map((name) =>
     name === 'baggage' ? new core.W3CBaggagePropagator() : new TraceContextPropagator(),
   );

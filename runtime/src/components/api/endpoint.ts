@@ -12,7 +12,7 @@ import { errorCodes, InfraError, messageOf } from '../../core/errors.ts';
 import { runAs } from '../../core/app.ts';
 import { context, isSpanContextValid, type Context, type Exception, type Span } from '@opentelemetry/api';
 import { ROOT } from '../../core/telemetry/context.ts';
-import { inSpan, NOT_RECORDING, SpanKind, tracing } from '../../core/telemetry/tracing.ts';
+import { inEnteredSpan, NOT_RECORDING, SpanKind, tracing } from '../../core/telemetry/tracing.ts';
 import { served, type EndpointTelemetry } from './telemetry.ts';
 
 /**
@@ -172,28 +172,28 @@ export function invokeEndpoint(
 ): Promise<EndpointResult> {
   const { server, telemetry } = endpoint;
   const scope = request === undefined ? telemetry.scope : { ...telemetry.scope, requestId: request.id };
-  const serve = tracing()
-    ? () =>
-        inSpan<EndpointResult>(
-          telemetry.name,
-          SpanKind.SERVER,
-          server.id.value,
-          telemetry.attributes,
-          (span) => {
-            if (request !== undefined && isSpanContextValid(span.spanContext()))
-              request.traceContext = context.active();
-            return invokeHandler(endpoint, arg, options, span);
-          },
-          'message',
-          caller,
-          served,
-        )
-    : caller === undefined || caller === ROOT || caller === context.active()
-      ? // Not traced: no span to open, and nothing to record on it.
-        () => invokeHandler(endpoint, arg, options, NOT_RECORDING)
-      : // Nor traced, but the caller's trace is the handler's log lines' (metrics only, say).
-        () => context.with(caller, invokeHandler, undefined, endpoint, arg, options, NOT_RECORDING);
-  return runAs(server.app, server, serve, scope);
+  if (tracing()) {
+    return inEnteredSpan<EndpointResult>(
+      telemetry.name,
+      SpanKind.SERVER,
+      server.id.value,
+      telemetry.attributes,
+      (span) => {
+        if (request !== undefined && isSpanContextValid(span.spanContext())) request.traceContext = context.active();
+        return invokeHandler(endpoint, arg, options, span);
+      },
+      caller ?? context.active(),
+      server.id.value,
+      (traced, work) => runAs(server.app, server, work, scope, traced),
+      served,
+    );
+  }
+  if (caller === undefined || caller === ROOT || caller === context.active()) {
+    // Not traced: no span to open, and nothing to record on it.
+    return runAs(server.app, server, () => invokeHandler(endpoint, arg, options, NOT_RECORDING), scope);
+  }
+  // Nor traced, but the caller's trace is the handler's log lines' (metrics only, say).
+  return runAs(server.app, server, () => invokeHandler(endpoint, arg, options, NOT_RECORDING), scope, caller);
 }
 
 async function invokeHandler(

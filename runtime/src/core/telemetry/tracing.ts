@@ -101,11 +101,44 @@ export function inHandedSpan<T>(
 ): Promise<T> {
   const parent = context.active();
   if (!tracing()) return fn(NOT_RECORDING, parent);
-  const options = spanOptions(kind, attributes, component, currentContext()?.persona?.id.value);
-  const span = tracer().startSpan(name, options, parent);
-  // Under a parent not sampled, the runtime's tracer may give the parent's own span back (no span made).
-  const traced = span === trace.getSpan(parent) ? parent : trace.setSpan(parent, span);
+  const { span, traced } = startSpan(name, kind, component, attributes, parent, currentContext()?.persona?.id.value);
   return runAndEnd(span, (span) => fn(span, traced), 'message', outcome);
+}
+
+/**
+ * As inSpan, for work that enters a persona as it starts (an endpoint's handler, as its server):
+ * `enter(traced, work)` runs `work` as `persona` with the span active, which runAs does in one
+ * switch of Node's async context where the runtime's context manager is registered (core/app.ts),
+ * rather than one to enter the persona and one more to make the span active. `parent`: the
+ * context the span continues. Only while tracing().
+ */
+export function inEnteredSpan<T>(
+  name: string,
+  kind: SpanKind,
+  component: string,
+  attributes: Attributes,
+  fn: (span: Span) => Promise<T>,
+  parent: Context,
+  persona: string,
+  enter: (traced: Context, work: () => Promise<T>) => Promise<T>,
+  outcome?: SpanOutcome<T>,
+): Promise<T> {
+  const { span, traced } = startSpan(name, kind, component, attributes, parent, persona);
+  return enter(traced, () => runAndEnd(span, fn, 'message', outcome));
+}
+
+/** A span not made active, and the context holding it, beneath `parent`. */
+function startSpan(
+  name: string,
+  kind: SpanKind,
+  component: string,
+  attributes: Attributes,
+  parent: Context,
+  persona: string | undefined,
+): { span: Span; traced: Context } {
+  const span = tracer().startSpan(name, spanOptions(kind, attributes, component, persona), parent);
+  // Under a parent not sampled, the runtime's tracer may give the parent's own span back (no span made).
+  return { span, traced: span === trace.getSpan(parent) ? parent : trace.setSpan(parent, span) };
 }
 
 /**
