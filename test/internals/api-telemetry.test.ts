@@ -119,8 +119,11 @@ function rawHttp(port: number, text: string): Promise<string> {
   });
 }
 
-async function withTelemetry(fn: (rec: RecordedTelemetry) => Promise<void>): Promise<void> {
-  const rec = await recordTelemetry();
+async function withTelemetry(
+  fn: (rec: RecordedTelemetry) => Promise<void>,
+  contextManager: 'runtime' | 'api' = 'runtime',
+): Promise<void> {
+  const rec = await recordTelemetry({ contextManager });
   try {
     await fn(rec);
   } finally {
@@ -421,36 +424,42 @@ local.before(async () => {
 });
 local.after(() => run.stop());
 
-local('a call is a CLIENT span with its SERVER span as child, without the argument', () =>
-  withTelemetry(async (rec) => {
-    assert.equal(await inProcess.clients.post({ id: SECRET, name: SECRET }), { stored: true });
-    const { client, served: served_ } = callSpans(rec, 'POST /customer');
-    assert.equal(client.attributes, {
-      'http.request.method': 'POST',
-      'http.route': '/customer',
-      'infra.component.id': LOCAL_ID,
-      'http.response.status_code': 200,
-    });
-    assert.equal(served_.attributes, {
-      'http.request.method': 'POST',
-      'http.route': '/customer',
-      'infra.component.id': LOCAL_ID,
-      'infra.persona.id': LOCAL_ID,
-      'http.response.status_code': 200,
-    });
-    const line = rec.lines.find((l) => l.msg === 'storing a customer');
-    assert.ok(line);
-    assert.is(line!.component, LOCAL_ID);
-    assert.is(line!.endpoint, 'POST /customer');
-    assert.is(line!.trace_id, served_.spanContext().traceId);
-    assert.not.ok('requestId' in line!);
-    // No access line: there is no HTTP request.
-    assert.not.ok(rec.lines.some((l) => 'durationMs' in l));
+for (const manager of ['runtime', 'api'] as const) {
+  local(
+    `a call is a CLIENT span with its SERVER span as child, without the argument (the ${manager}'s context manager)`,
+    () =>
+      withTelemetry(async (rec) => {
+        assert.equal(await inProcess.clients.post({ id: SECRET, name: SECRET }), { stored: true });
+        const { client, served: served_ } = callSpans(rec, 'POST /customer');
+        assert.equal(client.attributes, {
+          'http.request.method': 'POST',
+          'http.route': '/customer',
+          'infra.component.id': LOCAL_ID,
+          'http.response.status_code': 200,
+        });
+        assert.equal(served_.attributes, {
+          'http.request.method': 'POST',
+          'http.route': '/customer',
+          'infra.component.id': LOCAL_ID,
+          'infra.persona.id': LOCAL_ID,
+          'http.response.status_code': 200,
+        });
+        const line = rec.lines.find((l) => l.msg === 'storing a customer');
+        assert.ok(line);
+        assert.is(line!.component, LOCAL_ID);
+        assert.is(line!.endpoint, 'POST /customer');
+        assert.is(line!.trace_id, served_.spanContext().traceId);
+        // The server span is the active one where the handler runs.
+        assert.is(line!.span_id, served_.spanContext().spanId);
+        assert.not.ok('requestId' in line!);
+        // No access line: there is no HTTP request.
+        assert.not.ok(rec.lines.some((l) => 'durationMs' in l));
 
-    assert.equal(await inProcess.clients.get(SECRET), { id: SECRET, name: SECRET });
-    for (const span of rec.spans()) assert.not.ok(spanText(span).includes(SECRET), spanText(span));
-  }),
-);
+        assert.equal(await inProcess.clients.get(SECRET), { id: SECRET, name: SECRET });
+        for (const span of rec.spans()) assert.not.ok(spanText(span).includes(SECRET), spanText(span));
+      }, manager),
+  );
+}
 
 local('statuses: 204, an HttpError on both spans, a 500 failing the SERVER span', () =>
   withTelemetry(async (rec) => {

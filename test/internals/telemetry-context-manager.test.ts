@@ -12,7 +12,8 @@ import { EventEmitter } from 'node:events';
 import { context, createContextKey, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { appOf, rootId, Worker } from 'infra-generator';
-import { runAs } from 'infra-generator/internal/core/app';
+import { currentContext, runAs } from 'infra-generator/internal/core/app';
+import { withLogScope } from 'infra-generator/internal/core/telemetry/scope';
 import { ROOT } from 'infra-generator/internal/core/telemetry/context';
 import { RuntimeContextManager } from 'infra-generator/internal/modes/telemetry-context-manager';
 
@@ -30,6 +31,10 @@ async function withManager(manager: { enable(): unknown }, fn: () => Promise<voi
   assert.ok(context.setGlobalContextManager(manager as never), 'no other manager registered');
   manager.enable();
   try {
+    // After an await, in an async execution of its own: an attach before fn's first await
+    // would otherwise enter the test runner's, and every later test's. (AsyncLocalStorage's
+    // run() would not do: it restores its own store only, not one another entered meanwhile.)
+    await Promise.resolve();
     await fn();
   } finally {
     context.disable();
@@ -84,10 +89,44 @@ test('the runtime manager: contexts follow personas, awaits and runAs as the API
   await withManager(new RuntimeContextManager(), contextsFollow);
 });
 
-test("the runtime manager gives the runtime's own empty context outside any", async () => {
+test('the runtime manager keeps the context with the persona: runAs sets both in one step; a log scope keeps it', async () => {
+  const given = named('given');
+  const manager = new RuntimeContextManager();
+  let switches = 0;
+  const switching = manager.with.bind(manager);
+  manager.with = (...args) => (switches++, switching(...args));
+  await withManager(manager, async () => {
+    await runAs(app, worker, async () => assert.is(currentContext()?.trace, given), undefined, given);
+    assert.is(switches, 0, 'runAs made the context active itself, not through the manager');
+    await context.with(named('outer'), () =>
+      runAs(app, worker, () =>
+        withLogScope({ component: 'c' }, async () => {
+          assert.is(which(), 'outer');
+          assert.is(currentContext()?.logScope?.component, 'c');
+        }),
+      ),
+    );
+    // with() passes its thisArg and arguments on.
+    const self = { n: 2 };
+    assert.is(
+      context.with(
+        given,
+        function (this: typeof self, a: number) {
+          return this.n * a + (which() === 'given' ? 1 : 0);
+        },
+        self,
+        5,
+      ),
+      11,
+    );
+  });
+});
+
+test("the runtime manager gives the runtime's own empty context outside any, and for the API's", async () => {
   await withManager(new RuntimeContextManager(), async () => {
     assert.is(context.active(), ROOT);
     await runAs(app, worker, async () => assert.is(context.active(), ROOT));
+    await context.with(ROOT_CONTEXT, async () => assert.is(context.active(), ROOT));
   });
   // Another manager's own empty context: not the runtime's.
   await withManager(new AsyncLocalStorageContextManager(), async () => assert.is(context.active(), ROOT_CONTEXT));
@@ -106,6 +145,39 @@ test('attach: active for the rest of the execution, until disposed, in a persona
       assert.is(which(), 'attached outside');
     });
     outside.dispose();
+    assert.is(which(), undefined);
+  });
+});
+
+test('a dispose elsewhere restores the trace context only, there, and only once', async () => {
+  await withManager(new RuntimeContextManager(), async () => {
+    let token: { dispose(): void } | undefined;
+    await runAs(app, worker, async () => {
+      await context.with(named('before'), async () => {
+        token = context.attach(named('attached'));
+      });
+    });
+    // Disposed in another persona's execution: its persona and log scope stay its own.
+    await runAs(
+      app,
+      other,
+      async () => {
+        await context.with(named('theirs'), async () => {
+          token!.dispose();
+          assert.is(which(), 'before');
+          assert.is(currentContext()?.persona, other);
+          assert.is(currentContext()?.logScope?.component, 'theirs');
+          context.attach(named('later'));
+          token!.dispose();
+          assert.is(which(), 'later', 'a second dispose does nothing');
+        });
+      },
+      { component: 'theirs' },
+    );
+    // Disposed outside any persona: no persona is entered.
+    const outside = await runAs(app, worker, async () => context.attach(named('in worker')));
+    outside.dispose();
+    assert.is(currentContext(), undefined);
     assert.is(which(), undefined);
   });
 });

@@ -10,6 +10,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type Readabl
 import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { setUpLogging } from 'infra-generator/internal/core/telemetry/log';
 import { RuntimeMetrics } from 'infra-generator/internal/core/telemetry/metrics';
+import { RuntimeContextManager } from 'infra-generator/internal/modes/telemetry-context-manager';
 
 class OnDemandReader extends MetricReader {
   protected override async onForceFlush(): Promise<void> {}
@@ -28,13 +29,25 @@ export interface RecordedTelemetry {
   stop(): Promise<void>;
 }
 
-export async function recordTelemetry(options: { traces?: boolean } = {}): Promise<RecordedTelemetry> {
+export interface RecordOptions {
+  /** false: as with OTEL_TRACES_EXPORTER=none, context and propagation but no tracer. */
+  traces?: boolean;
+  /**
+   * The context manager: the runtime's (default), as its SDK registers it, which keeps the
+   * active context with the running persona; or the API's own AsyncLocalStorage one, as an app
+   * that registers its own would have.
+   */
+  contextManager?: 'runtime' | 'api';
+}
+
+export async function recordTelemetry(options: RecordOptions = {}): Promise<RecordedTelemetry> {
   const exporter = new InMemorySpanExporter();
   const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-  const contextManager = new AsyncLocalStorageContextManager().enable();
-  context.setGlobalContextManager(contextManager);
+  const contextManager =
+    options.contextManager === 'api' ? new AsyncLocalStorageContextManager() : new RuntimeContextManager();
+  if (!context.setGlobalContextManager(contextManager)) throw new Error('another test left its context manager');
+  contextManager.enable();
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  // traces: false, as with OTEL_TRACES_EXPORTER=none: context and propagation, but no tracer.
   if (options.traces !== false) trace.setGlobalTracerProvider(tracerProvider);
   // The runtime's own metrics, as modes/telemetry-sdk.ts hands them to each reader.
   const runtimeMetrics = new RuntimeMetrics().attach();

@@ -4,8 +4,9 @@
  * Nothing here is global. `rootId('my-app')` creates an App and every ID derived from that
  * root carries it, so `new Store(id)` knows which tree to join. A test creates as many apps
  * as it likes and throws them away. The only process-wide state is which app `runPersona()`
- * picks when it is not told (the latest root created), and the AsyncLocalStorage that tells
- * in-process code which persona is running.
+ * picks when it is not told (the latest root created), the AsyncLocalStorage that tells
+ * in-process code which persona is running, and, while the runtime's OpenTelemetry context
+ * manager is registered, the active trace context it keeps there (traceContexts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { context as otelContext, type Context } from '@opentelemetry/api';
@@ -43,12 +44,12 @@ export interface LogScope {
 
 const running = new AsyncLocalStorage<RunningContext>();
 /**
- * Whether the active OpenTelemetry context is kept with the running persona (RunningContext's
- * `trace`), as the runtime's context manager does once registered, rather than by the context
- * manager of the API (a test's, or an app's own).
+ * The context manager that keeps the active OpenTelemetry context with the running persona
+ * (RunningContext's `trace`): the runtime's, once the API has it. Undefined while the API has
+ * another (a test's, or an app's own), or none.
  */
-let keepsTrace = false;
-/** The active OpenTelemetry context of code running as no persona, while `keepsTrace`. */
+let keeper: object | undefined;
+/** The active OpenTelemetry context of code running as no persona, while a keeper keeps it. */
 const traceOutsidePersonas = new AsyncLocalStorage<Context | undefined>();
 
 /**
@@ -134,13 +135,13 @@ export function runAs<T>(app: App, persona: Persona | undefined, fn: () => T, lo
   const outerScope = outer?.logScope;
   const scope =
     logScope === undefined ? outerScope : outerScope === undefined ? logScope : { ...outerScope, ...logScope };
-  if (keepsTrace) {
-    // One switch of Node's async context for both: each copies its context frame.
-    const active = trace ?? (outer === undefined ? traceOutsidePersonas.getStore() : outer.trace);
-    return running.run({ app, persona, logScope: scope, trace: active }, fn);
-  }
-  if (trace === undefined) return running.run({ app, persona, logScope: scope }, fn);
-  return running.run({ app, persona, logScope: scope }, () => otelContext.with(trace, fn));
+  // The enclosing trace context goes on (it is read only while a keeper keeps it).
+  const inherited = outer === undefined ? traceOutsidePersonas.getStore() : outer.trace;
+  if (trace === undefined) return running.run({ app, persona, logScope: scope, trace: inherited }, fn);
+  // One switch of Node's async context for both (each copies its context frame), else the
+  // manager the API has makes `trace` active.
+  if (keeper !== undefined) return running.run({ app, persona, logScope: scope, trace }, fn);
+  return running.run({ app, persona, logScope: scope, trace: inherited }, () => otelContext.with(trace, fn));
 }
 
 /**
@@ -149,9 +150,14 @@ export function runAs<T>(app: App, persona: Persona | undefined, fn: () => T, lo
  * endpoint's handler, as its server) is one switch of Node's async context, not two.
  */
 export const traceContexts = {
-  /** From now on (until `false`), the active context is the one kept here. */
-  keep(on: boolean): void {
-    keepsTrace = on;
+  /** From now on, `manager` (the one the API has) keeps the active context here. */
+  keep(manager: object): void {
+    keeper = manager;
+  },
+
+  /** `manager` no longer keeps it (when it is still the one that did). */
+  release(manager: object): void {
+    if (keeper === manager) keeper = undefined;
   },
 
   active(): Context | undefined {
@@ -166,18 +172,30 @@ export const traceContexts = {
       : running.run({ ...store, trace }, fn, ...args);
   },
 
-  /** Makes `trace` active for the rest of this async execution; `dispose()` restores the one before. */
+  /**
+   * Makes `trace` active for the rest of this async execution; `dispose()`, once, makes the
+   * context active before it active again, in the execution that disposes (perhaps another):
+   * only the trace context, never the persona or the log scope of the one that entered.
+   */
   enter(trace: Context): { dispose(): void } {
-    const store = running.getStore();
-    if (store === undefined) {
-      const previous = traceOutsidePersonas.getStore();
-      traceOutsidePersonas.enterWith(trace);
-      return { dispose: () => traceOutsidePersonas.enterWith(previous) };
-    }
-    running.enterWith({ ...store, trace });
-    return { dispose: () => running.enterWith(store) };
+    const previous = traceContexts.active();
+    enterTrace(trace);
+    let disposed = false;
+    return {
+      dispose: () => {
+        if (disposed) return;
+        disposed = true;
+        enterTrace(previous);
+      },
+    };
   },
 };
+
+function enterTrace(trace: Context | undefined): void {
+  const store = running.getStore();
+  if (store === undefined) traceOutsidePersonas.enterWith(trace);
+  else running.enterWith({ ...store, trace });
+}
 
 /** Which app and persona the current code runs in, if any. */
 export function currentContext(): RunningContext | undefined {

@@ -8,14 +8,15 @@
  * value, not a copy of a Map. The base class lends its binding of functions and event emitters,
  * which goes through `with`.
  */
-import type { Context } from '@opentelemetry/api';
+import { ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { traceContexts } from '../core/app.ts';
 import { ROOT } from '../core/telemetry/context.ts';
 
 export class RuntimeContextManager extends AsyncLocalStorageContextManager {
   override active(): Context {
-    return traceContexts.active() ?? ROOT;
+    const active = traceContexts.active();
+    return active === undefined || active === ROOT_CONTEXT ? ROOT : active;
   }
 
   override with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
@@ -33,12 +34,12 @@ export class RuntimeContextManager extends AsyncLocalStorageContextManager {
 
   /** Keeps the active context with the persona from now on: call once the API has this manager. */
   override enable(): this {
-    traceContexts.keep(true);
+    traceContexts.keep(this);
     return this;
   }
 
   override disable(): this {
-    traceContexts.keep(false);
+    traceContexts.release(this);
     return this;
   }
 }

@@ -124,6 +124,11 @@ export class PostgresTopicBackend implements TopicBackend {
       .getWipData()
       .filter((w) => w.workId === workerId)
       .map((w) => w.id);
+    if (signal.aborted) {
+      // Stopped while the worker was being registered: its abort event has passed.
+      await boss.offWork(settings.queue, { id: workerId, wait: true }).catch(() => {});
+      return;
+    }
     // As an API server says where it listens: from here on, messages reach this process.
     this.#options.log.info(
       `Subscription ${settings.subscription} consuming ${this.#topic} (${settings.concurrency} at a time)`,

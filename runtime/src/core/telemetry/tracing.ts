@@ -60,7 +60,7 @@ function tracer(): Tracer {
  * `fn` may set more on the span (a status code). The persona running and `component` are
  * attributes of every span. With `failure: 'type'`, a failure records only the error's type,
  * not its message (a store's errors name the key). `parent`: the context the span continues,
- * the active one unless given (an HTTP server gives the caller's, saving a context switch).
+ * the active one unless given (a cron run starts a trace of its own).
  * `outcome`: what to record of the value or the error on a span that records, before it ends
  * (a status code), in the step that ends it rather than one more of the caller's.
  */
