@@ -1,11 +1,11 @@
 /**
  * What one traced server call costs the runtime's tracer alone (a tool, not a benchmark: `npm
  * run bench` does not run it): an `inSpan` outside any persona, as a server's span is made, a
- * frozen attribute set and a status code set on the span, N times in one process, first with telemetry not configured, then
- * exported over OTLP/HTTP in protobuf to a discarding receiver in this process. No sockets but the
- * export's, no other process: the figure holds to a few percent from run to run, where the API
- * benchmark's traced row moves by a third. Prints the best of ROUNDS rounds, µs per call, and the
- * exports' count and median time.
+ * frozen attribute set and a status code set on the span, N times in one process, first with
+ * telemetry not configured, then exported over OTLP/HTTP in protobuf to a discarding receiver
+ * in this process. No sockets but the export's, no other process: the figure holds to a few
+ * percent from run to run, where the API benchmark's traced row moves by a third. Prints the
+ * best of ROUNDS rounds, µs per call, and the exports' count and median time.
  *
  *   node --conditions=source bench/profile-span.ts
  *   N=200000 OTEL_TRACES_SAMPLER=always_off node --conditions=source bench/profile-span.ts
