@@ -188,12 +188,10 @@ export function invokeEndpoint(
       served,
     );
   }
-  if (caller === undefined || caller === ROOT || caller === context.active()) {
-    // Not traced: no span to open, and nothing to record on it.
-    return runAs(server.app, server, () => invokeHandler(endpoint, arg, options, NOT_RECORDING), scope);
-  }
-  // Nor traced, but the caller's trace is the handler's log lines' (metrics only, say).
-  return runAs(server.app, server, () => invokeHandler(endpoint, arg, options, NOT_RECORDING), scope, caller);
+  // Not traced: no span to open, and nothing to record on it. A caller's trace extracted all the
+  // same (metrics only, say) is the handler's log lines'; the one already active needs no switch.
+  const trace = caller === undefined || caller === ROOT || caller === context.active() ? undefined : caller;
+  return runAs(server.app, server, () => invokeHandler(endpoint, arg, options, NOT_RECORDING), scope, trace);
 }
 
 async function invokeHandler(
