@@ -1,18 +1,25 @@
 /**
  * How log lines are written: logFlat (the access line's path) writes what pino would, with the
- * same context fields; standard output loses no line and keeps their order, also behind a
- * reader that is slow to read, and errors go to standard error; a reader gone or a full disk
- * drops lines, says so on standard error, and never stops the writer.
+ * same context fields, also into the bytes of the runtime's own destination; standard output
+ * loses no line and keeps their order, also behind a reader that is slow to read, and errors
+ * go to standard error; a reader gone or a full disk drops lines, says so on standard error,
+ * and never stops the writer.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import * as api from '@opentelemetry/api';
 import { trace } from '@opentelemetry/api';
 import { rootId, ApiServer } from 'infra-generator';
 import { runAs, appOf } from 'infra-generator/internal/core/app';
-import { logFlat, rootLogger } from 'infra-generator/internal/core/telemetry/log';
+import { logFlat, rootLogger, setUpLogging } from 'infra-generator/internal/core/telemetry/log';
+import { Blocks, linesTo } from 'infra-generator/internal/core/telemetry/line-writer';
+import { ROOT } from 'infra-generator/internal/core/telemetry/context';
+import { CheckedSpanContext } from 'infra-generator/internal/core/telemetry/span-context';
 import { withLogScope } from 'infra-generator/internal/core/telemetry/scope';
 import { recordTelemetry } from '../support/telemetry.ts';
 
@@ -57,6 +64,81 @@ test('logFlat writes the JSON pino writes for the same fields, context fields in
     assert.not.ok('gone' in line);
   } finally {
     await rec.stop();
+  }
+});
+
+test("logFlat writes into the blocks of the runtime's own destination what pino writes there", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'log-lines-'));
+  const out = openSync(join(dir, 'out'), 'w+');
+  const err = openSync(join(dir, 'err'), 'w+');
+  const blocks = new Blocks(out);
+  // A tracer and a context manager; the lines to the destination below, not to the recording.
+  const rec = await recordTelemetry();
+  const restore = await setUpLogging({
+    level: 'debug',
+    format: 'json',
+    app: 'shöp',
+    persona: 'shop.task',
+    destination: linesTo(blocks, err),
+  });
+  try {
+    const id = rootId('shop');
+    const server = new ApiServer(id`api`);
+    const cases: [Record<string, string | number | undefined>, string][] = [
+      [
+        { component: 'shop.api', method: 'POST', route: '/orders', status: 200, durationMs: 0.125, requestId: 'r1' },
+        'plain',
+      ],
+      [{ route: '/a"b\\c\u0001', requestId: 'r\n1', note: 'ünïcode \ud83d\ude00', dir: 'C:\\dir' }, 'escapes — ü'],
+      [{ nan: NaN, inf: -Infinity, zero: -0, big: 1e21, small: 5e-7, gone: undefined }, 'numbers'],
+      // The line's own fields of the mixin's names, one of them undefined: in the mixin's places, or left out.
+      [{ trace_id: 'mine', persona: 'p', endpoint: undefined, span_id: undefined, extra: 1 }, 'overrides'],
+      [{ '2': 'an index-like key', a: 'after it' }, 'key order'],
+      [{ long: 'x'.repeat(40_000) }, 'a line longer than a block'],
+    ];
+    const both = (traceContext?: api.Context) => {
+      for (const [fields, message] of cases) {
+        logFlat('info', fields, message, traceContext);
+        if (traceContext === undefined) rootLogger().info(fields, message);
+        else api.context.with(traceContext, () => rootLogger().info(fields, message));
+      }
+      logFlat('debug', cases[0][0], 'debug');
+      rootLogger().debug(cases[0][0], 'debug');
+    };
+    // Outside any persona; as a persona, in a log scope, in an active span; in a trace given.
+    both();
+    await runAs(appOf(id), server, () =>
+      withLogScope({ component: 'shop.api', endpoint: 'POST /orders', requestId: 'outer' }, () =>
+        trace.getTracer('test').startActiveSpan('work', (span) => {
+          both();
+          span.end();
+        }),
+      ),
+    );
+    both(
+      trace.setSpanContext(ROOT, new CheckedSpanContext('0af7651916cd43dd8448eb211c80319c', 'b7ad6b7169203331', 0x11)),
+    );
+    blocks.flush();
+    const lines = readFileSync(join(dir, 'out'), 'utf8').trimEnd().split('\n');
+    assert.is(lines.length, 3 * 2 * (cases.length + 1));
+    const withoutTime = (line: string) => line.replace(/"time":"[^"]+"/, '"time":"-"');
+    for (let i = 0; i < lines.length; i += 2) assert.is(withoutTime(lines[i]), withoutTime(lines[i + 1]));
+    const traced = JSON.parse(lines[4 * (cases.length + 1)]) as Record<string, unknown>;
+    assert.is(traced.trace_flags, '11');
+    assert.is(traced.span_id, 'b7ad6b7169203331');
+    const inScope = JSON.parse(lines[2 * (cases.length + 1)]) as Record<string, unknown>;
+    assert.is(inScope.persona, 'shop.api');
+    assert.is(inScope.requestId, 'r1');
+    assert.match(String(inScope.trace_id), /^[0-9a-f]{32}$/);
+    assert.match(String(inScope.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.is((JSON.parse(lines[10]) as { long: string }).long.length, 40_000);
+    assert.is(readFileSync(join(dir, 'err'), 'utf8'), '');
+  } finally {
+    restore();
+    await rec.stop();
+    closeSync(out);
+    closeSync(err);
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

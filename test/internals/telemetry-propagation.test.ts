@@ -6,8 +6,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { defaultTextMapGetter, ROOT_CONTEXT, trace, type SpanContext } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { defaultTextMapGetter, ROOT_CONTEXT, trace, type Context, type SpanContext } from '@opentelemetry/api';
+import { suppressTracing, TraceState, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { CheckedSpanContext } from 'infra-generator/internal/core/telemetry/span-context';
 import { TraceContextPropagator, version00 } from 'infra-generator/internal/modes/telemetry-propagation';
 
 const ours = new TraceContextPropagator();
@@ -29,7 +30,10 @@ function sameAsSdk(headers: Record<string, unknown>, label = JSON.stringify(head
 
 test('the usual header is read without the SDK, to the same span context', () => {
   const header = `00-${TRACE}-${SPAN}-01`;
-  assert.equal(version00(header), { traceId: TRACE, spanId: SPAN, traceFlags: 1, isRemote: true });
+  const read = version00(header);
+  // Checked already: nothing tests its IDs again (span-context.ts).
+  assert.instance(read, CheckedSpanContext);
+  assert.equal({ ...read }, { traceId: TRACE, spanId: SPAN, traceFlags: 1, traceState: undefined, isRemote: true });
   sameAsSdk({ traceparent: header });
   sameAsSdk({ traceparent: `00-${TRACE}-${SPAN}-00` });
   sameAsSdk({ traceparent: `00-${TRACE}-${SPAN}-ff` });
@@ -78,13 +82,27 @@ test('random headers near the usual form: the same reading as the SDK each time'
   }
 });
 
-test('what it writes is what the SDK writes', () => {
-  const context = trace.setSpanContext(ROOT_CONTEXT, { traceId: TRACE, spanId: SPAN, traceFlags: 1 });
-  const [a, b]: Record<string, string>[] = [{}, {}];
-  ours.inject(context, a, { set: (carrier, key, value) => (carrier[key] = value) });
-  sdks.inject(context, b, { set: (carrier, key, value) => (carrier[key] = value) });
-  assert.equal(a, b);
-  assert.equal(a, { traceparent: `00-${TRACE}-${SPAN}-01` });
+test('what it writes is what the SDK writes, of a checked span context too', () => {
+  const written = (propagator: W3CTraceContextPropagator, context: Context) => {
+    const carrier: Record<string, string> = {};
+    propagator.inject(context, carrier, { set: (carrier, key, value) => (carrier[key] = value) });
+    return carrier;
+  };
+  const state = new TraceState('vendor=value');
+  const contexts = [
+    trace.setSpanContext(ROOT_CONTEXT, { traceId: TRACE, spanId: SPAN, traceFlags: 1 }),
+    trace.setSpanContext(ROOT_CONTEXT, new CheckedSpanContext(TRACE, SPAN, 1)),
+    trace.setSpanContext(ROOT_CONTEXT, new CheckedSpanContext(TRACE, SPAN, 0)),
+    trace.setSpanContext(ROOT_CONTEXT, new CheckedSpanContext(TRACE, SPAN, 1, state, true)),
+    suppressTracing(trace.setSpanContext(ROOT_CONTEXT, new CheckedSpanContext(TRACE, SPAN, 1))),
+    trace.setSpanContext(ROOT_CONTEXT, { traceId: '0'.repeat(32), spanId: SPAN, traceFlags: 1 }),
+  ];
+  for (const context of contexts) assert.equal(written(ours, context), written(sdks, context));
+  assert.equal(written(ours, contexts[1]), { traceparent: `00-${TRACE}-${SPAN}-01` });
+  assert.equal(written(ours, contexts[2]), { traceparent: `00-${TRACE}-${SPAN}-00` });
+  assert.equal(written(ours, contexts[3]), { traceparent: `00-${TRACE}-${SPAN}-01`, tracestate: 'vendor=value' });
+  assert.equal(written(ours, contexts[4]), {});
+  assert.equal(written(ours, contexts[5]), {}, 'an invalid ID is not sent');
 });
 
 test.run();

@@ -142,7 +142,13 @@ export class ProtoWriter {
 
   /** A time as fixed64 nanoseconds since the epoch, as the SDK computes them from its [s, ns] pairs. */
   time(ms: EpochMs): void {
-    const [seconds, nanos] = hrTimeOf(ms);
+    // hrTimeOf's pair, without the pair (an array per time, two per span).
+    let seconds = Math.trunc(ms / 1000);
+    let nanos = Math.round((ms % 1000) * 1e6);
+    if (nanos >= 1e9) {
+      seconds += 1;
+      nanos -= 1e9;
+    }
     this.room(8);
     // seconds * 1e9 + nanos exceeds 2^53: the two 32-bit halves, computed apart.
     const low16 = (seconds & 0xffff) * 1e9;
@@ -168,12 +174,20 @@ export class ProtoWriter {
     this.pos += length;
   }
 
-  /** An ID given in hexadecimal (as the API's span contexts hold them), as bytes. */
+  /**
+   * An ID given in hexadecimal (as the API's span contexts hold them), as bytes, decoded as the
+   * SDK's serializer decodes it (its hexToBinary, any text alike). Here rather than by
+   * Buffer.write: three IDs a span, each a call into C++ for 8 or 16 bytes.
+   */
   hexBytes(hex: string): void {
     const length = hex.length >>> 1;
     this.varint(length);
     this.room(length);
-    this.pos += this.buffer.write(hex, this.pos, length, 'hex');
+    const buffer = this.buffer;
+    const pos = this.pos;
+    for (let i = 0; i < length; i++)
+      buffer[pos + i] = (HEX_VALUES[hex.charCodeAt(i * 2)]! << 4) | HEX_VALUES[hex.charCodeAt(i * 2 + 1)]!;
+    this.pos = pos + length;
   }
 
   /** Bytes already encoded, as they are. */
@@ -191,25 +205,29 @@ export class ProtoWriter {
   }
 
   /**
-   * Starts a length-delimited field's content, one byte reserved for its length; returns where
-   * the content starts, for `end`.
+   * Starts a length-delimited field's content, `reserve` bytes left for its length (1 by
+   * default; 2 for a message likely longer than 127 bytes, such as a span); returns where the
+   * content starts, for `end`.
    */
-  begin(): number {
-    this.room(1);
-    this.pos += 1;
+  begin(reserve: 1 | 2 = 1): number {
+    this.room(reserve);
+    this.pos += reserve;
     return this.pos;
   }
 
-  /** Writes the length of the content started at `start`, moving it when the length takes more than a byte. */
-  end(start: number): void {
+  /**
+   * Writes the length of the content started at `start`, moving the content when the length
+   * takes more or fewer bytes than `begin` left for it.
+   */
+  end(start: number, reserved: 1 | 2 = 1): void {
     const length = this.pos - start;
     const size = varintSize(length);
-    if (size > 1) {
-      this.room(size - 1);
-      this.buffer.copyWithin(start + size - 1, start, this.pos);
-      this.pos += size - 1;
+    if (size !== reserved) {
+      this.room(size - reserved);
+      this.buffer.copyWithin(start + size - reserved, start, this.pos);
+      this.pos += size - reserved;
     }
-    let at = start - 1;
+    let at = start - reserved;
     let value = length;
     while (value > 0x7f) {
       this.buffer[at++] = (value & 0x7f) | 0x80;
@@ -218,6 +236,16 @@ export class ProtoWriter {
     this.buffer[at] = value;
   }
 }
+
+/**
+ * Each character code's value as a hexadecimal digit, as the SDK's serializer reads it (upper
+ * case too; anything else gives the same garbage byte as there): a table, not branches, for a
+ * loop that runs 32 times a span.
+ */
+const HEX_VALUES = new Uint8Array(65536);
+for (let code = 0; code < HEX_VALUES.length; code++)
+  HEX_VALUES[code] =
+    code >= 0x30 && code <= 0x39 ? code - 0x30 : code >= 0x61 && code <= 0x66 ? code - 0x57 : code - 0x37;
 
 function isAscii(value: string): boolean {
   for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0x7f) return false;
@@ -308,7 +336,8 @@ function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
 /** One Span message, with its tag (ScopeSpans.spans, field 2), appended to `writer`. */
 export function writeSpan(writer: ProtoWriter, span: SpanFields): void {
   writer.tag(2, WIRE_BYTES);
-  const start = writer.begin();
+  // A span takes 128 bytes or more (three IDs, two times, its name and attributes): two bytes for its length.
+  const start = writer.begin(2);
   writer.tag(1, WIRE_BYTES);
   writer.hexBytes(span.traceId);
   writer.tag(2, WIRE_BYTES);
@@ -380,7 +409,7 @@ export function writeSpan(writer: ProtoWriter, span: SpanFields): void {
   writer.end(status);
   writer.tag(16, WIRE_FIXED32);
   writer.fixed32(spanFlags(span.traceFlags, span.parentIsRemote));
-  writer.end(start);
+  writer.end(start, 2);
 }
 
 /** The scope of a batch's spans: the tracer's name, version and attributes. */

@@ -19,7 +19,6 @@ import {
   diag,
   INVALID_SPANID,
   INVALID_TRACEID,
-  isSpanContextValid,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -42,6 +41,7 @@ import { cleanAttributes, maybeAddAttribute, AddAttributeDecision } from '@opent
 import type { Sampler } from '@opentelemetry/sdk-trace';
 import { randomFillSync } from 'node:crypto';
 import { envNumber } from '../core/telemetry/settings.ts';
+import { CheckedSpanContext, isValidSpanContext } from '../core/telemetry/span-context.ts';
 import {
   encodeAttributes,
   type EncodedAttributes,
@@ -392,7 +392,7 @@ class LeanTracer implements Tracer {
     if (options.root) context = trace.deleteSpan(context);
     const parentSpan = trace.getSpan(context);
     const parent = parentSpan?.spanContext();
-    const hasParent = parent !== undefined && isSpanContextValid(parent);
+    const hasParent = parent !== undefined && isValidSpanContext(parent);
     const traceId = hasParent ? parent.traceId : provider.ids.traceId();
     const spanId = provider.ids.spanId();
     const kind = options.kind ?? SpanKind.INTERNAL;
@@ -403,7 +403,7 @@ class LeanTracer implements Tracer {
     const traceState = sampling.traceState ?? (hasParent ? parent.traceState : undefined);
     // SamplingDecision: 0 drop, 1 record only, 2 record and sample.
     const traceFlags = sampling.decision === 2 ? TraceFlags.SAMPLED : TraceFlags.NONE;
-    const spanContext: SpanContext = { traceId, spanId, traceFlags, traceState };
+    const spanContext = new CheckedSpanContext(traceId, spanId, traceFlags, traceState);
     if (sampling.decision === 0) return trace.wrapSpanContext(spanContext);
     // The span's own attributes, which setAttribute adds to: a frozen set's stay encoded, unless
     // the sampler adds some (after the ones given: the SDK's order).
@@ -479,7 +479,7 @@ class LeanTracer implements Tracer {
       parentSpan !== undefined &&
       !parentSpan.isRecording() &&
       (parentSpan.spanContext().traceFlags & TraceFlags.SAMPLED) === 0 &&
-      isSpanContextValid(parentSpan.spanContext())
+      isValidSpanContext(parentSpan.spanContext())
     )
       return parentSpan;
     return undefined;

@@ -10,8 +10,9 @@ import type { OutputSchema } from './output-schema.ts';
 import { toJsonText } from '../../core/json.ts';
 import { errorCodes, InfraError, messageOf } from '../../core/errors.ts';
 import { runAs } from '../../core/app.ts';
-import { context, isSpanContextValid, type Context, type Exception, type Span } from '@opentelemetry/api';
+import { context, type Context, type Exception, type Span } from '@opentelemetry/api';
 import { ROOT } from '../../core/telemetry/context.ts';
+import { isValidSpanContext } from '../../core/telemetry/span-context.ts';
 import { inEnteredSpan, NOT_RECORDING, SpanKind, tracing } from '../../core/telemetry/tracing.ts';
 import { served, type EndpointTelemetry } from './telemetry.ts';
 
@@ -179,7 +180,7 @@ export function invokeEndpoint(
       server.id.value,
       telemetry.attributes,
       (span) => {
-        if (request !== undefined && isSpanContextValid(span.spanContext())) request.traceContext = context.active();
+        if (request !== undefined && isValidSpanContext(span.spanContext())) request.traceContext = context.active();
         return invokeHandler(endpoint, arg, options, span);
       },
       caller ?? context.active(),

@@ -22,15 +22,7 @@ import type { Dispatcher, Pool as UndiciPool } from 'undici';
 // checks that this file's class is the one undici exports.
 // @ts-expect-error -- undici declares the types of its index only
 import PoolFromItsFile from 'undici/lib/dispatcher/pool.js';
-import {
-  context,
-  isSpanContextValid,
-  propagation,
-  trace,
-  type Attributes,
-  type Context,
-  type Span,
-} from '@opentelemetry/api';
+import { context, propagation, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiServer } from './server.ts';
 import { MAX_ANSWER_BYTES, argumentInQuery, resultValue, type Endpoint, type HttpMethod } from './endpoint.ts';
@@ -49,6 +41,7 @@ import {
   ATTR_URL_FULL,
 } from '../../core/telemetry/attributes.ts';
 import { errorType } from './telemetry.ts';
+import { isValidSpanContext } from '../../core/telemetry/span-context.ts';
 
 const Pool: typeof UndiciPool = PoolFromItsFile;
 
@@ -200,7 +193,7 @@ export class HttpApiClient {
    */
   #traced(endpoint: Endpoint, path: string, traced: Context): Span | undefined {
     const span = trace.getSpan(traced);
-    if (span === undefined || !isSpanContextValid(span.spanContext())) return undefined;
+    if (span === undefined || !isValidSpanContext(span.spanContext())) return undefined;
     if (span.isRecording()) {
       // One frozen set per endpoint, which the tracer encodes once (telemetry-tracer.ts).
       let attributes = this.#urlAttributes.get(endpoint);

@@ -8,14 +8,16 @@
  * own lines through the same root logger, by the `Logger` interface of core/logger.ts.
  */
 import { pino, type Logger as Pino, type DestinationStream, type LevelWithSilent } from 'pino';
-import { context as contextApi, trace, isSpanContextValid, type Context } from '@opentelemetry/api';
+import { context as contextApi, trace, type Context } from '@opentelemetry/api';
+import { isValidSpanContext } from './span-context.ts';
 import { currentContext } from '../app.ts';
 import { currentLogScope } from './scope.ts';
 import type { Logger } from '../logger.ts';
 import { messageOf } from '../errors.ts';
 import { logLevels, type LogFormat, type LogLevel } from './settings.ts';
-import { standardStreams } from './line-writer.ts';
-import { isoTime } from './iso-time.ts';
+import { blocksOf, standardStreams } from './line-writer.ts';
+import { isoTime, writeIsoTime } from './iso-time.ts';
+import { writeJsonField, writeJsonString, writeText, type LineBytes } from './json-line.ts';
 
 /**
  * Never written: a field whose name says it holds a secret (`authorization`, `Authorization`,
@@ -120,13 +122,18 @@ function mixin(traceContext?: Context): Record<string, unknown> {
   if (span !== undefined) {
     const context = span.spanContext();
     // The OpenTelemetry names for a log record's trace context (as its pino instrumentation writes them).
-    if (isSpanContextValid(context)) {
+    if (isValidSpanContext(context)) {
       fields.trace_id = context.traceId;
       fields.span_id = context.spanId;
-      fields.trace_flags = `0${context.traceFlags.toString(16)}`;
+      fields.trace_flags = traceFlagsText(context.traceFlags);
     }
   }
   return fields;
+}
+
+/** W3C trace flags as traceparent writes them: two hexadecimal digits. */
+function traceFlagsText(flags: number): string {
+  return flags < 0x10 ? `0${flags.toString(16)}` : (flags & 0xff).toString(16);
 }
 
 /**
@@ -183,21 +190,29 @@ export function logFlat(level: 'debug' | 'info', fields: FlatFields, message: st
     else contextApi.with(traceContext, () => logger[level](fields, message));
     return;
   }
+  const stream = (logger as unknown as Record<symbol, DestinationStream & Record<string, unknown>>)[
+    pino.symbols.streamSym
+  ];
+  const chindings = (logger as unknown as Record<symbol, string>)[pino.symbols.chindingsSym];
+  const blocks = blocksOf(stream);
+  if (blocks !== undefined && !hasIndexKey(fields)) {
+    // Ours: the line written into its block's bytes in place (json-line.ts).
+    writeFlatLine(blocks, level, chindings, fields, message, traceContext);
+    blocks.ended();
+    return;
+  }
   // As pino merges them: the mixin's fields first, a field of the line's own taking its place.
   const merged: Record<string, unknown> = Object.assign(mixin(traceContext), fields);
   const time = isoTime();
-  let line = `{"level":"${level}"${time}${(logger as unknown as Record<symbol, string>)[pino.symbols.chindingsSym]}`;
+  let line = `{"level":"${level}"${time}${chindings}`;
   for (const key in merged) {
     const value = merged[key];
     if (value === undefined) continue;
     line += `,"${key}":${typeof value === 'number' ? (Number.isFinite(value) ? String(value) : 'null') : JSON.stringify(value)}`;
   }
   line += `,"msg":${JSON.stringify(message)}}\n`;
-  const stream = (logger as unknown as Record<symbol, DestinationStream & Record<string, unknown>>)[
-    pino.symbols.streamSym
-  ];
   if (stream[Symbol.for('pino.metadata') as unknown as string] === true) {
-    // What pino tells a destination that asks (standardStreams, multistream) before each line.
+    // What pino tells a destination that asks (multistream, say) before each line.
     stream.lastLevel = logger.levels.values[level];
     stream.lastMsg = message;
     stream.lastObj = merged;
@@ -205,6 +220,82 @@ export function logFlat(level: 'debug' | 'info', fields: FlatFields, message: st
     stream.lastLogger = logger;
   }
   stream.write(line);
+}
+
+/**
+ * The line logFlat's string path writes (the mixin's fields, in its order, each replaced by the
+ * line's own field of the same name; then the line's other fields; undefined ones left out),
+ * written into `out` part by part: no merged object, no string per field.
+ */
+function writeFlatLine(
+  out: LineBytes,
+  level: 'debug' | 'info',
+  chindings: string,
+  fields: FlatFields,
+  message: string,
+  traceContext: Context | undefined,
+): void {
+  writeText(out, level === 'info' ? '{"level":"info"' : '{"level":"debug"');
+  writeIsoTime(out);
+  writeText(out, chindings);
+  const persona = currentContext()?.persona?.id.value ?? defaultPersona;
+  const scope = currentLogScope();
+  const span = traceContext === undefined ? trace.getActiveSpan() : trace.getSpan(traceContext);
+  const spanContext = span?.spanContext();
+  const traced = spanContext !== undefined && isValidSpanContext(spanContext);
+  writeMixinField(out, fields, 'persona', persona);
+  writeMixinField(out, fields, 'component', scope?.component);
+  writeMixinField(out, fields, 'endpoint', scope?.endpoint);
+  writeMixinField(out, fields, 'requestId', scope?.requestId);
+  if (traced) {
+    writeMixinField(out, fields, 'trace_id', spanContext.traceId);
+    writeMixinField(out, fields, 'span_id', spanContext.spanId);
+    writeMixinField(out, fields, 'trace_flags', traceFlagsText(spanContext.traceFlags));
+  }
+  for (const key in fields) {
+    if (!Object.hasOwn(fields, key)) continue;
+    // A mixin field's name the mixin gave a value to: written in its place above.
+    switch (key) {
+      case 'persona':
+        if (persona !== undefined) continue;
+        break;
+      case 'component':
+      case 'endpoint':
+      case 'requestId':
+        if (scope?.[key] !== undefined) continue;
+        break;
+      case 'trace_id':
+      case 'span_id':
+      case 'trace_flags':
+        if (traced) continue;
+        break;
+    }
+    const value = fields[key];
+    if (value !== undefined) writeJsonField(out, key, value);
+  }
+  writeText(out, ',"msg":');
+  writeJsonString(out, message);
+  writeText(out, '}\n');
+}
+
+/**
+ * Whether `fields` has a key such as "2": an object lists those first, before the mixin's
+ * fields it is merged into, and so does the string path. Such keys come first in a for-in too:
+ * only the first key need be looked at.
+ */
+function hasIndexKey(fields: FlatFields): boolean {
+  for (const key in fields) {
+    const first = key.charCodeAt(0);
+    return first >= 0x30 && first <= 0x39 && String(Number(key)) === key && Number(key) < 2 ** 32 - 1;
+  }
+  return false;
+}
+
+/** A mixin field, or the line's own of the same name in its place; none when the one to write is undefined. */
+function writeMixinField(out: LineBytes, fields: FlatFields, key: string, value: string | undefined): void {
+  if (value === undefined) return;
+  const written = Object.hasOwn(fields, key) ? fields[key] : value;
+  if (written !== undefined) writeJsonField(out, key, written);
 }
 
 /**
