@@ -243,8 +243,10 @@ class RecordingSpan implements Span, SpanFields {
         this.#attributeCount + encoded.count <= this.#tracer.limits.attributeCountLimit &&
         !this.encodedAttributes.some((set) => sharesKey(set.attributes, encoded.attributes))
       ) {
-        // A new array of the exact length: a push would grow it to seventeen.
-        this.encodedAttributes = this.encodedAttributes.concat(encoded);
+        // A new array of the exact length (a push would grow it to seventeen), not by concat,
+        // which asks an object argument whether it is to be spread (a lookup that misses).
+        const sets = this.encodedAttributes;
+        this.encodedAttributes = sets.length === 1 ? [sets[0]!, encoded] : [...sets, encoded];
         this.#attributeCount += encoded.count;
         return this;
       }

@@ -21,6 +21,7 @@ import {
 import { currentContext } from '../app.ts';
 import { messageOf } from '../errors.ts';
 import { ATTR_COMPONENT_ID, ATTR_PERSONA_ID } from './attributes.ts';
+import { ROOT } from './context.ts';
 
 export { SpanKind, type Span, type Attributes };
 
@@ -101,8 +102,8 @@ export function inHandedSpan<T>(
 ): Promise<T> {
   const parent = context.active();
   if (!tracing()) return fn(NOT_RECORDING, parent);
-  const { span, traced } = startSpan(name, kind, component, attributes, parent, currentContext()?.persona?.id.value);
-  return runAndEnd(span, (span) => fn(span, traced), 'message', outcome);
+  const span = startSpan(name, kind, component, attributes, parent, currentContext()?.persona?.id.value);
+  return runAndEnd(span, fn, 'message', outcome, holding(span, parent));
 }
 
 /**
@@ -123,11 +124,11 @@ export function inEnteredSpan<T>(
   enter: (traced: Context, work: () => Promise<T>) => Promise<T>,
   outcome?: SpanOutcome<T>,
 ): Promise<T> {
-  const { span, traced } = startSpan(name, kind, component, attributes, parent, persona);
-  return enter(traced, () => runAndEnd(span, fn, 'message', outcome));
+  const span = startSpan(name, kind, component, attributes, parent, persona);
+  return enter(holding(span, parent), () => runAndEnd(span, fn, 'message', outcome));
 }
 
-/** A span not made active, and the context holding it, beneath `parent`. */
+/** A span beneath `parent`, not made active. */
 function startSpan(
   name: string,
   kind: SpanKind,
@@ -135,32 +136,38 @@ function startSpan(
   attributes: Attributes,
   parent: Context,
   persona: string | undefined,
-): { span: Span; traced: Context } {
-  const span = tracer().startSpan(name, spanOptions(kind, attributes, component, persona), parent);
+): Span {
+  return tracer().startSpan(name, spanOptions(kind, attributes, component, persona), parent);
+}
+
+/** The context holding `span` beneath `parent`. */
+function holding(span: Span, parent: Context): Context {
   // Under a parent not sampled, the runtime's tracer may give the parent's own span back (no span made).
-  return { span, traced: span === trace.getSpan(parent) ? parent : trace.setSpan(parent, span) };
+  return span === trace.getSpan(parent) ? parent : trace.setSpan(parent, span);
 }
 
 /**
  * Runs `fn` and ends `span` when it settles, failed by an error. A span that records nothing
- * (not sampled) has nothing to end or mark failed: no wrapper.
+ * (not sampled) has nothing to end or mark failed: no wrapper. `traced`, the context holding
+ * the span, is handed to `fn` (inHandedSpan's work takes it).
  */
 function runAndEnd<T>(
   span: Span,
-  fn: (span: Span) => Promise<T>,
+  fn: (span: Span, traced: Context) => Promise<T>,
   failure: 'message' | 'type',
   outcome: SpanOutcome<T> | undefined,
+  traced: Context = ROOT,
 ): Promise<T> {
   if (!span.isRecording()) {
     try {
-      return fn(span);
+      return fn(span, traced);
     } catch (err) {
       return Promise.reject(err as Error);
     }
   }
   let pending: Promise<T>;
   try {
-    pending = fn(span);
+    pending = fn(span, traced);
   } catch (err) {
     failed(span, err, failure, outcome);
     return Promise.reject(err as Error);
