@@ -72,6 +72,12 @@ test("logFlat writes into the blocks of the runtime's own destination what pino 
   const out = openSync(join(dir, 'out'), 'w+');
   const err = openSync(join(dir, 'err'), 'w+');
   const blocks = new Blocks(out);
+  // pino's lines come through the destination's write; logFlat's must not (written in place).
+  const destination = linesTo(blocks, err);
+  const write = destination.write.bind(destination);
+  let written = 0;
+  destination.write = (line: string) => (written++, write(line));
+  const startedAt = Date.now();
   // A tracer and a context manager; the lines to the destination below, not to the recording.
   const rec = await recordTelemetry();
   const restore = await setUpLogging({
@@ -79,7 +85,7 @@ test("logFlat writes into the blocks of the runtime's own destination what pino 
     format: 'json',
     app: 'shöp',
     persona: 'shop.task',
-    destination: linesTo(blocks, err),
+    destination,
   });
   try {
     const id = rootId('shop');
@@ -89,7 +95,10 @@ test("logFlat writes into the blocks of the runtime's own destination what pino 
         { component: 'shop.api', method: 'POST', route: '/orders', status: 200, durationMs: 0.125, requestId: 'r1' },
         'plain',
       ],
-      [{ route: '/a"b\\c\u0001', requestId: 'r\n1', note: 'ünïcode \ud83d\ude00', dir: 'C:\\dir' }, 'escapes — ü'],
+      [
+        { route: '/a"b\\c\u0001', requestId: 'r\n1', note: 'ünïcode \ud83d\ude00', dir: 'C:\\dir', 'a "key"': 'v' },
+        'escapes — ü',
+      ],
       [{ nan: NaN, inf: -Infinity, zero: -0, big: 1e21, small: 5e-7, gone: undefined }, 'numbers'],
       // The line's own fields of the mixin's names, one of them undefined: in the mixin's places, or left out.
       [{ trace_id: 'mine', persona: 'p', endpoint: undefined, span_id: undefined, extra: 1 }, 'overrides'],
@@ -118,9 +127,23 @@ test("logFlat writes into the blocks of the runtime's own destination what pino 
     both(
       trace.setSpanContext(ROOT, new CheckedSpanContext('0af7651916cd43dd8448eb211c80319c', 'b7ad6b7169203331', 0x11)),
     );
+    // A value that cannot be written (from plain JavaScript) fails the call, and takes its line back whole.
+    const unwritable = {
+      toJSON: () => {
+        throw new Error('cannot be written');
+      },
+    } as unknown as string;
+    assert.throws(() => logFlat('info', { component: 'shop.api', bad: unwritable }, 'never'));
     blocks.flush();
     const lines = readFileSync(join(dir, 'out'), 'utf8').trimEnd().split('\n');
     assert.is(lines.length, 3 * 2 * (cases.length + 1));
+    // pino's lines, and logFlat's of the index-like key (the string path, in each of the three contexts).
+    assert.is(written, 3 * (cases.length + 1) + 3, "logFlat's other lines were written into the blocks");
+    const endedAt = Date.now();
+    for (const line of lines) {
+      const time = Date.parse(String((JSON.parse(line) as { time: string }).time));
+      if (!(time >= startedAt && time <= endedAt)) assert.unreachable(`a line's time is not now: ${line.slice(0, 80)}`);
+    }
     const withoutTime = (line: string) => line.replace(/"time":"[^"]+"/, '"time":"-"');
     for (let i = 0; i < lines.length; i += 2) assert.is(withoutTime(lines[i]), withoutTime(lines[i + 1]));
     const traced = JSON.parse(lines[4 * (cases.length + 1)]) as Record<string, unknown>;

@@ -120,6 +120,8 @@ test("every kind of span field is written byte for byte as the SDK's serializer 
     attributes: {
       'http.request.method': 'GET',
       'a.long.value': 'x'.repeat(300),
+      // A span over 16 KiB: its length takes three bytes, where two are kept for it.
+      'a.huge.value': 'y'.repeat(20_000),
       'not.ascii': 'Größe 🚚',
       int: 42,
       negative: -7,
@@ -146,6 +148,14 @@ test("every kind of span field is written byte for byte as the SDK's serializer 
     },
     attributes: { reason: 'batch' },
   });
+  // IDs no tracer makes, as an app may link them: written as the SDK's serializer reads them.
+  for (const [traceId, spanId] of [
+    ['AB'.repeat(16), 'CD'.repeat(8)],
+    ['zz'.repeat(16), 'g'.repeat(16)],
+    ['a'.repeat(31), 'b'.repeat(15)],
+    ['', ''],
+  ])
+    root.addLink({ context: { traceId, spanId, traceFlags: TraceFlags.NONE } });
   root.setStatus({ code: SpanStatusCode.ERROR, message: 'it failed' });
   root.updateName('GET /orders/:id');
   const remoteParent = trace.setSpanContext(ROOT_CONTEXT, {
@@ -267,7 +277,7 @@ test("every kind of span field is written byte for byte as the SDK's serializer 
   // In the order they ended.
   const [g, c, r] = request.scopeSpans[0].spans;
   assert.is(r.name, 'GET /orders/:id');
-  assert.is(r.droppedAttributesCount, 12 + 50 - 40, 'past the count limit: dropped and counted');
+  assert.is(r.droppedAttributesCount, 13 + 50 - 40, 'past the count limit: dropped and counted');
   assert.equal(r.status, { code: 2, message: 'it failed' });
   assert.is(r.events.at(-1)!.name, 'exception');
   assert.ok(

@@ -60,15 +60,18 @@ export function writeJsonNumber(out: LineBytes, value: number): void {
   writeText(out, Number.isFinite(value) ? String(value) : 'null');
 }
 
-/** `,"key":` and the value: a number, else a string. */
-export function writeJsonField(out: LineBytes, key: string, value: string | number): void {
-  out.room(4);
+/**
+ * `,"key":` and the value: a number, a string, or anything else as JSON.stringify writes it
+ * (null for what it cannot: a FlatFields value is a string or a number, but a caller in plain
+ * JavaScript may pass anything).
+ */
+export function writeJsonField(out: LineBytes, key: string, value: unknown): void {
+  out.room(1);
   out.buffer[out.pos++] = 0x2c; // ,
-  out.buffer[out.pos++] = 0x22; // "
-  writeText(out, key);
-  out.room(2);
-  out.buffer[out.pos++] = 0x22;
+  writeJsonString(out, key);
+  out.room(1);
   out.buffer[out.pos++] = 0x3a; // :
   if (typeof value === 'number') writeJsonNumber(out, value);
-  else writeJsonString(out, value);
+  else if (typeof value === 'string') writeJsonString(out, value);
+  else writeText(out, JSON.stringify(value) ?? 'null');
 }

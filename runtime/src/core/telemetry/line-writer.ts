@@ -75,8 +75,8 @@ export class Blocks implements LineBytes {
   }
 
   add(line: string): void {
-    // A UTF-16 code unit takes at most 3 bytes in UTF-8.
-    this.room(line.length * 3);
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8; the exact count only when that may not fit.
+    if (this.pos + line.length * 3 > this.buffer.length) this.room(Buffer.byteLength(line));
     this.pos += this.buffer.write(line, this.pos);
     this.ended();
   }

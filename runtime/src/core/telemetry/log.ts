@@ -131,9 +131,9 @@ function mixin(traceContext?: Context): Record<string, unknown> {
   return fields;
 }
 
-/** W3C trace flags as traceparent writes them: two hexadecimal digits. */
+/** W3C trace flags as traceparent writes them: two hexadecimal digits (of the low byte). */
 function traceFlagsText(flags: number): string {
-  return flags < 0x10 ? `0${flags.toString(16)}` : (flags & 0xff).toString(16);
+  return (flags & 0xff).toString(16).padStart(2, '0');
 }
 
 /**
@@ -196,8 +196,15 @@ export function logFlat(level: 'debug' | 'info', fields: FlatFields, message: st
   const chindings = (logger as unknown as Record<symbol, string>)[pino.symbols.chindingsSym];
   const blocks = blocksOf(stream);
   if (blocks !== undefined && !hasIndexKey(fields)) {
-    // Ours: the line written into its block's bytes in place (json-line.ts).
-    writeFlatLine(blocks, level, chindings, fields, message, traceContext);
+    // Ours: the line written into its block's bytes in place (json-line.ts); a line that fails
+    // half-way is taken back whole, not left for the next one to be glued to.
+    const start = blocks.pos;
+    try {
+      writeFlatLine(blocks, level, chindings, fields, message, traceContext);
+    } catch (err) {
+      blocks.pos = start;
+      throw err;
+    }
     blocks.ended();
     return;
   }
@@ -208,7 +215,7 @@ export function logFlat(level: 'debug' | 'info', fields: FlatFields, message: st
   for (const key in merged) {
     const value = merged[key];
     if (value === undefined) continue;
-    line += `,"${key}":${typeof value === 'number' ? (Number.isFinite(value) ? String(value) : 'null') : JSON.stringify(value)}`;
+    line += `,${JSON.stringify(key)}:${typeof value === 'number' ? (Number.isFinite(value) ? String(value) : 'null') : (JSON.stringify(value) ?? 'null')}`;
   }
   line += `,"msg":${JSON.stringify(message)}}\n`;
   if (stream[Symbol.for('pino.metadata') as unknown as string] === true) {
@@ -235,14 +242,15 @@ function writeFlatLine(
   message: string,
   traceContext: Context | undefined,
 ): void {
-  writeText(out, level === 'info' ? '{"level":"info"' : '{"level":"debug"');
-  writeIsoTime(out);
-  writeText(out, chindings);
+  // What the mixin reads, before the first byte.
   const persona = currentContext()?.persona?.id.value ?? defaultPersona;
   const scope = currentLogScope();
   const span = traceContext === undefined ? trace.getActiveSpan() : trace.getSpan(traceContext);
   const spanContext = span?.spanContext();
   const traced = spanContext !== undefined && isValidSpanContext(spanContext);
+  writeText(out, level === 'info' ? '{"level":"info"' : '{"level":"debug"');
+  writeIsoTime(out);
+  writeText(out, chindings);
   writeMixinField(out, fields, 'persona', persona);
   writeMixinField(out, fields, 'component', scope?.component);
   writeMixinField(out, fields, 'endpoint', scope?.endpoint);
