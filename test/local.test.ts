@@ -212,7 +212,12 @@ test('a port taken by another program (another local run of the app) is refused 
   const impostor = createServer((_request, response) =>
     response.end(JSON.stringify({ id: 'my-app.customer-server.api' })),
   );
-  await new Promise<void>((resolve) => impostor.listen(port, '127.0.0.1', resolve));
+  // Something else of this machine's on that port fails the test (it needs the port), not the run.
+  await new Promise<void>((resolve, reject) =>
+    impostor
+      .once('error', (err) => reject(new Error(`the test needs port ${port} of 127.0.0.1: ${err.message}`)))
+      .listen(port, '127.0.0.1', resolve),
+  );
   try {
     const result = await run('npm', ['run', '--silent', 'infra:local', '--', '--exit-with-tasks'], {
       cwd: project.root,
